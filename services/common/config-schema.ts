@@ -1,0 +1,108 @@
+import { z } from 'zod';
+
+/**
+ * One config schema for the whole service. Each leaf says what it is (doc), how it is checked (format),
+ * and which environment variable overrides it (env, derived from the path unless given). Defaults live in
+ * config/default.yaml so that operators read them where they change them.
+ */
+export interface Setting<T extends z.ZodType = z.ZodType> {
+  readonly doc: string;
+  readonly format: T;
+  readonly env?: string;
+  /** Secrets are never printed by `spoofguard config` or the generated reference. */
+  readonly secret?: boolean;
+}
+
+const setting = <T extends z.ZodType>(s: Setting<T>): Setting<T> => s;
+
+const identityHeader = z.enum(['P-Asserted-Identity', 'Remote-Party-ID', 'From']);
+const countryCode = z.string().regex(/^[A-Z]{2}$/, 'a two-letter ISO country code such as DE');
+
+export const trunkSchema = z.strictObject({
+  country: countryCode,
+  international: z.boolean(),
+  identityHeaders: z.array(identityHeader).min(1),
+  sources: z.array(z.string()).default([]),
+  mode: z.enum(['route', 'tag']).default('route'),
+  tagPrefix: z.string().max(40).default('Betrugsverdacht: '),
+});
+export type TrunkConfig = z.infer<typeof trunkSchema>;
+
+export const configSpec = {
+  log: {
+    level: setting({
+      doc: 'Log level of the structured (pino) log.',
+      format: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    }),
+  },
+  redis: {
+    url: setting({
+      doc: 'Redis URL (redis://, rediss://). Lists, queue and reports live here.',
+      format: z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL'),
+      env: 'REDIS_URL',
+      secret: true,
+    }),
+    keyPrefix: setting({
+      doc: 'Prefix of every Redis key spoofguard writes; lets several deployments share one Redis.',
+      format: z.string().regex(/^[A-Za-z0-9:_-]{1,32}$/, '1-32 characters of A-Z a-z 0-9 : _ -'),
+    }),
+    connectTimeoutMs: setting({
+      doc: 'How long a Redis connection attempt may take before it is retried.',
+      format: z.number().int().min(100).max(60000),
+    }),
+  },
+  screening: {
+    budgetMs: setting({
+      doc: 'Time budget of the Redis look-up of one screening; past it the call is allowed (fail open) and marked degraded.',
+      format: z.number().int().min(1).max(5000),
+    }),
+    warnThreshold: setting({
+      doc: 'Score (0-100) from which a call is warned about.',
+      format: z.number().min(0).max(100),
+    }),
+    blockThreshold: setting({
+      doc: 'Score (0-100) from which a call is blocked; must be above warnThreshold.',
+      format: z.number().min(0).max(101),
+    }),
+    defaultTrunk: setting({
+      doc: 'Trunk used when a call names no trunk or an unknown one: make it the most cautious.',
+      format: z.string().min(1),
+    }),
+    brandsDir: setting({
+      doc: 'Folder of brand data files (*.yaml), relative to the package root or absolute.',
+      format: z.string().min(1),
+    }),
+    rulesFile: setting({
+      doc: 'Rules-as-data file (scores, emergency numbers, reason texts), relative to the package root or absolute.',
+      format: z.string().min(1),
+    }),
+  },
+  trunks: setting({
+    doc: 'Trunks by id: country, whether international, identity headers to trust in order, source addresses (CIDR), and mode (route or tag).',
+    format: z.record(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/), trunkSchema),
+    env: 'SPOOFGUARD_TRUNKS',
+  }),
+} as const;
+
+type SpecNode = Setting | { readonly [key: string]: SpecNode };
+type ConfigOf<T> = T extends Setting<infer Z> ? z.output<Z> : { -readonly [K in keyof T]: ConfigOf<T[K]> };
+export type Config = ConfigOf<typeof configSpec>;
+
+export function isSetting(node: SpecNode): node is Setting {
+  return typeof (node as Setting).doc === 'string' && (node as Setting).format instanceof z.ZodType;
+}
+
+export interface SettingEntry {
+  path: string;
+  env: string;
+  setting: Setting;
+}
+
+/** Flattens the spec into one entry per key, with its environment variable. */
+export function listSettings(node: SpecNode = configSpec, path: string[] = []): SettingEntry[] {
+  if (isSetting(node)) {
+    const env = node.env ?? ['SPOOFGUARD', ...path.map((p) => p.replace(/([a-z])([A-Z])/g, '$1_$2'))].join('_').toUpperCase();
+    return [{ path: path.join('.'), env, setting: node }];
+  }
+  return Object.entries(node).flatMap(([key, child]) => listSettings(child, [...path, key]));
+}

@@ -1,0 +1,74 @@
+import type { Config } from '../common/config';
+import type { Logger } from '../common/logger';
+import { fromPackageRoot } from '../common/package-root';
+import { createRedis, type Redis, redisReady } from '../common/redis';
+import { brandCatalog, type BrandFile, loadBrandFiles, loadRulesFile } from './brand-data';
+import { ScreeningEngine } from './engine';
+import { ListAdmin } from './list-admin';
+import { ListKeys } from './list-keys';
+import { ListStore } from './list-store';
+import { RuleSet } from './rules';
+
+export { ScreeningEngine } from './engine';
+export type { Verdict, ScreeningRequest } from './verdict';
+
+export interface Screening {
+  engine: ScreeningEngine;
+  store: ListStore;
+  rules: RuleSet;
+  keys: ListKeys;
+  brands: BrandFile[];
+  close(): Promise<void>;
+}
+
+export function loadRuleSet(config: Config): { rules: RuleSet; brands: BrandFile[] } {
+  const brands = loadBrandFiles(fromPackageRoot(config.screening.brandsDir));
+  const rulesFile = loadRulesFile(fromPackageRoot(config.screening.rulesFile));
+  const rules = new RuleSet(rulesFile, brandCatalog(brands), {
+    warn: config.screening.warnThreshold,
+    block: config.screening.blockThreshold,
+  });
+  return { rules, brands };
+}
+
+/** Builds a screening engine with its own call-path and pub/sub connections. */
+export async function openScreening(config: Config, logger: Logger): Promise<Screening> {
+  const { rules, brands } = loadRuleSet(config);
+  const keys = new ListKeys(config.redis.keyPrefix);
+  const callPath = createRedis(config.redis, 'call-path');
+  const subscriber = createRedis(config.redis, 'subscriber');
+  const store = new ListStore(callPath, keys, logger, subscriber);
+  const engine = new ScreeningEngine(store, rules, { budgetMs: config.screening.budgetMs, trunks: config.trunks, defaultTrunk: config.screening.defaultTrunk }, logger);
+  try {
+    await redisReady(callPath, config.redis.connectTimeoutMs);
+  } catch (err) {
+    logger.warn({ err: (err as Error).message }, 'Redis not reachable at start: screening runs degraded (fail open) until it is');
+  }
+  await store.start();
+  return {
+    engine,
+    store,
+    rules,
+    keys,
+    brands,
+    close: async () => {
+      await store.stop();
+      callPath.disconnect();
+      subscriber.disconnect();
+    },
+  };
+}
+
+export interface ListAdministration {
+  admin: ListAdmin;
+  redis: Redis;
+  brands: BrandFile[];
+  close(): Promise<void>;
+}
+
+export async function openListAdmin(config: Config, logger: Logger): Promise<ListAdministration> {
+  const brands = loadBrandFiles(fromPackageRoot(config.screening.brandsDir));
+  const redis = createRedis(config.redis, 'admin');
+  await redisReady(redis, Math.max(config.redis.connectTimeoutMs, 5000));
+  return { admin: new ListAdmin(redis, new ListKeys(config.redis.keyPrefix), logger), redis, brands, close: async () => void redis.disconnect() };
+}

@@ -1,0 +1,327 @@
+import { randomUUID } from 'node:crypto';
+import { InputError } from '../common/errors';
+import type { Logger } from '../common/logger';
+import type { Redis } from '../common/redis';
+import { decodeMeta, decodeNameEntry, encodeMeta, type EntryMeta, isExpired, type ListEntry, type ListKind, type Origin } from './list-entry';
+import { bucketCountFor, bucketOf, digitsFromBucket, type ListKeys } from './list-keys';
+import { foldName } from './name-folding';
+
+export interface ListState {
+  version: number;
+  gen: number;
+  buckets: number;
+  count: number;
+}
+
+export interface ReplaceScope {
+  /** Drop the current entries of these kinds. */
+  kinds?: readonly ListKind[];
+  /** Drop the current entries of this origin (e.g. "seed": brand files own what they seeded). */
+  origin?: Origin;
+}
+
+export interface ImportOptions {
+  replace?: ReplaceScope;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface ImportResult {
+  imported: number;
+  kept: number;
+  version: number;
+}
+
+/** A name pattern's field (folded pattern and match kind, so one spelling is stored once) and its JSON. */
+function nameRecord(entry: ListEntry): [string, string] {
+  const match = entry.match ?? 'contains';
+  const json = JSON.stringify({ ...(JSON.parse(encodeMeta(entry)) as object), pattern: entry.value, match });
+  return [`${foldName(entry.value).compact}:${match}`, json];
+}
+
+const RELEASE_LOCK = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+const WRITE_BATCH = 500;
+
+/** Keyed in memory while a new generation is built: kind + value → meta id. */
+interface Generation {
+  numbers: Map<string, string>;
+  prefixes: Map<string, string>;
+  allow: Map<string, string>;
+  names: Map<string, string>;
+  meta: Map<string, string>;
+  metaIdByJson: Map<string, string>;
+}
+
+/**
+ * The writing side of the lists (CLI, console, seeding). Writes are serialised by a lock. A bulk import
+ * builds a new generation beside the current one and flips the state pointer in one transaction, then
+ * bumps the version and publishes it, so readers see the old lists or the new ones, never half.
+ */
+export class ListAdmin {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: ListKeys,
+    private readonly logger: Logger,
+  ) {}
+
+  async state(): Promise<ListState> {
+    const [version, gen, buckets, count] = await this.redis.hmget(this.keys.state, 'version', 'gen', 'buckets', 'count');
+    return { version: Number(version ?? 0), gen: Number(gen ?? 0), buckets: Number(buckets ?? 0), count: Number(count ?? 0) };
+  }
+
+  private async withLock<T>(work: () => Promise<T>, waitMs = 30000): Promise<T> {
+    const token = randomUUID();
+    const deadline = Date.now() + waitMs;
+    while ((await this.redis.set(this.keys.lock, token, 'PX', 600000, 'NX')) !== 'OK') {
+      if (Date.now() > deadline) throw new InputError('another list change (import or seed) is still running; try again later');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    try {
+      return await work();
+    } finally {
+      await this.redis.eval(RELEASE_LOCK, 1, this.keys.lock, token);
+    }
+  }
+
+  private async publish(version: number): Promise<void> {
+    await this.redis.publish(this.keys.changes, String(version));
+  }
+
+  /** Creates the first generation when the lists are empty. */
+  private async ensureGeneration(): Promise<ListState> {
+    const state = await this.state();
+    if (state.gen > 0) return state;
+    const gen = await this.redis.incr(this.keys.genSeq);
+    const buckets = bucketCountFor(0);
+    await this.redis.hset(this.keys.state, { gen, buckets, count: 0 });
+    return { ...state, gen, buckets };
+  }
+
+  private async newMetaId(gen: number, meta: EntryMeta): Promise<string> {
+    const id = String(await this.redis.incr(this.keys.metaSeq));
+    await this.redis.hset(this.keys.meta(gen), id, encodeMeta(meta));
+    return id;
+  }
+
+  /** Adds or replaces single entries in place (each write is atomic on its own). */
+  async add(entries: readonly ListEntry[]): Promise<number> {
+    if (entries.length === 0) return (await this.state()).version;
+    return this.withLock(async () => {
+      const state = await this.ensureGeneration();
+      const multi = this.redis.multi();
+      let added = 0;
+      for (const entry of entries) {
+        const metaId = await this.newMetaId(state.gen, entry);
+        if (entry.kind === 'number') {
+          const { bucket, field } = bucketOf(entry.value, state.buckets);
+          multi.hset(this.keys.bucket(state.gen, bucket), field, metaId);
+          added++;
+        } else if (entry.kind === 'prefix') multi.hset(this.keys.prefixes(state.gen), entry.value, metaId);
+        else if (entry.kind === 'allow') multi.hset(this.keys.allow(state.gen), entry.value, metaId);
+        else multi.hset(this.keys.names(state.gen), ...nameRecord(entry));
+      }
+      // count only sizes the buckets of the next import, so an overwritten number counted twice does no harm
+      multi.hincrby(this.keys.state, 'count', added);
+      multi.hincrby(this.keys.state, 'version', 1);
+      const results = await multi.exec();
+      const version = Number(results?.[results.length - 1]?.[1] ?? 0);
+      await this.publish(version);
+      return version;
+    });
+  }
+
+  /** Removes one entry; true when it was there. */
+  async remove(kind: ListKind, value: string): Promise<boolean> {
+    return this.withLock(async () => {
+      const state = await this.state();
+      if (state.gen === 0) return false;
+      let removed = 0;
+      if (kind === 'number') {
+        const { bucket, field } = bucketOf(value, state.buckets);
+        removed = await this.redis.hdel(this.keys.bucket(state.gen, bucket), field);
+        if (removed) await this.redis.hincrby(this.keys.state, 'count', -1);
+      } else if (kind === 'prefix') removed = await this.redis.hdel(this.keys.prefixes(state.gen), value);
+      else if (kind === 'allow') removed = await this.redis.hdel(this.keys.allow(state.gen), value);
+      else {
+        const folded = foldName(value).compact;
+        removed = await this.redis.hdel(this.keys.names(state.gen), `${folded}:contains`, `${folded}:word`);
+      }
+      if (removed) await this.publish(await this.redis.hincrby(this.keys.state, 'version', 1));
+      return removed > 0;
+    });
+  }
+
+  /** Every entry of the current generation (optionally of some kinds), expired ones included. */
+  async *entries(kinds: readonly ListKind[] = ['number', 'prefix', 'name', 'allow']): AsyncGenerator<ListEntry> {
+    const state = await this.state();
+    if (state.gen === 0) return;
+    const metaFlat = await this.redis.hgetall(this.keys.meta(state.gen));
+    const meta = new Map(Object.entries(metaFlat).map(([id, json]) => [id, decodeMeta(json)]));
+    const withMeta = (kind: ListKind, value: string, id: string): ListEntry => ({
+      ...(meta.get(id) ?? { source: 'unknown', origin: 'admin' as const, addedAt: 0 }),
+      kind,
+      value,
+    });
+    if (kinds.includes('number')) {
+      for (let first = 0; first < state.buckets; first += 200) {
+        const pipeline = this.redis.pipeline();
+        const last = Math.min(first + 200, state.buckets);
+        for (let b = first; b < last; b++) pipeline.hgetall(this.keys.bucket(state.gen, b));
+        const replies = (await pipeline.exec()) ?? [];
+        for (let i = 0; i < replies.length; i++) {
+          const [err, hash] = replies[i];
+          if (err) throw err;
+          for (const [field, id] of Object.entries(hash as Record<string, string>)) {
+            yield withMeta('number', digitsFromBucket(field, first + i, state.buckets), id);
+          }
+        }
+      }
+    }
+    for (const [kind, key] of [
+      ['prefix', this.keys.prefixes(state.gen)],
+      ['allow', this.keys.allow(state.gen)],
+    ] as const) {
+      if (!kinds.includes(kind)) continue;
+      for (const [value, id] of Object.entries(await this.redis.hgetall(key))) yield withMeta(kind, value, id);
+    }
+    if (kinds.includes('name')) {
+      for (const json of Object.values(await this.redis.hgetall(this.keys.names(state.gen)))) {
+        const entry = decodeNameEntry(json);
+        if (entry) yield { ...entry, kind: 'name', value: entry.pattern, match: entry.match };
+      }
+    }
+  }
+
+  /**
+   * Bulk import: entries are merged into a copy of the current lists (minus what `replace` drops) in a
+   * new generation, which then replaces the current one atomically.
+   */
+  async import(entries: readonly ListEntry[], options: ImportOptions = {}): Promise<ImportResult> {
+    return this.withLock(async () => {
+      const state = await this.ensureGeneration();
+      const next: Generation = {
+        numbers: new Map(),
+        prefixes: new Map(),
+        allow: new Map(),
+        names: new Map(),
+        meta: new Map(),
+        metaIdByJson: new Map(),
+      };
+      const metaIdFor = async (meta: EntryMeta): Promise<string> => {
+        const json = encodeMeta(meta);
+        let id = next.metaIdByJson.get(json);
+        if (!id) {
+          id = String(await this.redis.incr(this.keys.metaSeq));
+          next.metaIdByJson.set(json, id);
+          next.meta.set(id, json);
+        }
+        return id;
+      };
+      const drop = (entry: EntryMeta & { kind: ListKind }): boolean =>
+        (options.replace?.kinds?.includes(entry.kind) ?? false) || (options.replace?.origin !== undefined && entry.origin === options.replace.origin);
+
+      let kept = 0;
+      for await (const entry of this.entries()) {
+        if (drop(entry) || isExpired(entry)) continue;
+        kept++;
+        this.place(next, entry, await metaIdFor(entry));
+      }
+      for (const entry of entries) this.place(next, entry, await metaIdFor(entry));
+
+      const gen = await this.redis.incr(this.keys.genSeq);
+      const buckets = bucketCountFor(next.numbers.size);
+      await this.writeGeneration(gen, buckets, next, options.onProgress);
+      const flip = await this.redis
+        .multi()
+        .hset(this.keys.state, { gen, buckets, count: next.numbers.size })
+        .hincrby(this.keys.state, 'version', 1)
+        .exec();
+      const version = Number(flip?.[1]?.[1] ?? 0);
+      await this.publish(version);
+      await this.dropGeneration(state.gen, state.buckets);
+      this.logger.info({ gen, version, numbers: next.numbers.size, imported: entries.length, kept }, 'lists replaced');
+      return { imported: entries.length, kept, version };
+    }, 120000);
+  }
+
+  private place(next: Generation, entry: ListEntry, metaId: string): void {
+    if (entry.kind === 'number') next.numbers.set(entry.value, metaId);
+    else if (entry.kind === 'prefix') next.prefixes.set(entry.value, metaId);
+    else if (entry.kind === 'allow') next.allow.set(entry.value, metaId);
+    else next.names.set(...nameRecord(entry));
+  }
+
+  private async writeGeneration(gen: number, buckets: number, next: Generation, onProgress?: (done: number, total: number) => void): Promise<void> {
+    const byBucket = new Map<number, string[]>();
+    for (const [digits, id] of next.numbers) {
+      const { bucket, field } = bucketOf(digits, buckets);
+      let fields = byBucket.get(bucket);
+      if (!fields) byBucket.set(bucket, (fields = []));
+      fields.push(field, id);
+    }
+    const total = next.numbers.size + next.prefixes.size + next.allow.size + next.names.size;
+    let done = 0;
+    let pipeline = this.redis.pipeline();
+    let queued = 0;
+    const flush = async (): Promise<void> => {
+      if (queued === 0) return;
+      for (const [err] of (await pipeline.exec()) ?? []) if (err) throw err;
+      pipeline = this.redis.pipeline();
+      queued = 0;
+      onProgress?.(done, total);
+    };
+    for (const [bucket, fields] of byBucket) {
+      pipeline.hset(this.keys.bucket(gen, bucket), ...fields);
+      done += fields.length / 2;
+      if (++queued >= WRITE_BATCH) await flush();
+    }
+    const hashes: [string, Map<string, string>][] = [
+      [this.keys.prefixes(gen), next.prefixes],
+      [this.keys.allow(gen), next.allow],
+      [this.keys.names(gen), next.names],
+      [this.keys.meta(gen), next.meta],
+    ];
+    for (const [key, map] of hashes) {
+      const flat = [...map].flat();
+      for (let i = 0; i < flat.length; i += 2000) {
+        pipeline.hset(key, ...flat.slice(i, i + 2000));
+        queued++;
+      }
+      if (key !== this.keys.meta(gen)) done += map.size;
+    }
+    await flush();
+    onProgress?.(total, total);
+  }
+
+  private async dropGeneration(gen: number, buckets: number): Promise<void> {
+    // The look-up script reads the generation pointer and the keys atomically: no reader is left on the old one.
+    const keys = [this.keys.prefixes(gen), this.keys.allow(gen), this.keys.names(gen), this.keys.meta(gen)];
+    for (let b = 0; b < buckets; b++) keys.push(this.keys.bucket(gen, b));
+    for (let i = 0; i < keys.length; i += 1000) await this.redis.unlink(...keys.slice(i, i + 1000));
+  }
+
+  /** Drops expired entries by rebuilding the lists without them. */
+  async purgeExpired(): Promise<ImportResult> {
+    return this.import([]);
+  }
+
+  // Subscriber preferences and allowlists: small hashes of their own, written directly.
+
+  async allowForSubscriber(called: string, what: string, expiresAt = 0): Promise<void> {
+    await this.redis.hset(this.keys.subscriber(called), `allow:${what}`, String(expiresAt));
+  }
+
+  async disallowForSubscriber(called: string, what: string): Promise<boolean> {
+    return (await this.redis.hdel(this.keys.subscriber(called), `allow:${what}`)) > 0;
+  }
+
+  async setSubscriberPreferences(called: string, prefs: { warnings?: boolean; language?: string }): Promise<void> {
+    const fields: Record<string, string> = {};
+    if (prefs.warnings !== undefined) fields['pref:warnings'] = prefs.warnings ? 'on' : 'off';
+    if (prefs.language !== undefined) fields['pref:lang'] = prefs.language;
+    if (Object.keys(fields).length) await this.redis.hset(this.keys.subscriber(called), fields);
+  }
+
+  async subscriberRecord(called: string): Promise<Record<string, string>> {
+    return this.redis.hgetall(this.keys.subscriber(called));
+  }
+}

@@ -1,0 +1,190 @@
+import type { Logger } from '../common/logger';
+import type { Redis } from '../common/redis';
+import { decodeMeta, decodeNameEntry, type EntryMeta, isExpired, type NameEntry } from './list-entry';
+import { keyPart, type ListKeys } from './list-keys';
+import { NameMatcher } from './name-folding';
+
+/**
+ * The call-path side of the lists: one script call answers a whole screening (exact number, longest
+ * prefix, allowlist, the subscriber's own allowlist and preferences). The script reads the current
+ * generation and its keys atomically, so an import that flips generations is seen wholly or not at all.
+ */
+const LOOKUP_SCRIPT = `
+local st = redis.call('HMGET', KEYS[1], 'version', 'gen', 'buckets')
+local tag, digits, sub = ARGV[1], ARGV[2], ARGV[3]
+local gen = st[2]
+local exact, allow, prefixes, subscriber = false, false, {}, {}
+if gen and digits ~= '' then
+  local n, b = tonumber(digits), tonumber(st[3])
+  local bucket = n % b
+  exact = redis.call('HGET', tag .. ':n:' .. gen .. ':' .. string.format('%d', bucket), string.format('%d', (n - bucket) / b))
+  allow = redis.call('HGET', tag .. ':al:' .. gen, digits)
+  if #ARGV > 3 then prefixes = redis.call('HMGET', tag .. ':px:' .. gen, unpack(ARGV, 4, #ARGV)) end
+end
+if sub ~= '' then subscriber = redis.call('HGETALL', tag .. ':sub:' .. sub) end
+return {st[1] or '0', exact, prefixes, allow, subscriber}
+`;
+
+/** Loads what engines cache in process (name patterns and meta records) with the version they belong to. */
+const SNAPSHOT_SCRIPT = `
+local st = redis.call('HMGET', KEYS[1], 'version', 'gen')
+if not st[2] then return {st[1] or '0', {}, {}} end
+return {st[1] or '0', redis.call('HGETALL', ARGV[1] .. ':names:' .. st[2]), redis.call('HGETALL', ARGV[1] .. ':meta:' .. st[2])}
+`;
+
+export interface SubscriberRecord {
+  /** Allowed numbers (digits) and brands ("brand:amazon") with their expiry (0 = none), expired ones left out. */
+  allowed: Map<string, number>;
+  warnings?: boolean;
+  language?: string;
+}
+
+export interface ListHit extends EntryMeta {
+  /** The listed value that matched: digits of the number or of the prefix. */
+  value: string;
+}
+
+export interface ListLookup {
+  version: number;
+  exact?: ListHit;
+  prefix?: ListHit;
+  allow?: ListHit;
+  subscriber?: SubscriberRecord;
+  names: NameMatcher<NameEntry>;
+}
+
+interface Snapshot {
+  version: number;
+  names: NameMatcher<NameEntry>;
+  meta: Map<string, EntryMeta>;
+}
+
+type LookupReply = [string, string | null, (string | null)[], string | null, string[]];
+type SnapshotReply = [string, string[], string[]];
+
+const pairs = (flat: string[]): [string, string][] => {
+  const out: [string, string][] = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) out.push([flat[i], flat[i + 1]]);
+  return out;
+};
+
+export function parseSubscriber(flat: string[], now = Date.now()): SubscriberRecord | undefined {
+  if (flat.length === 0) return undefined;
+  const record: SubscriberRecord = { allowed: new Map() };
+  for (const [field, value] of pairs(flat)) {
+    if (field.startsWith('allow:')) {
+      const expiresAt = Number(value) || 0;
+      if (expiresAt === 0 || expiresAt > now) record.allowed.set(field.slice(6), expiresAt);
+    } else if (field === 'pref:warnings') {
+      record.warnings = value !== 'off';
+    } else if (field === 'pref:lang') {
+      record.language = value;
+    }
+  }
+  return record;
+}
+
+export class ListStore {
+  private snapshot: Snapshot = { version: -1, names: new NameMatcher([]), meta: new Map() };
+  private refreshing?: Promise<Snapshot>;
+  private listening = false;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: ListKeys,
+    private readonly logger: Logger,
+    private readonly subscriber?: Redis,
+  ) {
+    this.redis.defineCommand('sgLookup', { numberOfKeys: 1, lua: LOOKUP_SCRIPT });
+    this.redis.defineCommand('sgSnapshot', { numberOfKeys: 1, lua: SNAPSHOT_SCRIPT });
+  }
+
+  get cachedVersion(): number {
+    return this.snapshot.version;
+  }
+
+  /** Subscribes to change notices so caches refresh before the next call needs them. */
+  async start(): Promise<void> {
+    if (this.subscriber && !this.listening) {
+      this.listening = true;
+      this.subscriber.on('message', (channel: string, message: string) => {
+        if (channel !== this.keys.changes) return;
+        if (Number(message) !== this.snapshot.version) {
+          this.refresh().catch((err: Error) => this.logger.warn({ err }, 'list cache refresh failed'));
+        }
+      });
+      await this.subscriber.subscribe(this.keys.changes);
+    }
+    try {
+      await this.refresh();
+    } catch (err) {
+      this.logger.warn({ err }, 'lists not loaded at start; will load on first screening');
+    }
+  }
+
+  /** Reloads name patterns and meta records; concurrent callers share one load. */
+  refresh(): Promise<Snapshot> {
+    this.refreshing ??= this.loadSnapshot().finally(() => (this.refreshing = undefined));
+    return this.refreshing;
+  }
+
+  private async loadSnapshot(): Promise<Snapshot> {
+    const call = this.redis as unknown as { sgSnapshot(key: string, tag: string): Promise<SnapshotReply> };
+    const [version, namesFlat, metaFlat] = await call.sgSnapshot(this.keys.state, this.keys.tag);
+    const names = pairs(namesFlat)
+      .map(([, json]) => decodeNameEntry(json))
+      .filter((e): e is NameEntry => e !== undefined);
+    const meta = new Map(pairs(metaFlat).map(([id, json]) => [id, decodeMeta(json)]));
+    const snapshot = { version: Number(version), names: new NameMatcher(names), meta };
+    if (snapshot.version >= this.snapshot.version) this.snapshot = snapshot;
+    this.logger.debug({ version: snapshot.version, names: names.length, meta: meta.size }, 'list cache loaded');
+    return this.snapshot;
+  }
+
+  /** One round trip in the common case; a second only right after the lists changed. */
+  async lookup(digits: string | undefined, subscriberKey: string | undefined): Promise<ListLookup> {
+    const usable = digits && /^\d{1,15}$/.test(digits) ? digits : '';
+    const prefixes: string[] = [];
+    for (let len = 1; len < usable.length; len++) prefixes.push(usable.slice(0, len));
+    const call = this.redis as unknown as {
+      sgLookup(key: string, tag: string, digits: string, sub: string, ...prefixes: string[]): Promise<LookupReply>;
+    };
+    const [versionText, exactId, prefixIds, allowId, subFlat] = await call.sgLookup(
+      this.keys.state,
+      this.keys.tag,
+      usable,
+      subscriberKey ? keyPart(subscriberKey) : '',
+      ...prefixes,
+    );
+    const version = Number(versionText);
+    const snapshot = version === this.snapshot.version ? this.snapshot : await this.refresh();
+    const now = Date.now();
+    const hit = (id: string | null, value: string): ListHit | undefined => {
+      if (id === null || id === undefined) return undefined;
+      const meta = snapshot.meta.get(id) ?? { source: 'unknown', origin: 'admin', addedAt: 0 };
+      return isExpired(meta, now) ? undefined : { ...meta, value };
+    };
+    let prefix: ListHit | undefined;
+    for (let i = prefixIds.length - 1; i >= 0 && !prefix; i--) prefix = hit(prefixIds[i], prefixes[i]);
+    return {
+      version,
+      exact: hit(exactId, usable),
+      prefix,
+      allow: hit(allowId, usable),
+      subscriber: parseSubscriber(subFlat, now),
+      names: snapshot.names,
+    };
+  }
+
+  /** Name patterns as last loaded, for screening without Redis (degraded). */
+  get cachedNames(): NameMatcher<NameEntry> {
+    return this.snapshot.names;
+  }
+
+  async stop(): Promise<void> {
+    if (this.subscriber && this.listening) {
+      this.listening = false;
+      await this.subscriber.unsubscribe(this.keys.changes).catch(() => undefined);
+    }
+  }
+}

@@ -1,0 +1,124 @@
+import { type CountryCode, type NumberType, parsePhoneNumberFromString, type PhoneNumber } from 'libphonenumber-js/max';
+import { parseIdentityValue } from './identity-header';
+
+export type CallerKind = 'number' | 'anonymous' | 'unparseable';
+
+export interface NormalizedCaller {
+  kind: CallerKind;
+  /** The value as it arrived (cut to 256 characters for logs). */
+  raw: string;
+  displayName?: string;
+  /** E.164 with '+', when the digits parsed as a telephone number (valid or not). */
+  e164?: string;
+  /** E.164 digits without '+': the key of list look-ups. */
+  digits?: string;
+  country?: string;
+  nationalNumber?: string;
+  numberType?: NumberType;
+  valid: boolean;
+  /** Digits as dialled when they are too short to be a subscriber number (110, 112, 911 …). */
+  shortCode?: string;
+  /** How the number was read: with '+', with an IDD prefix or national prefix, or by adding a missing '+'. */
+  readAs?: 'international' | 'national' | 'missing-plus' | 'phone-context';
+  /** Why an unparseable caller ID could not be read. */
+  detail?: string;
+  /** Identity-header parameters that are signals (verstat, privacy). */
+  params?: Record<string, string>;
+}
+
+export interface NumberingContext {
+  /** The trunk's default country, for national formats. */
+  country: string;
+  /** Whether the trunk brings calls from abroad. */
+  international: boolean;
+}
+
+export const MAX_RAW_LENGTH = 2048;
+const ANONYMOUS_USERS = new Set(['anonymous', 'restricted', 'unknown', 'unavailable', 'private', 'withheld', 'anonymous.invalid']);
+// C0/C1 controls, DEL, the replacement character (what invalid UTF-8 decodes to) and lone surrogates.
+// eslint-disable-next-line no-control-regex
+const BAD_CHARACTERS = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\ufffd]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const VISUAL_SEPARATORS = /[\s\-.()/\u00a0\u2010-\u2015]/g;
+
+const unparseable = (raw: string, detail: string, displayName?: string): NormalizedCaller => ({
+  kind: 'unparseable',
+  raw: raw.slice(0, 256),
+  valid: false,
+  detail,
+  ...(displayName ? { displayName } : {}),
+});
+
+function safeParse(text: string, country?: string): PhoneNumber | undefined {
+  try {
+    return parsePhoneNumberFromString(text, country ? { defaultCountry: country as CountryCode } : undefined);
+  } catch {
+    return undefined;
+  }
+}
+
+function describe(parsed: PhoneNumber, readAs: NormalizedCaller['readAs']): Partial<NormalizedCaller> {
+  const valid = parsed.isValid();
+  return {
+    e164: parsed.number,
+    digits: parsed.number.slice(1),
+    country: parsed.country,
+    nationalNumber: parsed.nationalNumber,
+    numberType: valid ? parsed.getType() : undefined,
+    valid,
+    readAs,
+  };
+}
+
+/** Reads digits in any of the forms networks send: +CC…, 00CC…, 011CC…, national 0…, or CC… without '+'. */
+export function normalizeNumber(text: string, context: NumberingContext, phoneContext?: string): Partial<NormalizedCaller> | undefined {
+  const compact = text.replace(VISUAL_SEPARATORS, '');
+  if (!/^\+?\d{1,20}$/.test(compact)) return undefined;
+  if (compact.startsWith('+')) {
+    const parsed = safeParse(compact);
+    return parsed ? describe(parsed, 'international') : { valid: false };
+  }
+  if (phoneContext && /^\+\d+$/.test(phoneContext.replace(VISUAL_SEPARATORS, ''))) {
+    const parsed = safeParse(phoneContext.replace(VISUAL_SEPARATORS, '') + compact);
+    if (parsed) return describe(parsed, 'phone-context');
+  }
+  const shortCode = compact.length <= 6 ? compact : undefined;
+  const national = safeParse(compact, context.country);
+  if (national?.isValid()) return { ...describe(national, 'national'), ...(shortCode ? { shortCode } : {}) };
+  if (!shortCode) {
+    const withPlus = safeParse(`+${compact}`);
+    if (withPlus?.isValid()) return describe(withPlus, 'missing-plus');
+  }
+  if (national) return { ...describe(national, 'national'), ...(shortCode ? { shortCode } : {}) };
+  return { valid: false, ...(shortCode ? { shortCode } : {}) };
+}
+
+/** Normalises a caller ID header value or number. Never throws. */
+export function normalizeCaller(input: unknown, context: NumberingContext, displayNameOverride?: string): NormalizedCaller {
+  if (typeof input !== 'string') return unparseable('', 'not text');
+  if (input.length > MAX_RAW_LENGTH) return unparseable(input, `longer than ${MAX_RAW_LENGTH} characters`);
+  if (BAD_CHARACTERS.test(input)) return unparseable(input, 'control characters or invalid encoding');
+  const raw = input.slice(0, 256);
+  if (input.trim() === '') return unparseable(input, 'empty');
+
+  const identity = parseIdentityValue(input);
+  const displayName = displayNameOverride ?? identity.displayName;
+  const named = displayName ? { displayName } : {};
+  const params = Object.keys(identity.params).length ? { params: identity.params } : {};
+  if (identity.error) return unparseable(input, identity.error, displayName);
+
+  const user = identity.user ?? identity.plain ?? '';
+  const privacy = identity.params.privacy;
+  if (
+    ANONYMOUS_USERS.has(user.toLowerCase()) ||
+    (!user && identity.host === 'anonymous.invalid') ||
+    (privacy !== undefined && privacy !== 'off' && !user) ||
+    (!user && /^anonymous$/i.test(displayName ?? ''))
+  ) {
+    return { kind: 'anonymous', raw, valid: false, ...named, ...params };
+  }
+  if (!user) return unparseable(input, 'no number in the caller ID', displayName);
+
+  const number = normalizeNumber(user, context, identity.params['phone-context']);
+  if (!number) return unparseable(input, 'not a telephone number', displayName);
+  return { kind: 'number', raw, valid: false, ...number, ...named, ...params };
+}

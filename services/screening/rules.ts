@@ -1,0 +1,155 @@
+import { type BrandCatalog, LANGUAGES, type ReasonCode, type RulesFile } from './brand-data';
+import type { ListHit, ListLookup } from './list-store';
+import type { NameEntry } from './list-entry';
+import type { NameMatcher } from './name-folding';
+import type { NormalizedCaller } from './normalize';
+import type { Reason, VerdictKind } from './verdict';
+
+export interface TrunkContext {
+  id: string;
+  country: string;
+  international: boolean;
+}
+
+export interface EvaluationInput {
+  caller: NormalizedCaller;
+  /** Called number's E.164 digits (or the dialled digits of an extension). */
+  calledDigits?: string;
+  displayName?: string;
+  trunk: TrunkContext;
+  verstat?: string;
+  /** What Redis answered; undefined when it did not answer in time. */
+  lookup?: ListLookup;
+  names: NameMatcher<NameEntry>;
+}
+
+export interface Thresholds {
+  warn: number;
+  block: number;
+}
+
+export interface Evaluation {
+  verdict: VerdictKind;
+  score: number;
+  brand?: string;
+  reasons: Reason[];
+  warningsOff?: boolean;
+}
+
+const fill = (template: string, vars: Record<string, string | undefined>): string =>
+  template.replace(/\{(\w+)\}/g, (_, key: string) => vars[key] ?? '').replace(/\s+/g, ' ').trim();
+
+/** Rules beyond the lists, and the combination of all signals into a score and a verdict. */
+export class RuleSet {
+  constructor(
+    private readonly rules: RulesFile,
+    private readonly brands: BrandCatalog,
+    private readonly thresholds: Thresholds,
+  ) {}
+
+  brandName(brand: string | undefined): string | undefined {
+    if (!brand) return undefined;
+    return this.brands.get(brand)?.name ?? brand.charAt(0).toUpperCase() + brand.slice(1);
+  }
+
+  reason(code: ReasonCode, vars: Record<string, string | undefined> = {}, brand?: string): Reason {
+    const info = brand ? this.brands.get(brand) : undefined;
+    const text = {} as Reason['text'];
+    for (const lang of LANGUAGES) {
+      text[lang] = fill(this.rules.reasons[code][lang], {
+        brand: this.brandName(brand),
+        brandReason: info?.reason[lang] ?? vars.entryReason,
+        ...vars,
+      });
+    }
+    const score = (this.rules.scores as Partial<Record<ReasonCode, number>>)[code] ?? 0;
+    return { code, score, text, ...(brand ? { brand } : {}) };
+  }
+
+  private listReason(code: 'brand-number' | 'brand-prefix', hit: ListHit): Reason {
+    return this.reason(code, { label: hit.label ?? hit.source, entryReason: hit.reason }, hit.brand);
+  }
+
+  private numberReasons(input: EvaluationInput): Reason[] {
+    const { caller, trunk } = input;
+    const reasons: Reason[] = [];
+    const country = caller.country ?? trunk.country;
+    const emergency = this.rules.emergencyCallerIds[trunk.country];
+    const emergencyOfCaller = this.rules.emergencyCallerIds[country];
+    const nsn = caller.nationalNumber;
+    let emergencyHit = false;
+    if (caller.shortCode && emergency?.numbers.includes(caller.shortCode)) {
+      reasons.push(this.reason('emergency-caller-id', { number: caller.shortCode }));
+      emergencyHit = true;
+    } else if (nsn && emergencyOfCaller?.numbers.includes(nsn)) {
+      reasons.push(this.reason('emergency-caller-id', { number: nsn }));
+      emergencyHit = true;
+    } else if (nsn && emergencyOfCaller && nsn.length <= 8) {
+      const police = emergencyOfCaller.policeWithAreaCode.find((p) => new RegExp(`^[1-9]\\d{1,4}${p}$`).test(nsn));
+      if (police) {
+        reasons.push(this.reason('police-number-with-area-code', { number: police }));
+        emergencyHit = true;
+      }
+    }
+    if (!caller.valid && !emergencyHit) reasons.push(this.reason('invalid-number', { number: caller.e164 ?? caller.shortCode ?? caller.raw }));
+    const rule = this.rules.domesticOnInternational;
+    if (
+      trunk.international &&
+      caller.valid &&
+      caller.country === trunk.country &&
+      rule.countries.includes(caller.country) &&
+      !rule.exemptTypes.includes(caller.numberType ?? '')
+    ) {
+      reasons.push(this.reason('domestic-on-international', { country: caller.country }));
+    }
+    if (input.calledDigits && caller.digits && input.calledDigits === caller.digits) reasons.push(this.reason('caller-equals-called'));
+    if (input.lookup?.exact) reasons.push(this.listReason('brand-number', input.lookup.exact));
+    else if (input.lookup?.prefix) reasons.push(this.listReason('brand-prefix', input.lookup.prefix));
+    return reasons;
+  }
+
+  evaluate(input: EvaluationInput): Evaluation {
+    const { caller, lookup } = input;
+    const reasons: Reason[] = [];
+    if (caller.kind === 'unparseable') reasons.push(this.reason('unparseable', { detail: caller.detail }));
+    else if (caller.kind === 'anonymous') reasons.push(this.reason('anonymous'));
+    else reasons.push(...this.numberReasons(input));
+
+    const verstat = input.verstat?.toLowerCase();
+    if (verstat === 'tn-validation-failed') reasons.push(this.reason('stir-failed'));
+    else if (verstat === 'tn-validation-passed') reasons.push(this.reason('stir-passed'));
+
+    const nameHit = input.names.match(input.displayName);
+    if (nameHit) reasons.push(this.reason('brand-name', { name: input.displayName?.slice(0, 60), entryReason: nameHit.reason }, nameHit.brand));
+
+    // Allowlists beat list and rule matches; the matches stay in the reasons, marked suppressed, for analysts.
+    const subscriber = lookup?.subscriber;
+    const digits = caller.digits;
+    let allowlisted = false;
+    if (lookup?.allow) {
+      reasons.unshift(this.reason('allowlisted', { source: lookup.allow.source }));
+      allowlisted = true;
+    } else if (digits && subscriber?.allowed.has(digits)) {
+      reasons.unshift(this.reason('subscriber-allowlisted', { what: caller.e164 }));
+      allowlisted = true;
+    } else if (subscriber) {
+      const allowedBrands = reasons.filter((r) => r.brand && subscriber.allowed.has(`brand:${r.brand}`));
+      for (const r of allowedBrands) r.suppressed = true;
+      if (allowedBrands.length) reasons.unshift(this.reason('subscriber-allowlisted', { what: this.brandName(allowedBrands[0].brand) }));
+    }
+    if (allowlisted) for (const r of reasons) if (r.score !== 0 && !r.code.endsWith('allowlisted')) r.suppressed = true;
+
+    const counted = reasons.filter((r) => !r.suppressed);
+    const positive = counted.filter((r) => r.score > 0).reduce((keep, r) => keep * (1 - r.score / 100), 1);
+    const adjustments = counted.filter((r) => r.score < 0).reduce((sum, r) => sum + r.score, 0);
+    const score = Math.round(Math.max(0, Math.min(100, 100 * (1 - positive) + adjustments)));
+    let verdict: VerdictKind = score >= this.thresholds.block ? 'block' : score >= this.thresholds.warn ? 'warn' : 'allow';
+    let warningsOff: boolean | undefined;
+    if (verdict === 'warn' && subscriber?.warnings === false) {
+      verdict = 'allow';
+      warningsOff = true;
+    }
+    const brand = counted.filter((r) => r.brand && r.score > 0).sort((a, b) => b.score - a.score)[0]?.brand;
+    return { verdict, score, reasons, ...(brand ? { brand } : {}), ...(warningsOff ? { warningsOff } : {}) };
+  }
+}

@@ -1,0 +1,45 @@
+import { z } from 'zod';
+import type { Language, ReasonCode } from './brand-data';
+import type { NormalizedCaller } from './normalize';
+
+export type VerdictKind = 'allow' | 'warn' | 'block';
+
+export interface Reason {
+  code: ReasonCode;
+  /** This reason's contribution; 0 for reasons that only inform. */
+  score: number;
+  text: Record<Language, string>;
+  brand?: string;
+  /** The reason was found but an allowlist overrode it. */
+  suppressed?: boolean;
+}
+
+export interface Verdict {
+  verdict: VerdictKind;
+  score: number;
+  brand?: string;
+  reasons: Reason[];
+  caller: Omit<NormalizedCaller, 'params'>;
+  /** The called number as E.164, or as it came when it is no public number (an extension). */
+  called?: string;
+  trunk: string;
+  /** Redis did not answer within the budget: the verdict is allow (fail open). */
+  degraded: boolean;
+  /** The subscriber turned warnings off: a warn verdict became allow. */
+  warningsOff?: boolean;
+  /** The subscriber's language, when set. */
+  language?: string;
+  listVersion?: number;
+  elapsedMs: number;
+}
+
+/** One screening request from outside (CLI line, API body, call flow): validated here. */
+export const screeningRequestSchema = z.strictObject({
+  from: z.string().max(4096),
+  name: z.string().max(512).optional(),
+  to: z.string().max(256).optional(),
+  trunk: z.string().max(64).optional(),
+  verstat: z.string().max(64).optional(),
+  callId: z.string().max(256).optional(),
+});
+export type ScreeningRequest = z.infer<typeof screeningRequestSchema>;
