@@ -22,7 +22,19 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: ['ari-client', 'drachtio-srf', 'bullmq', 'fastify', 'fastify/*', '@fastify/*', 'pg', 'better-sqlite3'], message: 'services/screening imports no telephony, queue, HTTP or SQL library.' },
+            {
+              group: [
+                'ari-client',
+                'drachtio-srf',
+                'bullmq',
+                'fastify',
+                'fastify/*',
+                '@fastify/*',
+                'pg',
+                'better-sqlite3',
+              ],
+              message: 'services/screening imports no telephony, queue, HTTP or SQL library.',
+            },
           ],
         },
       ],
@@ -30,6 +42,14 @@ export default tseslint.config(
   },
   {
     files: ['**/*.mjs', '**/*.js'],
-    languageOptions: { globals: { process: 'readonly', console: 'readonly', require: 'readonly', module: 'writable', __dirname: 'readonly' } },
+    languageOptions: {
+      globals: {
+        process: 'readonly',
+        console: 'readonly',
+        require: 'readonly',
+        module: 'writable',
+        __dirname: 'readonly',
+      },
+    },
   },
 );

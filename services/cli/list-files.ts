@@ -13,7 +13,17 @@ export interface ParsedListFile {
   bad: BadRow[];
 }
 
-export const LIST_COLUMNS = ['kind', 'value', 'brand', 'reason', 'label', 'source', 'country', 'match', 'expiresAt'] as const;
+export const LIST_COLUMNS = [
+  'kind',
+  'value',
+  'brand',
+  'reason',
+  'label',
+  'source',
+  'country',
+  'match',
+  'expiresAt',
+] as const;
 
 const describeIssues = (error: z.ZodError): string =>
   error.issues.map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message)).join('; ');
@@ -33,8 +43,10 @@ export function parseListFile(text: string, format: 'csv' | 'json' | 'jsonl'): P
     if (header.done) return out;
     const columns = header.value.fields.map((f) => f.trim());
     const unknown = columns.filter((c) => !(LIST_COLUMNS as readonly string[]).includes(c));
-    if (!columns.includes('kind') || !columns.includes('value')) throw new InputError(`CSV header must name at least the columns kind and value (got: ${columns.join(', ')})`);
-    if (unknown.length) throw new InputError(`CSV header has unknown columns: ${unknown.join(', ')} (known: ${LIST_COLUMNS.join(', ')})`);
+    if (!columns.includes('kind') || !columns.includes('value'))
+      throw new InputError(`CSV header must name at least the columns kind and value (got: ${columns.join(', ')})`);
+    if (unknown.length)
+      throw new InputError(`CSV header has unknown columns: ${unknown.join(', ')} (known: ${LIST_COLUMNS.join(', ')})`);
     for (const record of records) {
       if (record.fields.length !== columns.length) {
         out.bad.push({ line: record.line, error: `expected ${columns.length} fields, got ${record.fields.length}` });
@@ -67,8 +79,10 @@ export function parseListFile(text: string, format: 'csv' | 'json' | 'jsonl'): P
 }
 
 export function formatFromName(file: string, given?: string): 'csv' | 'json' | 'jsonl' {
-  const format = given ?? (file.endsWith('.json') ? 'json' : file.endsWith('.jsonl') || file.endsWith('.ndjson') ? 'jsonl' : 'csv');
-  if (format !== 'csv' && format !== 'json' && format !== 'jsonl') throw new InputError(`unknown format "${format}" (csv, json or jsonl)`);
+  const format =
+    given ?? (file.endsWith('.json') ? 'json' : file.endsWith('.jsonl') || file.endsWith('.ndjson') ? 'jsonl' : 'csv');
+  if (format !== 'csv' && format !== 'json' && format !== 'jsonl')
+    throw new InputError(`unknown format "${format}" (csv, json or jsonl)`);
   return format;
 }
 

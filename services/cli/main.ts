@@ -37,12 +37,25 @@ function readableVerdict(v: Verdict): string {
   return [head, ...reasons].join('\n') + '\n';
 }
 
-async function screenCommand(opts: { from?: string; name?: string; to?: string; trunk?: string; verstat?: string; json?: boolean }): Promise<void> {
+async function screenCommand(opts: {
+  from?: string;
+  name?: string;
+  to?: string;
+  trunk?: string;
+  verstat?: string;
+  json?: boolean;
+}): Promise<void> {
   const { config, logger } = ctx();
   const screening = await openScreening(config, logger);
   try {
     if (opts.from !== undefined) {
-      const request = screeningRequestSchema.parse({ from: opts.from, name: opts.name, to: opts.to, trunk: opts.trunk, verstat: opts.verstat });
+      const request = screeningRequestSchema.parse({
+        from: opts.from,
+        name: opts.name,
+        to: opts.to,
+        trunk: opts.trunk,
+        verstat: opts.verstat,
+      });
       const verdict = await screening.engine.screen(request);
       out(opts.json ? `${JSON.stringify(verdict)}\n` : readableVerdict(verdict));
       return;
@@ -86,7 +99,9 @@ async function withAdmin<T>(work: (admin: Awaited<ReturnType<typeof openListAdmi
 function parseKinds(kinds: string | undefined): ListKind[] | undefined {
   if (!kinds) return undefined;
   const list = kinds.split(',').map((k) => k.trim());
-  for (const k of list) if (!(LIST_KINDS as readonly string[]).includes(k)) throw new InputError(`unknown list kind "${k}" (${LIST_KINDS.join(', ')})`);
+  for (const k of list)
+    if (!(LIST_KINDS as readonly string[]).includes(k))
+      throw new InputError(`unknown list kind "${k}" (${LIST_KINDS.join(', ')})`);
   return list as ListKind[];
 }
 
@@ -119,7 +134,17 @@ export function buildProgram(): Command {
     .option('--match <contains|word>', 'how a name pattern matches')
     .option('--expires <time>', 'ISO 8601 time or epoch ms after which the entry no longer counts')
     .action(async (kind: string, value: string, o: Record<string, string | undefined>) => {
-      const parsed = listEntryInputSchema.safeParse({ kind, value, brand: o.brand, reason: o.reason, label: o.label, source: o.source, country: o.country, match: o.match, expiresAt: o.expires });
+      const parsed = listEntryInputSchema.safeParse({
+        kind,
+        value,
+        brand: o.brand,
+        reason: o.reason,
+        label: o.label,
+        source: o.source,
+        country: o.country,
+        match: o.match,
+        expiresAt: o.expires,
+      });
       if (!parsed.success) throw new InputError(z.prettifyError(parsed.error));
       await withAdmin(async ({ admin }) => {
         const version = await admin.add([parsed.data]);
@@ -156,9 +181,14 @@ export function buildProgram(): Command {
         const needle = o.search?.toLowerCase();
         for await (const entry of admin.entries(parseKinds(o.kind))) {
           if (o.brand && entry.brand !== o.brand) continue;
-          if (needle && ![entry.value, entry.label, entry.source].some((f) => f?.toLowerCase().includes(needle))) continue;
+          if (needle && ![entry.value, entry.label, entry.source].some((f) => f?.toLowerCase().includes(needle)))
+            continue;
           const rec = entryToRecord(entry);
-          out(o.json ? `${JSON.stringify(rec)}\n` : `${String(rec.kind).padEnd(7)} ${String(rec.value).padEnd(18)} ${(rec.brand ?? '-').padEnd(10)} ${rec.label ?? ''} [${rec.source}]${rec.expiresAt ? ` expires ${rec.expiresAt}` : ''}\n`);
+          out(
+            o.json
+              ? `${JSON.stringify(rec)}\n`
+              : `${String(rec.kind).padEnd(7)} ${String(rec.value).padEnd(18)} ${(rec.brand ?? '-').padEnd(10)} ${rec.label ?? ''} [${rec.source}]${rec.expiresAt ? ` expires ${rec.expiresAt}` : ''}\n`,
+          );
           if (++shown >= limit) break;
         }
         if (!o.json) process.stderr.write(`${shown} shown; lists version ${state.version}, ${state.count} numbers\n`);
@@ -166,7 +196,9 @@ export function buildProgram(): Command {
     });
   list
     .command('import <file>')
-    .description('import entries from CSV (header: kind,value,brand,reason,label,source,country,match,expiresAt), JSON or JSON lines; bad rows are reported and skipped')
+    .description(
+      'import entries from CSV (header: kind,value,brand,reason,label,source,country,match,expiresAt), JSON or JSON lines; bad rows are reported and skipped',
+    )
     .addOption(new Option('--format <format>').choices(['csv', 'json', 'jsonl']))
     .option('--replace <kinds>', 'replace all current entries of these kinds (comma-separated) instead of merging')
     .action(async (file: string, o: { format?: string; replace?: string }) => {
@@ -175,9 +207,14 @@ export function buildProgram(): Command {
       const replaceKinds = parseKinds(o.replace);
       await withAdmin(async ({ admin }) => {
         const progress = createProgress('import', parsed.entries.length);
-        const result = await admin.import(parsed.entries, { replace: replaceKinds ? { kinds: replaceKinds } : undefined, onProgress: (d, t) => progress.update(d, t) });
+        const result = await admin.import(parsed.entries, {
+          replace: replaceKinds ? { kinds: replaceKinds } : undefined,
+          onProgress: (d, t) => progress.update(d, t),
+        });
         progress.stop();
-        out(`imported ${result.imported} entries (kept ${result.kept}), ${parsed.bad.length} bad rows skipped; lists version ${result.version}\n`);
+        out(
+          `imported ${result.imported} entries (kept ${result.kept}), ${parsed.bad.length} bad rows skipped; lists version ${result.version}\n`,
+        );
       });
       if (parsed.bad.length) process.exitCode = 3;
     });
@@ -191,7 +228,9 @@ export function buildProgram(): Command {
       await withAdmin(async ({ admin }) => {
         const state = await admin.state();
         const sink: NodeJS.WritableStream = o.out ? createWriteStream(o.out) : process.stdout;
-        const progress = o.out ? createProgress('export', state.count) : createProgress('export', 0, { isTTY: false } as NodeJS.WriteStream);
+        const progress = o.out
+          ? createProgress('export', state.count)
+          : createProgress('export', 0, { isTTY: false } as NodeJS.WriteStream);
         if (o.format === 'csv') sink.write(csvHeader());
         let n = 0;
         for await (const entry of admin.entries(parseKinds(o.kind))) {
@@ -220,12 +259,16 @@ export function buildProgram(): Command {
     .action(async (called: string, what: string, o: { expires?: string }) => {
       const expiresAt = o.expires ? (/^\d+$/.test(o.expires) ? Number(o.expires) : Date.parse(o.expires)) : 0;
       if (!Number.isFinite(expiresAt)) throw new InputError('--expires takes an ISO 8601 time or epoch ms');
-      const target = what.startsWith('brand:') ? what : listEntryInputSchema.safeParse({ kind: 'allow', value: what }).data?.value;
+      const target = what.startsWith('brand:')
+        ? what
+        : listEntryInputSchema.safeParse({ kind: 'allow', value: what }).data?.value;
       const subscriber = listEntryInputSchema.safeParse({ kind: 'allow', value: called }).data?.value ?? called;
       if (!target) throw new InputError(`"${what}" is neither an E.164 number nor brand:<id>`);
       await withAdmin(async ({ admin }) => {
         await admin.allowForSubscriber(subscriber, target, expiresAt);
-        out(`subscriber ${subscriber} allows ${target}${expiresAt ? ` until ${new Date(expiresAt).toISOString()}` : ''}\n`);
+        out(
+          `subscriber ${subscriber} allows ${target}${expiresAt ? ` until ${new Date(expiresAt).toISOString()}` : ''}\n`,
+        );
       });
     });
 
@@ -245,7 +288,11 @@ export function buildProgram(): Command {
     .description('print the effective configuration (secrets hidden) and where each key can be overridden')
     .action(() => {
       const { config } = ctx();
-      const secret = new Set(listSettings().filter((s) => s.setting.secret).map((s) => s.path));
+      const secret = new Set(
+        listSettings()
+          .filter((s) => s.setting.secret)
+          .map((s) => s.path),
+      );
       const shown = JSON.parse(JSON.stringify(config)) as Record<string, Record<string, unknown>>;
       for (const path of secret) {
         const [a, b] = path.split('.');

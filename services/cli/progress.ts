@@ -8,7 +8,10 @@ export interface Progress {
 /** A progress bar on stderr when it is a terminal; silent otherwise (pipes, CI, logs). */
 export function createProgress(label: string, total = 0, stream: NodeJS.WriteStream = process.stderr): Progress {
   if (!stream.isTTY) return { update: () => undefined, stop: () => undefined };
-  const bar = new SingleBar({ format: `${label} [{bar}] {percentage}% {value}/{total} {eta_formatted}`, stream, hideCursor: true }, Presets.shades_classic);
+  const bar = new SingleBar(
+    { format: `${label} [{bar}] {percentage}% {value}/{total} {eta_formatted}`, stream, hideCursor: true },
+    Presets.shades_classic,
+  );
   bar.start(total, 0);
   return {
     update(done, newTotal) {

@@ -101,7 +101,8 @@ export interface SettingEntry {
 /** Flattens the spec into one entry per key, with its environment variable. */
 export function listSettings(node: SpecNode = configSpec, path: string[] = []): SettingEntry[] {
   if (isSetting(node)) {
-    const env = node.env ?? ['SPOOFGUARD', ...path.map((p) => p.replace(/([a-z])([A-Z])/g, '$1_$2'))].join('_').toUpperCase();
+    const env =
+      node.env ?? ['SPOOFGUARD', ...path.map((p) => p.replace(/([a-z])([A-Z])/g, '$1_$2'))].join('_').toUpperCase();
     return [{ path: path.join('.'), env, setting: node }];
   }
   return Object.entries(node).flatMap(([key, child]) => listSettings(child, [...path, key]));

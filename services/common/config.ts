@@ -117,7 +117,9 @@ function checkCrossKeyRules(config: Config): void {
     problems.push('  screening.blockThreshold: must be above screening.warnThreshold');
   }
   if (!config.trunks[config.screening.defaultTrunk]) {
-    problems.push(`  screening.defaultTrunk: names trunk "${config.screening.defaultTrunk}", which trunks does not define`);
+    problems.push(
+      `  screening.defaultTrunk: names trunk "${config.screening.defaultTrunk}", which trunks does not define`,
+    );
   }
   if (problems.length) throw new ConfigError(`invalid configuration:\n${problems.join('\n')}`);
 }

@@ -25,7 +25,9 @@ export const brandFileSchema = z.strictObject({
   brand: brandIdSchema,
   name: z.string().min(1).max(60),
   reason: text,
-  numbers: z.array(z.strictObject({ number: z.string().min(3), country: z.string().regex(/^[A-Z]{2}$/), ...provenance })),
+  numbers: z.array(
+    z.strictObject({ number: z.string().min(3), country: z.string().regex(/^[A-Z]{2}$/), ...provenance }),
+  ),
   prefixes: z
     .array(z.strictObject({ prefix: z.string().regex(/^\+\d{1,14}$/, 'E.164 digits with +'), ...provenance }))
     .default([]),

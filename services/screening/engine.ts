@@ -45,7 +45,10 @@ export class ScreeningEngine {
 
   private lookupWithinBudget(digits: string | undefined, subscriberKey: string | undefined): Promise<ListLookup> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new BudgetExceeded(`no answer from Redis within ${this.options.budgetMs} ms`)), this.options.budgetMs);
+      const timer = setTimeout(
+        () => reject(new BudgetExceeded(`no answer from Redis within ${this.options.budgetMs} ms`)),
+        this.options.budgetMs,
+      );
       this.store.lookup(digits, subscriberKey).then(
         (lookup) => {
           clearTimeout(timer);
@@ -71,7 +74,10 @@ export class ScreeningEngine {
     try {
       lookup = await this.lookupWithinBudget(caller.digits, calledKey);
       if (this.degradedSince !== undefined) {
-        this.logger.info({ degradedMs: Date.now() - this.degradedSince, screenings: this.degradedCount }, 'Redis answers again: screening no longer degraded');
+        this.logger.info(
+          { degradedMs: Date.now() - this.degradedSince, screenings: this.degradedCount },
+          'Redis answers again: screening no longer degraded',
+        );
         this.degradedSince = undefined;
         this.degradedCount = 0;
       }
@@ -113,10 +119,16 @@ export class ScreeningEngine {
     if (this.degradedSince === undefined) {
       this.degradedSince = now;
       this.lastDegradedLog = now;
-      this.logger.warn({ err: err.message, callId }, 'screening degraded: Redis did not answer in time; calls are allowed (fail open)');
+      this.logger.warn(
+        { err: err.message, callId },
+        'screening degraded: Redis did not answer in time; calls are allowed (fail open)',
+      );
     } else if (now - this.lastDegradedLog >= 60000) {
       this.lastDegradedLog = now;
-      this.logger.warn({ screenings: this.degradedCount, sinceMs: now - this.degradedSince }, 'screening still degraded');
+      this.logger.warn(
+        { screenings: this.degradedCount, sinceMs: now - this.degradedSince },
+        'screening still degraded',
+      );
     }
   }
   private lastDegradedLog = 0;

@@ -46,7 +46,13 @@ function readParams(text: string, into: Record<string, string>): void {
     if (!trimmed) continue;
     const eq = trimmed.indexOf('=');
     const name = (eq < 0 ? trimmed : trimmed.slice(0, eq)).trim().toLowerCase();
-    const value = eq < 0 ? '' : trimmed.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1');
+    const value =
+      eq < 0
+        ? ''
+        : trimmed
+            .slice(eq + 1)
+            .trim()
+            .replace(/^"(.*)"$/, '$1');
     if (name) into[name] = percentDecode(value);
   }
 }

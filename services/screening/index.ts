@@ -38,11 +38,19 @@ export async function openScreening(config: Config, logger: Logger): Promise<Scr
   const callPath = createRedis(config.redis, 'call-path');
   const subscriber = createRedis(config.redis, 'subscriber');
   const store = new ListStore(callPath, keys, logger, subscriber);
-  const engine = new ScreeningEngine(store, rules, { budgetMs: config.screening.budgetMs, trunks: config.trunks, defaultTrunk: config.screening.defaultTrunk }, logger);
+  const engine = new ScreeningEngine(
+    store,
+    rules,
+    { budgetMs: config.screening.budgetMs, trunks: config.trunks, defaultTrunk: config.screening.defaultTrunk },
+    logger,
+  );
   try {
     await redisReady(callPath, config.redis.connectTimeoutMs);
   } catch (err) {
-    logger.warn({ err: (err as Error).message }, 'Redis not reachable at start: screening runs degraded (fail open) until it is');
+    logger.warn(
+      { err: (err as Error).message },
+      'Redis not reachable at start: screening runs degraded (fail open) until it is',
+    );
   }
   await store.start();
   return {
@@ -70,5 +78,10 @@ export async function openListAdmin(config: Config, logger: Logger): Promise<Lis
   const brands = loadBrandFiles(fromPackageRoot(config.screening.brandsDir));
   const redis = createRedis(config.redis, 'admin');
   await redisReady(redis, Math.max(config.redis.connectTimeoutMs, 5000));
-  return { admin: new ListAdmin(redis, new ListKeys(config.redis.keyPrefix), logger), redis, brands, close: async () => void redis.disconnect() };
+  return {
+    admin: new ListAdmin(redis, new ListKeys(config.redis.keyPrefix), logger),
+    redis,
+    brands,
+    close: async () => void redis.disconnect(),
+  };
 }

@@ -2,7 +2,16 @@ import { randomUUID } from 'node:crypto';
 import { InputError } from '../common/errors';
 import type { Logger } from '../common/logger';
 import type { Redis } from '../common/redis';
-import { decodeMeta, decodeNameEntry, encodeMeta, type EntryMeta, isExpired, type ListEntry, type ListKind, type Origin } from './list-entry';
+import {
+  decodeMeta,
+  decodeNameEntry,
+  encodeMeta,
+  type EntryMeta,
+  isExpired,
+  type ListEntry,
+  type ListKind,
+  type Origin,
+} from './list-entry';
 import { bucketCountFor, bucketOf, digitsFromBucket, type ListKeys } from './list-keys';
 import { foldName } from './name-folding';
 
@@ -38,6 +47,9 @@ function nameRecord(entry: ListEntry): [string, string] {
   return [`${foldName(entry.value).compact}:${match}`, json];
 }
 
+const lengthsOf = (prefixes: Iterable<string>): string =>
+  [...new Set([...prefixes].map((p) => p.length))].sort((a, b) => a - b).join(',');
+
 const RELEASE_LOCK = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 const WRITE_BATCH = 500;
 
@@ -64,15 +76,27 @@ export class ListAdmin {
   ) {}
 
   async state(): Promise<ListState> {
-    const [version, gen, buckets, count] = await this.redis.hmget(this.keys.state, 'version', 'gen', 'buckets', 'count');
-    return { version: Number(version ?? 0), gen: Number(gen ?? 0), buckets: Number(buckets ?? 0), count: Number(count ?? 0) };
+    const [version, gen, buckets, count] = await this.redis.hmget(
+      this.keys.state,
+      'version',
+      'gen',
+      'buckets',
+      'count',
+    );
+    return {
+      version: Number(version ?? 0),
+      gen: Number(gen ?? 0),
+      buckets: Number(buckets ?? 0),
+      count: Number(count ?? 0),
+    };
   }
 
   private async withLock<T>(work: () => Promise<T>, waitMs = 30000): Promise<T> {
     const token = randomUUID();
     const deadline = Date.now() + waitMs;
     while ((await this.redis.set(this.keys.lock, token, 'PX', 600000, 'NX')) !== 'OK') {
-      if (Date.now() > deadline) throw new InputError('another list change (import or seed) is still running; try again later');
+      if (Date.now() > deadline)
+        throw new InputError('another list change (import or seed) is still running; try again later');
       await new Promise((r) => setTimeout(r, 100));
     }
     try {
@@ -80,6 +104,11 @@ export class ListAdmin {
     } finally {
       await this.redis.eval(RELEASE_LOCK, 1, this.keys.lock, token);
     }
+  }
+
+  /** The look-up script asks only for prefix lengths that exist: keep their list in the state. */
+  private async prefixLengths(gen: number, adding: readonly string[] = []): Promise<string> {
+    return lengthsOf([...(await this.redis.hkeys(this.keys.prefixes(gen))), ...adding]);
   }
 
   private async publish(version: number): Promise<void> {
@@ -120,6 +149,8 @@ export class ListAdmin {
         else multi.hset(this.keys.names(state.gen), ...nameRecord(entry));
       }
       // count only sizes the buckets of the next import, so an overwritten number counted twice does no harm
+      const newPrefixes = entries.filter((e) => e.kind === 'prefix').map((e) => e.value);
+      if (newPrefixes.length) multi.hset(this.keys.state, 'pxlens', await this.prefixLengths(state.gen, newPrefixes));
       multi.hincrby(this.keys.state, 'count', added);
       multi.hincrby(this.keys.state, 'version', 1);
       const results = await multi.exec();
@@ -139,8 +170,10 @@ export class ListAdmin {
         const { bucket, field } = bucketOf(value, state.buckets);
         removed = await this.redis.hdel(this.keys.bucket(state.gen, bucket), field);
         if (removed) await this.redis.hincrby(this.keys.state, 'count', -1);
-      } else if (kind === 'prefix') removed = await this.redis.hdel(this.keys.prefixes(state.gen), value);
-      else if (kind === 'allow') removed = await this.redis.hdel(this.keys.allow(state.gen), value);
+      } else if (kind === 'prefix') {
+        removed = await this.redis.hdel(this.keys.prefixes(state.gen), value);
+        await this.redis.hset(this.keys.state, 'pxlens', await this.prefixLengths(state.gen));
+      } else if (kind === 'allow') removed = await this.redis.hdel(this.keys.allow(state.gen), value);
       else {
         const folded = foldName(value).compact;
         removed = await this.redis.hdel(this.keys.names(state.gen), `${folded}:contains`, `${folded}:word`);
@@ -217,7 +250,8 @@ export class ListAdmin {
         return id;
       };
       const drop = (entry: EntryMeta & { kind: ListKind }): boolean =>
-        (options.replace?.kinds?.includes(entry.kind) ?? false) || (options.replace?.origin !== undefined && entry.origin === options.replace.origin);
+        (options.replace?.kinds?.includes(entry.kind) ?? false) ||
+        (options.replace?.origin !== undefined && entry.origin === options.replace.origin);
 
       let kept = 0;
       for await (const entry of this.entries()) {
@@ -232,7 +266,7 @@ export class ListAdmin {
       await this.writeGeneration(gen, buckets, next, options.onProgress);
       const flip = await this.redis
         .multi()
-        .hset(this.keys.state, { gen, buckets, count: next.numbers.size })
+        .hset(this.keys.state, { gen, buckets, count: next.numbers.size, pxlens: lengthsOf(next.prefixes.keys()) })
         .hincrby(this.keys.state, 'version', 1)
         .exec();
       const version = Number(flip?.[1]?.[1] ?? 0);
@@ -250,7 +284,12 @@ export class ListAdmin {
     else next.names.set(...nameRecord(entry));
   }
 
-  private async writeGeneration(gen: number, buckets: number, next: Generation, onProgress?: (done: number, total: number) => void): Promise<void> {
+  private async writeGeneration(
+    gen: number,
+    buckets: number,
+    next: Generation,
+    onProgress?: (done: number, total: number) => void,
+  ): Promise<void> {
     const byBucket = new Map<number, string[]>();
     for (const [digits, id] of next.numbers) {
       const { bucket, field } = bucketOf(digits, buckets);

@@ -71,9 +71,19 @@ export function digitsFromBucket(field: string, bucket: number, buckets: number)
   return String(Number(field) * buckets + bucket);
 }
 
-/** Aim for ~48 numbers a bucket, well below Redis' 128-entry listpack limit, so buckets stay compact. */
+/**
+ * About 64 numbers a bucket: few keys, yet far below Redis' 128-entry listpack limit even for the fullest
+ * bucket. A prime count keeps stepped ranges (every 2nd, 7th … number) spread over all buckets, and the
+ * quotient field stays below 2^31 for numbers of up to 13 digits at a million entries (4-byte integers).
+ */
 export function bucketCountFor(count: number): number {
-  let buckets = 256;
-  while (count / buckets > 48) buckets *= 2;
+  let buckets = Math.max(257, Math.ceil(count / 64));
+  while (!isPrime(buckets)) buckets++;
   return buckets;
+}
+
+function isPrime(n: number): boolean {
+  if (n % 2 === 0) return n === 2;
+  for (let d = 3; d * d <= n; d += 2) if (n % d === 0) return false;
+  return true;
 }

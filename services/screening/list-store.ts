@@ -5,24 +5,36 @@ import { keyPart, type ListKeys } from './list-keys';
 import { NameMatcher } from './name-folding';
 
 /**
- * The call-path side of the lists: one script call answers a whole screening (exact number, longest
- * prefix, allowlist, the subscriber's own allowlist and preferences). The script reads the current
- * generation and its keys atomically, so an import that flips generations is seen wholly or not at all.
+ * The call-path side of the lists: one script call answers whole screenings (exact number, longest prefix,
+ * allowlist, the subscriber's own allowlist and preferences). The script reads the current generation and
+ * its keys atomically, so an import that flips generations is seen wholly or not at all. Look-ups of
+ * concurrent calls made in one event-loop turn share one call, which spares the client most of its
+ * per-command cost; a lone look-up goes out on the next turn.
  */
 const LOOKUP_SCRIPT = `
-local st = redis.call('HMGET', KEYS[1], 'version', 'gen', 'buckets')
-local tag, digits, sub = ARGV[1], ARGV[2], ARGV[3]
-local gen = st[2]
-local exact, allow, prefixes, subscriber = false, false, {}, {}
-if gen and digits ~= '' then
-  local n, b = tonumber(digits), tonumber(st[3])
-  local bucket = n % b
-  exact = redis.call('HGET', tag .. ':n:' .. gen .. ':' .. string.format('%d', bucket), string.format('%d', (n - bucket) / b))
-  allow = redis.call('HGET', tag .. ':al:' .. gen, digits)
-  if #ARGV > 3 then prefixes = redis.call('HMGET', tag .. ':px:' .. gen, unpack(ARGV, 4, #ARGV)) end
+local st = redis.call('HMGET', KEYS[1], 'version', 'gen', 'buckets', 'pxlens')
+local tag, gen, b = ARGV[1], st[2], tonumber(st[3])
+local lens = {}
+for len in string.gmatch(st[4] or '', '%d+') do lens[#lens + 1] = tonumber(len) end
+local out = {st[1] or '0', st[4] or ''}
+for i = 2, #ARGV, 2 do
+  local digits, sub = ARGV[i], ARGV[i + 1]
+  local exact, allow, prefixes, subscriber = false, false, {}, {}
+  if gen and digits ~= '' then
+    local n = tonumber(digits)
+    local bucket = n % b
+    exact = redis.call('HGET', tag .. ':n:' .. gen .. ':' .. string.format('%d', bucket), string.format('%d', (n - bucket) / b))
+    allow = redis.call('HGET', tag .. ':al:' .. gen, digits)
+    local fields = {}
+    for j = 1, #lens do
+      if lens[j] < #digits then fields[#fields + 1] = string.sub(digits, 1, lens[j]) end
+    end
+    if #fields > 0 then prefixes = redis.call('HMGET', tag .. ':px:' .. gen, unpack(fields)) end
+  end
+  if sub ~= '' then subscriber = redis.call('HGETALL', tag .. ':sub:' .. sub) end
+  out[#out + 1] = {exact, prefixes, allow, subscriber}
 end
-if sub ~= '' then subscriber = redis.call('HGETALL', tag .. ':sub:' .. sub) end
-return {st[1] or '0', exact, prefixes, allow, subscriber}
+return out
 `;
 
 /** Loads what engines cache in process (name patterns and meta records) with the version they belong to. */
@@ -59,7 +71,18 @@ interface Snapshot {
   meta: Map<string, EntryMeta>;
 }
 
-type LookupReply = [string, string | null, (string | null)[], string | null, string[]];
+type OneReply = [string | null, (string | null)[], string | null, string[]];
+type LookupReply = [string, string, ...OneReply[]];
+
+interface PendingLookup {
+  digits: string;
+  subscriber: string;
+  resolve(lookup: ListLookup): void;
+  reject(err: unknown): void;
+}
+
+/** Enough to amortise the client's cost; small enough to keep Redis' script call short. */
+const MAX_BATCH = 64;
 type SnapshotReply = [string, string[], string[]];
 
 const pairs = (flat: string[]): [string, string][] => {
@@ -142,35 +165,70 @@ export class ListStore {
   }
 
   /** One round trip in the common case; a second only right after the lists changed. */
-  async lookup(digits: string | undefined, subscriberKey: string | undefined): Promise<ListLookup> {
-    const usable = digits && /^\d{1,15}$/.test(digits) ? digits : '';
-    const prefixes: string[] = [];
-    for (let len = 1; len < usable.length; len++) prefixes.push(usable.slice(0, len));
+  lookup(digits: string | undefined, subscriberKey: string | undefined): Promise<ListLookup> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({
+        digits: digits && /^\d{1,15}$/.test(digits) ? digits : '',
+        subscriber: subscriberKey ? keyPart(subscriberKey) : '',
+        resolve,
+        reject,
+      });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private pending: PendingLookup[] = [];
+  private flushScheduled = false;
+
+  private flush(): void {
+    this.flushScheduled = false;
+    while (this.pending.length) void this.send(this.pending.splice(0, MAX_BATCH));
+  }
+
+  private async send(batch: PendingLookup[]): Promise<void> {
     const call = this.redis as unknown as {
-      sgLookup(key: string, tag: string, digits: string, sub: string, ...prefixes: string[]): Promise<LookupReply>;
+      sgLookup(key: string, tag: string, ...args: string[]): Promise<LookupReply>;
     };
-    const [versionText, exactId, prefixIds, allowId, subFlat] = await call.sgLookup(
-      this.keys.state,
-      this.keys.tag,
-      usable,
-      subscriberKey ? keyPart(subscriberKey) : '',
-      ...prefixes,
-    );
-    const version = Number(versionText);
-    const snapshot = version === this.snapshot.version ? this.snapshot : await this.refresh();
-    const now = Date.now();
+    const args: string[] = [];
+    for (const p of batch) args.push(p.digits, p.subscriber);
+    try {
+      const [versionText, prefixLengthsText, ...replies] = await call.sgLookup(this.keys.state, this.keys.tag, ...args);
+      const version = Number(versionText);
+      const prefixLengths = prefixLengthsText ? prefixLengthsText.split(',').map(Number) : [];
+      const snapshot = version === this.snapshot.version ? this.snapshot : await this.refresh();
+      const now = Date.now();
+      batch.forEach((p, i) => p.resolve(this.toLookup(version, replies[i], p.digits, prefixLengths, snapshot, now)));
+    } catch (err) {
+      for (const p of batch) p.reject(err);
+    }
+  }
+
+  private toLookup(
+    version: number,
+    reply: OneReply,
+    digits: string,
+    prefixLengths: number[],
+    snapshot: Snapshot,
+    now: number,
+  ): ListLookup {
+    const [exactId, prefixIds, allowId, subFlat] = reply;
     const hit = (id: string | null, value: string): ListHit | undefined => {
       if (id === null || id === undefined) return undefined;
       const meta = snapshot.meta.get(id) ?? { source: 'unknown', origin: 'admin', addedAt: 0 };
       return isExpired(meta, now) ? undefined : { ...meta, value };
     };
     let prefix: ListHit | undefined;
-    for (let i = prefixIds.length - 1; i >= 0 && !prefix; i--) prefix = hit(prefixIds[i], prefixes[i]);
+    // prefixIds[i] answers the i-th listed prefix length (ascending) shorter than the number: the longest wins
+    for (let i = prefixIds.length - 1; i >= 0 && !prefix; i--)
+      prefix = hit(prefixIds[i], digits.slice(0, prefixLengths[i]));
     return {
       version,
-      exact: hit(exactId, usable),
+      exact: hit(exactId, digits),
       prefix,
-      allow: hit(allowId, usable),
+      allow: hit(allowId, digits),
       subscriber: parseSubscriber(subFlat, now),
       names: snapshot.names,
     };

@@ -34,10 +34,19 @@ export interface NumberingContext {
 }
 
 export const MAX_RAW_LENGTH = 2048;
-const ANONYMOUS_USERS = new Set(['anonymous', 'restricted', 'unknown', 'unavailable', 'private', 'withheld', 'anonymous.invalid']);
+const ANONYMOUS_USERS = new Set([
+  'anonymous',
+  'restricted',
+  'unknown',
+  'unavailable',
+  'private',
+  'withheld',
+  'anonymous.invalid',
+]);
 // C0/C1 controls, DEL, the replacement character (what invalid UTF-8 decodes to) and lone surrogates.
-// eslint-disable-next-line no-control-regex
-const BAD_CHARACTERS = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\ufffd]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const BAD_CHARACTERS =
+  // eslint-disable-next-line no-control-regex
+  /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\ufffd]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 const VISUAL_SEPARATORS = /[\s\-.()/\u00a0\u2010-\u2015]/g;
 
 const unparseable = (raw: string, detail: string, displayName?: string): NormalizedCaller => ({
@@ -56,23 +65,64 @@ function safeParse(text: string, country?: string): PhoneNumber | undefined {
   }
 }
 
+// The number type costs a dozen pattern matches, so it is worked out only where a rule asks (numberTypeOf).
 function describe(parsed: PhoneNumber, readAs: NormalizedCaller['readAs']): Partial<NormalizedCaller> {
-  const valid = parsed.isValid();
   return {
     e164: parsed.number,
     digits: parsed.number.slice(1),
     country: parsed.country,
     nationalNumber: parsed.nationalNumber,
-    numberType: valid ? parsed.getType() : undefined,
-    valid,
+    valid: parsed.isValid(),
     readAs,
   };
 }
 
+/** MOBILE, FIXED_LINE, TOLL_FREE … of a valid E.164 number (and records it on the caller). */
+export function numberTypeOf(caller: NormalizedCaller): NumberType {
+  if (caller.numberType === undefined && caller.valid && caller.e164)
+    caller.numberType = safeParse(caller.e164)?.getType();
+  return caller.numberType;
+}
+
+/**
+ * libphonenumber's full metadata costs 15-30 µs a parse, most of a screening's time. The same numbers come
+ * again and again (spoofed brand numbers, repeat callers), so recent results are kept, oldest dropped first.
+ */
+class ParseCache {
+  private readonly entries = new Map<string, Readonly<Partial<NormalizedCaller>> | undefined>();
+  hits = 0;
+  misses = 0;
+  constructor(private readonly capacity: number) {}
+
+  get(key: string, compute: () => Partial<NormalizedCaller> | undefined): Partial<NormalizedCaller> | undefined {
+    const cached = this.entries.get(key);
+    if (cached !== undefined || this.entries.has(key)) {
+      this.hits++;
+      return cached && { ...cached };
+    }
+    this.misses++;
+    const value = compute();
+    if (this.entries.size >= this.capacity) this.entries.delete(this.entries.keys().next().value as string);
+    this.entries.set(key, value && Object.freeze({ ...value }));
+    return value;
+  }
+}
+
+export const parseCache = new ParseCache(100_000);
+
 /** Reads digits in any of the forms networks send: +CC…, 00CC…, 011CC…, national 0…, or CC… without '+'. */
-export function normalizeNumber(text: string, context: NumberingContext, phoneContext?: string): Partial<NormalizedCaller> | undefined {
+export function normalizeNumber(
+  text: string,
+  context: NumberingContext,
+  phoneContext?: string,
+): Partial<NormalizedCaller> | undefined {
   const compact = text.replace(VISUAL_SEPARATORS, '');
   if (!/^\+?\d{1,20}$/.test(compact)) return undefined;
+  const key = `${context.country}${context.international ? '+' : '-'}${phoneContext ?? ''}|${compact}`;
+  return parseCache.get(key, () => parseNumber(compact, context, phoneContext));
+}
+
+function parseNumber(compact: string, context: NumberingContext, phoneContext?: string): Partial<NormalizedCaller> {
   if (compact.startsWith('+')) {
     const parsed = safeParse(compact);
     return parsed ? describe(parsed, 'international') : { valid: false };
@@ -82,9 +132,16 @@ export function normalizeNumber(text: string, context: NumberingContext, phoneCo
     if (parsed) return describe(parsed, 'phone-context');
   }
   const shortCode = compact.length <= 6 ? compact : undefined;
+  // Calls from abroad carry international numbers: there a number without '+' most likely lost it, while on
+  // a national trunk the national reading comes first ("18882804331" is valid both in DE and in the US).
+  const mayLackPlus = !shortCode && !compact.startsWith('0');
+  if (context.international && mayLackPlus) {
+    const withPlus = safeParse(`+${compact}`);
+    if (withPlus?.isValid()) return describe(withPlus, 'missing-plus');
+  }
   const national = safeParse(compact, context.country);
   if (national?.isValid()) return { ...describe(national, 'national'), ...(shortCode ? { shortCode } : {}) };
-  if (!shortCode) {
+  if (mayLackPlus && !context.international) {
     const withPlus = safeParse(`+${compact}`);
     if (withPlus?.isValid()) return describe(withPlus, 'missing-plus');
   }
@@ -93,7 +150,11 @@ export function normalizeNumber(text: string, context: NumberingContext, phoneCo
 }
 
 /** Normalises a caller ID header value or number. Never throws. */
-export function normalizeCaller(input: unknown, context: NumberingContext, displayNameOverride?: string): NormalizedCaller {
+export function normalizeCaller(
+  input: unknown,
+  context: NumberingContext,
+  displayNameOverride?: string,
+): NormalizedCaller {
   if (typeof input !== 'string') return unparseable('', 'not text');
   if (input.length > MAX_RAW_LENGTH) return unparseable(input, `longer than ${MAX_RAW_LENGTH} characters`);
   if (BAD_CHARACTERS.test(input)) return unparseable(input, 'control characters or invalid encoding');

@@ -2,7 +2,7 @@ import { type BrandCatalog, LANGUAGES, type ReasonCode, type RulesFile } from '.
 import type { ListHit, ListLookup } from './list-store';
 import type { NameEntry } from './list-entry';
 import type { NameMatcher } from './name-folding';
-import type { NormalizedCaller } from './normalize';
+import { type NormalizedCaller, numberTypeOf } from './normalize';
 import type { Reason, VerdictKind } from './verdict';
 
 export interface TrunkContext {
@@ -37,7 +37,10 @@ export interface Evaluation {
 }
 
 const fill = (template: string, vars: Record<string, string | undefined>): string =>
-  template.replace(/\{(\w+)\}/g, (_, key: string) => vars[key] ?? '').replace(/\s+/g, ' ').trim();
+  template
+    .replace(/\{(\w+)\}/g, (_, key: string) => vars[key] ?? '')
+    .replace(/\s+/g, ' ')
+    .trim();
 
 /** Rules beyond the lists, and the combination of all signals into a score and a verdict. */
 export class RuleSet {
@@ -85,24 +88,28 @@ export class RuleSet {
       reasons.push(this.reason('emergency-caller-id', { number: nsn }));
       emergencyHit = true;
     } else if (nsn && emergencyOfCaller && nsn.length <= 8) {
-      const police = emergencyOfCaller.policeWithAreaCode.find((p) => new RegExp(`^[1-9]\\d{1,4}${p}$`).test(nsn));
+      const police = emergencyOfCaller.policeWithAreaCode.find(
+        (p) => nsn.endsWith(p) && /^[1-9]\d{1,4}$/.test(nsn.slice(0, -p.length)),
+      );
       if (police) {
         reasons.push(this.reason('police-number-with-area-code', { number: police }));
         emergencyHit = true;
       }
     }
-    if (!caller.valid && !emergencyHit) reasons.push(this.reason('invalid-number', { number: caller.e164 ?? caller.shortCode ?? caller.raw }));
+    if (!caller.valid && !emergencyHit)
+      reasons.push(this.reason('invalid-number', { number: caller.e164 ?? caller.shortCode ?? caller.raw }));
     const rule = this.rules.domesticOnInternational;
     if (
       trunk.international &&
       caller.valid &&
       caller.country === trunk.country &&
       rule.countries.includes(caller.country) &&
-      !rule.exemptTypes.includes(caller.numberType ?? '')
+      !rule.exemptTypes.includes(numberTypeOf(caller) ?? '')
     ) {
       reasons.push(this.reason('domestic-on-international', { country: caller.country }));
     }
-    if (input.calledDigits && caller.digits && input.calledDigits === caller.digits) reasons.push(this.reason('caller-equals-called'));
+    if (input.calledDigits && caller.digits && input.calledDigits === caller.digits)
+      reasons.push(this.reason('caller-equals-called'));
     if (input.lookup?.exact) reasons.push(this.listReason('brand-number', input.lookup.exact));
     else if (input.lookup?.prefix) reasons.push(this.listReason('brand-prefix', input.lookup.prefix));
     return reasons;
@@ -120,7 +127,14 @@ export class RuleSet {
     else if (verstat === 'tn-validation-passed') reasons.push(this.reason('stir-passed'));
 
     const nameHit = input.names.match(input.displayName);
-    if (nameHit) reasons.push(this.reason('brand-name', { name: input.displayName?.slice(0, 60), entryReason: nameHit.reason }, nameHit.brand));
+    if (nameHit)
+      reasons.push(
+        this.reason(
+          'brand-name',
+          { name: input.displayName?.slice(0, 60), entryReason: nameHit.reason },
+          nameHit.brand,
+        ),
+      );
 
     // Allowlists beat list and rule matches; the matches stay in the reasons, marked suppressed, for analysts.
     const subscriber = lookup?.subscriber;
@@ -135,7 +149,8 @@ export class RuleSet {
     } else if (subscriber) {
       const allowedBrands = reasons.filter((r) => r.brand && subscriber.allowed.has(`brand:${r.brand}`));
       for (const r of allowedBrands) r.suppressed = true;
-      if (allowedBrands.length) reasons.unshift(this.reason('subscriber-allowlisted', { what: this.brandName(allowedBrands[0].brand) }));
+      if (allowedBrands.length)
+        reasons.unshift(this.reason('subscriber-allowlisted', { what: this.brandName(allowedBrands[0].brand) }));
     }
     if (allowlisted) for (const r of reasons) if (r.score !== 0 && !r.code.endsWith('allowlisted')) r.suppressed = true;
 
@@ -143,7 +158,8 @@ export class RuleSet {
     const positive = counted.filter((r) => r.score > 0).reduce((keep, r) => keep * (1 - r.score / 100), 1);
     const adjustments = counted.filter((r) => r.score < 0).reduce((sum, r) => sum + r.score, 0);
     const score = Math.round(Math.max(0, Math.min(100, 100 * (1 - positive) + adjustments)));
-    let verdict: VerdictKind = score >= this.thresholds.block ? 'block' : score >= this.thresholds.warn ? 'warn' : 'allow';
+    let verdict: VerdictKind =
+      score >= this.thresholds.block ? 'block' : score >= this.thresholds.warn ? 'warn' : 'allow';
     let warningsOff: boolean | undefined;
     if (verdict === 'warn' && subscriber?.warnings === false) {
       verdict = 'allow';

@@ -39,7 +39,15 @@ export function seedEntries(brands: readonly BrandFile[]): ListEntry[] {
       });
     }
     for (const name of brand.names) {
-      entries.push({ kind: 'name', value: name.pattern, match: name.match, brand: brand.brand, source: `config/brands/${brand.brand}.yaml`, origin: 'seed', addedAt: 0 });
+      entries.push({
+        kind: 'name',
+        value: name.pattern,
+        match: name.match,
+        brand: brand.brand,
+        source: `config/brands/${brand.brand}.yaml`,
+        origin: 'seed',
+        addedAt: 0,
+      });
     }
   }
   return entries;

@@ -1,0 +1,177 @@
+/**
+ * npm run bench:screen: screenings/s and latency of the engine alone and end to end with Redis,
+ * at 10k and 1M listed numbers, and Redis bytes per listed number. Uses its own key prefix and cleans up.
+ * Options (env): BENCH_SIZES=10000,1000000  BENCH_SECONDS=5  BENCH_CONCURRENCY=64
+ */
+import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import IORedis from 'ioredis';
+import { loadConfig } from '../services/common/config';
+import { createLogger } from '../services/common/logger';
+import { loadRuleSet, openListAdmin, openScreening } from '../services/screening';
+import type { ListEntry } from '../services/screening/list-entry';
+import { normalizeCaller } from '../services/screening/normalize';
+import { NameMatcher } from '../services/screening/name-folding';
+import { seedEntries } from '../services/screening/seed';
+import type { ScreeningRequest } from '../services/screening/verdict';
+import { fmt, report, summarize } from './stats';
+
+const sizes = (process.env.BENCH_SIZES ?? '10000,1000000').split(',').map(Number);
+const seconds = Number(process.env.BENCH_SECONDS ?? 5);
+const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 64);
+const prefix = `bench${randomBytes(3).toString('hex')}:`;
+const config = loadConfig({ overrides: { log: { level: 'warn' }, redis: { keyPrefix: prefix } } });
+const logger = createLogger({ level: 'warn' });
+
+// Listed numbers: realistic German and US numbers (12-13 digits), spread at random.
+const listedNumber = (i: number): string =>
+  i % 2 ? String(4915100000000 + ((i * 7919) % 899999999)) : String(12065550000 + ((i * 104729) % 3999999999));
+
+function requests(listed: number): ScreeningRequest[] {
+  const out: ScreeningRequest[] = [];
+  for (let i = 0; i < 10000; i++) {
+    const kind = i % 4;
+    if (kind === 0) out.push({ from: `+${listedNumber((i * 31) % listed)}`, to: '+4930901820', trunk: 'de-national' });
+    else if (kind === 1)
+      out.push({
+        from: `"Erika Mustermann" <sip:+49301${String(i).padStart(6, '0')}@sbc.example.de;user=phone>`,
+        to: '+4930901820',
+        trunk: 'de-national',
+      });
+    else if (kind === 2)
+      out.push({
+        from: '"Amazon" <sip:+18882804331@carrier.example.net>',
+        to: '+4930901821',
+        trunk: 'de-international',
+      });
+    else out.push({ from: `0171${String(1000000 + i)}`, name: 'Max Muster', trunk: 'de-national' });
+  }
+  return out;
+}
+
+function engineAlone(): void {
+  const { rules } = loadRuleSet(config);
+  const names = new NameMatcher(
+    seedEntries(loadRuleSet(config).brands)
+      .filter((e) => e.kind === 'name')
+      .map((e) => ({ ...e, pattern: e.value, match: e.match ?? 'contains' })),
+  );
+  const reqs = requests(1000);
+  const trunk = { id: 'de-national', ...config.trunks['de-national'] };
+  const run = (n: number, samples?: number[]): void => {
+    for (let i = 0; i < n; i++) {
+      const t0 = samples ? performance.now() : 0;
+      const r = reqs[i % reqs.length];
+      const caller = normalizeCaller(r.from, trunk, r.name);
+      rules.evaluate({
+        caller,
+        calledDigits: '4930901820',
+        displayName: caller.displayName,
+        trunk,
+        names,
+        lookup: { version: 1, names },
+      });
+      if (samples) samples.push(performance.now() - t0);
+    }
+  };
+  run(20000);
+  const n = 200000;
+  const started = performance.now();
+  run(n);
+  const elapsed = performance.now() - started;
+  const samples: number[] = [];
+  run(50000, samples);
+  const s = summarize(samples);
+  report('engine alone (normalise + rules, no Redis)', [
+    ['screenings/s (1 core)', Math.round(n / (elapsed / 1000)).toLocaleString('en')],
+    ['latency p50 / p99', `${fmt(s.p50)} / ${fmt(s.p99)}`],
+  ]);
+}
+
+async function endToEnd(listed: number): Promise<void> {
+  const admin = await openListAdmin(config, logger);
+  const raw = new IORedis(config.redis.url);
+  const before = Number(/used_memory:(\d+)/.exec(await raw.info('memory'))?.[1]);
+  const entries: ListEntry[] = Array.from({ length: listed }, (_, i) => ({
+    kind: 'number',
+    value: listedNumber(i),
+    brand: 'bench',
+    source: 'bench',
+    origin: 'import',
+    addedAt: 0,
+  }));
+  const importStart = performance.now();
+  await admin.admin.import([...seedEntries(admin.brands), ...entries], {
+    replace: { kinds: ['number', 'name', 'prefix'] },
+  });
+  const importMs = performance.now() - importStart;
+  const state = await admin.admin.state();
+  const after = Number(/used_memory:(\d+)/.exec(await raw.info('memory'))?.[1]);
+  let keyBytes = 0;
+  const pipeline = raw.pipeline();
+  for (let b = 0; b < state.buckets; b++) pipeline.memory('USAGE', `{${prefix}lists}:n:${state.gen}:${b}`);
+  for (const [, bytes] of (await pipeline.exec()) ?? []) keyBytes += Number(bytes ?? 0);
+
+  const screening = await openScreening(config, logger);
+  const reqs = requests(listed);
+  // sequential: the latency one call sees on an idle engine
+  const seq: number[] = [];
+  for (let i = 0; i < 20000; i++) {
+    const t0 = performance.now();
+    await screening.engine.screen(reqs[i % reqs.length]);
+    seq.push(performance.now() - t0);
+  }
+  // concurrent: throughput of one process with many calls in flight
+  const lat: number[] = [];
+  let done = 0;
+  let degraded = 0;
+  const deadline = performance.now() + seconds * 1000;
+  const startedAt = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async (_, w) => {
+      let i = w;
+      while (performance.now() < deadline) {
+        const t0 = performance.now();
+        const v = await screening.engine.screen(reqs[i % reqs.length]);
+        lat.push(performance.now() - t0);
+        if (v.degraded) degraded++;
+        i += concurrency;
+        done++;
+      }
+    }),
+  );
+  const rate = done / ((performance.now() - startedAt) / 1000);
+  const s = summarize(seq);
+  const c = summarize(lat);
+  report(`end to end with Redis, ${listed.toLocaleString('en')} listed numbers`, [
+    ['import time', `${(importMs / 1000).toFixed(1)} s`],
+    ['Redis bytes / number (bucket keys)', (keyBytes / listed).toFixed(2)],
+    ['Redis bytes / number (used_memory Δ)', ((after - before) / listed).toFixed(2)],
+    ['buckets', `${state.buckets.toLocaleString('en')} (~${Math.round(listed / state.buckets)} numbers each)`],
+    ['latency p50 / p99, 1 in flight', `${fmt(s.p50)} / ${fmt(s.p99)}`],
+    [`screenings/s, ${concurrency} in flight`, Math.round(rate).toLocaleString('en')],
+    [`latency p50 / p99, ${concurrency} in flight`, `${fmt(c.p50)} / ${fmt(c.p99)}`],
+    ['degraded screenings', String(degraded)],
+  ]);
+  await screening.close();
+  await admin.close();
+  // clean up this prefix
+  let cursor = '0';
+  do {
+    const [next, keys] = await raw.scan(cursor, 'MATCH', `{${prefix}*`, 'COUNT', 5000);
+    cursor = next;
+    if (keys.length) await raw.unlink(...keys);
+  } while (cursor !== '0');
+  raw.disconnect();
+}
+
+async function main(): Promise<void> {
+  console.log(`spoofguard bench:screen — node ${process.version}, Redis ${config.redis.url}, ${seconds} s a run`);
+  engineAlone();
+  for (const size of sizes) await endToEnd(size);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exitCode = 1;
+});

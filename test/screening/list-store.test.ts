@@ -1,0 +1,261 @@
+import IORedis from 'ioredis';
+import type { Config } from '../../services/common/config';
+import { openListAdmin, openScreening, type ListAdministration, type Screening } from '../../services/screening';
+import type { ListEntry } from '../../services/screening/list-entry';
+import { keyPart } from '../../services/screening/list-keys';
+import { seedEntries } from '../../services/screening/seed';
+import { quietLogger, REDIS_URL, testConfig } from '../support/config';
+import { dropPrefix } from '../support/redis';
+
+let config: Config;
+let screening: Screening;
+let lists: ListAdministration;
+
+const entry = (kind: ListEntry['kind'], value: string, extra: Partial<ListEntry> = {}): ListEntry => ({
+  kind,
+  value,
+  source: 'test',
+  origin: 'admin',
+  addedAt: Date.now(),
+  ...extra,
+});
+
+async function until(check: () => boolean | Promise<boolean>, timeoutMs = 3000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+beforeEach(async () => {
+  config = testConfig();
+  lists = await openListAdmin(config, quietLogger());
+  await lists.admin.import(seedEntries(lists.brands), { replace: { origin: 'seed' } });
+  screening = await openScreening(config, quietLogger());
+});
+afterEach(async () => {
+  await screening.close();
+  await lists.close();
+  await dropPrefix(config.redis.keyPrefix);
+});
+
+const codes = (v: { reasons: { code: string; suppressed?: boolean }[] }): string[] =>
+  v.reasons.filter((r) => !r.suppressed).map((r) => r.code);
+
+describe('list CRUD', () => {
+  it('adds, shows and removes a number', async () => {
+    const from = '+4930901820';
+    expect((await screening.engine.screen({ from })).verdict).toBe('allow');
+    await lists.admin.add([
+      entry('number', '4930901820', {
+        brand: 'paypal',
+        reason: 'PayPal never calls about your account.',
+        label: 'fake support',
+      }),
+    ]);
+    const flagged = await screening.engine.screen({ from });
+    expect(codes(flagged)).toContain('brand-number');
+    expect(flagged.brand).toBe('paypal');
+    expect(flagged.reasons[0].text.en).toContain('Paypal');
+    expect(flagged.reasons[0].text.en).toContain('PayPal never calls about your account.');
+
+    const shown: ListEntry[] = [];
+    for await (const e of lists.admin.entries(['number'])) shown.push(e);
+    expect(shown.find((e) => e.value === '4930901820')).toMatchObject({
+      brand: 'paypal',
+      label: 'fake support',
+      source: 'test',
+    });
+
+    expect(await lists.admin.remove('number', '4930901820')).toBe(true);
+    expect(await lists.admin.remove('number', '4930901820')).toBe(false);
+    expect((await screening.engine.screen({ from })).verdict).toBe('allow');
+  });
+
+  it('lets the longest prefix win', async () => {
+    await lists.admin.add([
+      entry('prefix', '49900', { brand: 'generic', label: 'premium rate' }),
+      entry('prefix', '4990012', { brand: 'amazon', label: 'Amazon range' }),
+    ]);
+    const long = await screening.engine.screen({ from: '+49900123456' });
+    expect(long.reasons.find((r) => r.code === 'brand-prefix')).toMatchObject({ brand: 'amazon' });
+    const short = await screening.engine.screen({ from: '+49900999999' });
+    expect(short.reasons.find((r) => r.code === 'brand-prefix')).toMatchObject({ brand: 'generic' });
+    expect((await screening.engine.screen({ from: '+4930901820' })).reasons).toEqual([]);
+  });
+
+  it('stops counting an entry once it expired', async () => {
+    await lists.admin.add([entry('number', '4930901821', { brand: 'amazon', expiresAt: Date.now() + 400 })]);
+    expect(codes(await screening.engine.screen({ from: '+4930901821' }))).toContain('brand-number');
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await screening.engine.screen({ from: '+4930901821' })).reasons).toEqual([]);
+    const purged = await lists.admin.purgeExpired();
+    const values: string[] = [];
+    for await (const e of lists.admin.entries(['number'])) values.push(e.value);
+    expect(values).not.toContain('4930901821');
+    expect(purged.kept).toBeGreaterThan(0);
+  });
+
+  it('matches name patterns with look-alike letters, and removes them', async () => {
+    for (const name of ['AMAZ0N', 'A m a z o n', 'Amazоn' /* Cyrillic о */, 'amazon.de Kundenservice', 'AMZN Mktp']) {
+      expect(codes(await screening.engine.screen({ from: '+4930901820', name }))).toContain('brand-name');
+    }
+    expect(codes(await screening.engine.screen({ from: '+4930901820', name: 'Amanda Zonk' }))).not.toContain(
+      'brand-name',
+    );
+    await lists.admin.add([entry('name', 'Pay Pal', { brand: 'paypal', match: 'contains' })]);
+    expect((await screening.engine.screen({ from: '+4930901820', name: 'PAYPAL Sicherheit' })).brand).toBe('paypal');
+    expect(await lists.admin.remove('name', 'paypal')).toBe(true);
+    expect((await screening.engine.screen({ from: '+4930901820', name: 'PAYPAL Sicherheit' })).reasons).toEqual([]);
+  });
+});
+
+describe('allowlists', () => {
+  const amazon = '+18882804331';
+  const subscriber = '+4930901820';
+
+  it('a per-subscriber allowlisted number beats a brand match, for that subscriber only', async () => {
+    await lists.admin.allowForSubscriber('4930901820', '18882804331');
+    const allowed = await screening.engine.screen({ from: amazon, name: 'Amazon', to: subscriber });
+    expect(allowed.verdict).toBe('allow');
+    expect(allowed.score).toBe(0);
+    expect(allowed.reasons[0].code).toBe('subscriber-allowlisted');
+    expect(allowed.reasons.find((r) => r.code === 'brand-number')?.suppressed).toBe(true);
+    expect((await screening.engine.screen({ from: amazon, to: '+4930901899' })).verdict).toBe('warn');
+  });
+
+  it('a temporary brand allowance ("I expect a call from Amazon today") expires', async () => {
+    await lists.admin.allowForSubscriber('4930901820', 'brand:amazon', Date.now() + 400);
+    const allowed = await screening.engine.screen({ from: amazon, to: subscriber });
+    expect(allowed.verdict).toBe('allow');
+    expect(allowed.reasons[0].text.en).toBe('You allowed calls from Amazon.');
+    // a police number is not covered by allowing Amazon
+    expect((await screening.engine.screen({ from: '110', to: subscriber, trunk: 'de-national' })).verdict).toBe(
+      'block',
+    );
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await screening.engine.screen({ from: amazon, to: subscriber })).verdict).toBe('warn');
+  });
+
+  it('the global allowlist beats a brand match', async () => {
+    await lists.admin.add([entry('allow', '18882804331', { source: 'confirmed call-back line' })]);
+    const v = await screening.engine.screen({ from: amazon, name: 'Amazon' });
+    expect(v.verdict).toBe('allow');
+    expect(v.reasons[0].text.en).toBe('The number is on the allowlist (confirmed call-back line).');
+  });
+
+  it('a subscriber who turned warnings off gets warned calls through, blocked ones still blocked', async () => {
+    await lists.admin.setSubscriberPreferences('4930901820', { warnings: false, language: 'en' });
+    const v = await screening.engine.screen({ from: amazon, to: subscriber });
+    expect(v).toMatchObject({ verdict: 'allow', warningsOff: true, language: 'en' });
+    expect((await screening.engine.screen({ from: '110', to: subscriber, trunk: 'de-national' })).verdict).toBe(
+      'block',
+    );
+  });
+
+  it('escapes untrusted text before it becomes part of a key', async () => {
+    expect(keyPart('4930901820')).toBe('4930901820');
+    expect(keyPart('*:{evil}\r\nFLUSHALL')).toMatch(/^~[0-9a-f]+$/);
+    const v = await screening.engine.screen({ from: amazon, to: 'sip:*:{x}@evil' });
+    expect(v.verdict).toBe('warn');
+  });
+});
+
+describe('bulk import', () => {
+  it('is atomic: a reader during a replace import sees the old list or the new one, never a mix', async () => {
+    const N = 20000;
+    const oldNumbers = Array.from({ length: N }, (_, i) =>
+      entry('number', String(4930100000000 + i * 7), { brand: 'old', origin: 'import' }),
+    );
+    const newNumbers = Array.from({ length: N }, (_, i) =>
+      entry('number', String(4940100000000 + i * 7), { brand: 'new', origin: 'import' }),
+    );
+    await lists.admin.import(oldNumbers, { replace: { kinds: ['number'] } });
+    const before = (await lists.admin.state()).version;
+
+    let importing = true;
+    const seen: { version: number; oldHit: boolean; newHit: boolean }[] = [];
+    const reader = (async () => {
+      let i = 0;
+      while (importing) {
+        const k = (i++ * 997) % N;
+        const [a, b] = await Promise.all([
+          screening.store.lookup(oldNumbers[k].value, undefined),
+          screening.store.lookup(newNumbers[k].value, undefined),
+        ]);
+        // both look-ups read one generation each; pair them only when they read the same version
+        if (a.version === b.version) seen.push({ version: a.version, oldHit: !!a.exact, newHit: !!b.exact });
+      }
+    })();
+    const result = await lists.admin.import(newNumbers, { replace: { kinds: ['number'] } });
+    importing = false;
+    await reader;
+
+    expect(result.version).toBe(before + 1);
+    expect(seen.length).toBeGreaterThan(10);
+    for (const s of seen) {
+      if (s.version === before) expect(s).toMatchObject({ oldHit: true, newHit: false });
+      else expect(s).toMatchObject({ version: result.version, oldHit: false, newHit: true });
+    }
+    expect(seen.some((s) => s.version === before)).toBe(true);
+    // the old generation's keys are gone: nothing leaks
+    const redis = new IORedis(REDIS_URL);
+    const state = await lists.admin.state();
+    const [, keys] = await redis.scan('0', 'MATCH', `{${config.redis.keyPrefix}lists}:n:*`, 'COUNT', 100000);
+    redis.disconnect();
+    expect(keys.every((k) => k.includes(`:n:${state.gen}:`))).toBe(true);
+  });
+
+  it('merges by default and keeps seeded entries; seeding again is idempotent', async () => {
+    await lists.admin.import([entry('number', '4930901822', { brand: 'amazon', origin: 'import' })]);
+    const count = async (): Promise<number> => {
+      let n = 0;
+      for await (const _ of lists.admin.entries()) n++;
+      return n;
+    };
+    const afterImport = await count();
+    expect(codes(await screening.engine.screen({ from: '+18882804331' }))).toContain('brand-number');
+    expect(codes(await screening.engine.screen({ from: '+4930901822' }))).toContain('brand-number');
+    await lists.admin.import(seedEntries(lists.brands), { replace: { origin: 'seed' } });
+    await lists.admin.import(seedEntries(lists.brands), { replace: { origin: 'seed' } });
+    expect(await count()).toBe(afterImport);
+  });
+
+  it('stores numbers compactly (listpack buckets, at most 16 bytes a number)', async () => {
+    const N = 50000;
+    const numbers = Array.from({ length: N }, (_, i) =>
+      entry('number', String(4915100000000 + i * 13), { brand: 'bulk', origin: 'import' }),
+    );
+    await lists.admin.import(numbers, { replace: { kinds: ['number'] } });
+    const state = await lists.admin.state();
+    const redis = new IORedis(REDIS_URL);
+    let bytes = 0;
+    const encodings = new Set<string>();
+    for (let b = 0; b < state.buckets; b++) {
+      const key = `{${config.redis.keyPrefix}lists}:n:${state.gen}:${b}`;
+      bytes += (await redis.memory('USAGE', key)) ?? 0;
+      if (b % 50 === 0) encodings.add(String(await redis.object('ENCODING', key)));
+    }
+    redis.disconnect();
+    expect([...encodings]).toEqual(['listpack']);
+    expect(bytes / N).toBeLessThanOrEqual(16);
+  });
+});
+
+describe('change notification', () => {
+  it('refreshes a second engine instance without a restart', async () => {
+    const second = await openScreening(config, quietLogger());
+    try {
+      const before = second.store.cachedVersion;
+      const version = await lists.admin.add([
+        entry('name', 'Deutsche Bank', { brand: 'deutsche-bank', match: 'contains' }),
+      ]);
+      await until(() => second.store.cachedVersion === version);
+      expect(second.store.cachedVersion).toBeGreaterThan(before);
+      expect(second.store.cachedNames.match('DEUTSCHE BANK Sicherheit')?.brand).toBe('deutsche-bank');
+    } finally {
+      await second.close();
+    }
+  });
+});

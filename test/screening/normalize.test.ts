@@ -1,0 +1,205 @@
+import type { Config } from '../../services/common/config';
+import type { Screening } from '../../services/screening';
+import { normalizeCaller } from '../../services/screening/normalize';
+import { testConfig } from '../support/config';
+import { dropPrefix } from '../support/redis';
+import { seededScreening } from '../support/screening';
+
+/** The normalisation table, screened end to end against a seeded real Redis. */
+let config: Config;
+let screening: Screening;
+
+beforeAll(async () => {
+  config = testConfig();
+  screening = await seededScreening(config);
+});
+afterAll(async () => {
+  await screening.close();
+  await dropPrefix(config.redis.keyPrefix);
+});
+
+const AMAZON_US = '+18882804331';
+// [caller ID as it arrives, trunk]
+const amazonUsForms: [string, string][] = [
+  ['+18882804331', 'de-national'],
+  ['+1 888 280 4331', 'de-national'],
+  ['+1-888-280-4331', 'de-national'],
+  ['+1 (888) 280-4331', 'de-national'],
+  ['(888) 280-4331', 'us'],
+  ['888-280-4331', 'us'],
+  ['888.280.4331', 'us'],
+  ['8882804331', 'us'],
+  ['18882804331', 'us'],
+  ['1 888 280 4331', 'us'],
+  ['01118882804331', 'us'],
+  ['0018882804331', 'de-national'],
+  ['00 1 888 280 4331', 'de-international'],
+  ['18882804331', 'de-international'],
+  ['tel:+1-888-280-4331', 'de-national'],
+  ['tel:8882804331;phone-context=+1', 'de-national'],
+  ['sip:+18882804331@carrier.example.net;user=phone', 'de-national'],
+  ['sips:+18882804331@carrier.example.net', 'de-national'],
+  ['sip:%2B18882804331@carrier.example.net', 'de-national'],
+  ['sip:+1-888-280-4331;npdi@carrier.example.net;user=phone', 'de-national'],
+  ['sip:+18882804331:secret@carrier.example.net', 'de-national'],
+  ['sip:18882804331@192.0.2.10:5060;transport=udp', 'us'],
+  ['<sip:+18882804331@carrier.example.net>', 'de-national'],
+  ['<tel:+18882804331>', 'de-national'],
+  ['"Amazon" <sip:+18882804331@carrier.example.net>;tag=a73kszlfl', 'de-national'],
+  ['Amazon Customer Service <sip:+18882804331@carrier.example.net>;tag=1', 'de-national'],
+  ['"Amazon \\"Support\\"" <sip:+18882804331@carrier.example.net>', 'de-national'],
+  ['"Amazon, Inc." <tel:+1-888-280-4331>', 'de-national'],
+  ['"Amazon" <sip:+18882804331@carrier.example.net;user=phone>;party=calling;screen=yes;privacy=off', 'de-national'],
+  ['  +1 888 280 4331  ', 'de-national'],
+  ['+1\u00a0888\u00a0280\u00a04331', 'de-national'],
+  ['"Amazon" <sip:+18882804331@carrier.example.net>, <tel:+18882804331>', 'de-national'],
+];
+
+const amazonOtherCountries: [string, string, string][] = [
+  ['08003638469', 'de-national', '+498003638469'],
+  ['0800 363 8469', 'de-national', '+498003638469'],
+  ['0800/3638469', 'de-national', '+498003638469'],
+  ['+49 800 3638469', 'de-national', '+498003638469'],
+  ['0049 800 363 8469', 'de-national', '+498003638469'],
+  ['498003638469', 'de-international', '+498003638469'],
+  ['sip:08003638469@pbx.example.de', 'de-national', '+498003638469'],
+  ['tel:+49-800-363-8469', 'de-national', '+498003638469'],
+  ['"Amazon Kundenservice" <sip:+498003638469@sbc.example.de;user=phone>', 'de-national', '+498003638469'],
+  ['+44 800 279 7234', 'de-national', '+448002797234'],
+  ['0044 800 279 7234', 'de-national', '+448002797234'],
+  ['+81 120 999 373', 'de-national', '+81120999373'],
+  ['+91 1800 3000 9009', 'de-national', '+91180030009009'],
+  ['+1 877 586 3230', 'de-national', '+18775863230'],
+  ['+33 800 84 77 15', 'de-national', '+33800847715'],
+  ['0033 800 84 77 15', 'de-national', '+33800847715'],
+];
+
+const ordinaryNumbers: [string, string][] = [
+  ['+49 30 901820', 'de-national'],
+  ['030 901820', 'de-national'],
+  ['+49 89 233 00', 'de-national'],
+  ['+49 171 2345678', 'de-national'],
+  ['0171 2345678', 'de-national'],
+  ['+44 20 7946 0018', 'de-national'],
+  ['+33 1 42 68 53 00', 'de-national'],
+  ['+39 06 6982 1234', 'de-national'],
+  ['+34 91 123 45 67', 'de-national'],
+  ['+81 3 1234 5678', 'de-national'],
+  ['+91 98765 43210', 'de-national'],
+  ['+43 1 588 58', 'de-national'],
+  ['+41 44 668 18 00', 'de-national'],
+  ['+31 20 123 4567', 'de-national'],
+  ['(212) 736-5000', 'us'],
+  ['+1 416 979 2000', 'de-national'],
+  ['sip:+4930901820@sbc.example.de;user=phone', 'de-national'],
+  ['"Erika Mustermann" <sip:+4930901820@sbc.example.de>', 'de-national'],
+];
+
+const malformed: [unknown, string][] = [
+  ['', 'empty'],
+  ['   ', 'empty'],
+  ['x'.repeat(10240), 'longer than'],
+  ['+49\u000030901820', 'control characters'],
+  ['+49\u0007 30 901820', 'control characters'],
+  ['\ud800+4930901820', 'invalid encoding'],
+  ['+4930\ufffd901820', 'invalid encoding'],
+  ['"unterminated <sip:+4930901820@x>', 'unterminated quoted'],
+  ['<sip:+4930901820@example.com', 'unterminated <URI>'],
+  ['mailto:someone@example.com', 'not a telephone number'],
+  ['<mailto:someone@example.com>', 'not a sip, sips or tel URI'],
+  ['sip:alice@example.com', 'not a telephone number'],
+  ['++4930901820', 'not a telephone number'],
+  ['12ab34', 'not a telephone number'],
+  ['sip:@example.com', 'no number'],
+  ['+' + '9'.repeat(30), 'not a telephone number'],
+  [12345, 'not text'],
+];
+
+const anonymousForms = [
+  'anonymous',
+  'Anonymous',
+  'restricted',
+  'unknown',
+  'withheld',
+  '"Anonymous" <sip:anonymous@anonymous.invalid>;tag=hyh8',
+  '<sip:anonymous@anonymous.invalid>',
+  'sip:restricted@carrier.example.net',
+  '<sip:anonymous.invalid>',
+];
+
+describe('normalisation table, screened against seeded lists', () => {
+  it('has at least 80 cases', () => {
+    const total =
+      amazonUsForms.length +
+      amazonOtherCountries.length +
+      ordinaryNumbers.length +
+      malformed.length +
+      anonymousForms.length;
+    expect(total).toBeGreaterThanOrEqual(80);
+  });
+
+  it.each(amazonUsForms)('Amazon US as %j on %s matches the brand number', async (from, trunk) => {
+    const v = await screening.engine.screen({ from, trunk });
+    expect(v.caller.e164).toBe(AMAZON_US);
+    expect(v.reasons.map((r) => r.code)).toContain('brand-number');
+    expect(v.brand).toBe('amazon');
+    expect(v.verdict).not.toBe('allow');
+  });
+
+  it.each(amazonOtherCountries)('Amazon number %j on %s normalises to %s and matches', async (from, trunk, e164) => {
+    const v = await screening.engine.screen({ from, trunk });
+    expect(v.caller.e164).toBe(e164);
+    expect(v.reasons.map((r) => r.code)).toContain('brand-number');
+    expect(v.verdict).toBe('warn');
+  });
+
+  it.each(ordinaryNumbers)('ordinary number %j on %s stays clean', async (from, trunk) => {
+    const v = await screening.engine.screen({ from, trunk });
+    expect(v.caller.kind).toBe('number');
+    expect(v.caller.valid).toBe(true);
+    expect(v.verdict).toBe('allow');
+    expect(v.reasons).toEqual([]);
+  });
+
+  it.each(malformed)('malformed %j gives the unparseable reason', async (from, detail) => {
+    const v = await screening.engine.screen({ from: from as string, trunk: 'de-national' });
+    expect(v.caller.kind).toBe('unparseable');
+    expect(v.caller.detail).toContain(detail);
+    expect(v.reasons[0].code).toBe('unparseable');
+    expect(v.reasons[0].text.en).toMatch(/^Unparseable caller ID/);
+    expect(v.caller.raw.length).toBeLessThanOrEqual(256);
+  });
+
+  it.each(anonymousForms)('%j is anonymous', async (from) => {
+    const v = await screening.engine.screen({ from, trunk: 'de-national' });
+    expect(v.caller.kind).toBe('anonymous');
+    expect(v.reasons.map((r) => r.code)).toEqual(['anonymous']);
+    expect(v.verdict).toBe('allow');
+  });
+});
+
+describe('normalizeCaller details', () => {
+  const de = { country: 'DE', international: false };
+  it('keeps the display name and identity parameters', () => {
+    const c = normalizeCaller(
+      '"Amazon \\"CS\\"" <sip:+18882804331@x;user=phone;verstat=TN-Validation-Failed>;tag=1',
+      de,
+    );
+    expect(c.displayName).toBe('Amazon "CS"');
+    expect(c.params?.verstat).toBe('TN-Validation-Failed');
+    expect(c.params?.tag).toBe('1');
+  });
+  it('reads how the number was written', () => {
+    expect(normalizeCaller('+4930901820', de).readAs).toBe('international');
+    expect(normalizeCaller('030901820', de).readAs).toBe('national');
+    expect(normalizeCaller('4930901820', { country: 'US', international: true }).readAs).toBe('missing-plus');
+    expect(normalizeCaller('tel:30901820;phone-context=+49', de).readAs).toBe('phone-context');
+  });
+  it('keeps short codes as dialled', () => {
+    expect(normalizeCaller('110', de)).toMatchObject({ kind: 'number', shortCode: '110', valid: false });
+  });
+  it('never throws on hostile input', () => {
+    const nasty = ['"\\', '<', '<>', '"" <>', 'sip:%', 'sip:%zz@x', 'tel:;;;;', '"a" <tel:>', ';;;', '\\\\\\'];
+    for (const input of nasty) expect(() => normalizeCaller(input, de)).not.toThrow();
+  });
+});
