@@ -10,7 +10,7 @@ import { loadConfig } from '../services/common/config';
 import { createLogger } from '../services/common/logger';
 import { loadRuleSet, openListAdmin, openScreening } from '../services/screening';
 import type { ListEntry } from '../services/screening/list-entry';
-import { normalizeCaller } from '../services/screening/normalize';
+import { normalizeCaller, parseCache } from '../services/screening/normalize';
 import { NameMatcher } from '../services/screening/name-folding';
 import { seedEntries } from '../services/screening/seed';
 import type { ScreeningRequest } from '../services/screening/verdict';
@@ -27,26 +27,33 @@ const logger = createLogger({ level: 'warn' });
 const listedNumber = (i: number): string =>
   i % 2 ? String(4915100000000 + ((i * 7919) % 899999999)) : String(12065550000 + ((i * 104729) % 3999999999));
 
-function requests(listed: number): ScreeningRequest[] {
-  const out: ScreeningRequest[] = [];
-  for (let i = 0; i < 10000; i++) {
-    const kind = i % 4;
-    if (kind === 0) out.push({ from: `+${listedNumber((i * 31) % listed)}`, to: '+4930901820', trunk: 'de-national' });
-    else if (kind === 1)
-      out.push({
-        from: `"Erika Mustermann" <sip:+49301${String(i).padStart(6, '0')}@sbc.example.de;user=phone>`,
-        to: '+4930901820',
-        trunk: 'de-national',
-      });
-    else if (kind === 2)
-      out.push({
-        from: '"Amazon" <sip:+18882804331@carrier.example.net>',
-        to: '+4930901821',
-        trunk: 'de-international',
-      });
-    else out.push({ from: `0171${String(1000000 + i)}`, name: 'Max Muster', trunk: 'de-national' });
-  }
-  return out;
+/**
+ * A stream of calls: half from never-seen numbers (fresh each time, so no cache helps them), half from a hot
+ * set (listed numbers hit again, spoofed brand numbers, repeat callers), in several header formats.
+ */
+let fresh = 0;
+function nextRequest(i: number, listed: number): ScreeningRequest {
+  const kind = i % 8;
+  if (kind === 0)
+    return { from: `+${listedNumber(((i * 31) % 2000) % listed)}`, to: '+4930901820', trunk: 'de-national' };
+  if (kind === 1)
+    return {
+      from: `"Erika Mustermann" <sip:+4930${1000 + (i % 1000)}@sbc.example.de;user=phone>`,
+      to: '+4930901820',
+      trunk: 'de-national',
+    };
+  if (kind === 2)
+    return { from: '"Amazon" <sip:+18882804331@carrier.example.net>', to: '+4930901821', trunk: 'de-international' };
+  if (kind === 3) return { from: `0171${1000000 + (i % 1000)}`, name: 'Max Muster', trunk: 'de-national' };
+  if (kind === 4) return { from: `+${listedNumber(fresh++ % listed)}`, to: '+4930901820', trunk: 'de-national' };
+  if (kind === 5)
+    return { from: `<sip:+4989${10000000 + fresh++}@sbc.example.de>`, to: '+4930901820', trunk: 'de-national' };
+  if (kind === 6) return { from: `0${1520000000 + fresh++}`, to: '+4930901822', trunk: 'de-national' };
+  return {
+    from: `+1${2125550000 + (((fresh++ % 4000000) * 997) % 7000000)}`,
+    name: 'WIRELESS CALLER',
+    trunk: 'de-international',
+  };
 }
 
 function engineAlone(): void {
@@ -56,12 +63,11 @@ function engineAlone(): void {
       .filter((e) => e.kind === 'name')
       .map((e) => ({ ...e, pattern: e.value, match: e.match ?? 'contains' })),
   );
-  const reqs = requests(1000);
   const trunk = { id: 'de-national', ...config.trunks['de-national'] };
   const run = (n: number, samples?: number[]): void => {
     for (let i = 0; i < n; i++) {
       const t0 = samples ? performance.now() : 0;
-      const r = reqs[i % reqs.length];
+      const r = nextRequest(i, 1000);
       const caller = normalizeCaller(r.from, trunk, r.name);
       rules.evaluate({
         caller,
@@ -83,9 +89,16 @@ function engineAlone(): void {
   run(50000, samples);
   const s = summarize(samples);
   report('engine alone (normalise + rules, no Redis)', [
+    ['number-parse cache hit rate', hitRate()],
     ['screenings/s (1 core)', Math.round(n / (elapsed / 1000)).toLocaleString('en')],
     ['latency p50 / p99', `${fmt(s.p50)} / ${fmt(s.p99)}`],
   ]);
+}
+
+function hitRate(): string {
+  const rate = (100 * parseCache.hits) / (parseCache.hits + parseCache.misses);
+  parseCache.resetCounters();
+  return `${rate.toFixed(0)} %`;
 }
 
 async function endToEnd(listed: number): Promise<void> {
@@ -113,18 +126,23 @@ async function endToEnd(listed: number): Promise<void> {
   for (const [, bytes] of (await pipeline.exec()) ?? []) keyBytes += Number(bytes ?? 0);
 
   const screening = await openScreening(config, logger);
-  const reqs = requests(listed);
   // sequential: the latency one call sees on an idle engine
   const seq: number[] = [];
   for (let i = 0; i < 20000; i++) {
     const t0 = performance.now();
-    await screening.engine.screen(reqs[i % reqs.length]);
+    await screening.engine.screen(nextRequest(i, listed));
     seq.push(performance.now() - t0);
   }
   // concurrent: throughput of one process with many calls in flight
   const lat: number[] = [];
   let done = 0;
   let degraded = 0;
+  const redisCpu = async (): Promise<number> => {
+    const info = await raw.info('cpu');
+    return Number(/used_cpu_user:([\d.]+)/.exec(info)?.[1]) + Number(/used_cpu_sys:([\d.]+)/.exec(info)?.[1]);
+  };
+  const redisCpuBefore = await redisCpu();
+  const cpuBefore = process.cpuUsage();
   const deadline = performance.now() + seconds * 1000;
   const startedAt = performance.now();
   await Promise.all(
@@ -132,7 +150,7 @@ async function endToEnd(listed: number): Promise<void> {
       let i = w;
       while (performance.now() < deadline) {
         const t0 = performance.now();
-        const v = await screening.engine.screen(reqs[i % reqs.length]);
+        const v = await screening.engine.screen(nextRequest(i, listed));
         lat.push(performance.now() - t0);
         if (v.degraded) degraded++;
         i += concurrency;
@@ -141,6 +159,9 @@ async function endToEnd(listed: number): Promise<void> {
     }),
   );
   const rate = done / ((performance.now() - startedAt) / 1000);
+  const cpu = process.cpuUsage(cpuBefore);
+  const nodeCpuUs = (cpu.user + cpu.system) / done;
+  const redisCpuUs = (((await redisCpu()) - redisCpuBefore) * 1e6) / done;
   const s = summarize(seq);
   const c = summarize(lat);
   report(`end to end with Redis, ${listed.toLocaleString('en')} listed numbers`, [
@@ -151,7 +172,9 @@ async function endToEnd(listed: number): Promise<void> {
     ['latency p50 / p99, 1 in flight', `${fmt(s.p50)} / ${fmt(s.p99)}`],
     [`screenings/s, ${concurrency} in flight`, Math.round(rate).toLocaleString('en')],
     [`latency p50 / p99, ${concurrency} in flight`, `${fmt(c.p50)} / ${fmt(c.p99)}`],
+    ['CPU a screening: node / Redis', `${nodeCpuUs.toFixed(0)} µs / ${redisCpuUs.toFixed(0)} µs`],
     ['degraded screenings', String(degraded)],
+    ['number-parse cache hit rate', hitRate()],
   ]);
   await screening.close();
   await admin.close();

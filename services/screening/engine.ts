@@ -3,7 +3,7 @@ import type { TrunkConfig } from '../common/config-schema';
 import type { Logger } from '../common/logger';
 import type { ListLookup, ListStore } from './list-store';
 import { normalizeCaller, normalizeNumber } from './normalize';
-import type { RuleSet } from './rules';
+import type { RuleSet, TrunkContext } from './rules';
 import { type ScreeningRequest, type Verdict } from './verdict';
 
 export interface EngineOptions {
@@ -31,16 +31,18 @@ export class ScreeningEngine {
     private readonly rules: RuleSet,
     private readonly options: EngineOptions,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.trunks = new Map(Object.entries(options.trunks).map(([id, trunk]) => [id, { id, ...trunk }]));
+  }
 
   onScreening(observer: ScreeningObserver): void {
     this.observers.push(observer);
   }
 
-  private trunkFor(id: string | undefined): { id: string } & TrunkConfig {
-    const trunk = id ? this.options.trunks[id] : undefined;
-    if (trunk && id) return { id, ...trunk };
-    return { id: this.options.defaultTrunk, ...this.options.trunks[this.options.defaultTrunk] };
+  private readonly trunks: ReadonlyMap<string, TrunkContext & TrunkConfig>;
+
+  private trunkFor(id: string | undefined): TrunkContext & TrunkConfig {
+    return (id && this.trunks.get(id)) || (this.trunks.get(this.options.defaultTrunk) as TrunkContext & TrunkConfig);
   }
 
   private lookupWithinBudget(digits: string | undefined, subscriberKey: string | undefined): Promise<ListLookup> {
@@ -95,19 +97,24 @@ export class ScreeningEngine {
       names: lookup?.names ?? this.store.cachedNames,
     });
     const degraded = lookup === undefined;
-    const { params: _params, ...callerOut } = caller;
+    // identity-header parameters were signals for the rules; they are not part of the verdict
+    const callerOut: Verdict['caller'] = caller;
+    delete (caller as { params?: unknown }).params;
     const verdict: Verdict = {
-      ...evaluation,
       verdict: degraded ? 'allow' : evaluation.verdict,
+      score: evaluation.score,
       reasons: degraded ? [this.rules.reason('degraded'), ...evaluation.reasons] : evaluation.reasons,
       caller: callerOut,
-      ...(called ? { called } : {}),
       trunk: trunk.id,
       degraded,
-      ...(lookup?.subscriber?.language ? { language: lookup.subscriber.language } : {}),
-      ...(lookup ? { listVersion: lookup.version } : {}),
-      elapsedMs: Math.round((performance.now() - started) * 1000) / 1000,
+      elapsedMs: 0,
     };
+    if (evaluation.brand) verdict.brand = evaluation.brand;
+    if (evaluation.warningsOff) verdict.warningsOff = true;
+    if (called) verdict.called = called;
+    if (lookup?.subscriber?.language) verdict.language = lookup.subscriber.language;
+    if (lookup) verdict.listVersion = lookup.version;
+    verdict.elapsedMs = Math.round((performance.now() - started) * 1000) / 1000;
     for (const observer of this.observers) observer(verdict);
     return verdict;
   }

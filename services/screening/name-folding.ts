@@ -1,3 +1,5 @@
+import { RecentCache } from './recent-cache';
+
 /**
  * Folds display names so that spelling tricks do not get past a pattern: case, accents, zero-width and
  * spacing characters, and look-alike letters (digits, symbols, Cyrillic and Greek homoglyphs).
@@ -83,6 +85,8 @@ export interface NamePatternLike {
   match: NameMatch;
 }
 
+const foldedNames = new RecentCache<FoldedName>(20_000);
+
 export class NameMatcher<P extends NamePatternLike> {
   private readonly compiled: { entry: P; folded: string }[];
 
@@ -100,7 +104,8 @@ export class NameMatcher<P extends NamePatternLike> {
 
   match(name: string | undefined): P | undefined {
     if (!name || this.compiled.length === 0) return undefined;
-    const folded = foldName(name.slice(0, 256));
+    // display names repeat a lot ("WIRELESS CALLER", "Amazon"): folding is the costly part
+    const folded = foldedNames.get(name, () => foldName(name.slice(0, 256)));
     for (const { entry, folded: pattern } of this.compiled) {
       if (entry.match === 'contains' ? folded.compact.includes(pattern) : folded.words.includes(pattern)) return entry;
     }

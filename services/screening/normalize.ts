@@ -1,5 +1,6 @@
 import { type CountryCode, type NumberType, parsePhoneNumberFromString, type PhoneNumber } from 'libphonenumber-js/max';
 import { parseIdentityValue } from './identity-header';
+import { RecentCache } from './recent-cache';
 
 export type CallerKind = 'number' | 'anonymous' | 'unparseable';
 
@@ -47,6 +48,7 @@ const ANONYMOUS_USERS = new Set([
 const BAD_CHARACTERS =
   // eslint-disable-next-line no-control-regex
   /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\ufffd]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 const VISUAL_SEPARATORS = /[\s\-.()/\u00a0\u2010-\u2015]/g;
 
 const unparseable = (raw: string, detail: string, displayName?: string): NormalizedCaller => ({
@@ -86,29 +88,9 @@ export function numberTypeOf(caller: NormalizedCaller): NumberType {
 
 /**
  * libphonenumber's full metadata costs 15-30 µs a parse, most of a screening's time. The same numbers come
- * again and again (spoofed brand numbers, repeat callers), so recent results are kept, oldest dropped first.
+ * again and again (spoofed brand numbers, repeat callers), so recent results are kept (frozen: callers copy).
  */
-class ParseCache {
-  private readonly entries = new Map<string, Readonly<Partial<NormalizedCaller>> | undefined>();
-  hits = 0;
-  misses = 0;
-  constructor(private readonly capacity: number) {}
-
-  get(key: string, compute: () => Partial<NormalizedCaller> | undefined): Partial<NormalizedCaller> | undefined {
-    const cached = this.entries.get(key);
-    if (cached !== undefined || this.entries.has(key)) {
-      this.hits++;
-      return cached && { ...cached };
-    }
-    this.misses++;
-    const value = compute();
-    if (this.entries.size >= this.capacity) this.entries.delete(this.entries.keys().next().value as string);
-    this.entries.set(key, value && Object.freeze({ ...value }));
-    return value;
-  }
-}
-
-export const parseCache = new ParseCache(100_000);
+export const parseCache = new RecentCache<Readonly<Partial<NormalizedCaller>> | undefined>(100_000);
 
 /** Reads digits in any of the forms networks send: +CC…, 00CC…, 011CC…, national 0…, or CC… without '+'. */
 export function normalizeNumber(
@@ -119,7 +101,11 @@ export function normalizeNumber(
   const compact = text.replace(VISUAL_SEPARATORS, '');
   if (!/^\+?\d{1,20}$/.test(compact)) return undefined;
   const key = `${context.country}${context.international ? '+' : '-'}${phoneContext ?? ''}|${compact}`;
-  return parseCache.get(key, () => parseNumber(compact, context, phoneContext));
+  const cached = parseCache.get(key, () => {
+    const parsed = parseNumber(compact, context, phoneContext);
+    return parsed && Object.freeze(parsed);
+  });
+  return cached && { ...cached };
 }
 
 function parseNumber(compact: string, context: NumberingContext, phoneContext?: string): Partial<NormalizedCaller> {
@@ -157,7 +143,8 @@ export function normalizeCaller(
 ): NormalizedCaller {
   if (typeof input !== 'string') return unparseable('', 'not text');
   if (input.length > MAX_RAW_LENGTH) return unparseable(input, `longer than ${MAX_RAW_LENGTH} characters`);
-  if (BAD_CHARACTERS.test(input)) return unparseable(input, 'control characters or invalid encoding');
+  if (!PRINTABLE_ASCII.test(input) && BAD_CHARACTERS.test(input))
+    return unparseable(input, 'control characters or invalid encoding');
   const raw = input.slice(0, 256);
   if (input.trim() === '') return unparseable(input, 'empty');
 

@@ -3,6 +3,7 @@ import type { ListHit, ListLookup } from './list-store';
 import type { NameEntry } from './list-entry';
 import type { NameMatcher } from './name-folding';
 import { type NormalizedCaller, numberTypeOf } from './normalize';
+import { RecentCache } from './recent-cache';
 import type { Reason, VerdictKind } from './verdict';
 
 export interface TrunkContext {
@@ -55,7 +56,17 @@ export class RuleSet {
     return this.brands.get(brand)?.name ?? brand.charAt(0).toUpperCase() + brand.slice(1);
   }
 
+  /** Reasons are built from templates; the same few (code, brand, values) come again and again. */
+  private readonly texts = new RecentCache<Reason['text']>(10_000);
+
   reason(code: ReasonCode, vars: Record<string, string | undefined> = {}, brand?: string): Reason {
+    const score = (this.rules.scores as Partial<Record<ReasonCode, number>>)[code] ?? 0;
+    const key = `${code}|${brand ?? ''}|${Object.values(vars).join('|')}`;
+    const text = this.texts.get(key, () => this.reasonText(code, vars, brand));
+    return { code, score, text, ...(brand ? { brand } : {}) };
+  }
+
+  private reasonText(code: ReasonCode, vars: Record<string, string | undefined>, brand?: string): Reason['text'] {
     const info = brand ? this.brands.get(brand) : undefined;
     const text = {} as Reason['text'];
     for (const lang of LANGUAGES) {
@@ -65,8 +76,7 @@ export class RuleSet {
         ...vars,
       });
     }
-    const score = (this.rules.scores as Partial<Record<ReasonCode, number>>)[code] ?? 0;
-    return { code, score, text, ...(brand ? { brand } : {}) };
+    return text;
   }
 
   private listReason(code: 'brand-number' | 'brand-prefix', hit: ListHit): Reason {

@@ -1,0 +1,38 @@
+/**
+ * Keeps recently used values: two generations of at most `capacity / 2` entries each. When the young one
+ * fills, it becomes the old one and the previous old one is dropped whole, so every operation is O(1)
+ * (a Map that evicts its first key one at a time slows down as deleted slots pile up).
+ */
+export class RecentCache<V> {
+  private young = new Map<string, V>();
+  private old = new Map<string, V>();
+  hits = 0;
+  misses = 0;
+
+  constructor(private readonly capacity: number) {}
+
+  get(key: string, compute: () => V): V {
+    if (this.young.has(key)) {
+      this.hits++;
+      return this.young.get(key) as V;
+    }
+    let value: V;
+    if (this.old.has(key)) {
+      this.hits++;
+      value = this.old.get(key) as V;
+    } else {
+      this.misses++;
+      value = compute();
+    }
+    if (this.young.size >= this.capacity / 2) {
+      this.old = this.young;
+      this.young = new Map();
+    }
+    this.young.set(key, value);
+    return value;
+  }
+
+  resetCounters(): void {
+    this.hits = this.misses = 0;
+  }
+}
