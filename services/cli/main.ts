@@ -12,6 +12,7 @@ import { seedEntries } from '../screening/seed';
 import { screeningRequestSchema, type Verdict } from '../screening/verdict';
 import { csvHeader, entryToCsv, entryToRecord, formatFromName, parseListFile } from './list-files';
 import { createProgress } from './progress';
+import { serve } from './serve';
 
 interface Context {
   config: Config;
@@ -281,6 +282,14 @@ export function buildProgram(): Command {
         const result = await admin.import(entries, { replace: { origin: 'seed' } });
         out(`seeded ${entries.length} entries from ${brands.length} brand file(s); lists version ${result.version}\n`);
       });
+    });
+
+  program
+    .command('serve')
+    .description('run every role of one box in one process (what npm start runs); SIGTERM stops it cleanly')
+    .action(async () => {
+      const { config, logger } = ctx();
+      await serve(config, logger);
     });
 
   program
