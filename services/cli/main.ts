@@ -13,6 +13,9 @@ import { screeningRequestSchema, type Verdict } from '../screening/verdict';
 import { csvHeader, entryToCsv, entryToRecord, formatFromName, parseListFile } from './list-files';
 import { createProgress } from './progress';
 import { serve } from './serve';
+import { callsCommands } from './calls';
+import { Shutdown } from '../common/shutdown';
+import { runWorker } from '../worker';
 
 interface Context {
   config: Config;
@@ -285,6 +288,20 @@ export function buildProgram(): Command {
     });
 
   program
+    .command('worker')
+    .description('write flagged-call events from the queue to the log; SIGTERM finishes the batch in hand')
+    .action(async () => {
+      const { config, logger } = ctx();
+      const shutdown = new Shutdown(logger);
+      const stopped = shutdown.listen();
+      const worker = await runWorker(config, logger);
+      shutdown.add('worker', () => worker.close());
+      await stopped;
+    });
+
+  callsCommands(program, () => ctx().config, out);
+
+  program
     .command('serve')
     .description('run every role of one box in one process (what npm start runs); SIGTERM stops it cleanly')
     .action(async () => {
@@ -305,7 +322,8 @@ export function buildProgram(): Command {
       const shown = JSON.parse(JSON.stringify(config)) as Record<string, Record<string, unknown>>;
       for (const path of secret) {
         const [a, b] = path.split('.');
-        if (b && shown[a]) shown[a][b] = String(shown[a][b]).replace(/\/\/([^@]*)@/, '//***@');
+        const value = b && shown[a] ? String(shown[a][b]) : '';
+        if (value) shown[a][b] = /^\w+:\/\//.test(value) ? value.replace(/\/\/([^@/]*)@/, '//***@') : '***';
       }
       out(`${JSON.stringify(shown, null, 2)}\n`);
     });

@@ -77,6 +77,87 @@ export const configSpec = {
       format: z.string().min(1),
     }),
   },
+  queue: {
+    name: setting({
+      doc: 'BullMQ queue of flagged-call events.',
+      format: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
+    }),
+    prefix: setting({
+      doc: 'BullMQ key prefix. Keep the {braces} on Redis Cluster: they keep all of a queue’s keys in one slot.',
+      format: z.string().regex(/^[A-Za-z0-9:{}_-]{1,32}$/),
+    }),
+    emitBudgetMs: setting({
+      doc: 'How long emitting an event may wait for Redis before the event goes to the local spool file.',
+      format: z.number().int().min(1).max(1000),
+    }),
+    attempts: setting({
+      doc: 'How often the worker tries to store an event before it goes to the failed set.',
+      format: z.number().int().min(1).max(100),
+    }),
+    backoffMs: setting({
+      doc: 'First retry delay; each further retry waits twice as long.',
+      format: z.number().int().min(10).max(3600000),
+    }),
+    failedKeep: setting({
+      doc: 'How many failed jobs are kept for inspection and retry (older ones are dropped).',
+      format: z.number().int().min(10).max(1000000),
+    }),
+    spoolDir: setting({
+      doc: 'Folder of the local spool files that keep events while Redis is unreachable (relative to the package root or absolute).',
+      format: z.string().min(1),
+    }),
+  },
+  worker: {
+    concurrency: setting({
+      doc: 'Jobs the worker holds at once; they are written to the log in batches.',
+      format: z.number().int().min(1).max(5000),
+    }),
+    batchSize: setting({
+      doc: 'Most events written to the log in one transaction.',
+      format: z.number().int().min(1).max(5000),
+    }),
+    batchWaitMs: setting({
+      doc: 'How long a batch waits to fill before it is written anyway.',
+      format: z.number().int().min(0).max(10000),
+    }),
+    lockDurationMs: setting({
+      doc: 'How long a job stays locked to a worker that stopped answering before another worker takes it over.',
+      format: z.number().int().min(500).max(600000),
+    }),
+    stalledIntervalMs: setting({
+      doc: 'How often the worker looks for jobs of crashed workers.',
+      format: z.number().int().min(500).max(600000),
+    }),
+  },
+  flaggedLog: {
+    databaseUrl: setting({
+      doc: 'PostgreSQL URL (postgres://…) of the flagged-call log; empty for the SQLite file.',
+      format: z.union([z.literal(''), z.string().regex(/^postgres(ql)?:\/\//, 'a postgres:// URL or empty')]),
+      env: 'DATABASE_URL',
+      secret: true,
+    }),
+    sqlitePath: setting({
+      doc: 'SQLite file of the flagged-call log when no databaseUrl is set (relative to the package root or absolute).',
+      format: z.string().min(1),
+    }),
+    retentionDays: setting({
+      doc: 'Flagged calls older than this many days are purged.',
+      format: z.number().int().min(1).max(3650),
+    }),
+    retentionEveryMs: setting({
+      doc: 'How often the retention purge runs (a BullMQ job scheduler).',
+      format: z.number().int().min(1000).max(86400000),
+    }),
+    calledNumbers: setting({
+      doc: 'How called numbers (the subscriber’s personal data) are stored: pseudonymised (keyed HMAC) or plain.',
+      format: z.enum(['pseudonymised', 'plain']),
+    }),
+    pseudonymKey: setting({
+      doc: 'Key of the HMAC that pseudonymises called numbers; at least 16 characters. Empty: a random key is made once and kept in <data>/pseudonym.key (set one key for every box that shares a log).',
+      format: z.string().refine((s) => s === '' || s.length >= 16, 'empty or at least 16 characters'),
+      secret: true,
+    }),
+  },
   trunks: setting({
     doc: 'Trunks by id: country, whether international, identity headers to trust in order, source addresses (CIDR), and mode (route or tag).',
     format: z.record(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/), trunkSchema),

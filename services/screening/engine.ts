@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { TrunkConfig } from '../common/config-schema';
 import type { Logger } from '../common/logger';
+import { withinBudget } from '../common/within-budget';
 import type { ListLookup, ListStore } from './list-store';
 import { normalizeCaller, normalizeNumber } from './normalize';
 import type { RuleSet, TrunkContext } from './rules';
@@ -14,8 +15,6 @@ export interface EngineOptions {
 
 /** Called after every screening (metrics). */
 export type ScreeningObserver = (verdict: Verdict) => void;
-
-class BudgetExceeded extends Error {}
 
 /**
  * The screening engine: normalise, look up the lists in one round trip within the budget, apply the
@@ -45,25 +44,6 @@ export class ScreeningEngine {
     return (id && this.trunks.get(id)) || (this.trunks.get(this.options.defaultTrunk) as TrunkContext & TrunkConfig);
   }
 
-  private lookupWithinBudget(digits: string | undefined, subscriberKey: string | undefined): Promise<ListLookup> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new BudgetExceeded(`no answer from Redis within ${this.options.budgetMs} ms`)),
-        this.options.budgetMs,
-      );
-      this.store.lookup(digits, subscriberKey).then(
-        (lookup) => {
-          clearTimeout(timer);
-          resolve(lookup);
-        },
-        (err: unknown) => {
-          clearTimeout(timer);
-          reject(err);
-        },
-      );
-    });
-  }
-
   async screen(request: ScreeningRequest): Promise<Verdict> {
     const started = performance.now();
     const trunk = this.trunkFor(request.trunk);
@@ -74,7 +54,11 @@ export class ScreeningEngine {
 
     let lookup: ListLookup | undefined;
     try {
-      lookup = await this.lookupWithinBudget(caller.digits, calledKey);
+      lookup = await withinBudget(
+        this.store.lookup(caller.digits, calledKey),
+        this.options.budgetMs,
+        'no answer from Redis',
+      );
       if (this.degradedSince !== undefined) {
         this.logger.info(
           { degradedMs: Date.now() - this.degradedSince, screenings: this.degradedCount },

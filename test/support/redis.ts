@@ -1,5 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import IORedis from 'ioredis';
 import { REDIS_URL } from './config';
 
@@ -35,10 +38,15 @@ export function freePort(): Promise<number> {
 /** A private redis-server that a test may stop, pause and restart without touching the shared one. */
 export class PrivateRedis {
   private process?: ChildProcess;
-  constructor(readonly port: number) {}
+  private readonly dir = mkdtempSync(join(tmpdir(), 'sg-redis-'));
+  /** persistent: AOF with fsync on every write, as production runs it, so a restart keeps the data. */
+  constructor(
+    readonly port: number,
+    private readonly persistent = false,
+  ) {}
 
-  static async start(): Promise<PrivateRedis> {
-    const server = new PrivateRedis(await freePort());
+  static async start(options: { persistent?: boolean } = {}): Promise<PrivateRedis> {
+    const server = new PrivateRedis(await freePort(), options.persistent);
     await server.start();
     return server;
   }
@@ -48,10 +56,13 @@ export class PrivateRedis {
   }
 
   async start(): Promise<void> {
+    const persistence = this.persistent ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
     this.process = spawn(
       'redis-server',
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-      { stdio: 'ignore' },
+      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--dir', this.dir, ...persistence],
+      {
+        stdio: 'ignore',
+      },
     );
     const deadline = Date.now() + 10000;
     for (;;) {

@@ -1,0 +1,179 @@
+import { Command, Option } from 'commander';
+import { createWriteStream } from 'node:fs';
+import { z } from 'zod';
+import { csvRow } from '../common/csv';
+import { InputError } from '../common/errors';
+import { OUTCOMES } from '../events/flagged-call';
+import { openLogStore, type CallFilter, type FlaggedCallRecord } from '../flagged-log';
+import { calledNumberPolicy } from '../flagged-log';
+import { openQueue } from '../events';
+import { REASON_CODES } from '../screening/brand-data';
+import type { Config } from '../common/config';
+import { createProgress } from './progress';
+
+const time = z.string().transform((s, ctx) => {
+  const ms = /^\d+$/.test(s) ? Number(s) : Date.parse(s);
+  if (!Number.isFinite(ms)) {
+    ctx.addIssue({ code: 'custom', message: `"${s}" is not a time (ISO 8601 or epoch ms)` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+/** Filter flags, validated once at the boundary. */
+const filterSchema = z.strictObject({
+  since: time.optional(),
+  until: time.optional(),
+  brand: z.string().max(40).optional(),
+  verdict: z.enum(['allow', 'warn', 'block']).optional(),
+  outcome: z.enum(OUTCOMES).optional(),
+  reason: z.enum(REASON_CODES).optional(),
+  caller: z
+    .string()
+    .regex(/^\+\d{1,15}$/, 'an E.164 number such as +18882804331')
+    .optional(),
+  called: z.string().max(64).optional(),
+});
+
+export const CSV_COLUMNS = [
+  'callId',
+  'source',
+  'receivedAt',
+  'callerE164',
+  'callerRaw',
+  'displayName',
+  'called',
+  'trunk',
+  'verdict',
+  'score',
+  'reasons',
+  'brand',
+  'degraded',
+  'outcome',
+  'ringMs',
+  'warningMs',
+  'talkMs',
+  'endedAt',
+] as const;
+
+export function recordCsv(r: FlaggedCallRecord): string {
+  return csvRow(
+    CSV_COLUMNS.map((c) => {
+      const v = r[c];
+      if (c === 'receivedAt' || c === 'endedAt') return v === undefined ? '' : new Date(v as number).toISOString();
+      return Array.isArray(v) ? v.join(' ') : v;
+    }),
+  );
+}
+
+function filterFrom(options: Record<string, string | undefined>, config: Config): CallFilter {
+  const parsed = filterSchema.safeParse(
+    Object.fromEntries(Object.entries(options).filter(([k, v]) => v !== undefined && k in filterSchema.shape)),
+  );
+  if (!parsed.success) throw new InputError(z.prettifyError(parsed.error));
+  const filter: CallFilter = parsed.data;
+  // the log holds called numbers as pseudonyms: look the given number up the same way
+  if (filter.called) filter.called = calledNumberPolicy(config).apply(filter.called);
+  return filter;
+}
+
+const withFilters = (command: Command): Command =>
+  command
+    .option('--since <time>', 'received at or after (ISO 8601 or epoch ms)')
+    .option('--until <time>', 'received before')
+    .option('--brand <id>')
+    .addOption(new Option('--verdict <verdict>').choices(['allow', 'warn', 'block']))
+    .addOption(new Option('--outcome <outcome>').choices([...OUTCOMES]))
+    .option('--reason <code>', 'a reason code, e.g. brand-number')
+    .option('--caller <e164>', "the caller's number")
+    .option('--called <number>', 'the called number (matched against its pseudonym)');
+
+export function callsCommands(program: Command, config: () => Config, out: (text: string) => void): void {
+  const calls = program.command('calls').description('read the flagged-call log');
+  withFilters(calls.command('list').description('the newest flagged calls first'))
+    .option('--limit <n>', 'at most this many', '50')
+    .addOption(new Option('--format <format>').choices(['table', 'json', 'csv']).default('table'))
+    .action(async (o: Record<string, string | undefined>) => {
+      const limit = Number(o.limit);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 10000)
+        throw new InputError('--limit takes a whole number from 1 to 10000');
+      const store = await openLogStore(config());
+      try {
+        const page = await store.list(filterFrom(o, config()), { limit });
+        if (o.format === 'csv') out(csvRow(CSV_COLUMNS) + page.records.map(recordCsv).join(''));
+        else if (o.format === 'json') out(page.records.map((r) => `${JSON.stringify(r)}\n`).join(''));
+        else
+          for (const r of page.records)
+            out(
+              `${new Date(r.receivedAt).toISOString()}  ${(r.verdict ?? '-').padEnd(5)} ${String(r.score ?? '').padStart(3)}  ${(r.callerE164 ?? r.callerRaw ?? '').padEnd(16)} ${(r.brand ?? '-').padEnd(8)} ${(r.outcome ?? '-').padEnd(14)} ${r.reasons.join(',')}\n`,
+            );
+      } finally {
+        await store.close();
+      }
+    });
+  withFilters(calls.command('export').description('stream every matching call, newest first, as CSV or JSON lines'))
+    .addOption(new Option('--format <format>').choices(['csv', 'json']).default('csv'))
+    .option('--out <file>', 'write to a file instead of stdout')
+    .action(async (o: Record<string, string | undefined>) => {
+      const filter = filterFrom(o, config());
+      const store = await openLogStore(config());
+      const sink: NodeJS.WritableStream = o.out ? createWriteStream(o.out) : process.stdout;
+      try {
+        const progress = createProgress(
+          'export',
+          o.out ? await store.count(filter) : 0,
+          o.out ? process.stderr : ({ isTTY: false } as NodeJS.WriteStream),
+        );
+        if (o.format === 'csv') sink.write(csvRow(CSV_COLUMNS));
+        let n = 0;
+        for await (const record of store.iterate(filter)) {
+          if (!sink.write(o.format === 'csv' ? recordCsv(record) : `${JSON.stringify(record)}\n`))
+            await new Promise<void>((r) => sink.once('drain', () => r()));
+          if (++n % 1000 === 0) progress.update(n);
+        }
+        progress.update(n);
+        progress.stop();
+        if (o.out) await new Promise<void>((resolve) => sink.end(() => resolve()));
+        process.stderr.write(`exported ${n} calls\n`);
+      } finally {
+        await store.close();
+      }
+    });
+
+  const queue = program.command('queue').description('the flagged-call event queue');
+  queue
+    .command('status')
+    .description('job counts by state')
+    .action(async () => {
+      const { queue: q, close } = openQueue(config());
+      try {
+        out(`${JSON.stringify(await q.counts())}\n`);
+      } finally {
+        await close();
+      }
+    });
+  queue
+    .command('failed')
+    .description('failed jobs with their reasons')
+    .option('--limit <n>', 'at most this many', '50')
+    .action(async (o: { limit: string }) => {
+      const { queue: q, close } = openQueue(config());
+      try {
+        for (const job of await q.failed(0, Math.max(1, Number(o.limit) || 50) - 1))
+          out(`${JSON.stringify({ ...job, data: JSON.stringify(job.data).slice(0, 300) })}\n`);
+      } finally {
+        await close();
+      }
+    });
+  queue
+    .command('retry [ids...]')
+    .description('move failed jobs (the given ids, or all) back to the queue')
+    .action(async (ids: string[]) => {
+      const { queue: q, close } = openQueue(config());
+      try {
+        out(`retried ${await q.retryFailed(ids.length ? ids : undefined)} jobs\n`);
+      } finally {
+        await close();
+      }
+    });
+}

@@ -1,0 +1,75 @@
+import { z } from 'zod';
+import { REASON_CODES } from '../screening/brand-data';
+
+/**
+ * A FlaggedCall event (version 1): what the ARI app or the SIP front tells the analysts' log about a warned
+ * or blocked call. A call yields a "flagged" event when it is screened and an "outcome" event when it
+ * ends; the log merges both into one record, in whichever order they arrive.
+ */
+export const OUTCOMES = [
+  'accepted',
+  'rejected',
+  'reported',
+  'caller-hung-up',
+  'unanswered',
+  'blocked',
+  'failed',
+] as const;
+export type Outcome = (typeof OUTCOMES)[number];
+export const SOURCES = ['ari', 'sip'] as const;
+export const EVENT_KINDS = ['flagged', 'outcome'] as const;
+
+const ms = z.number().int().min(0).max(86_400_000);
+const isoTime = z.iso.datetime({ offset: true });
+
+export const flaggedCallEventSchema = z
+  .strictObject({
+    v: z.literal(1),
+    kind: z.enum(EVENT_KINDS),
+    /** Unique across the cluster: e.g. the Asterisk channel's unique id with the server's name, or the SIP Call-ID. */
+    callId: z.string().regex(/^[\w.@:+\-/]{1,200}$/, 'letters, digits and . @ : + - / _, at most 200'),
+    source: z.enum(SOURCES),
+    receivedAt: isoTime,
+    caller: z
+      .strictObject({
+        raw: z.string().max(512),
+        e164: z
+          .string()
+          .regex(/^\+\d{1,15}$/)
+          .optional(),
+        kind: z.enum(['number', 'anonymous', 'unparseable']),
+        displayName: z.string().max(256).optional(),
+      })
+      .optional(),
+    called: z.string().max(64).optional(),
+    trunk: z.string().max(64).optional(),
+    verdict: z.enum(['allow', 'warn', 'block']).optional(),
+    score: z.number().min(0).max(100).optional(),
+    reasons: z.array(z.enum(REASON_CODES)).max(32).optional(),
+    brand: z.string().max(40).optional(),
+    degraded: z.boolean().optional(),
+    outcome: z.enum(OUTCOMES).optional(),
+    timings: z.strictObject({ ringMs: ms.optional(), warningMs: ms.optional(), talkMs: ms.optional() }).optional(),
+    endedAt: isoTime.optional(),
+  })
+  .superRefine((event, ctx) => {
+    if (event.kind === 'flagged' && (event.verdict === undefined || event.caller === undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'a flagged event carries caller and verdict' });
+    }
+    if (event.kind === 'outcome' && event.outcome === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['outcome'], message: 'an outcome event carries the outcome' });
+    }
+  });
+
+export type FlaggedCallEvent = z.infer<typeof flaggedCallEventSchema>;
+
+/** The job id: a replayed or repeated event cannot become a second job (BullMQ ids may hold no ':'). */
+export const jobIdOf = (event: Pick<FlaggedCallEvent, 'callId' | 'kind'>): string =>
+  `${event.kind}.${event.callId.replace(/%/g, '%25').replace(/:/g, '%3A')}`;
+
+export function describeInvalid(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 5)
+    .map((i) => `${i.path.join('.') || '(event)'}: ${i.message}`)
+    .join('; ');
+}

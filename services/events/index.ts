@@ -1,0 +1,53 @@
+import type { Config } from '../common/config';
+import type { Logger } from '../common/logger';
+import { fromPackageRoot } from '../common/package-root';
+import { createRedis } from '../common/redis';
+import { FlaggedCallProducer } from './producer';
+import { EventQueue } from './queue-adapter';
+import { Spool } from './spool';
+
+export type { FlaggedCallEvent, Outcome } from './flagged-call';
+export type { EmitResult } from './producer';
+export { FlaggedCallProducer } from './producer';
+
+/**
+ * A producer for one process role ("ari", "sip", "serve"): its own fail-fast Redis connection and its own
+ * spool file, so a restarted process replays what its predecessor spooled.
+ */
+export function openProducer(
+  config: Config,
+  logger: Logger,
+  role: string,
+): { producer: FlaggedCallProducer; close(): Promise<void> } {
+  const connection = createRedis(config.redis, 'call-path', `spoofguard-${role}-events`);
+  const queue = new EventQueue(connection, config.queue);
+  const spool = new Spool(fromPackageRoot(config.queue.spoolDir), role, logger);
+  const producer = new FlaggedCallProducer(
+    queue,
+    connection,
+    spool,
+    config.queue.emitBudgetMs,
+    logger.child({ role, part: 'events' }),
+  );
+  producer.start();
+  return {
+    producer,
+    close: async () => {
+      await producer.close();
+      await queue.close().catch(() => undefined);
+      connection.disconnect();
+    },
+  };
+}
+
+export function openQueue(config: Config): { queue: EventQueue; close(): Promise<void> } {
+  const connection = createRedis(config.redis, 'admin', 'spoofguard-cli-queue');
+  const queue = new EventQueue(connection, config.queue);
+  return {
+    queue,
+    close: async () => {
+      await queue.close();
+      connection.disconnect();
+    },
+  };
+}

@@ -1,0 +1,87 @@
+import type { Logger } from '../common/logger';
+import { withinBudget } from '../common/within-budget';
+import type { Redis } from '../common/redis';
+import { describeInvalid, type FlaggedCallEvent, flaggedCallEventSchema, jobIdOf } from './flagged-call';
+import type { EventQueue, QueuedEvent } from './queue-adapter';
+import type { Spool } from './spool';
+
+export type EmitResult = 'queued' | 'spooled' | 'invalid' | 'lost';
+
+const toJob = (event: FlaggedCallEvent): QueuedEvent => ({ jobId: jobIdOf(event), name: event.kind, data: event });
+
+/**
+ * Emits FlaggedCall events without ever holding up a call: the queue gets `budgetMs`, after which (or at
+ * once, while Redis is unreachable or older events still wait in the spool) the event is appended to the
+ * local spool, which is replayed in order once Redis answers again. The job id makes a replay harmless.
+ */
+export class FlaggedCallProducer {
+  private timer?: NodeJS.Timeout;
+  private readonly onReady = (): void => void this.replay();
+
+  constructor(
+    private readonly queue: EventQueue,
+    private readonly connection: Redis,
+    private readonly spool: Spool,
+    private readonly budgetMs: number,
+    private readonly logger: Logger,
+  ) {}
+
+  start(replayEveryMs = 5000): void {
+    this.connection.on('ready', this.onReady);
+    this.timer = setInterval(() => void this.replay(), replayEveryMs);
+    this.timer.unref();
+    void this.replay();
+  }
+
+  async emit(event: FlaggedCallEvent): Promise<EmitResult> {
+    const parsed = flaggedCallEventSchema.safeParse(event);
+    if (!parsed.success) {
+      this.logger.error(
+        { callId: (event as { callId?: unknown })?.callId, problem: describeInvalid(parsed.error) },
+        'invalid FlaggedCall event not emitted',
+      );
+      return 'invalid';
+    }
+    const job = toJob(parsed.data);
+    if (this.connection.status === 'ready' && !this.spool.pending) {
+      try {
+        await withinBudget(this.queue.add(job), this.budgetMs);
+        return 'queued';
+      } catch (err) {
+        this.logger.warn(
+          { callId: event.callId, err: (err as Error).message },
+          'queue did not take the event in time: spooling it',
+        );
+      }
+    }
+    try {
+      await this.spool.append(parsed.data);
+      return 'spooled';
+    } catch {
+      return 'lost';
+    }
+  }
+
+  /** Sends spooled events to the queue when Redis answers. */
+  async replay(): Promise<number> {
+    if (this.connection.status !== 'ready' || !this.spool.pending) return 0;
+    try {
+      return await this.spool.drain(async (records) => {
+        const jobs = records
+          .map((r) => flaggedCallEventSchema.safeParse(r))
+          .flatMap((p) => (p.success ? [toJob(p.data)] : []));
+        await this.queue.addBulk(jobs);
+      });
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message }, 'spool replay interrupted; will try again');
+      return 0;
+    }
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    this.connection.off('ready', this.onReady);
+    await this.replay();
+    await this.spool.close();
+  }
+}

@@ -1,0 +1,173 @@
+import { type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
+import type { Logger } from '../common/logger';
+import type { Redis } from '../common/redis';
+import { InvalidEventError } from './errors';
+
+/** The only module that imports bullmq: the event queue, its worker, and what the CLI asks of them. */
+
+export interface QueueSettings {
+  name: string;
+  prefix: string;
+  attempts: number;
+  backoffMs: number;
+  failedKeep: number;
+}
+
+export interface QueuedEvent {
+  jobId: string;
+  name: string;
+  data: unknown;
+}
+
+export interface FailedJob {
+  id: string;
+  name: string;
+  reason: string;
+  attemptsMade: number;
+  failedAt?: string;
+  data: unknown;
+}
+
+export type JobCounts = Record<'waiting' | 'active' | 'delayed' | 'failed' | 'completed' | 'prioritized', number>;
+
+export class EventQueue {
+  private readonly queue: Queue;
+
+  constructor(connection: Redis, settings: QueueSettings) {
+    this.queue = new Queue(settings.name, {
+      connection,
+      prefix: settings.prefix,
+      defaultJobOptions: {
+        attempts: settings.attempts,
+        backoff: { type: 'exponential', delay: settings.backoffMs },
+        // completed jobs are in the log already: Redis keeps none, so it cannot grow without bound
+        removeOnComplete: true,
+        removeOnFail: { count: settings.failedKeep },
+      },
+    });
+    this.queue.on('error', () => undefined);
+  }
+
+  async add(event: QueuedEvent): Promise<void> {
+    await this.queue.add(event.name, event.data, { jobId: event.jobId });
+  }
+
+  async addBulk(events: readonly QueuedEvent[]): Promise<void> {
+    if (events.length)
+      await this.queue.addBulk(events.map((e) => ({ name: e.name, data: e.data, opts: { jobId: e.jobId } })));
+  }
+
+  async counts(): Promise<JobCounts> {
+    return (await this.queue.getJobCounts(
+      'waiting',
+      'active',
+      'delayed',
+      'failed',
+      'completed',
+      'prioritized',
+    )) as JobCounts;
+  }
+
+  async failed(start = 0, end = 99): Promise<FailedJob[]> {
+    const jobs = await this.queue.getFailed(start, end);
+    return jobs
+      .filter((j): j is Job => Boolean(j))
+      .map((job) => ({
+        id: String(job.id),
+        name: job.name,
+        reason: job.failedReason,
+        attemptsMade: job.attemptsMade,
+        failedAt: job.finishedOn ? new Date(job.finishedOn).toISOString() : undefined,
+        data: job.data,
+      }));
+  }
+
+  /** Moves failed jobs back to waiting: the given ones, or all. Returns how many. */
+  async retryFailed(ids?: readonly string[]): Promise<number> {
+    if (!ids) {
+      const count = (await this.counts()).failed;
+      await this.queue.retryJobs({ state: 'failed', count: 1000 });
+      return count;
+    }
+    let retried = 0;
+    for (const id of ids) {
+      const job = await this.queue.getJob(id);
+      if (job && (await job.isFailed())) {
+        await job.retry('failed');
+        retried++;
+      }
+    }
+    return retried;
+  }
+
+  /** A repeatable maintenance job (one per id however many processes schedule it). */
+  async schedule(id: string, everyMs: number): Promise<void> {
+    await this.queue.upsertJobScheduler(
+      id,
+      { every: everyMs },
+      { name: id, data: {}, opts: { attempts: 3, removeOnComplete: true, removeOnFail: { count: 100 } } },
+    );
+  }
+
+  async close(): Promise<void> {
+    await this.queue.close();
+  }
+}
+
+export interface WorkerSettings {
+  concurrency: number;
+  lockDurationMs: number;
+  stalledIntervalMs: number;
+}
+
+export interface JobContext {
+  id: string;
+  name: string;
+  attemptsMade: number;
+}
+
+/** Handles one job. Throw InvalidEventError for a payload that can never succeed; anything else is retried. */
+export type JobHandler = (data: unknown, job: JobContext) => Promise<void>;
+
+export interface RunningWorker {
+  /** Stops taking jobs and waits for the ones in hand (their batch is written first). */
+  close(): Promise<void>;
+}
+
+export function startWorker(
+  connection: Redis,
+  settings: QueueSettings & WorkerSettings,
+  handler: JobHandler,
+  logger: Logger,
+): RunningWorker {
+  const worker = new Worker(
+    settings.name,
+    async (job: Job) => {
+      try {
+        await handler(job.data, { id: String(job.id), name: job.name, attemptsMade: job.attemptsMade });
+      } catch (err) {
+        if (err instanceof InvalidEventError) throw new UnrecoverableError(err.message);
+        throw err;
+      }
+    },
+    {
+      connection,
+      prefix: settings.prefix,
+      concurrency: settings.concurrency,
+      lockDuration: settings.lockDurationMs,
+      stalledInterval: settings.stalledIntervalMs,
+      maxStalledCount: 5,
+    },
+  );
+  worker.on('failed', (job, err) => {
+    if (!job) return;
+    const final = err instanceof UnrecoverableError || job.attemptsMade >= (job.opts.attempts ?? 1);
+    logger[final ? 'error' : 'warn'](
+      { jobId: job.id, attempt: job.attemptsMade, err: err.message },
+      final ? 'job failed for good: moved to the failed set' : 'job failed: will retry',
+    );
+  });
+  worker.on('stalled', (jobId) => logger.warn({ jobId }, 'job of a stopped worker taken over'));
+  worker.on('error', (err) => logger.warn({ err: err.message }, 'worker connection problem'));
+  return { close: () => worker.close() };
+}

@@ -1,0 +1,64 @@
+import type { FlaggedCallEvent, Outcome } from '../events/flagged-call';
+
+/** One merged record of the flagged-call log. */
+export interface FlaggedCallRecord {
+  callId: string;
+  source: string;
+  /** Epoch ms of the earliest event of the call. */
+  receivedAt: number;
+  callerRaw?: string;
+  callerE164?: string;
+  callerKind?: string;
+  displayName?: string;
+  /** Pseudonym (h:…) or the number, as configured. */
+  called?: string;
+  trunk?: string;
+  verdict?: string;
+  score?: number;
+  reasons: string[];
+  brand?: string;
+  degraded?: boolean;
+  outcome?: Outcome;
+  ringMs?: number;
+  warningMs?: number;
+  talkMs?: number;
+  endedAt?: number;
+  updatedAt: number;
+}
+
+export interface CallFilter {
+  since?: number;
+  until?: number;
+  brand?: string;
+  verdict?: string;
+  outcome?: string;
+  /** E.164 of the caller. */
+  caller?: string;
+  /** A reason code. */
+  reason?: string;
+  /** The called number as stored (pseudonymised by the caller of list()). */
+  called?: string;
+}
+
+export interface Page {
+  records: FlaggedCallRecord[];
+  /** Pass back to get the next page; absent on the last one. */
+  nextCursor?: string;
+}
+
+/** The flagged-call log: SQLite or PostgreSQL behind one interface. */
+export interface LogStore {
+  readonly kind: 'sqlite' | 'postgres';
+  migrate(): Promise<void>;
+  /** Stores a batch in one transaction; events of one call merge into one record, in any order, any number of times. */
+  upsert(events: readonly FlaggedCallEvent[]): Promise<void>;
+  list(filter: CallFilter, page: { limit: number; cursor?: string }): Promise<Page>;
+  get(callId: string): Promise<FlaggedCallRecord | undefined>;
+  /** Streams matching records, newest first, a batch at a time (exports). */
+  iterate(filter: CallFilter, batchSize?: number): AsyncGenerator<FlaggedCallRecord>;
+  count(filter: CallFilter): Promise<number>;
+  /** Deletes records received before the given time; returns how many. */
+  purgeBefore(epochMs: number): Promise<number>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

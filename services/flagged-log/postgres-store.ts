@@ -1,0 +1,133 @@
+import { Pool, type PoolClient } from 'pg';
+import type { FlaggedCallEvent } from '../events/flagged-call';
+import type { CallFilter, FlaggedCallRecord, LogStore, Page } from './log-store';
+import { MIGRATIONS } from './migrations';
+import {
+  COLUMNS,
+  type CalledNumberPolicy,
+  decodeCursor,
+  encodeCursor,
+  mergeAssignments,
+  recordOf,
+  type Row,
+  rowsOf,
+  whereOf,
+} from './rows';
+
+/** pg takes $1, $2 …: number the shared '?' placeholders. */
+const numbered = (sql: string, offset = 0): string => {
+  let n = offset;
+  return sql.replace(/\?/g, () => `$${++n}`);
+};
+
+// pg returns BIGINT as text; the log's BIGINT columns hold epoch ms, well within a double.
+const ROWS_PER_INSERT = 1000;
+
+/** The only module that imports pg: the flagged-call log in PostgreSQL. */
+export class PostgresLogStore implements LogStore {
+  readonly kind = 'postgres' as const;
+  private readonly pool: Pool;
+
+  constructor(
+    url: string,
+    private readonly called: CalledNumberPolicy,
+  ) {
+    this.pool = new Pool({ connectionString: url, max: 8, connectionTimeoutMillis: 5000, idleTimeoutMillis: 30000 });
+    // an idle client losing its server must not take the process down; the next query reconnects
+    this.pool.on('error', () => undefined);
+  }
+
+  private async inTransaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const result = await work(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  async migrate(): Promise<void> {
+    await this.inTransaction(async (client) => {
+      // one migrator at a time across every box sharing the database
+      await client.query('SELECT pg_advisory_xact_lock(727001)');
+      await client.query(
+        'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)',
+      );
+      const { rows } = await client.query<{ v: number | null }>('SELECT MAX(version) AS v FROM schema_migrations');
+      for (const m of MIGRATIONS.filter((m) => m.version > (rows[0].v ?? 0))) {
+        for (const sql of m.postgres) await client.query(sql);
+        await client.query('INSERT INTO schema_migrations VALUES ($1, $2, $3)', [m.version, m.name, Date.now()]);
+      }
+    });
+  }
+
+  async upsert(events: readonly FlaggedCallEvent[]): Promise<void> {
+    const rows = rowsOf(events, this.called);
+    if (rows.length === 0) return;
+    await this.inTransaction(async (client) => {
+      for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
+        const chunk: Row[] = rows.slice(i, i + ROWS_PER_INSERT);
+        const values = chunk
+          .map((_, r) => `(${COLUMNS.map((__, c) => `$${r * COLUMNS.length + c + 1}`).join(', ')})`)
+          .join(', ');
+        await client.query(
+          `INSERT INTO flagged_calls (${COLUMNS.join(', ')}) VALUES ${values}
+           ON CONFLICT (call_id) DO UPDATE SET ${mergeAssignments('flagged_calls', 'LEAST')}`,
+          chunk.flatMap((row) => COLUMNS.map((c) => row[c])),
+        );
+      }
+    });
+  }
+
+  async list(filter: CallFilter, page: { limit: number; cursor?: string }): Promise<Page> {
+    const where = whereOf(filter, decodeCursor(page.cursor));
+    const { rows } = await this.pool.query(
+      numbered(`SELECT * FROM flagged_calls ${where.sql} ORDER BY received_at DESC, call_id DESC LIMIT ?`),
+      [...where.params, page.limit + 1],
+    );
+    const records = rows.slice(0, page.limit).map(recordOf);
+    return { records, ...(rows.length > page.limit ? { nextCursor: encodeCursor(records[records.length - 1]) } : {}) };
+  }
+
+  async get(callId: string): Promise<FlaggedCallRecord | undefined> {
+    const { rows } = await this.pool.query('SELECT * FROM flagged_calls WHERE call_id = $1', [callId]);
+    return rows[0] && recordOf(rows[0]);
+  }
+
+  async *iterate(filter: CallFilter, batchSize = 1000): AsyncGenerator<FlaggedCallRecord> {
+    let cursor: string | undefined;
+    do {
+      const page = await this.list(filter, { limit: batchSize, cursor });
+      yield* page.records;
+      cursor = page.nextCursor;
+    } while (cursor);
+  }
+
+  async count(filter: CallFilter): Promise<number> {
+    const where = whereOf(filter);
+    const { rows } = await this.pool.query<{ n: string }>(
+      numbered(`SELECT COUNT(*) AS n FROM flagged_calls ${where.sql}`),
+      where.params,
+    );
+    return Number(rows[0].n);
+  }
+
+  async purgeBefore(epochMs: number): Promise<number> {
+    const result = await this.pool.query('DELETE FROM flagged_calls WHERE received_at < $1', [epochMs]);
+    return result.rowCount ?? 0;
+  }
+
+  async ping(): Promise<void> {
+    await this.pool.query('SELECT 1');
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}

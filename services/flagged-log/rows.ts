@@ -1,0 +1,159 @@
+import { createHmac } from 'node:crypto';
+import type { FlaggedCallEvent } from '../events/flagged-call';
+import type { CallFilter, FlaggedCallRecord } from './log-store';
+
+/** Columns in insert order; both dialects share them. */
+export const COLUMNS = [
+  'call_id',
+  'source',
+  'received_at',
+  'caller_raw',
+  'caller_e164',
+  'caller_kind',
+  'display_name',
+  'called',
+  'trunk',
+  'verdict',
+  'score',
+  'reasons',
+  'brand',
+  'degraded',
+  'outcome',
+  'ring_ms',
+  'warning_ms',
+  'talk_ms',
+  'ended_at',
+  'updated_at',
+] as const;
+export type Column = (typeof COLUMNS)[number];
+export type Row = Record<Column, string | number | boolean | null>;
+
+/** Called numbers are personal data of the subscriber: stored as a keyed hash unless configured plain. */
+export class CalledNumberPolicy {
+  constructor(
+    private readonly mode: 'pseudonymised' | 'plain',
+    private readonly key: string,
+  ) {}
+
+  apply(called: string | undefined): string | undefined {
+    if (called === undefined || this.mode === 'plain') return called;
+    return `h:${createHmac('sha256', this.key).update(called).digest('hex').slice(0, 32)}`;
+  }
+}
+
+const nullable = <T>(v: T | undefined): T | null => (v === undefined ? null : v);
+
+/** Merges the events of one batch by call id the way the database merges them (later non-empty values win). */
+export function rowsOf(events: readonly FlaggedCallEvent[], called: CalledNumberPolicy, now = Date.now()): Row[] {
+  const rows = new Map<string, Row>();
+  for (const e of events) {
+    const row: Row = {
+      call_id: e.callId,
+      source: e.source,
+      received_at: Date.parse(e.receivedAt),
+      caller_raw: nullable(e.caller?.raw),
+      caller_e164: nullable(e.caller?.e164),
+      caller_kind: nullable(e.caller?.kind),
+      display_name: nullable(e.caller?.displayName),
+      called: nullable(called.apply(e.called)),
+      trunk: nullable(e.trunk),
+      verdict: nullable(e.verdict),
+      score: e.score === undefined ? null : Math.round(e.score),
+      reasons: e.reasons ? `,${e.reasons.join(',')},` : null,
+      brand: nullable(e.brand),
+      degraded: nullable(e.degraded),
+      outcome: nullable(e.outcome),
+      ring_ms: nullable(e.timings?.ringMs),
+      warning_ms: nullable(e.timings?.warningMs),
+      talk_ms: nullable(e.timings?.talkMs),
+      ended_at: e.endedAt ? Date.parse(e.endedAt) : null,
+      updated_at: now,
+    };
+    const earlier = rows.get(e.callId);
+    if (!earlier) rows.set(e.callId, row);
+    else {
+      for (const column of COLUMNS)
+        if (row[column] !== null) (earlier as Record<string, unknown>)[column] = row[column];
+      earlier.received_at = Math.min(Number(earlier.received_at), Number(row.received_at));
+    }
+  }
+  return [...rows.values()];
+}
+
+const opt = <T>(v: T | null | undefined): T | undefined => (v === null || v === undefined ? undefined : v);
+
+export function recordOf(row: Record<string, unknown>): FlaggedCallRecord {
+  const num = (v: unknown): number | undefined => (v === null || v === undefined ? undefined : Number(v));
+  const reasons = typeof row.reasons === 'string' ? row.reasons.split(',').filter(Boolean) : [];
+  return {
+    callId: String(row.call_id),
+    source: String(row.source),
+    receivedAt: Number(row.received_at),
+    callerRaw: opt(row.caller_raw as string),
+    callerE164: opt(row.caller_e164 as string),
+    callerKind: opt(row.caller_kind as string),
+    displayName: opt(row.display_name as string),
+    called: opt(row.called as string),
+    trunk: opt(row.trunk as string),
+    verdict: opt(row.verdict as string),
+    score: num(row.score),
+    reasons,
+    brand: opt(row.brand as string),
+    degraded: row.degraded === null || row.degraded === undefined ? undefined : Boolean(row.degraded),
+    outcome: opt(row.outcome as FlaggedCallRecord['outcome']),
+    ringMs: num(row.ring_ms),
+    warningMs: num(row.warning_ms),
+    talkMs: num(row.talk_ms),
+    endedAt: num(row.ended_at),
+    updatedAt: Number(row.updated_at),
+  };
+}
+
+/** WHERE clause with '?' placeholders (the PostgreSQL adapter numbers them). */
+export function whereOf(
+  filter: CallFilter,
+  cursor?: { receivedAt: number; callId: string },
+): { sql: string; params: unknown[] } {
+  const parts: string[] = [];
+  const params: unknown[] = [];
+  const add = (sql: string, ...values: unknown[]): void => {
+    parts.push(sql);
+    params.push(...values);
+  };
+  if (filter.since !== undefined) add('received_at >= ?', filter.since);
+  if (filter.until !== undefined) add('received_at < ?', filter.until);
+  if (filter.brand) add('brand = ?', filter.brand);
+  if (filter.verdict) add('verdict = ?', filter.verdict);
+  if (filter.outcome) add('outcome = ?', filter.outcome);
+  if (filter.caller) add('caller_e164 = ?', filter.caller);
+  if (filter.called) add('called = ?', filter.called);
+  if (filter.reason) add('reasons LIKE ?', `%,${filter.reason.replace(/[%_,]/g, '')},%`);
+  if (cursor)
+    add('(received_at < ? OR (received_at = ? AND call_id < ?))', cursor.receivedAt, cursor.receivedAt, cursor.callId);
+  return { sql: parts.length ? `WHERE ${parts.join(' AND ')}` : '', params };
+}
+
+export const encodeCursor = (r: FlaggedCallRecord): string =>
+  Buffer.from(JSON.stringify([r.receivedAt, r.callId])).toString('base64url');
+
+export function decodeCursor(cursor: string | undefined): { receivedAt: number; callId: string } | undefined {
+  if (!cursor) return undefined;
+  try {
+    const [receivedAt, callId] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [unknown, unknown];
+    if (typeof receivedAt === 'number' && typeof callId === 'string') return { receivedAt, callId };
+  } catch {
+    // fall through
+  }
+  throw new RangeError('invalid cursor');
+}
+
+/** The merge rule of an upsert, per column: earliest receivedAt, later non-empty values win. */
+export function mergeAssignments(table: string, minFunction: 'MIN' | 'LEAST'): string {
+  return COLUMNS.filter((c) => c !== 'call_id')
+    .map((c) => {
+      if (c === 'received_at') return `received_at = ${minFunction}(${table}.received_at, excluded.received_at)`;
+      if (c === 'updated_at' || c === 'source') return `${c} = excluded.${c}`;
+      return `${c} = COALESCE(excluded.${c}, ${table}.${c})`;
+    })
+    .join(', ');
+}

@@ -1,0 +1,109 @@
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { FlaggedCallEvent } from '../events/flagged-call';
+import type { CallFilter, FlaggedCallRecord, LogStore, Page } from './log-store';
+import { MIGRATIONS } from './migrations';
+import {
+  COLUMNS,
+  type CalledNumberPolicy,
+  decodeCursor,
+  encodeCursor,
+  mergeAssignments,
+  recordOf,
+  rowsOf,
+  whereOf,
+} from './rows';
+
+/** The only module that imports better-sqlite3: the flagged-call log in one SQLite file (WAL). */
+export class SqliteLogStore implements LogStore {
+  readonly kind = 'sqlite' as const;
+  private readonly db: Database.Database;
+  private readonly upsertRow: Database.Statement;
+
+  constructor(
+    file: string,
+    private readonly called: CalledNumberPolicy,
+  ) {
+    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('busy_timeout = 5000');
+    this.migrateNow();
+    this.upsertRow = this.db.prepare(
+      `INSERT INTO flagged_calls (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map((c) => `@${c}`).join(', ')})
+       ON CONFLICT (call_id) DO UPDATE SET ${mergeAssignments('flagged_calls', 'MIN')}`,
+    );
+  }
+
+  private migrateNow(): void {
+    this.db.exec(
+      'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',
+    );
+    const row = this.db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as { v: number | null };
+    for (const m of MIGRATIONS.filter((m) => m.version > (row.v ?? 0))) {
+      this.db.transaction(() => {
+        for (const sql of m.sqlite) this.db.exec(sql);
+        this.db.prepare('INSERT INTO schema_migrations VALUES (?, ?, ?)').run(m.version, m.name, Date.now());
+      })();
+    }
+  }
+
+  async migrate(): Promise<void> {
+    this.migrateNow();
+  }
+
+  async upsert(events: readonly FlaggedCallEvent[]): Promise<void> {
+    const rows = rowsOf(events, this.called).map((r) => ({
+      ...r,
+      degraded: r.degraded === null ? null : r.degraded ? 1 : 0,
+    }));
+    this.db.transaction(() => {
+      for (const row of rows) this.upsertRow.run(row);
+    })();
+  }
+
+  async list(filter: CallFilter, page: { limit: number; cursor?: string }): Promise<Page> {
+    const where = whereOf(filter, decodeCursor(page.cursor));
+    const rows = this.db
+      .prepare(`SELECT * FROM flagged_calls ${where.sql} ORDER BY received_at DESC, call_id DESC LIMIT ?`)
+      .all(...where.params, page.limit + 1) as Record<string, unknown>[];
+    const records = rows.slice(0, page.limit).map(recordOf);
+    return { records, ...(rows.length > page.limit ? { nextCursor: encodeCursor(records[records.length - 1]) } : {}) };
+  }
+
+  async get(callId: string): Promise<FlaggedCallRecord | undefined> {
+    const row = this.db.prepare('SELECT * FROM flagged_calls WHERE call_id = ?').get(callId) as
+      Record<string, unknown> | undefined;
+    return row && recordOf(row);
+  }
+
+  async *iterate(filter: CallFilter, batchSize = 1000): AsyncGenerator<FlaggedCallRecord> {
+    let cursor: string | undefined;
+    do {
+      const page = await this.list(filter, { limit: batchSize, cursor });
+      yield* page.records;
+      cursor = page.nextCursor;
+    } while (cursor);
+  }
+
+  async count(filter: CallFilter): Promise<number> {
+    const where = whereOf(filter);
+    return (
+      this.db.prepare(`SELECT COUNT(*) AS n FROM flagged_calls ${where.sql}`).get(...where.params) as { n: number }
+    ).n;
+  }
+
+  async purgeBefore(epochMs: number): Promise<number> {
+    return this.db.prepare('DELETE FROM flagged_calls WHERE received_at < ?').run(epochMs).changes;
+  }
+
+  async ping(): Promise<void> {
+    this.db.prepare('SELECT 1').get();
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}

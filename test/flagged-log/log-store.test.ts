@@ -1,0 +1,126 @@
+import type { Config } from '../../services/common/config';
+import { calledNumberPolicy, openLogStore, type LogStore } from '../../services/flagged-log';
+import { testConfig } from '../support/config';
+import { flagged, outcome } from '../support/events';
+import { createTestDatabase } from '../support/postgres';
+
+/** The same behaviour from both stores: a real SQLite file and a real PostgreSQL database. */
+describe.each(['sqlite', 'postgres'] as const)('%s log store', (kind) => {
+  let store: LogStore;
+  let config: Config;
+  let drop: (() => Promise<void>) | undefined;
+
+  beforeEach(async () => {
+    if (kind === 'postgres') {
+      const db = await createTestDatabase();
+      drop = db.drop;
+      config = testConfig({ flaggedLog: { databaseUrl: db.url } });
+    } else config = testConfig();
+    store = await openLogStore(config);
+  });
+  afterEach(async () => {
+    await store.close();
+    await drop?.();
+  });
+
+  it('stores an event and reads it back', async () => {
+    expect(store.kind).toBe(kind);
+    await store.upsert([flagged('call-1')]);
+    const record = await store.get('call-1');
+    expect(record).toMatchObject({
+      callId: 'call-1',
+      source: 'ari',
+      callerE164: '+18882804331',
+      displayName: 'Amazon',
+      verdict: 'warn',
+      score: 92,
+      reasons: ['brand-number', 'brand-name'],
+      brand: 'amazon',
+      degraded: false,
+    });
+    expect(record?.called).toMatch(/^h:[0-9a-f]{32}$/);
+    expect(record?.called).toBe(calledNumberPolicy(config).apply('+4930901820'));
+  });
+
+  it('merges the flagged event and the outcome into one record, in either order and batch', async () => {
+    await store.upsert([outcome('call-a', 'rejected')]);
+    await store.upsert([flagged('call-a', { receivedAt: '2026-11-25T10:00:00.000Z' })]);
+    await store.upsert([flagged('call-b'), outcome('call-b', 'reported')]);
+    for (const id of ['call-a', 'call-b']) {
+      const r = await store.get(id);
+      expect(r).toMatchObject({ verdict: 'warn', brand: 'amazon', ringMs: 4200, warningMs: 9100, talkMs: 0 });
+      expect(r?.endedAt).toBeGreaterThan(0);
+    }
+    expect((await store.get('call-a'))?.outcome).toBe('rejected');
+    expect((await store.get('call-a'))?.receivedAt).toBe(Date.parse('2026-11-25T10:00:00.000Z'));
+    expect(await store.count({})).toBe(2);
+  });
+
+  it('keeps one row for the same event stored three times', async () => {
+    const event = flagged('call-3x');
+    await store.upsert([event]);
+    await store.upsert([event, event]);
+    expect(await store.count({})).toBe(1);
+  });
+
+  it('filters and pages with a cursor, newest first', async () => {
+    const base = Date.parse('2026-11-01T00:00:00Z');
+    const events = Array.from({ length: 25 }, (_, i) =>
+      flagged(`p-${String(i).padStart(2, '0')}`, {
+        receivedAt: new Date(base + i * 60000).toISOString(),
+        brand: i % 2 ? 'amazon' : 'paypal',
+        verdict: i % 5 === 0 ? 'block' : 'warn',
+        reasons: i % 3 === 0 ? ['emergency-caller-id'] : ['brand-number'],
+        caller: { raw: `+4930${i}`, e164: `+4930${i}`, kind: 'number' },
+      }),
+    );
+    await store.upsert(events);
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await store.list({ brand: 'amazon' }, { limit: 5, cursor });
+      seen.push(...page.records.map((r) => r.callId));
+      cursor = page.nextCursor;
+    } while (cursor);
+    expect(seen).toEqual(
+      events
+        .filter((_, i) => i % 2)
+        .map((e) => e.callId)
+        .reverse(),
+    );
+    expect(await store.count({ verdict: 'block' })).toBe(5);
+    expect(await store.count({ reason: 'emergency-caller-id' })).toBe(9);
+    expect(await store.count({ since: base + 10 * 60000, until: base + 20 * 60000 })).toBe(10);
+    expect((await store.list({ caller: '+49307' }, { limit: 10 })).records.map((r) => r.callId)).toEqual(['p-07']);
+    expect(await store.count({ called: calledNumberPolicy(config).apply('+4930901820') })).toBe(25);
+    await expect(store.list({}, { limit: 5, cursor: 'garbage' })).rejects.toThrow('invalid cursor');
+  });
+
+  it('purges only records older than the cut-off', async () => {
+    const now = Date.now();
+    await store.upsert([
+      flagged('old', { receivedAt: new Date(now - 91 * 86_400_000).toISOString() }),
+      flagged('edge', { receivedAt: new Date(now - 89 * 86_400_000).toISOString() }),
+      flagged('new'),
+    ]);
+    expect(await store.purgeBefore(now - 90 * 86_400_000)).toBe(1);
+    expect(await store.get('old')).toBeUndefined();
+    expect(await store.get('edge')).toBeDefined();
+    expect(await store.get('new')).toBeDefined();
+  });
+
+  it('migrates idempotently', async () => {
+    await store.migrate();
+    await store.migrate();
+    await store.upsert([flagged('after-migrate')]);
+    expect(await store.count({})).toBe(1);
+  });
+});
+
+it('stores called numbers in plain when so configured', async () => {
+  const config = testConfig({ flaggedLog: { calledNumbers: 'plain' } });
+  const store = await openLogStore(config);
+  await store.upsert([flagged('plain-1')]);
+  expect((await store.get('plain-1'))?.called).toBe('+4930901820');
+  await store.close();
+});

@@ -1,0 +1,160 @@
+import IORedis from 'ioredis';
+import { readdirSync } from 'node:fs';
+import type { Config } from '../../services/common/config';
+import { openProducer, openQueue } from '../../services/events';
+import { openLogStore, type LogStore } from '../../services/flagged-log';
+import { runWorker } from '../../services/worker';
+import { quietLogger, REDIS_URL, testConfig } from '../support/config';
+import { dropQueue, flagged, outcome, until } from '../support/events';
+import { createTestDatabase } from '../support/postgres';
+import { PrivateRedis } from '../support/redis';
+import { TcpProxy } from '../support/tcp-proxy';
+
+const logger = quietLogger();
+
+describe.each(['sqlite', 'postgres'] as const)('emit → worker → %s log', (kind) => {
+  let config: Config;
+  let drop: (() => Promise<void>) | undefined;
+  beforeEach(async () => {
+    if (kind === 'postgres') {
+      const db = await createTestDatabase();
+      drop = db.drop;
+      config = testConfig({ flaggedLog: { databaseUrl: db.url } });
+    } else config = testConfig();
+  });
+  afterEach(async () => {
+    await dropQueue(config);
+    await drop?.();
+  });
+
+  it('stores each event once, merging flagged and outcome', async () => {
+    const worker = await runWorker(config, logger);
+    const { producer, close } = openProducer(config, logger, 'test');
+    try {
+      await until(() => producer['connection'].status === 'ready');
+      for (let i = 0; i < 50; i++) expect(await producer.emit(flagged(`e-${i}`))).toBe('queued');
+      for (let i = 0; i < 50; i += 2) await producer.emit(outcome(`e-${i}`, 'rejected'));
+      // the same event three times
+      for (let n = 0; n < 3; n++) await producer.emit(flagged('e-dup'));
+      await until(
+        async () => (await worker.store.count({})) === 51 && (await worker.store.count({ outcome: 'rejected' })) === 25,
+      );
+      expect((await worker.store.get('e-0'))?.verdict).toBe('warn');
+      const { queue, close: closeQueue } = openQueue(config);
+      await until(async () => (await queue.counts()).completed === 0 && (await queue.counts()).waiting === 0);
+      await closeQueue();
+    } finally {
+      await close();
+      await worker.close();
+    }
+  });
+});
+
+describe('failure handling', () => {
+  let config: Config;
+  afterEach(() => dropQueue(config));
+
+  it('moves malformed payloads to failed with a clear reason and keeps going', async () => {
+    config = testConfig();
+    const worker = await runWorker(config, logger);
+    const { queue, close } = openQueue(config);
+    try {
+      await queue.add({ jobId: 'bad-types', name: 'flagged', data: { ...flagged('x1'), score: 'high', verdict: 42 } });
+      await queue.add({ jobId: 'bad-missing', name: 'flagged', data: { v: 1, kind: 'flagged', callId: 'x2' } });
+      await queue.add({ jobId: 'bad-junk', name: 'flagged', data: { junk: 'x'.repeat(1024 * 1024) } });
+      await queue.add({ jobId: 'good', name: 'flagged', data: flagged('x-good') });
+      await until(async () => (await queue.counts()).failed === 3 && (await worker.store.get('x-good')) !== undefined);
+      const failed = await queue.failed();
+      const reasons = Object.fromEntries(failed.map((f) => [f.id, f.reason]));
+      expect(reasons['bad-types']).toMatch(/^invalid FlaggedCall event: .*score/);
+      expect(reasons['bad-missing']).toMatch(/source/);
+      expect(reasons['bad-junk']).toMatch(/invalid FlaggedCall event/);
+      expect(failed.every((f) => f.attemptsMade <= 1)).toBe(true);
+      expect(await worker.store.count({})).toBe(1);
+      // a failed job can be retried from the CLI side; it fails again, but the set stays bounded
+      expect(await queue.retryFailed(['bad-types'])).toBe(1);
+    } finally {
+      await close();
+      await worker.close();
+    }
+  });
+
+  it('retries while PostgreSQL is unreachable and stores everything when it returns', async () => {
+    const db = await createTestDatabase();
+    const proxy = new TcpProxy('127.0.0.1', 5432);
+    await proxy.start();
+    const url = new URL(db.url);
+    url.port = String(proxy.port);
+    config = testConfig({ flaggedLog: { databaseUrl: url.toString() }, queue: { backoffMs: 200, attempts: 30 } });
+    const worker = await runWorker(config, logger);
+    const { producer, close } = openProducer(config, logger, 'pg-down');
+    try {
+      await until(() => producer['connection'].status === 'ready');
+      await proxy.cut();
+      for (let i = 0; i < 40; i++) await producer.emit(flagged(`pg-${i}`));
+      const { queue, close: closeQueue } = openQueue(config);
+      await until(async () => (await queue.counts()).delayed > 0, 15000, 'jobs waiting for a retry');
+      await proxy.restore();
+      await until(async () => (await worker.store.count({})) === 40, 30000, 'all 40 stored');
+      expect((await queue.counts()).failed).toBe(0);
+      await closeQueue();
+    } finally {
+      await close();
+      await worker.close();
+      await proxy.cut();
+      await db.drop();
+    }
+  });
+});
+
+describe('Redis stopped while events are emitted', () => {
+  it('spools without blocking, replays in order when Redis is back, stores each once', async () => {
+    const redis = await PrivateRedis.start({ persistent: true });
+    const config = testConfig({ redis: { url: redis.url, connectTimeoutMs: 300 } });
+    const { producer, close } = openProducer(config, logger, 'spool-test');
+    const store: LogStore = await openLogStore(config);
+    try {
+      await until(() => producer['connection'].status === 'ready');
+      expect(await producer.emit(flagged('r-0'))).toBe('queued');
+      await redis.stop();
+      const started = Date.now();
+      const results = [];
+      for (let i = 1; i <= 100; i++)
+        results.push(await producer.emit(i % 2 ? flagged(`r-${i}`) : outcome(`r-${i - 1}`, 'accepted')));
+      const perEmit = (Date.now() - started) / 100;
+      expect(results.every((r) => r === 'spooled')).toBe(true);
+      expect(perEmit).toBeLessThan(config.queue.emitBudgetMs); // nothing waits on the dead Redis
+      expect(readdirSync(config.queue.spoolDir).join()).toContain('spool-test');
+
+      await redis.start();
+      const worker = await runWorker(config, logger);
+      try {
+        await until(async () => (await store.count({})) === 51, 30000, 'all calls stored');
+        expect(await store.count({ outcome: 'accepted' })).toBe(50);
+        expect(producer['spool'].pending).toBe(false);
+      } finally {
+        await worker.close();
+      }
+    } finally {
+      await close();
+      await store.close();
+      await redis.stop();
+    }
+  });
+});
+
+it('schedules the retention purge once, however many workers start', async () => {
+  const config = testConfig();
+  const a = await runWorker(config, logger);
+  const b = await runWorker(config, logger);
+  const redis = new IORedis(REDIS_URL);
+  try {
+    const schedulers = await redis.zrange(`${config.queue.prefix}:${config.queue.name}:repeat`, 0, -1);
+    expect(schedulers).toEqual(['retention']);
+  } finally {
+    redis.disconnect();
+    await a.close();
+    await b.close();
+    await dropQueue(config);
+  }
+});
