@@ -37,6 +37,8 @@ export class EventQueue {
     this.queue = new Queue(settings.name, {
       connection,
       prefix: settings.prefix,
+      // nothing reads the queue's event stream; trimming a long one was half of an add's p99
+      streams: { events: { maxLen: 100 } },
       defaultJobOptions: {
         attempts: settings.attempts,
         backoff: { type: 'exponential', delay: settings.backoffMs },

@@ -24,11 +24,15 @@ export class Spool {
     mkdirSync(dir, { recursive: true });
     this.file = join(dir, `${name}.ndjson`);
     this.replayFile = join(dir, `${name}.replaying.ndjson`);
+    this.onDisk = nonEmpty(this.file) || nonEmpty(this.replayFile);
   }
+
+  /** Whether the files hold events: checked on disk once, then kept up to date here (no syscalls per emit). */
+  private onDisk: boolean;
 
   /** True while spooled events wait for replay: new events must queue behind them. */
   get pending(): boolean {
-    return this.queued.length > 0 || this.writing !== undefined || nonEmpty(this.file) || nonEmpty(this.replayFile);
+    return this.onDisk || this.queued.length > 0 || this.writing !== undefined;
   }
 
   append(record: unknown): Promise<void> {
@@ -46,6 +50,7 @@ export class Spool {
         this.handle ??= await open(this.file, 'a', 0o600);
         await this.handle.write(group.map((g) => g.line).join(''));
         await this.handle.datasync();
+        this.onDisk = true;
         for (const g of group) g.done();
       } catch (err) {
         this.logger.error({ err, file: this.file }, 'spool write failed: events lost');
@@ -65,7 +70,11 @@ export class Spool {
     for (;;) {
       if (!nonEmpty(this.replayFile)) {
         await this.writing;
-        if (!nonEmpty(this.file)) return sent;
+        if (!nonEmpty(this.file)) {
+          // nothing arrived while the last file was replayed: the spool is empty (unless a write just queued)
+          this.onDisk = this.queued.length > 0 || this.writing !== undefined;
+          return sent;
+        }
         await this.handle?.close();
         this.handle = undefined;
         await rename(this.file, this.replayFile);

@@ -1,0 +1,126 @@
+/**
+ * npm run bench:worker: events/s from emit to stored row, with the worker in its own process (as deployed),
+ * for SQLite and PostgreSQL; and emit latency p50/p99 as one call sees it.
+ * Options (env): BENCH_EVENTS=20000  BENCH_STORES=sqlite,postgres  PG_BENCH_URL=postgres://postgres@127.0.0.1:5432/test
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { Client } from 'pg';
+import IORedis from 'ioredis';
+import { loadConfig, type Config } from '../services/common/config';
+import { createLogger } from '../services/common/logger';
+import { openProducer } from '../services/events';
+import type { FlaggedCallEvent } from '../services/events/flagged-call';
+import { openLogStore } from '../services/flagged-log';
+import { exited, spawnSpoofguard } from '../test/support/child';
+import { fmt, report, summarize } from './stats';
+
+const total = Number(process.env.BENCH_EVENTS ?? 20000);
+const stores = (process.env.BENCH_STORES ?? 'sqlite,postgres').split(',');
+const pgAdmin = process.env.PG_BENCH_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const logger = createLogger({ level: 'warn' });
+
+const event = (i: number, run: string): FlaggedCallEvent => ({
+  v: 1,
+  kind: 'flagged',
+  callId: `${run}-${i}`,
+  source: 'ari',
+  receivedAt: new Date().toISOString(),
+  caller: {
+    raw: '"Amazon" <sip:+18882804331@carrier.example.net>',
+    e164: '+18882804331',
+    kind: 'number',
+    displayName: 'Amazon',
+  },
+  called: `+49309018${String(i % 100).padStart(2, '0')}`,
+  trunk: 'de-national',
+  verdict: 'warn',
+  score: 92,
+  reasons: ['brand-number', 'brand-name'],
+  brand: 'amazon',
+  degraded: false,
+});
+
+async function run(kind: string): Promise<void> {
+  const id = randomBytes(4).toString('hex');
+  let dropDb: (() => Promise<void>) | undefined;
+  let databaseUrl = '';
+  if (kind === 'postgres') {
+    const admin = new Client({ connectionString: pgAdmin });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE sgbench_${id}`);
+    await admin.end();
+    const url = new URL(pgAdmin);
+    url.pathname = `/sgbench_${id}`;
+    databaseUrl = url.toString();
+    dropDb = async () => {
+      const c = new Client({ connectionString: pgAdmin });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS sgbench_${id} WITH (FORCE)`);
+      await c.end();
+    };
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'sg-bench-'));
+  const config: Config = loadConfig({
+    overrides: {
+      log: { level: 'warn' },
+      queue: { name: `bench${id}`, spoolDir: join(dir, 'spool') },
+      flaggedLog: { databaseUrl, sqlitePath: join(dir, 'log.sqlite'), pseudonymKey: 'bench-key-0123456789abcdef' },
+    },
+  });
+  const store = await openLogStore(config);
+  const { producer, close } = openProducer(config, logger, `bench-${id}`);
+  while (producer['connection'].status !== 'ready') await new Promise((r) => setTimeout(r, 20));
+
+  // emit latency, one call at a time (what a call sees), before the worker competes for the CPU
+  const lat: number[] = [];
+  for (let i = 0; i < 2000; i++) {
+    const t0 = performance.now();
+    await producer.emit(event(i, 'lat'));
+    lat.push(performance.now() - t0);
+  }
+  const worker = spawnSpoofguard(['worker'], config);
+  while ((await store.count({})) < 2000) await new Promise((r) => setTimeout(r, 20));
+
+  // throughput: emit `total` events, 64 in flight, until the last row is stored
+  const started = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 64 }, async () => {
+      while (next < total) await producer.emit(event(next++, 'tp'));
+    }),
+  );
+  const emitted = performance.now();
+  while ((await store.count({})) < total + 2000) await new Promise((r) => setTimeout(r, 10));
+  const stored = performance.now();
+  const s = summarize(lat);
+  report(`${kind}: ${total.toLocaleString('en')} events, worker in its own process`, [
+    ['emit → stored, events/s', Math.round(total / ((stored - started) / 1000)).toLocaleString('en')],
+    ['emit rate (64 in flight), events/s', Math.round(total / ((emitted - started) / 1000)).toLocaleString('en')],
+    ['emit latency p50 / p99 (1 in flight)', `${fmt(s.p50)} / ${fmt(s.p99)}`],
+  ]);
+  worker.kill('SIGTERM');
+  await exited(worker);
+  await close();
+  await store.close();
+  await dropDb?.();
+  const redis = new IORedis(config.redis.url);
+  let cursor = '0';
+  do {
+    const [n, keys] = await redis.scan(cursor, 'MATCH', `${config.queue.prefix}:${config.queue.name}:*`, 'COUNT', 1000);
+    cursor = n;
+    if (keys.length) await redis.unlink(...keys);
+  } while (cursor !== '0');
+  redis.disconnect();
+}
+
+(async () => {
+  console.log(`spoofguard bench:worker — node ${process.version}`);
+  for (const kind of stores) await run(kind);
+})().catch((err) => {
+  console.error(err);
+  process.exitCode = 1;
+});
