@@ -16,6 +16,8 @@ import { serve } from './serve';
 import { callsCommands } from './calls';
 import { Shutdown } from '../common/shutdown';
 import { runWorker } from '../worker';
+import { runAri } from '../ari';
+import { openProducer } from '../events';
 
 interface Context {
   config: Config;
@@ -296,6 +298,24 @@ export function buildProgram(): Command {
       const stopped = shutdown.listen();
       const worker = await runWorker(config, logger);
       shutdown.add('worker', () => worker.close());
+      await stopped;
+    });
+
+  program
+    .command('ari')
+    .description(
+      'the Asterisk Stasis app: screen every inbound call, warn the subscriber before connecting; SIGTERM lets calls finish',
+    )
+    .action(async () => {
+      const { config, logger } = ctx();
+      const shutdown = new Shutdown(logger);
+      const stopped = shutdown.listen();
+      const screening = await openScreening(config, logger);
+      shutdown.add('screening', () => screening.close());
+      const events = openProducer(config, logger, 'ari');
+      shutdown.add('events', () => events.close());
+      const ari = runAri(config, logger, screening, events.producer);
+      shutdown.add('ari', () => ari.close());
       await stopped;
     });
 

@@ -158,6 +158,65 @@ export const configSpec = {
       secret: true,
     }),
   },
+  verdictHeader: {
+    key: setting({
+      doc: 'Shared key of the HMAC that signs X-Spoofguard-Verdict (SIP front) and verifies it (ARI app); at least 16 characters. Empty: headers are neither signed nor trusted.',
+      format: z.string().refine((s) => s === '' || s.length >= 16, 'empty or at least 16 characters'),
+      secret: true,
+    }),
+    maxAgeSec: setting({
+      doc: 'A verdict header older (or further in the future) than this is not trusted.',
+      format: z.number().int().min(1).max(3600),
+    }),
+  },
+  ari: {
+    url: setting({
+      doc: 'Asterisk ARI base URL (http.conf), without /ari.',
+      format: z.string().regex(/^https?:\/\//, 'an http:// or https:// URL'),
+    }),
+    username: setting({ doc: 'ARI user (ari.conf).', format: z.string().min(1) }),
+    password: setting({ doc: 'ARI password (ari.conf).', format: z.string().min(1), secret: true }),
+    app: setting({
+      doc: 'Stasis application name the dialplan sends calls to.',
+      format: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
+    }),
+    subscriberEndpoint: setting({
+      doc: 'Dial string of the called subscriber; {to} is the called number as the dialplan passed it.',
+      format: z.string().includes('{to}'),
+    }),
+    dialTimeoutSec: setting({
+      doc: 'How long the subscriber’s phone rings before the call counts as unanswered.',
+      format: z.number().int().min(1).max(300),
+    }),
+    digitTimeoutMs: setting({
+      doc: 'How long the subscriber has to press 1, 2 or 3 after the choices were read; then they are read once more, then the call is rejected.',
+      format: z.number().int().min(100).max(60000),
+    }),
+    warnedNamePrefix: setting({
+      doc: 'Put before the caller name on the subscriber’s display for a warned call; {brand} is the brand’s name.',
+      format: z.string().max(40),
+    }),
+    defaultLanguage: setting({
+      doc: 'Language of the prompts when the subscriber set none.',
+      format: z.enum(['de', 'en']),
+    }),
+    rejectWith: setting({
+      doc: 'What the caller of a rejected warned call gets: a busy signal or a neutral announcement.',
+      format: z.enum(['busy', 'announcement']),
+    }),
+    blockAnswer: setting({
+      doc: 'Blocked calls: answer and play an announcement (true) or refuse with "rejected" (false).',
+      format: z.boolean(),
+    }),
+    requestTimeoutMs: setting({
+      doc: 'Every ARI request gives up after this long.',
+      format: z.number().int().min(100).max(60000),
+    }),
+    maxInFlight: setting({
+      doc: 'Most ARI requests in flight at once (Asterisk’s http.conf sessionlimit is 100 by default).',
+      format: z.number().int().min(1).max(1000),
+    }),
+  },
   trunks: setting({
     doc: 'Trunks by id: country, whether international, identity headers to trust in order, source addresses (CIDR), and mode (route or tag).',
     format: z.record(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/), trunkSchema),

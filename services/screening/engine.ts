@@ -93,7 +93,10 @@ export class ScreeningEngine {
       degraded,
       elapsedMs: 0,
     };
-    if (evaluation.brand) verdict.brand = evaluation.brand;
+    if (evaluation.brand) {
+      verdict.brand = evaluation.brand;
+      verdict.brandName = this.rules.brandName(evaluation.brand);
+    }
     if (evaluation.warningsOff) verdict.warningsOff = true;
     if (called) verdict.called = called;
     if (lookup?.subscriber?.language) verdict.language = lookup.subscriber.language;

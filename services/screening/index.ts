@@ -7,6 +7,7 @@ import { ScreeningEngine } from './engine';
 import { ListAdmin } from './list-admin';
 import { ListKeys } from './list-keys';
 import { ListStore } from './list-store';
+import { ReportCounter } from './reports';
 import { RuleSet } from './rules';
 
 export { ScreeningEngine } from './engine';
@@ -14,6 +15,7 @@ export type { Verdict, ScreeningRequest } from './verdict';
 
 export interface Screening {
   engine: ScreeningEngine;
+  reports: ReportCounter;
   store: ListStore;
   rules: RuleSet;
   keys: ListKeys;
@@ -55,6 +57,7 @@ export async function openScreening(config: Config, logger: Logger): Promise<Scr
   await store.start();
   return {
     engine,
+    reports: new ReportCounter(callPath, keys, logger),
     store,
     rules,
     keys,

@@ -18,6 +18,8 @@ export interface Verdict {
   verdict: VerdictKind;
   score: number;
   brand?: string;
+  /** The brand as people know it ("Amazon"). */
+  brandName?: string;
   reasons: Reason[];
   caller: Omit<NormalizedCaller, 'params'>;
   /** The called number as E.164, or as it came when it is no public number (an extension). */

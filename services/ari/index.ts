@@ -1,0 +1,73 @@
+import type { Config } from '../common/config';
+import type { Logger } from '../common/logger';
+import { verifyVerdict } from '../common/verdict-header';
+import type { FlaggedCallProducer } from '../events';
+import type { Screening } from '../screening';
+import type { ReasonCode } from '../screening/brand-data';
+import { normalizeCaller } from '../screening/normalize';
+import type { Verdict } from '../screening/verdict';
+import { AriConnection } from './ari-adapter';
+import { AriApp } from './ari-app';
+import { Prompts } from './prompts';
+
+export interface RunningAri {
+  app: AriApp;
+  connection: AriConnection;
+  /** Stops taking calls, lets those in progress end, then disconnects. */
+  close(): Promise<void>;
+}
+
+/** `spoofguard ari`: the Stasis app. Connects in the background and keeps retrying while Asterisk is away. */
+export function runAri(
+  config: Config,
+  logger: Logger,
+  screening: Screening,
+  producer: FlaggedCallProducer,
+): RunningAri {
+  const log = logger.child({ role: 'ari' });
+  const connection = new AriConnection({ ...config.ari }, log);
+  const trunkOf = (id: string | undefined) => config.trunks[id ?? ''] ?? config.trunks[config.screening.defaultTrunk];
+
+  const app = new AriApp(
+    connection,
+    {
+      screen: (request) => screening.engine.screen(request),
+      trustedVerdict: (header, request) => {
+        if (!header || !config.verdictHeader.key) return undefined;
+        const checked = verifyVerdict(header, config.verdictHeader.key, config.verdictHeader.maxAgeSec);
+        if (!checked.ok) {
+          log.warn({ callId: request.callId, problem: checked.problem }, 'verdict header not trusted: screening again');
+          return undefined;
+        }
+        const { verdict, score, brand, reasons } = checked.verdict;
+        const trusted: Verdict = {
+          verdict,
+          score,
+          reasons: reasons.map((code) => screening.rules.reason(code as ReasonCode, {}, brand)),
+          caller: normalizeCaller(request.from, trunkOf(request.trunk), request.name),
+          trunk: request.trunk ?? config.screening.defaultTrunk,
+          degraded: false,
+          elapsedMs: 0,
+          ...(brand ? { brand, brandName: screening.rules.brandName(brand) } : {}),
+        };
+        return trusted;
+      },
+      emit: (event) => void producer.emit(event),
+      report: (caller, brand) => screening.reports.record(caller, brand),
+      prompts: new Prompts(),
+      settings: config.ari,
+      callIdPrefix: `ari:${new URL(config.ari.url).host}:`,
+      logger: log,
+    },
+    log,
+  );
+  void connection.start();
+  return {
+    app,
+    connection,
+    close: async () => {
+      await app.drain();
+      await connection.stop();
+    },
+  };
+}

@@ -1,0 +1,240 @@
+import { signVerdict } from '../../services/common/verdict-header';
+import { requestsTo, startHarness, type Harness, VERDICT_KEY } from './harness';
+import { until } from '../support/events';
+
+let h: Harness;
+afterEach(async () => {
+  await h?.close();
+});
+
+const AMAZON = { number: '+18882804331', name: 'Amazon' };
+const ERIKA = { number: '+4930901820', name: 'Erika Mustermann' };
+const args = (to = '+4930901899', trunk = 'de-national', pai = '', verdict = ''): string[] => [
+  to,
+  trunk,
+  encodeURIComponent(pai),
+  encodeURIComponent(verdict),
+];
+
+async function subscriberLeg(callerId: string): Promise<string> {
+  const sub = `${callerId}-sub`;
+  await h.server.waitForEvent((e) => e.type === 'StasisStart' && (e.channel as { id: string }).id === sub);
+  return sub;
+}
+
+async function warningPlayed(sub: string): Promise<void> {
+  await h.server.waitForEvent(
+    (e) => e.type === 'PlaybackStarted' && (e.playback as { target_uri: string }).target_uri === `channel:${sub}`,
+  );
+}
+
+async function stored(callId: string, outcome: string): Promise<Record<string, unknown>> {
+  await until(async () => (await h.worker.store.get(callId))?.outcome === outcome, 10000, `outcome ${outcome} stored`);
+  return (await h.worker.store.get(callId)) as unknown as Record<string, unknown>;
+}
+
+const callIdOf = (channelId: string): string => `ari:${new URL(h.config.ari.url).host}:${channelId}`;
+
+describe('clean calls', () => {
+  it('dials the subscriber at once and bridges on answer; hang-ups propagate', async () => {
+    h = await startHarness();
+    const a = h.server.inboundCall({ ...ERIKA, args: args() });
+    const b = await subscriberLeg(a);
+    const originate = requestsTo(h.server, 'POST', '/channels')[0].query;
+    expect(originate).toMatchObject({
+      endpoint: 'PJSIP/+4930901899@subscribers',
+      app: 'spoofguard',
+      appArgs: `dialed,${a}`,
+      callerId: '"Erika Mustermann" <+4930901820>',
+      originator: a,
+    });
+    expect(requestsTo(h.server, 'POST', `/channels/${a}/ring`)).toHaveLength(1);
+    await h.server.waitForEvent((e) => e.type === 'ChannelEnteredBridge' && (e.channel as { id: string }).id === b);
+    expect(requestsTo(h.server, 'POST', `/channels/${a}/answer`)).toHaveLength(1);
+    expect(requestsTo(h.server, 'POST', `/channels/${b}/play`)).toHaveLength(0);
+    h.server.hangupFromNetwork(b);
+    await h.server.waitForEvent((e) => e.type === 'ChannelDestroyed' && (e.channel as { id: string }).id === a);
+    await until(() => h.ari.app.callsInProgress === 0);
+    expect(h.ari.app.sessions.size).toBe(0);
+    expect(await h.worker.store.count({})).toBe(0);
+  });
+
+  it.each([
+    [{ busyAfterMs: 10 }, 'busy'],
+    [{ rejectAfterMs: 10 }, 'rejected'],
+    [{ neverAnswer: true }, 'no_answer'],
+  ] as const)('subscriber %j: the caller is released with %s', async (behaviour, reason) => {
+    h = await startHarness({ ari: { dialTimeoutSec: 1 } });
+    h.server.behaviour = () => behaviour;
+    const a = h.server.inboundCall({ ...ERIKA, args: args() });
+    await h.server.waitForEvent((e) => e.type === 'ChannelDestroyed' && (e.channel as { id: string }).id === a, 5000);
+    expect(requestsTo(h.server, 'DELETE', `/channels/${a}`)[0].query.reason).toBe(reason);
+  });
+});
+
+describe('warned calls', () => {
+  it('warn + 1: the subscriber alone hears the warning, then is connected', async () => {
+    h = await startHarness();
+    const a = h.server.inboundCall({ ...AMAZON, args: args() });
+    const originate =
+      (await until(() => requestsTo(h.server, 'POST', '/channels').length === 1),
+      requestsTo(h.server, 'POST', '/channels')[0].query);
+    expect(originate.callerId).toBe('"⚠ Amazon? Amazon" <+18882804331>');
+    const b = await subscriberLeg(a);
+    await warningPlayed(b);
+    const play = requestsTo(h.server, 'POST', `/channels/${b}/play`)[0].query;
+    expect(play.media).toBe('sound:spoofguard/warning-amazon,sound:spoofguard/choices');
+    expect(play.lang).toBe('de');
+    expect(requestsTo(h.server, 'POST', `/channels/${a}/play`)).toHaveLength(0);
+    expect(requestsTo(h.server, 'POST', `/channels/${a}/answer`)).toHaveLength(0);
+    h.server.press(b, '1');
+    await h.server.waitForEvent((e) => e.type === 'ChannelEnteredBridge' && (e.channel as { id: string }).id === a);
+    h.server.hangupFromNetwork(a);
+    const record = await stored(callIdOf(a), 'accepted');
+    expect(record).toMatchObject({ verdict: 'warn', brand: 'amazon', callerE164: '+18882804331', source: 'ari' });
+    expect(record.ringMs).toEqual(expect.any(Number));
+    expect(record.warningMs).toEqual(expect.any(Number));
+    expect(record.talkMs).toEqual(expect.any(Number));
+  });
+
+  it('warn + 2: the caller gets busy, the subscriber a confirmation, then both are released', async () => {
+    h = await startHarness();
+    const a = h.server.inboundCall({ ...AMAZON, args: args() });
+    const b = await subscriberLeg(a);
+    await warningPlayed(b);
+    h.server.press(b, '2');
+    await h.server.waitForEvent((e) => e.type === 'ChannelDestroyed' && (e.channel as { id: string }).id === b);
+    expect(requestsTo(h.server, 'DELETE', `/channels/${a}`)[0].query.reason).toBe('busy');
+    expect(requestsTo(h.server, 'POST', `/channels/${b}/play`).map((r) => r.query.media)).toContain(
+      'sound:spoofguard/call-rejected',
+    );
+    await stored(callIdOf(a), 'rejected');
+  });
+
+  it('warn + 3: rejected and the report is counted in Redis', async () => {
+    h = await startHarness();
+    const a = h.server.inboundCall({ ...AMAZON, args: args() });
+    const b = await subscriberLeg(a);
+    await warningPlayed(b);
+    h.server.press(b, '3');
+    await stored(callIdOf(a), 'reported');
+    await until(async () => (await h.screening.reports.top(5)).length === 1);
+    expect((await h.screening.reports.top(5))[0]).toMatchObject({ number: '+18882804331', count: 1, brand: 'amazon' });
+  });
+
+  it('warn + no key: the choices are read once more, then the call is rejected', async () => {
+    h = await startHarness();
+    const a = h.server.inboundCall({ ...AMAZON, args: args() });
+    const b = await subscriberLeg(a);
+    await stored(callIdOf(a), 'rejected');
+    const plays = requestsTo(h.server, 'POST', `/channels/${b}/play`).map((r) => r.query.media);
+    expect(plays).toEqual([
+      'sound:spoofguard/warning-amazon,sound:spoofguard/choices',
+      'sound:spoofguard/choices',
+      'sound:spoofguard/call-rejected',
+    ]);
+  });
+
+  it('ignores keys other than 1, 2, 3 and keys from the caller', async () => {
+    h = await startHarness();
+    const a = h.server.inboundCall({ ...AMAZON, args: args() });
+    const b = await subscriberLeg(a);
+    await warningPlayed(b);
+    h.server.press(b, '9');
+    h.server.press(a, '1');
+    h.server.press(b, '1');
+    await h.server.waitForEvent((e) => e.type === 'ChannelEnteredBridge');
+    h.server.hangupFromNetwork(b);
+    await stored(callIdOf(a), 'accepted');
+  });
+
+  it('the caller hangs up during the warning: the subscriber hears a short notice and is released', async () => {
+    h = await startHarness();
+    const a = h.server.inboundCall({ ...AMAZON, args: args() });
+    const b = await subscriberLeg(a);
+    await warningPlayed(b);
+    h.server.hangupFromNetwork(a);
+    await h.server.waitForEvent((e) => e.type === 'ChannelDestroyed' && (e.channel as { id: string }).id === b);
+    expect(requestsTo(h.server, 'POST', `/channels/${b}/play`).map((r) => r.query.media)).toContain(
+      'sound:spoofguard/caller-hung-up',
+    );
+    await stored(callIdOf(a), 'caller-hung-up');
+  });
+
+  it('a warned call the subscriber does not answer is logged as unanswered', async () => {
+    h = await startHarness({ ari: { dialTimeoutSec: 1 } });
+    h.server.behaviour = () => ({ neverAnswer: true });
+    const a = h.server.inboundCall({ ...AMAZON, args: args() });
+    await stored(callIdOf(a), 'unanswered');
+    expect(requestsTo(h.server, 'DELETE', `/channels/${a}`)[0].query.reason).toBe('no_answer');
+  });
+});
+
+describe('blocked calls', () => {
+  it('never rings the subscriber and refuses the caller', async () => {
+    h = await startHarness();
+    const a = h.server.inboundCall({ number: '110', name: 'Polizei', args: args() });
+    await stored(callIdOf(a), 'blocked');
+    expect(requestsTo(h.server, 'POST', '/channels')).toHaveLength(0);
+    expect(requestsTo(h.server, 'DELETE', `/channels/${a}`)[0].query.reason).toBe('rejected');
+  });
+
+  it('answers and plays an announcement when so configured', async () => {
+    h = await startHarness({ ari: { blockAnswer: true } });
+    const a = h.server.inboundCall({ number: '110', args: args() });
+    await stored(callIdOf(a), 'blocked');
+    expect(requestsTo(h.server, 'POST', `/channels/${a}/answer`)).toHaveLength(1);
+    expect(requestsTo(h.server, 'POST', `/channels/${a}/play`)[0].query.media).toBe('sound:spoofguard/blocked');
+    expect(requestsTo(h.server, 'POST', '/channels')).toHaveLength(0);
+  });
+});
+
+describe('verdict header from the SIP front', () => {
+  it('a valid signed verdict is trusted without screening again', async () => {
+    h = await startHarness();
+    const header = signVerdict({ verdict: 'warn', score: 80, brand: 'amazon', reasons: ['brand-number'] }, VERDICT_KEY);
+    const a = h.server.inboundCall({ ...ERIKA, args: args('+4930901899', 'de-national', '', header) });
+    const b = await subscriberLeg(a);
+    await warningPlayed(b);
+    expect(requestsTo(h.server, 'POST', '/channels')[0].query.callerId).toBe(
+      '"⚠ Amazon? Erika Mustermann" <+4930901820>',
+    );
+    h.server.press(b, '2');
+    await stored(callIdOf(a), 'rejected');
+  });
+
+  it('a forged verdict is not trusted: the call is screened (clean here) and connected', async () => {
+    h = await startHarness();
+    const header = signVerdict({ verdict: 'allow', score: 0, reasons: [] }, 'someone-elses-key-0123456789');
+    const a = h.server.inboundCall({ ...AMAZON, args: args('+4930901899', 'de-national', '', header) });
+    const b = await subscriberLeg(a);
+    await warningPlayed(b); // screened as Amazon despite the forged "allow"
+    h.server.press(b, '1');
+    await h.server.waitForEvent((e) => e.type === 'ChannelEnteredBridge');
+  });
+
+  it('screens the P-Asserted-Identity passed by the dialplan', async () => {
+    h = await startHarness();
+    const a = h.server.inboundCall({
+      ...ERIKA,
+      args: args('+4930901899', 'de-national', '"Amazon" <sip:+498003638469@sbc.example.de>'),
+    });
+    const b = await subscriberLeg(a);
+    await warningPlayed(b);
+    h.server.press(b, '1');
+    await h.server.waitForEvent((e) => e.type === 'ChannelEnteredBridge');
+  });
+});
+
+describe('resilience', () => {
+  it('the event socket dropped mid-call: ari-client reconnects and the call goes on', async () => {
+    h = await startHarness();
+    const a = h.server.inboundCall({ ...AMAZON, args: args() });
+    const b = await subscriberLeg(a);
+    await warningPlayed(b);
+    h.server.dropWebSockets();
+    await until(() => h.server.connectedApps > 0, 10000, 'event socket back');
+    h.server.press(b, '1');
+    await h.server.waitForEvent((e) => e.type === 'ChannelEnteredBridge' && (e.channel as { id: string }).id === a);
+  });
+});

@@ -1,0 +1,73 @@
+import type { Config } from '../../services/common/config';
+import { runAri, type RunningAri } from '../../services/ari';
+import { openProducer } from '../../services/events';
+import type { Screening } from '../../services/screening';
+import { runWorker, type RunningLogWorker } from '../../services/worker';
+import { AriTestServer } from '../support/ari-server/server';
+import { quietLogger, testConfig } from '../support/config';
+import { dropQueue, until } from '../support/events';
+import { dropPrefix } from '../support/redis';
+import { seededScreening } from '../support/screening';
+
+export const VERDICT_KEY = 'verdict-key-0123456789abcdef';
+
+export interface Harness {
+  server: AriTestServer;
+  config: Config;
+  screening: Screening;
+  ari: RunningAri;
+  worker: RunningLogWorker;
+  close(): Promise<void>;
+}
+
+/** The ARI app in-process against the ARI test server, real Redis, and a worker writing the log. */
+export async function startHarness(overrides: Record<string, unknown> = {}): Promise<Harness> {
+  const logger = quietLogger();
+  const server = new AriTestServer();
+  await server.start();
+  const config = testConfig({
+    ...overrides,
+    ari: {
+      url: server.url,
+      username: server.username,
+      password: server.password,
+      digitTimeoutMs: 300,
+      dialTimeoutSec: 5,
+      ...((overrides.ari as object) ?? {}),
+    },
+    verdictHeader: { key: VERDICT_KEY, maxAgeSec: 30 },
+  });
+  const screening = await seededScreening(config);
+  const events = openProducer(config, logger, `ari-${config.queue.name}`);
+  const worker = await runWorker(config, logger);
+  const ari = runAri(config, logger, screening, events.producer);
+  await until(() => server.connectedApps > 0, 10000, 'ARI app connected');
+  return {
+    server,
+    config,
+    screening,
+    ari,
+    worker,
+    close: async () => {
+      // calls still up would keep the drain waiting, as it should in production: end them from the network
+      for (const id of [...server.channels.keys()]) server.hangupFromNetwork(id);
+      await ari.close();
+      await events.close();
+      await worker.close();
+      await screening.close();
+      await server.stop();
+      await dropQueue(config);
+      await dropPrefix(config.redis.keyPrefix);
+    },
+  };
+}
+
+/** REST requests the app made to a path (e.g. "/channels/ID/answer"). */
+export const requestsTo = (
+  server: AriTestServer,
+  method: string,
+  path: string | RegExp,
+): { query: Record<string, string> }[] =>
+  server.requests.filter(
+    (r) => r.method === method && (typeof path === 'string' ? r.path === path : path.test(r.path)),
+  );
