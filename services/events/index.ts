@@ -2,6 +2,7 @@ import type { Config } from '../common/config';
 import type { Logger } from '../common/logger';
 import { fromPackageRoot } from '../common/package-root';
 import { createRedis } from '../common/redis';
+import { withinBudget } from '../common/within-budget';
 import { FlaggedCallProducer } from './producer';
 import { EventQueue } from './queue-adapter';
 import { Spool } from './spool';
@@ -34,7 +35,8 @@ export function openProducer(
     producer,
     close: async () => {
       await producer.close();
-      await queue.close().catch(() => undefined);
+      // BullMQ's close waits for Redis; when Redis is gone, the spool already holds what was not sent
+      await withinBudget(queue.close(), 2000, 'queue close').catch(() => undefined);
       connection.disconnect();
     },
   };

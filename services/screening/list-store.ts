@@ -1,4 +1,5 @@
 import type { Logger } from '../common/logger';
+import { withinBudget } from '../common/within-budget';
 import type { Redis } from '../common/redis';
 import { decodeMeta, decodeNameEntry, type EntryMeta, isExpired, type NameEntry } from './list-entry';
 import { keyPart, type ListKeys } from './list-keys';
@@ -242,7 +243,8 @@ export class ListStore {
   async stop(): Promise<void> {
     if (this.subscriber && this.listening) {
       this.listening = false;
-      await this.subscriber.unsubscribe(this.keys.changes).catch(() => undefined);
+      // closing the connection ends the subscription too: never wait on a Redis that is gone
+      if (this.subscriber.status === 'ready') await withinBudget(this.subscriber.unsubscribe(this.keys.changes), 1000).catch(() => undefined);
     }
   }
 }
