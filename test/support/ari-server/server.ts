@@ -71,6 +71,8 @@ export class AriTestServer {
   /** How long each played media lasts (ms). */
   playbackMs = 30;
   behaviour: (endpoint: string) => SubscriberBehaviour = () => ({ answerAfterMs: 20 });
+  /** Keep every request and event for assertions; benchmarks turn it off so memory stays flat. */
+  keepHistory = true;
   /** Extra delay of every REST answer (ms), to test timeouts. */
   responseDelayMs = 0;
   private server?: Server;
@@ -131,6 +133,12 @@ export class AriTestServer {
 
   get connectedApps(): number {
     return this.sockets.size;
+  }
+
+  private requestListeners: ((method: string, path: string, query: Record<string, string>) => void)[] = [];
+
+  onRequest(listener: (method: string, path: string, query: Record<string, string>) => void): void {
+    this.requestListeners.push(listener);
   }
 
   onEvent(listener: (event: Record<string, unknown>) => void): () => void {
@@ -227,7 +235,8 @@ export class AriTestServer {
       }
     }
     const path = url.pathname.replace(/^\/ari/, '');
-    this.requests.push({ method: req.method ?? 'GET', path, query });
+    if (this.keepHistory) this.requests.push({ method: req.method ?? 'GET', path, query });
+    for (const l of this.requestListeners) l(req.method ?? 'GET', path, query);
     if (this.responseDelayMs) await new Promise((r) => setTimeout(r, this.responseDelayMs));
     const docs = /^\/api-docs\/(\w+)\.json$/.exec(path);
     if (req.method === 'GET' && docs) {
@@ -464,7 +473,7 @@ export class AriTestServer {
   private emit(type: string, channel: ChannelState, body: Record<string, unknown>): void {
     for (const app of channel.apps) {
       const event = { type, ...body, asterisk_id: '00:00:00:00:00:01', application: app, timestamp: stamp() };
-      this.events.push(event);
+      if (this.keepHistory) this.events.push(event);
       const text = JSON.stringify(event);
       for (const [ws, apps] of this.sockets) if (apps.has(app) && ws.readyState === WebSocket.OPEN) ws.send(text);
       for (const l of this.listeners) l(event);
