@@ -244,7 +244,8 @@ export class ListStore {
     if (this.subscriber && this.listening) {
       this.listening = false;
       // closing the connection ends the subscription too: never wait on a Redis that is gone
-      if (this.subscriber.status === 'ready') await withinBudget(this.subscriber.unsubscribe(this.keys.changes), 1000).catch(() => undefined);
+      if (this.subscriber.status === 'ready')
+        await withinBudget(this.subscriber.unsubscribe(this.keys.changes), 1000).catch(() => undefined);
     }
   }
 }

@@ -18,7 +18,10 @@ it('Redis down: calls take the clean path (fail open), marked degraded', async (
   const redis = await PrivateRedis.start();
   const server = new AriTestServer();
   await server.start();
-  const config: Config = testConfig({ redis: { url: redis.url, connectTimeoutMs: 300 }, ari: { url: server.url, username: server.username, password: server.password } });
+  const config: Config = testConfig({
+    redis: { url: redis.url, connectTimeoutMs: 300 },
+    ari: { url: server.url, username: server.username, password: server.password },
+  });
   const screening = await seededScreening(config);
   const events = openProducer(config, logger, 'ari-redis-down');
   const ari = runAri(config, logger, screening, events.producer);
@@ -71,18 +74,26 @@ it('Asterisk restarts: the app reconnects by itself and takes calls again', asyn
 it('SIGTERM during a call: new calls go back to the dialplan, the call in progress finishes, then the process exits', async () => {
   const server = new AriTestServer();
   await server.start();
-  const config: Config = testConfig({ ari: { url: server.url, username: server.username, password: server.password, digitTimeoutMs: 5000 } });
+  const config: Config = testConfig({
+    ari: { url: server.url, username: server.username, password: server.password, digitTimeoutMs: 5000 },
+  });
   await (await seededScreening(config)).close();
   const child = spawnSpoofguard(['ari'], config);
   try {
     await until(() => server.connectedApps > 0, 20000, 'child connected');
     const a = server.inboundCall({ ...AMAZON, args });
     const b = `${a}-sub`;
-    await server.waitForEvent((e) => e.type === 'PlaybackStarted' && (e.playback as { target_uri: string }).target_uri === `channel:${b}`);
+    await server.waitForEvent(
+      (e) => e.type === 'PlaybackStarted' && (e.playback as { target_uri: string }).target_uri === `channel:${b}`,
+    );
     child.kill('SIGTERM');
     await until(() => child.output().includes('waiting for calls in progress to end'), 10000, 'draining');
     const late = server.inboundCall({ number: '+4930901821', args });
-    await until(() => requestsTo(server, 'POST', `/channels/${late}/continue`).length === 1, 5000, 'late call handed back');
+    await until(
+      () => requestsTo(server, 'POST', `/channels/${late}/continue`).length === 1,
+      5000,
+      'late call handed back',
+    );
     expect(child.exitCode).toBeNull();
     server.press(b, '1');
     await server.waitForEvent((e) => e.type === 'ChannelEnteredBridge' && (e.channel as { id: string }).id === a);
