@@ -1,6 +1,6 @@
 import type { Logger } from '../common/logger';
 import type { AriConnection } from './ari-adapter';
-import type { AriEvent } from './ari-events';
+import type { AriChannel, AriEvent } from './ari-events';
 import { type CallArgs, CallSession, type SessionDeps } from './call-session';
 
 const decode = (text: string | undefined): string | undefined => {
@@ -57,7 +57,7 @@ export class AriApp {
           this.logger.info({ channel: event.channel.id }, 'draining: call handed back to the dialplan');
           return this.ari.continueInDialplan(event.channel.id).catch(() => undefined);
         }
-        return this.startCall(event.channel, parseArgs(event.args));
+        return this.startCall(event.channel, await this.callArgs(event.channel, event.args));
       }
       case 'ChannelDtmfReceived':
         return this.sessions.get(event.channel.id)?.digit(event.channel.id, event.digit);
@@ -73,6 +73,25 @@ export class AriApp {
       default:
         return;
     }
+  }
+
+  /**
+   * The dialplan should pass called number, trunk, P-Asserted-Identity and the verdict header as Stasis
+   * arguments (no extra round trip). Where it passes fewer, the called number comes from the channel's
+   * extension and the headers are read through channel variables.
+   */
+  private async callArgs(channel: AriChannel, args: readonly string[]): Promise<CallArgs> {
+    const parsed = parseArgs(args);
+    if (!parsed.to) parsed.to = channel.dialplan?.exten ?? '';
+    if (args.length < 3) {
+      const [pai, verdict] = await Promise.all([
+        this.ari.variable(channel.id, 'PJSIP_HEADER(read,P-Asserted-Identity)'),
+        this.ari.variable(channel.id, 'PJSIP_HEADER(read,X-Spoofguard-Verdict)'),
+      ]);
+      parsed.assertedIdentity = pai || undefined;
+      parsed.verdictHeader = verdict || undefined;
+    }
+    return parsed;
   }
 
   private async startCall(channel: CallSession['caller'], args: CallArgs): Promise<void> {

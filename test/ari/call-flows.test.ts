@@ -238,3 +238,28 @@ describe('resilience', () => {
     await h.server.waitForEvent((e) => e.type === 'ChannelEnteredBridge' && (e.channel as { id: string }).id === a);
   });
 });
+
+describe('a dialplan that passes only the called number', () => {
+  it('reads P-Asserted-Identity through a channel variable', async () => {
+    h = await startHarness();
+    const a = h.server.inboundCall({
+      ...ERIKA,
+      args: ['+4930901899'],
+      vars: { 'PJSIP_HEADER(read,P-Asserted-Identity)': '<sip:+498003638469@sbc.example.de>' },
+    });
+    const b = await subscriberLeg(a);
+    await warningPlayed(b);
+    expect(requestsTo(h.server, 'GET', `/channels/${a}/variable`).map((r) => r.query.variable)).toContain(
+      'PJSIP_HEADER(read,P-Asserted-Identity)',
+    );
+    h.server.press(b, '1');
+    await h.server.waitForEvent((e) => e.type === 'ChannelEnteredBridge');
+  });
+
+  it('takes the called number from the channel when no argument names it', async () => {
+    h = await startHarness();
+    h.server.inboundCall({ ...ERIKA, args: [], exten: '+4930901877' });
+    await until(() => requestsTo(h.server, 'POST', '/channels').length === 1);
+    expect(requestsTo(h.server, 'POST', '/channels')[0].query.endpoint).toBe('PJSIP/+4930901877@subscribers');
+  });
+});
