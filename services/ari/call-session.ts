@@ -88,6 +88,8 @@ export class CallSession {
   readonly ended = new Promise<void>((resolve) => (this.resolveEnded = resolve));
   private readonly log: Logger;
   private playbackSeq = 0;
+  /** The announcement to a rejected caller: when it ends, the caller is hung up. */
+  private pendingCallerBye?: string;
 
   constructor(
     readonly caller: AriChannel,
@@ -252,7 +254,6 @@ export class CallSession {
     await this.deps.ari.play(channelId, id, [mediaName], this.language);
     this.pendingCallerBye = id;
   }
-  private pendingCallerBye?: string;
 
   private async block(): Promise<void> {
     this.state = 'blocking';

@@ -119,11 +119,7 @@ export function callsCommands(program: Command, config: () => Config, out: (text
       const store = await openLogStore(config());
       const sink: NodeJS.WritableStream = o.out ? createWriteStream(o.out) : process.stdout;
       try {
-        const progress = createProgress(
-          'export',
-          o.out ? await store.count(filter) : 0,
-          o.out ? process.stderr : ({ isTTY: false } as NodeJS.WriteStream),
-        );
+        const progress = createProgress('export', o.out ? await store.count(filter) : 0, o.out !== undefined);
         if (o.format === 'csv') sink.write(csvRow(CSV_COLUMNS));
         let n = 0;
         for await (const record of store.iterate(filter)) {

@@ -5,9 +5,14 @@ export interface Progress {
   stop(): void;
 }
 
-/** A progress bar on stderr when it is a terminal; silent otherwise (pipes, CI, logs). */
-export function createProgress(label: string, total = 0, stream: NodeJS.WriteStream = process.stderr): Progress {
-  if (!stream.isTTY) return { update: () => undefined, stop: () => undefined };
+/** A progress bar on stderr when it is a terminal and the output goes elsewhere; silent otherwise (pipes, CI, logs). */
+export function createProgress(
+  label: string,
+  total = 0,
+  enabled = true,
+  stream: NodeJS.WriteStream = process.stderr,
+): Progress {
+  if (!enabled || !stream.isTTY) return { update: () => undefined, stop: () => undefined };
   const bar = new SingleBar(
     { format: `${label} [{bar}] {percentage}% {value}/{total} {eta_formatted}`, stream, hideCursor: true },
     Presets.shades_classic,

@@ -18,59 +18,38 @@ const INDEXES = [
   'CREATE INDEX IF NOT EXISTS flagged_calls_called ON flagged_calls (called, received_at DESC)',
 ];
 
+/** The columns of version 1 with their SQLite and PostgreSQL types. */
+const FLAGGED_CALLS_V1: [string, string, string][] = [
+  ['call_id', 'TEXT PRIMARY KEY', 'TEXT PRIMARY KEY'],
+  ['source', 'TEXT NOT NULL', 'TEXT NOT NULL'],
+  ['received_at', 'INTEGER NOT NULL', 'BIGINT NOT NULL'],
+  ['caller_raw', 'TEXT', 'TEXT'],
+  ['caller_e164', 'TEXT', 'TEXT'],
+  ['caller_kind', 'TEXT', 'TEXT'],
+  ['display_name', 'TEXT', 'TEXT'],
+  ['called', 'TEXT', 'TEXT'],
+  ['trunk', 'TEXT', 'TEXT'],
+  ['verdict', 'TEXT', 'TEXT'],
+  ['score', 'INTEGER', 'INTEGER'],
+  ['reasons', 'TEXT', 'TEXT'],
+  ['brand', 'TEXT', 'TEXT'],
+  ['degraded', 'INTEGER', 'BOOLEAN'],
+  ['outcome', 'TEXT', 'TEXT'],
+  ['ring_ms', 'INTEGER', 'INTEGER'],
+  ['warning_ms', 'INTEGER', 'INTEGER'],
+  ['talk_ms', 'INTEGER', 'INTEGER'],
+  ['ended_at', 'INTEGER', 'BIGINT'],
+  ['updated_at', 'INTEGER NOT NULL', 'BIGINT NOT NULL'],
+];
+
+const createTable = (dialect: 1 | 2, suffix = ''): string =>
+  `CREATE TABLE flagged_calls (${FLAGGED_CALLS_V1.map((c) => `${c[0]} ${c[dialect]}`).join(', ')})${suffix}`;
+
 export const MIGRATIONS: Migration[] = [
   {
     version: 1,
     name: 'flagged calls',
-    sqlite: [
-      `CREATE TABLE flagged_calls (
-        call_id TEXT PRIMARY KEY,
-        source TEXT NOT NULL,
-        received_at INTEGER NOT NULL,
-        caller_raw TEXT,
-        caller_e164 TEXT,
-        caller_kind TEXT,
-        display_name TEXT,
-        called TEXT,
-        trunk TEXT,
-        verdict TEXT,
-        score INTEGER,
-        reasons TEXT,
-        brand TEXT,
-        degraded INTEGER,
-        outcome TEXT,
-        ring_ms INTEGER,
-        warning_ms INTEGER,
-        talk_ms INTEGER,
-        ended_at INTEGER,
-        updated_at INTEGER NOT NULL
-      ) WITHOUT ROWID`,
-      ...INDEXES,
-    ],
-    postgres: [
-      `CREATE TABLE flagged_calls (
-        call_id TEXT PRIMARY KEY,
-        source TEXT NOT NULL,
-        received_at BIGINT NOT NULL,
-        caller_raw TEXT,
-        caller_e164 TEXT,
-        caller_kind TEXT,
-        display_name TEXT,
-        called TEXT,
-        trunk TEXT,
-        verdict TEXT,
-        score INTEGER,
-        reasons TEXT,
-        brand TEXT,
-        degraded BOOLEAN,
-        outcome TEXT,
-        ring_ms INTEGER,
-        warning_ms INTEGER,
-        talk_ms INTEGER,
-        ended_at BIGINT,
-        updated_at BIGINT NOT NULL
-      )`,
-      ...INDEXES,
-    ],
+    sqlite: [createTable(1, ' WITHOUT ROWID'), ...INDEXES],
+    postgres: [createTable(2), ...INDEXES],
   },
 ];

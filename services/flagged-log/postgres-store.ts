@@ -8,6 +8,7 @@ import {
   decodeCursor,
   encodeCursor,
   mergeAssignments,
+  pages,
   recordOf,
   type Row,
   rowsOf,
@@ -100,13 +101,8 @@ export class PostgresLogStore implements LogStore {
     return rows[0] && recordOf(rows[0]);
   }
 
-  async *iterate(filter: CallFilter, batchSize = 1000): AsyncGenerator<FlaggedCallRecord> {
-    let cursor: string | undefined;
-    do {
-      const page = await this.list(filter, { limit: batchSize, cursor });
-      yield* page.records;
-      cursor = page.nextCursor;
-    } while (cursor);
+  iterate(filter: CallFilter, batchSize = 1000): AsyncGenerator<FlaggedCallRecord> {
+    return pages((f, page) => this.list(f, page), filter, batchSize);
   }
 
   async count(filter: CallFilter): Promise<number> {

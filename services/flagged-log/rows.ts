@@ -157,3 +157,20 @@ export function mergeAssignments(table: string, minFunction: 'MIN' | 'LEAST'): s
     })
     .join(', ');
 }
+
+/** Streams every matching record, newest first, page by page (exports): the same for both stores. */
+export async function* pages(
+  list: (
+    filter: CallFilter,
+    page: { limit: number; cursor?: string },
+  ) => Promise<{ records: FlaggedCallRecord[]; nextCursor?: string }>,
+  filter: CallFilter,
+  batchSize: number,
+): AsyncGenerator<FlaggedCallRecord> {
+  let cursor: string | undefined;
+  do {
+    const page = await list(filter, { limit: batchSize, cursor });
+    yield* page.records;
+    cursor = page.nextCursor;
+  } while (cursor);
+}

@@ -10,6 +10,7 @@ import {
   decodeCursor,
   encodeCursor,
   mergeAssignments,
+  pages,
   recordOf,
   rowsOf,
   whereOf,
@@ -79,13 +80,8 @@ export class SqliteLogStore implements LogStore {
     return row && recordOf(row);
   }
 
-  async *iterate(filter: CallFilter, batchSize = 1000): AsyncGenerator<FlaggedCallRecord> {
-    let cursor: string | undefined;
-    do {
-      const page = await this.list(filter, { limit: batchSize, cursor });
-      yield* page.records;
-      cursor = page.nextCursor;
-    } while (cursor);
+  iterate(filter: CallFilter, batchSize = 1000): AsyncGenerator<FlaggedCallRecord> {
+    return pages((f, page) => this.list(f, page), filter, batchSize);
   }
 
   async count(filter: CallFilter): Promise<number> {
