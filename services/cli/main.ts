@@ -234,9 +234,8 @@ export function buildProgram(): Command {
       await withAdmin(async ({ admin }) => {
         const state = await admin.state();
         const sink: NodeJS.WritableStream = o.out ? createWriteStream(o.out) : process.stdout;
-        const progress = o.out
-          ? createProgress('export', state.count)
-          : createProgress('export', 0, { isTTY: false } as NodeJS.WriteStream);
+        // a bar would mix with the entries when they go to the terminal too
+        const progress = createProgress('export', state.count, o.out !== undefined);
         if (o.format === 'csv') sink.write(csvHeader());
         let n = 0;
         for await (const entry of admin.entries(parseKinds(o.kind))) {
