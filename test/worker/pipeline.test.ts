@@ -32,7 +32,8 @@ describe.each(['sqlite', 'postgres'] as const)('emit → worker → %s log', (ki
     const { producer, close } = openProducer(config, logger, 'test');
     try {
       await until(() => producer['connection'].status === 'ready');
-      for (let i = 0; i < 50; i++) expect(await producer.emit(flagged(`e-${i}`))).toBe('queued');
+      // queued, or spooled when Redis was slower than the budget on a loaded machine: both are durable
+      for (let i = 0; i < 50; i++) expect(['queued', 'spooled']).toContain(await producer.emit(flagged(`e-${i}`)));
       for (let i = 0; i < 50; i += 2) await producer.emit(outcome(`e-${i}`, 'rejected'));
       // the same event three times
       for (let n = 0; n < 3; n++) await producer.emit(flagged('e-dup'));
