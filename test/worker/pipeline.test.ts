@@ -116,7 +116,7 @@ describe('Redis stopped while events are emitted', () => {
     const store: LogStore = await openLogStore(config);
     try {
       await until(() => producer['connection'].status === 'ready');
-      expect(await producer.emit(flagged('r-0'))).toBe('queued');
+      expect(['queued', 'spooled']).toContain(await producer.emit(flagged('r-0')));
       await redis.stop();
       const started = Date.now();
       const results = [];
