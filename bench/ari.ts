@@ -1,9 +1,10 @@
 /**
- * npm run bench:ari: the ARI app through the ARI test server (real ari-client, HTTP and WebSocket, real Redis):
- * added setup time of clean calls (StasisStart sent → subscriber dial request received) p50/p99, calls/s
- * handled end to end, and the heap after 10,000 calls.  Options: BENCH_CALLS=10000 BENCH_CONCURRENCY=50
+ * npm run bench:ari: the ARI app (this process) against the ARI test server (its own process, as Asterisk):
+ * real ari-client, HTTP and WebSocket, real Redis. Prints the added setup time of clean calls (StasisStart sent
+ * → subscriber dial request received) p50/p99 with one call at a time and under load, calls/s, and the app's
+ * heap before and after 10,000 calls.  Options: BENCH_CALLS=10000 BENCH_CONCURRENCY=50
  */
-import { performance } from 'node:perf_hooks';
+import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,7 +15,6 @@ import { createLogger } from '../services/common/logger';
 import { openProducer } from '../services/events';
 import { openListAdmin, openScreening } from '../services/screening';
 import { seedEntries } from '../services/screening/seed';
-import { AriTestServer } from '../test/support/ari-server/server';
 import { fmt, report, summarize } from './stats';
 
 const calls = Number(process.env.BENCH_CALLS ?? 10000);
@@ -22,17 +22,25 @@ const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 50);
 const gc = (globalThis as { gc?: () => void }).gc;
 
 (async () => {
-  const server = new AriTestServer();
-  server.keepHistory = false;
-  server.behaviour = () => ({ answerAfterMs: 0 });
-  await server.start();
+  const child = fork(join(__dirname, 'ari-server-process.ts'), [], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const nextMessage = <T>(): Promise<T> => new Promise((resolve) => child.once('message', (m) => resolve(m as T)));
+  const server = await nextMessage<{ url: string; username: string; password: string }>();
+  const run = async (n: number, inFlight: number): Promise<{ setup: number[]; rate: number }> => {
+    const answer = nextMessage<{ setup: number[]; rate: number }>();
+    child.send({ run: { calls: n, concurrency: inFlight } });
+    return answer;
+  };
+
   const id = randomBytes(4).toString('hex');
   const config = loadConfig({
     overrides: {
       log: { level: 'warn' },
       redis: { keyPrefix: `benchari${id}:` },
       queue: { name: `benchari${id}`, spoolDir: join(mkdtempSync(join(tmpdir(), 'sg-bench-ari-')), 'spool') },
-      ari: { url: server.url, username: server.username, password: server.password, maxInFlight: 50 },
+      ari: { ...server, maxInFlight: 50 },
     },
   });
   const logger = createLogger({ level: 'warn' });
@@ -42,72 +50,25 @@ const gc = (globalThis as { gc?: () => void }).gc;
   const screening = await openScreening(config, logger);
   const events = openProducer(config, logger, `bench-ari-${id}`);
   const ari = runAri(config, logger, screening, events.producer);
-  while (server.connectedApps === 0) await new Promise((r) => setTimeout(r, 20));
+  while (!ari.connection.connected) await new Promise((r) => setTimeout(r, 20));
 
-  const sentAt = new Map<string, number>();
-  const setup: number[] = [];
-  const ended = new Map<string, () => void>();
-  server.onEvent((e) => {
-    if (e.type === 'StasisStart' && (e.args as string[])[0] !== 'dialed')
-      sentAt.set((e.channel as { id: string }).id, performance.now());
-    if (e.type === 'ChannelEnteredBridge') {
-      const channel = (e.channel as { id: string }).id;
-      if (!channel.endsWith('-sub')) setImmediate(() => server.hangupFromNetwork(channel));
-    }
-    if (e.type === 'ChannelDestroyed') ended.get((e.channel as { id: string }).id)?.();
-  });
-  server.onRequest((method, path, query) => {
-    if (method === 'POST' && path === '/channels') {
-      const caller = query.originator;
-      const t0 = sentAt.get(caller);
-      if (t0 !== undefined) setup.push(performance.now() - t0);
-      sentAt.delete(caller);
-    }
-  });
-
-  const oneCall = (i: number): Promise<void> =>
-    new Promise((resolve) => {
-      const a = server.inboundCall({
-        number: `+4930${String(1000000 + (i % 900000))}`,
-        name: 'Erika Mustermann',
-        args: ['+4930901899', 'de-national', '', ''],
-      });
-      ended.set(`${a}-sub`, () => {
-        ended.delete(`${a}-sub`);
-        resolve();
-      });
-    });
-  const runCalls = async (n: number, inFlight: number): Promise<number> => {
-    let next = 0;
-    const started = performance.now();
-    await Promise.all(
-      Array.from({ length: inFlight }, async () => {
-        while (next < n) await oneCall(next++);
-      }),
-    );
-    return n / ((performance.now() - started) / 1000);
-  };
-
-  await runCalls(1000, concurrency); // warm up
+  await run(1000, concurrency); // warm up
   gc?.();
-  const heapAfterWarmUp = process.memoryUsage().heapUsed;
-  setup.length = 0;
-  await runCalls(1000, 1);
-  const idle = summarize(setup);
-  setup.length = 0;
-  const rate = await runCalls(calls, concurrency);
+  const heapBefore = process.memoryUsage().heapUsed;
+  const idle = summarize((await run(1000, 1)).setup);
+  const loaded = await run(calls, concurrency);
   while (ari.app.callsInProgress > 0) await new Promise((r) => setTimeout(r, 20));
   await new Promise((r) => setTimeout(r, 200));
   gc?.();
   const heapAfter = process.memoryUsage().heapUsed;
-  const s = summarize(setup);
-  report(`ARI app: clean calls through the ARI test server (app and server share one process)`, [
+  const busy = summarize(loaded.setup);
+  report('ARI app (this process) against the ARI test server (its own process), clean calls', [
     ['added setup time p50 / p99, 1 call at a time', `${fmt(idle.p50)} / ${fmt(idle.p99)}`],
-    [`added setup time p50 / p99, ${concurrency} at once`, `${fmt(s.p50)} / ${fmt(s.p99)}`],
-    [`calls/s, ${concurrency} at once (screen, dial, bridge, hang up)`, Math.round(rate).toLocaleString('en')],
-    ['heap after 1,000 warm-up calls', `${(heapAfterWarmUp / 1048576).toFixed(1)} MiB`],
+    [`added setup time p50 / p99, ${concurrency} at once`, `${fmt(busy.p50)} / ${fmt(busy.p99)}`],
+    [`calls/s, ${concurrency} at once (screen, dial, bridge, hang up)`, Math.round(loaded.rate).toLocaleString('en')],
+    ['app heap after 2,000 warm-up calls', `${(heapBefore / 1048576).toFixed(1)} MiB`],
     [
-      `heap after ${calls.toLocaleString('en')} more calls`,
+      `app heap after ${(calls + 1000).toLocaleString('en')} more calls`,
       `${(heapAfter / 1048576).toFixed(1)} MiB${gc ? '' : ' (run with --expose-gc for a settled figure)'}`,
     ],
     ['sessions left in the map', String(ari.app.sessions.size)],
@@ -115,7 +76,7 @@ const gc = (globalThis as { gc?: () => void }).gc;
   await ari.close();
   await events.close();
   await screening.close();
-  await server.stop();
+  child.kill();
 })().catch((err) => {
   console.error(err);
   process.exitCode = 1;
