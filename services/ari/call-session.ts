@@ -322,11 +322,6 @@ export class CallSession {
     if (this.subscriberChannel && !this.subscriberGone) await this.hangup(this.subscriberChannel, 'normal');
   }
 
-  /** SIGTERM before the call was answered by us: leave it to the dialplan. */
-  async handBack(): Promise<void> {
-    await this.deps.ari.continueInDialplan(this.caller.id);
-  }
-
   private async finish(outcome: Outcome): Promise<void> {
     if (this.state === 'ended') return;
     this.state = 'ended';

@@ -13,17 +13,14 @@ export interface EngineOptions {
   defaultTrunk: string;
 }
 
-/** Called after every screening (metrics). */
-export type ScreeningObserver = (verdict: Verdict) => void;
-
 /**
  * The screening engine: normalise, look up the lists in one round trip within the budget, apply the
  * rules. It fails open: when Redis is down or slow, the verdict is allow and marked degraded.
  */
 export class ScreeningEngine {
   private degradedSince?: number;
+  private lastDegradedLog = 0;
   private degradedCount = 0;
-  private readonly observers: ScreeningObserver[] = [];
 
   constructor(
     private readonly store: ListStore,
@@ -32,10 +29,6 @@ export class ScreeningEngine {
     private readonly logger: Logger,
   ) {
     this.trunks = new Map(Object.entries(options.trunks).map(([id, trunk]) => [id, { id, ...trunk }]));
-  }
-
-  onScreening(observer: ScreeningObserver): void {
-    this.observers.push(observer);
   }
 
   private readonly trunks: ReadonlyMap<string, TrunkContext & TrunkConfig>;
@@ -102,7 +95,6 @@ export class ScreeningEngine {
     if (lookup?.subscriber?.language) verdict.language = lookup.subscriber.language;
     if (lookup) verdict.listVersion = lookup.version;
     verdict.elapsedMs = Math.round((performance.now() - started) * 1000) / 1000;
-    for (const observer of this.observers) observer(verdict);
     return verdict;
   }
 
@@ -125,5 +117,4 @@ export class ScreeningEngine {
       );
     }
   }
-  private lastDegradedLog = 0;
 }
