@@ -1,20 +1,18 @@
 import { performance } from 'node:perf_hooks';
 import type { TrunkConfig } from '../common/config-schema';
 import type { Logger } from '../common/logger';
-import { withinBudget } from '../common/within-budget';
 import type { ListLookup, ListStore } from './list-store';
 import { normalizeCaller, normalizeNumber } from './normalize';
 import type { RuleSet, TrunkContext } from './rules';
 import { type ScreeningRequest, type Verdict } from './verdict';
 
 export interface EngineOptions {
-  budgetMs: number;
   trunks: Readonly<Record<string, TrunkConfig>>;
   defaultTrunk: string;
 }
 
 /**
- * The screening engine: normalise, look up the lists in one round trip within the budget, apply the
+ * The screening engine: normalise, look up the lists in one round trip (the store enforces the budget), apply the
  * rules. It fails open: when Redis is down or slow, the verdict is allow and marked degraded.
  */
 export class ScreeningEngine {
@@ -47,11 +45,7 @@ export class ScreeningEngine {
 
     let lookup: ListLookup | undefined;
     try {
-      lookup = await withinBudget(
-        this.store.lookup(caller.digits, calledKey),
-        this.options.budgetMs,
-        'no answer from Redis',
-      );
+      lookup = await this.store.lookup(caller.digits, calledKey);
       if (this.degradedSince !== undefined) {
         this.logger.info(
           { degradedMs: Date.now() - this.degradedSince, screenings: this.degradedCount },

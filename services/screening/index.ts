@@ -39,11 +39,11 @@ export async function openScreening(config: Config, logger: Logger): Promise<Scr
   const keys = new ListKeys(config.redis.keyPrefix);
   const callPath = createRedis(config.redis, 'call-path');
   const subscriber = createRedis(config.redis, 'subscriber');
-  const store = new ListStore(callPath, keys, logger, subscriber);
+  const store = new ListStore(callPath, keys, logger, subscriber, config.screening.budgetMs);
   const engine = new ScreeningEngine(
     store,
     rules,
-    { budgetMs: config.screening.budgetMs, trunks: config.trunks, defaultTrunk: config.screening.defaultTrunk },
+    { trunks: config.trunks, defaultTrunk: config.screening.defaultTrunk },
     logger,
   );
   try {

@@ -51,7 +51,10 @@ const lengthsOf = (prefixes: Iterable<string>): string =>
   [...new Set([...prefixes].map((p) => p.length))].sort((a, b) => a - b).join(',');
 
 const RELEASE_LOCK = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
-const WRITE_BATCH = 500;
+// Redis serves one client's pipeline before the next client's commands: small pipelines keep the
+// screenings that run during an import within their budget.
+const WRITE_BATCH = 50;
+const READ_BATCH = 50;
 
 /** Keyed in memory while a new generation is built: kind + value → meta id. */
 interface Generation {
@@ -195,9 +198,9 @@ export class ListAdmin {
       value,
     });
     if (kinds.includes('number')) {
-      for (let first = 0; first < state.buckets; first += 200) {
+      for (let first = 0; first < state.buckets; first += READ_BATCH) {
         const pipeline = this.redis.pipeline();
-        const last = Math.min(first + 200, state.buckets);
+        const last = Math.min(first + READ_BATCH, state.buckets);
         for (let b = first; b < last; b++) pipeline.hgetall(this.keys.bucket(state.gen, b));
         const replies = (await pipeline.exec()) ?? [];
         for (let i = 0; i < replies.length; i++) {
@@ -321,8 +324,8 @@ export class ListAdmin {
     ];
     for (const [key, map] of hashes) {
       const flat = [...map].flat();
-      for (let i = 0; i < flat.length; i += 2000) {
-        pipeline.hset(key, ...flat.slice(i, i + 2000));
+      for (let i = 0; i < flat.length; i += 200) {
+        pipeline.hset(key, ...flat.slice(i, i + 200));
         queued++;
       }
       if (key !== this.keys.meta(gen)) done += map.size;

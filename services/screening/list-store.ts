@@ -1,5 +1,5 @@
 import type { Logger } from '../common/logger';
-import { withinBudget } from '../common/within-budget';
+import { BudgetExceededError, withinBudget } from '../common/within-budget';
 import type { Redis } from '../common/redis';
 import { decodeMeta, decodeNameEntry, type EntryMeta, isExpired, type NameEntry } from './list-entry';
 import { keyPart, type ListKeys } from './list-keys';
@@ -78,6 +78,7 @@ type LookupReply = [string, string, ...OneReply[]];
 interface PendingLookup {
   digits: string;
   subscriber: string;
+  deadline: number;
   resolve(lookup: ListLookup): void;
   reject(err: unknown): void;
 }
@@ -118,6 +119,8 @@ export class ListStore {
     private readonly keys: ListKeys,
     private readonly logger: Logger,
     private readonly subscriber?: Redis,
+    /** A look-up not answered within this long fails with BudgetExceededError (the call fails open). */
+    private readonly budgetMs = 50,
   ) {
     this.redis.defineCommand('sgLookup', { numberOfKeys: 1, lua: LOOKUP_SCRIPT });
     this.redis.defineCommand('sgSnapshot', { numberOfKeys: 1, lua: SNAPSHOT_SCRIPT });
@@ -133,8 +136,8 @@ export class ListStore {
       this.listening = true;
       this.subscriber.on('message', (channel: string, message: string) => {
         if (channel !== this.keys.changes) return;
-        if (Number(message) !== this.snapshot.version) {
-          this.refresh().catch((err: Error) => this.logger.warn({ err }, 'list cache refresh failed'));
+        if (Number(message) > this.snapshot.version) {
+          this.refreshTo(Number(message)).catch((err: Error) => this.logger.warn({ err }, 'list cache refresh failed'));
         }
       });
       await this.subscriber.subscribe(this.keys.changes);
@@ -150,6 +153,12 @@ export class ListStore {
   refresh(): Promise<Snapshot> {
     this.refreshing ??= this.loadSnapshot().finally(() => (this.refreshing = undefined));
     return this.refreshing;
+  }
+
+  /** A load already under way may have started before `version` was written: then load once more. */
+  private async refreshTo(version: number): Promise<Snapshot> {
+    const snapshot = await this.refresh();
+    return snapshot.version >= version ? snapshot : this.refresh();
   }
 
   private async loadSnapshot(): Promise<Snapshot> {
@@ -171,6 +180,7 @@ export class ListStore {
       this.pending.push({
         digits: digits && /^\d{1,15}$/.test(digits) ? digits : '',
         subscriber: subscriberKey ? keyPart(subscriberKey) : '',
+        deadline: Date.now() + this.budgetMs,
         resolve,
         reject,
       });
@@ -195,15 +205,26 @@ export class ListStore {
     };
     const args: string[] = [];
     for (const p of batch) args.push(p.digits, p.subscriber);
+    // one deadline for the batch (its look-ups were asked for in the same turn); a promise settles once,
+    // so whichever of the answer and the deadline comes second does nothing
+    const timer = setTimeout(
+      () => {
+        const late = new BudgetExceededError(`no answer from Redis within ${this.budgetMs} ms`);
+        for (const p of batch) p.reject(late);
+      },
+      Math.max(0, batch[0].deadline - Date.now()),
+    );
     try {
       const [versionText, prefixLengthsText, ...replies] = await call.sgLookup(this.keys.state, this.keys.tag, ...args);
       const version = Number(versionText);
       const prefixLengths = prefixLengthsText ? prefixLengthsText.split(',').map(Number) : [];
-      const snapshot = version === this.snapshot.version ? this.snapshot : await this.refresh();
+      const snapshot = version === this.snapshot.version ? this.snapshot : await this.refreshTo(version);
       const now = Date.now();
       batch.forEach((p, i) => p.resolve(this.toLookup(version, replies[i], p.digits, prefixLengths, snapshot, now)));
     } catch (err) {
       for (const p of batch) p.reject(err);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
