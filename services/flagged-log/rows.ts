@@ -72,9 +72,10 @@ export function rowsOf(events: readonly FlaggedCallEvent[], called: CalledNumber
     const earlier = rows.get(e.callId);
     if (!earlier) rows.set(e.callId, row);
     else {
+      const receivedAt = Math.min(Number(earlier.received_at), Number(row.received_at));
       for (const column of COLUMNS)
         if (row[column] !== null) (earlier as Record<string, unknown>)[column] = row[column];
-      earlier.received_at = Math.min(Number(earlier.received_at), Number(row.received_at));
+      earlier.received_at = receivedAt;
     }
   }
   return [...rows.values()];

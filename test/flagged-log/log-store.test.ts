@@ -45,7 +45,7 @@ describe.each(['sqlite', 'postgres'] as const)('%s log store', (kind) => {
   it('merges the flagged event and the outcome into one record, in either order and batch', async () => {
     await store.upsert([outcome('call-a', 'rejected')]);
     await store.upsert([flagged('call-a', { receivedAt: '2026-11-25T10:00:00.000Z' })]);
-    await store.upsert([flagged('call-b'), outcome('call-b', 'reported')]);
+    await store.upsert([flagged('call-b', { receivedAt: '2026-11-25T11:00:00.000Z' }), outcome('call-b', 'reported')]);
     for (const id of ['call-a', 'call-b']) {
       const r = await store.get(id);
       expect(r).toMatchObject({ verdict: 'warn', brand: 'amazon', ringMs: 4200, warningMs: 9100, talkMs: 0 });
@@ -53,6 +53,8 @@ describe.each(['sqlite', 'postgres'] as const)('%s log store', (kind) => {
     }
     expect((await store.get('call-a'))?.outcome).toBe('rejected');
     expect((await store.get('call-a'))?.receivedAt).toBe(Date.parse('2026-11-25T10:00:00.000Z'));
+    // in one batch too, the record keeps the time the call was screened, not when it ended
+    expect((await store.get('call-b'))?.receivedAt).toBe(Date.parse('2026-11-25T11:00:00.000Z'));
     expect(await store.count({})).toBe(2);
   });
 
