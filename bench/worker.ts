@@ -16,6 +16,7 @@ import { openProducer } from '../services/events';
 import type { FlaggedCallEvent } from '../services/events/flagged-call';
 import { openLogStore } from '../services/flagged-log';
 import { exited, spawnSpoofguard } from '../test/support/child';
+import { flagged } from '../test/support/events';
 import { fmt, report, summarize } from './stats';
 
 const total = Number(process.env.BENCH_EVENTS ?? 20000);
@@ -23,26 +24,8 @@ const stores = (process.env.BENCH_STORES ?? 'sqlite,postgres').split(',');
 const pgAdmin = process.env.PG_BENCH_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const logger = createLogger({ level: 'warn' });
 
-const event = (i: number, run: string): FlaggedCallEvent => ({
-  v: 1,
-  kind: 'flagged',
-  callId: `${run}-${i}`,
-  source: 'ari',
-  receivedAt: new Date().toISOString(),
-  caller: {
-    raw: '"Amazon" <sip:+18882804331@carrier.example.net>',
-    e164: '+18882804331',
-    kind: 'number',
-    displayName: 'Amazon',
-  },
-  called: `+49309018${String(i % 100).padStart(2, '0')}`,
-  trunk: 'de-national',
-  verdict: 'warn',
-  score: 92,
-  reasons: ['brand-number', 'brand-name'],
-  brand: 'amazon',
-  degraded: false,
-});
+const event = (i: number, run: string): FlaggedCallEvent =>
+  flagged(`${run}-${i}`, { called: `+49309018${String(i % 100).padStart(2, '0')}` });
 
 async function run(kind: string): Promise<void> {
   const id = randomBytes(4).toString('hex');

@@ -15,9 +15,7 @@ import { createProgress } from './progress';
 import { serve } from './serve';
 import { callsCommands } from './calls';
 import { Shutdown } from '../common/shutdown';
-import { runWorker } from '../worker';
-import { runAri } from '../ari';
-import { openProducer } from '../events';
+import { startAri, startScreening, startWorker } from './roles';
 
 interface Context {
   config: Config;
@@ -295,8 +293,7 @@ export function buildProgram(): Command {
       const { config, logger } = ctx();
       const shutdown = new Shutdown(logger);
       const stopped = shutdown.listen();
-      const worker = await runWorker(config, logger);
-      shutdown.add('worker', () => worker.close());
+      await startWorker(config, logger, shutdown);
       await stopped;
     });
 
@@ -309,12 +306,7 @@ export function buildProgram(): Command {
       const { config, logger } = ctx();
       const shutdown = new Shutdown(logger);
       const stopped = shutdown.listen();
-      const screening = await openScreening(config, logger);
-      shutdown.add('screening', () => screening.close());
-      const events = openProducer(config, logger, 'ari');
-      shutdown.add('events', () => events.close());
-      const ari = runAri(config, logger, screening, events.producer);
-      shutdown.add('ari', () => ari.close());
+      startAri(config, logger, shutdown, await startScreening(config, logger, shutdown), 'ari');
       await stopped;
     });
 

@@ -1,11 +1,9 @@
 import type { Config } from '../common/config';
 import type { Logger } from '../common/logger';
 import { Shutdown } from '../common/shutdown';
-import { openListAdmin, openScreening } from '../screening';
+import { openListAdmin } from '../screening';
 import { seedEntries } from '../screening/seed';
-import { runAri } from '../ari';
-import { openProducer } from '../events';
-import { runWorker } from '../worker';
+import { startAri, startScreening, startWorker } from './roles';
 
 /** Seeds the brand lists when Redis holds none yet (first start), so a new box screens at once. */
 export async function seedIfEmpty(config: Config, logger: Logger): Promise<void> {
@@ -32,15 +30,10 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
       'could not seed the lists (Redis down?); screening fails open until it can',
     );
   }
-  const screening = await openScreening(config, logger);
-  shutdown.add('screening', () => screening.close());
-  const worker = await runWorker(config, logger);
-  shutdown.add('worker', () => worker.close());
-  const events = openProducer(config, logger, 'serve');
-  shutdown.add('events', () => events.close());
+  const screening = await startScreening(config, logger, shutdown);
+  const worker = await startWorker(config, logger, shutdown);
   // without an Asterisk the ARI app keeps retrying in the background and says so once
-  const ari = runAri(config, logger, screening, events.producer);
-  shutdown.add('ari', () => ari.close());
+  startAri(config, logger, shutdown, screening, 'serve');
   logger.info({ listVersion: screening.store.cachedVersion, log: worker.store.kind }, 'spoofguard ready');
   await stopped;
 }

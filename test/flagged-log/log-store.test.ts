@@ -2,7 +2,7 @@ import type { Config } from '../../services/common/config';
 import { calledNumberPolicy, openLogStore, type LogStore } from '../../services/flagged-log';
 import { testConfig } from '../support/config';
 import { flagged, outcome } from '../support/events';
-import { createTestDatabase } from '../support/postgres';
+import { configWithLogStore } from '../support/postgres';
 
 /** The same behaviour from both stores: a real SQLite file and a real PostgreSQL database. */
 describe.each(['sqlite', 'postgres'] as const)('%s log store', (kind) => {
@@ -11,11 +11,7 @@ describe.each(['sqlite', 'postgres'] as const)('%s log store', (kind) => {
   let drop: (() => Promise<void>) | undefined;
 
   beforeEach(async () => {
-    if (kind === 'postgres') {
-      const db = await createTestDatabase();
-      drop = db.drop;
-      config = testConfig({ flaggedLog: { databaseUrl: db.url } });
-    } else config = testConfig();
+    ({ config, drop } = await configWithLogStore(kind, testConfig));
     store = await openLogStore(config);
   });
   afterEach(async () => {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
+import type { Config } from '../../services/common/config';
 
 export const PG_ADMIN_URL = process.env.PG_TEST_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
@@ -22,4 +23,14 @@ export async function createTestDatabase(): Promise<{ url: string; name: string;
       await c.end();
     },
   };
+}
+
+/** A test config whose flagged-call log is a fresh SQLite file, or a fresh PostgreSQL database; drop() cleans up. */
+export async function configWithLogStore(
+  kind: 'sqlite' | 'postgres',
+  testConfig: (o?: Record<string, unknown>) => Config,
+): Promise<{ config: Config; drop(): Promise<void> }> {
+  if (kind === 'sqlite') return { config: testConfig(), drop: async () => undefined };
+  const db = await createTestDatabase();
+  return { config: testConfig({ flaggedLog: { databaseUrl: db.url } }), drop: db.drop };
 }

@@ -6,7 +6,7 @@ import { openLogStore, type LogStore } from '../../services/flagged-log';
 import { runWorker } from '../../services/worker';
 import { quietLogger, REDIS_URL, testConfig } from '../support/config';
 import { dropQueue, flagged, outcome, until } from '../support/events';
-import { createTestDatabase } from '../support/postgres';
+import { configWithLogStore, createTestDatabase } from '../support/postgres';
 import { PrivateRedis } from '../support/redis';
 import { TcpProxy } from '../support/tcp-proxy';
 
@@ -16,11 +16,7 @@ describe.each(['sqlite', 'postgres'] as const)('emit → worker → %s log', (ki
   let config: Config;
   let drop: (() => Promise<void>) | undefined;
   beforeEach(async () => {
-    if (kind === 'postgres') {
-      const db = await createTestDatabase();
-      drop = db.drop;
-      config = testConfig({ flaggedLog: { databaseUrl: db.url } });
-    } else config = testConfig();
+    ({ config, drop } = await configWithLogStore(kind, testConfig));
   });
   afterEach(async () => {
     await dropQueue(config);
