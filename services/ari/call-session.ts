@@ -145,19 +145,20 @@ export class CallSession {
     const prefix = this.deps.settings.warnedNamePrefix.replace('{brand}', this.verdict?.brandName ?? '');
     const name = this.flagged ? `${prefix}${caller.name}`.slice(0, 80) : caller.name;
     this.times.dial = Date.now();
-    await Promise.all([
-      this.deps.ari
-        .ring(this.caller.id)
-        .catch((err: Error) => this.log.warn({ err: err.message }, 'ring indication failed')),
-      this.deps.ari.originate({
-        endpoint: this.deps.settings.subscriberEndpoint.replace('{to}', this.args.to),
-        channelId: this.subscriberChannel,
-        appArgs: `dialed,${this.caller.id}`,
-        callerId: `"${name.replace(/["\\]/g, '')}" <${caller.number}>`,
-        timeoutSec: this.deps.settings.dialTimeoutSec,
-        originator: this.caller.id,
-      }),
-    ]);
+    // the dial request first: building an ARI request costs the client time, and the subscriber's phone
+    // should start ringing as early as possible; the caller's ringing indication follows
+    const dialled = this.deps.ari.originate({
+      endpoint: this.deps.settings.subscriberEndpoint.replace('{to}', this.args.to),
+      channelId: this.subscriberChannel,
+      appArgs: `dialed,${this.caller.id}`,
+      callerId: `"${name.replace(/["\\]/g, '')}" <${caller.number}>`,
+      timeoutSec: this.deps.settings.dialTimeoutSec,
+      originator: this.caller.id,
+    });
+    const ringing = this.deps.ari
+      .ring(this.caller.id)
+      .catch((err: Error) => this.log.warn({ err: err.message }, 'ring indication failed'));
+    await Promise.all([dialled, ringing]);
   }
 
   /** The subscriber picked up (their channel entered Stasis). */
