@@ -11,6 +11,11 @@ import { loadPromptTexts, PROMPT_LANGUAGES } from '../services/ari/prompts';
 import { fromPackageRoot } from '../services/common/package-root';
 
 const VOICES: Record<string, string> = { de: 'de', en: 'en-gb' };
+/** 8 kHz mono WAV, and 16 kHz signed linear without a header (sln16). */
+const FORMATS: [string, string, string[]][] = [
+  ['wav', '8000', []],
+  ['sln16', '16000', ['-t', 'raw']],
+];
 const work = mkdtempSync(join(tmpdir(), 'sg-prompts-'));
 try {
   for (const lang of PROMPT_LANGUAGES) {
@@ -20,36 +25,23 @@ try {
       const raw = join(work, `${lang}-${name}.wav`);
       // a calm pace (150 words/min) and a little pause between sentences
       execFileSync('espeak-ng', ['-v', VOICES[lang], '-s', '150', '-g', '4', '-w', raw, text]);
-      execFileSync('sox', [
-        raw,
-        '-r',
-        '8000',
-        '-c',
-        '1',
-        '-b',
-        '16',
-        '-e',
-        'signed-integer',
-        join(out, `${name}.wav`),
-        'norm',
-        '-3',
-      ]);
-      execFileSync('sox', [
-        raw,
-        '-r',
-        '16000',
-        '-c',
-        '1',
-        '-b',
-        '16',
-        '-e',
-        'signed-integer',
-        '-t',
-        'raw',
-        join(out, `${name}.sln16`),
-        'norm',
-        '-3',
-      ]);
+      for (const [ext, rate, type] of FORMATS) {
+        execFileSync('sox', [
+          raw,
+          '-r',
+          rate,
+          '-c',
+          '1',
+          '-b',
+          '16',
+          '-e',
+          'signed-integer',
+          ...type,
+          join(out, `${name}.${ext}`),
+          'norm',
+          '-3',
+        ]);
+      }
       process.stdout.write(`${lang}/${name}\n`);
     }
   }

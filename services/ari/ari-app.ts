@@ -1,4 +1,5 @@
 import type { Logger } from '../common/logger';
+import { VERDICT_HEADER } from '../common/verdict-header';
 import type { AriConnection } from './ari-adapter';
 import type { AriChannel, AriEvent } from './ari-events';
 import { type CallArgs, CallSession, type SessionDeps } from './call-session';
@@ -86,7 +87,7 @@ export class AriApp {
     if (args.length < 3) {
       const [pai, verdict] = await Promise.all([
         this.ari.variable(channel.id, 'PJSIP_HEADER(read,P-Asserted-Identity)'),
-        this.ari.variable(channel.id, 'PJSIP_HEADER(read,X-Spoofguard-Verdict)'),
+        this.ari.variable(channel.id, `PJSIP_HEADER(read,${VERDICT_HEADER})`),
       ]);
       parsed.assertedIdentity = pai || undefined;
       parsed.verdictHeader = verdict || undefined;

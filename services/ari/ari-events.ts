@@ -23,5 +23,4 @@ export const ariEventSchema = z.discriminatedUnion('type', [
   }),
 ]);
 export type AriEvent = z.infer<typeof ariEventSchema>;
-export type AriEventOf<T extends AriEvent['type']> = Extract<AriEvent, { type: T }>;
 export const HANDLED_EVENTS = ariEventSchema.options.map((o) => o.shape.type.value);

@@ -1,4 +1,4 @@
-import type { Logger } from '../common/logger';
+import { callLogger, type Logger } from '../common/logger';
 import type { FlaggedCallEvent, Outcome } from '../events/flagged-call';
 import type { ScreeningRequest, Verdict } from '../screening/verdict';
 import type { AriConnection, HangupReason } from './ari-adapter';
@@ -98,7 +98,7 @@ export class CallSession {
   ) {
     this.callId = `${deps.callIdPrefix}${caller.id}`;
     this.plannedSubscriberChannel = `${caller.id}-sub`;
-    this.log = deps.logger.child({ callId: this.callId, channel: caller.id });
+    this.log = callLogger(deps.logger, this.callId, { channel: caller.id });
   }
 
   get flagged(): boolean {

@@ -67,9 +67,11 @@ export class FlaggedCallProducer {
     if (this.connection.status !== 'ready' || !this.spool.pending) return 0;
     try {
       return await this.spool.drain(async (records) => {
-        const jobs = records
-          .map((r) => flaggedCallEventSchema.safeParse(r))
-          .flatMap((p) => (p.success ? [toJob(p.data)] : []));
+        const parsed = records.map((r) => flaggedCallEventSchema.safeParse(r));
+        const jobs = parsed.flatMap((p) => (p.success ? [toJob(p.data)] : []));
+        // events were validated before they were spooled: only a damaged file gets here
+        if (jobs.length < records.length)
+          this.logger.error({ dropped: records.length - jobs.length }, 'spooled events no longer valid: not replayed');
         await this.queue.addBulk(jobs);
       });
     } catch (err) {

@@ -10,7 +10,9 @@ import {
   isExpired,
   type ListEntry,
   type ListKind,
+  metaFields,
   type Origin,
+  UNKNOWN_META,
 } from './list-entry';
 import { bucketCountFor, bucketOf, digitsFromBucket, type ListKeys } from './list-keys';
 import { foldName } from './name-folding';
@@ -43,7 +45,7 @@ export interface ImportResult {
 /** A name pattern's field (folded pattern and match kind, so one spelling is stored once) and its JSON. */
 function nameRecord(entry: ListEntry): [string, string] {
   const match = entry.match ?? 'contains';
-  const json = JSON.stringify({ ...(JSON.parse(encodeMeta(entry)) as object), pattern: entry.value, match });
+  const json = JSON.stringify({ ...metaFields(entry), pattern: entry.value, match });
   return [`${foldName(entry.value).compact}:${match}`, json];
 }
 
@@ -56,13 +58,13 @@ const RELEASE_LOCK = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis
 const WRITE_BATCH = 50;
 const READ_BATCH = 50;
 
-/** Keyed in memory while a new generation is built: kind + value → meta id. */
+/** Keyed in memory while a new generation is built: value → meta id (names: field → JSON with its meta). */
 interface Generation {
   numbers: Map<string, string>;
   prefixes: Map<string, string>;
   allow: Map<string, string>;
   names: Map<string, string>;
-  meta: Map<string, string>;
+  /** meta JSON → id: equal meta records share one id. */
   metaIdByJson: Map<string, string>;
 }
 
@@ -142,14 +144,18 @@ export class ListAdmin {
       const multi = this.redis.multi();
       let added = 0;
       for (const entry of entries) {
+        // name patterns carry their meta inline; the other kinds point to a meta record
+        if (entry.kind === 'name') {
+          multi.hset(this.keys.names(state.gen), ...nameRecord(entry));
+          continue;
+        }
         const metaId = await this.newMetaId(state.gen, entry);
         if (entry.kind === 'number') {
           const { bucket, field } = bucketOf(entry.value, state.buckets);
           multi.hset(this.keys.bucket(state.gen, bucket), field, metaId);
           added++;
         } else if (entry.kind === 'prefix') multi.hset(this.keys.prefixes(state.gen), entry.value, metaId);
-        else if (entry.kind === 'allow') multi.hset(this.keys.allow(state.gen), entry.value, metaId);
-        else multi.hset(this.keys.names(state.gen), ...nameRecord(entry));
+        else multi.hset(this.keys.allow(state.gen), entry.value, metaId);
       }
       // count only sizes the buckets of the next import, so an overwritten number counted twice does no harm
       const newPrefixes = entries.filter((e) => e.kind === 'prefix').map((e) => e.value);
@@ -193,7 +199,7 @@ export class ListAdmin {
     const metaFlat = await this.redis.hgetall(this.keys.meta(state.gen));
     const meta = new Map(Object.entries(metaFlat).map(([id, json]) => [id, decodeMeta(json)]));
     const withMeta = (kind: ListKind, value: string, id: string): ListEntry => ({
-      ...(meta.get(id) ?? { source: 'unknown', origin: 'admin' as const, addedAt: 0 }),
+      ...(meta.get(id) ?? UNKNOWN_META),
       kind,
       value,
     });
@@ -239,16 +245,15 @@ export class ListAdmin {
         prefixes: new Map(),
         allow: new Map(),
         names: new Map(),
-        meta: new Map(),
         metaIdByJson: new Map(),
       };
-      const metaIdFor = async (meta: EntryMeta): Promise<string> => {
-        const json = encodeMeta(meta);
+      const metaIdFor = async (entry: ListEntry): Promise<string> => {
+        if (entry.kind === 'name') return ''; // names carry their meta inline
+        const json = encodeMeta(entry);
         let id = next.metaIdByJson.get(json);
         if (!id) {
           id = String(await this.redis.incr(this.keys.metaSeq));
           next.metaIdByJson.set(json, id);
-          next.meta.set(id, json);
         }
         return id;
       };
@@ -320,7 +325,7 @@ export class ListAdmin {
       [this.keys.prefixes(gen), next.prefixes],
       [this.keys.allow(gen), next.allow],
       [this.keys.names(gen), next.names],
-      [this.keys.meta(gen), next.meta],
+      [this.keys.meta(gen), new Map([...next.metaIdByJson].map(([json, id]) => [id, json]))],
     ];
     for (const [key, map] of hashes) {
       const flat = [...map].flat();
@@ -352,18 +357,10 @@ export class ListAdmin {
     await this.redis.hset(this.keys.subscriber(called), `allow:${what}`, String(expiresAt));
   }
 
-  async disallowForSubscriber(called: string, what: string): Promise<boolean> {
-    return (await this.redis.hdel(this.keys.subscriber(called), `allow:${what}`)) > 0;
-  }
-
   async setSubscriberPreferences(called: string, prefs: { warnings?: boolean; language?: string }): Promise<void> {
     const fields: Record<string, string> = {};
     if (prefs.warnings !== undefined) fields['pref:warnings'] = prefs.warnings ? 'on' : 'off';
     if (prefs.language !== undefined) fields['pref:lang'] = prefs.language;
     if (Object.keys(fields).length) await this.redis.hset(this.keys.subscriber(called), fields);
-  }
-
-  async subscriberRecord(called: string): Promise<Record<string, string>> {
-    return this.redis.hgetall(this.keys.subscriber(called));
   }
 }

@@ -112,19 +112,22 @@ export const listEntryInputSchema = z
   });
 export type ListEntryInput = z.input<typeof listEntryInputSchema>;
 
-/** Compact JSON of a meta record: absent fields are left out, so equal batches share one id. */
-export function encodeMeta(meta: EntryMeta): string {
-  return JSON.stringify({
-    brand: meta.brand,
-    reason: meta.reason,
-    label: meta.label,
-    source: meta.source,
-    origin: meta.origin,
-    addedAt: meta.addedAt,
-    expiresAt: meta.expiresAt,
-    verified: meta.verified,
-  });
-}
+/** What a hit whose meta record is missing or damaged counts as. */
+export const UNKNOWN_META: EntryMeta = { source: 'unknown', origin: 'admin', addedAt: 0 };
+
+/** The meta fields of an entry, in a fixed order: absent fields drop out of the JSON, so equal batches share one id. */
+export const metaFields = (meta: EntryMeta): EntryMeta => ({
+  brand: meta.brand,
+  reason: meta.reason,
+  label: meta.label,
+  source: meta.source,
+  origin: meta.origin,
+  addedAt: meta.addedAt,
+  expiresAt: meta.expiresAt,
+  verified: meta.verified,
+});
+
+export const encodeMeta = (meta: EntryMeta): string => JSON.stringify(metaFields(meta));
 
 const storedMetaSchema = z.object({
   brand: z.string().optional(),
@@ -145,7 +148,7 @@ export function decodeMeta(json: string | null | undefined): EntryMeta {
   } catch {
     // fall through
   }
-  return { source: 'unknown', origin: 'admin', addedAt: 0 };
+  return { ...UNKNOWN_META };
 }
 
 export function decodeNameEntry(json: string): NameEntry | undefined {

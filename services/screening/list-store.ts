@@ -1,7 +1,7 @@
 import type { Logger } from '../common/logger';
 import { BudgetExceededError, withinBudget } from '../common/within-budget';
 import type { Redis } from '../common/redis';
-import { decodeMeta, decodeNameEntry, type EntryMeta, isExpired, type NameEntry } from './list-entry';
+import { decodeMeta, decodeNameEntry, type EntryMeta, isExpired, type NameEntry, UNKNOWN_META } from './list-entry';
 import { keyPart, type ListKeys } from './list-keys';
 import { NameMatcher } from './name-folding';
 
@@ -239,7 +239,7 @@ export class ListStore {
     const [exactId, prefixIds, allowId, subFlat] = reply;
     const hit = (id: string | null, value: string): ListHit | undefined => {
       if (id === null || id === undefined) return undefined;
-      const meta = snapshot.meta.get(id) ?? { source: 'unknown', origin: 'admin', addedAt: 0 };
+      const meta = snapshot.meta.get(id) ?? UNKNOWN_META;
       return isExpired(meta, now) ? undefined : { ...meta, value };
     };
     let prefix: ListHit | undefined;
