@@ -224,9 +224,9 @@ export function buildProgram(): Command {
     });
   list
     .command('export')
-    .description('export entries as CSV or JSON lines')
+    .description('export entries as CSV, a JSON array or JSON lines (each imports again as it is)')
     .option('--kind <kinds>', 'comma-separated kinds')
-    .addOption(new Option('--format <format>').choices(['csv', 'jsonl']).default('csv'))
+    .addOption(new Option('--format <format>').choices(['csv', 'json', 'jsonl']).default('csv'))
     .option('--out <file>', 'write to a file instead of stdout')
     .action(async (o: { kind?: string; format: string; out?: string }) => {
       await withAdmin(async ({ admin }) => {
@@ -235,13 +235,19 @@ export function buildProgram(): Command {
         // a bar would mix with the entries when they go to the terminal too
         const progress = createProgress('export', state.count, o.out !== undefined);
         if (o.format === 'csv') sink.write(csvHeader());
+        if (o.format === 'json') sink.write('[');
         let n = 0;
         for await (const entry of admin.entries(parseKinds(o.kind))) {
-          const ok = sink.write(o.format === 'csv' ? entryToCsv(entry) : `${JSON.stringify(entryToRecord(entry))}\n`);
+          const json = JSON.stringify(entryToRecord(entry));
+          // the array is streamed entry by entry, so a million entries never sit in memory at once
+          const text =
+            o.format === 'csv' ? entryToCsv(entry) : o.format === 'json' ? `${n ? ',' : ''}\n${json}` : `${json}\n`;
+          const ok = sink.write(text);
           if (!ok) await new Promise<void>((r) => sink.once('drain', () => r()));
           if (++n % 1000 === 0) progress.update(n);
         }
         progress.stop();
+        if (o.format === 'json') sink.write('\n]\n');
         if (o.out) await new Promise<void>((resolve) => sink.end(() => resolve()));
         process.stderr.write(`exported ${n} entries\n`);
       });

@@ -110,6 +110,18 @@ describe('spoofguard CLI', () => {
     expect(reimport.code).toBe(0);
   });
 
+  it('exports a JSON array that imports again unchanged', async () => {
+    const out = join(dir, 'export.json');
+    const exported = await runCli(['list', 'export', '--format', 'json', '--out', out], { env });
+    expect(exported.code).toBe(0);
+    const entries = JSON.parse(readFileSync(out, 'utf8')) as { kind: string; value: string }[];
+    expect(entries.length).toBe(Number(/exported (\d+) entries/.exec(exported.stderr)?.[1]));
+    expect(entries).toContainEqual(expect.objectContaining({ kind: 'number', value: '+18882804331', brand: 'amazon' }));
+    const reimport = await runCli(['list', 'import', out], { env });
+    expect(reimport.code).toBe(0);
+    expect(reimport.stdout).toMatch(new RegExp(`imported ${entries.length} entries`));
+  });
+
   it('imports JSON and reports bad entries by position', async () => {
     const file = join(dir, 'import.json');
     writeFileSync(
