@@ -63,7 +63,8 @@ const DIGITS = new Set(['1', '2', '3']);
 
 export class CallSession {
   state: SessionState = 'screening';
-  readonly callId: string;
+  /** Its id in the flagged-call log. */
+  callId: string;
   /** The id the subscriber's channel gets when it is dialled (known up front, so its events find this call). */
   readonly plannedSubscriberChannel: string;
   subscriberChannel?: string;
@@ -117,6 +118,8 @@ export class CallSession {
       };
       const trusted = this.deps.trustedVerdict(this.args.verdictHeader, request);
       this.verdict = trusted ?? (await this.deps.screen(request));
+      // the SIP front logged this call first: its outcome belongs to the same record
+      if (trusted?.logId) this.callId = trusted.logId;
       this.log.info(
         {
           verdict: this.verdict.verdict,

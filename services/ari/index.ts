@@ -39,7 +39,7 @@ export function runAri(
           log.warn({ callId: request.callId, problem: checked.problem }, 'verdict header not trusted: screening again');
           return undefined;
         }
-        const { verdict, score, brand, reasons } = checked.verdict;
+        const { verdict, score, brand, reasons, call } = checked.verdict;
         const trusted: Verdict = {
           verdict,
           score,
@@ -49,6 +49,7 @@ export function runAri(
           degraded: false,
           elapsedMs: 0,
           ...(brand ? { brand, brandName: screening.rules.brandName(brand) } : {}),
+          ...(call ? { logId: call } : {}),
         };
         return trusted;
       },

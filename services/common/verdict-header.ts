@@ -5,7 +5,8 @@ import { REASON_CODES } from '../screening/brand-data';
 /**
  * X-Spoofguard-Verdict: the SIP front's verdict, carried to the ARI app. Fields are `k=v` pairs joined by ';'
  * with `sig` last: an HMAC-SHA256 (shared key) over everything before ";sig=". The timestamp bounds replay.
- *   v=1;verdict=warn;score=92;brand=amazon;reasons=brand-number,brand-name;ts=1795650000;sig=…
+ *   v=1;verdict=warn;score=92;brand=amazon;reasons=brand-number,brand-name;call=sip:abc@host;ts=1795650000;sig=…
+ * `call` is the call's id in the analysts' log: the ARI app logs the outcome under it, so one call is one record.
  */
 export const VERDICT_HEADER = 'X-Spoofguard-Verdict';
 
@@ -22,6 +23,10 @@ const fieldsSchema = z.strictObject({
     .max(600)
     .transform((s) => s.split(',').filter(Boolean))
     .pipe(z.array(z.enum(REASON_CODES))),
+  call: z
+    .string()
+    .regex(/^[\w.@:+\-/]{1,200}$/)
+    .optional(),
   ts: z.coerce.number().int().positive(),
   sig: z.string().regex(/^[0-9a-f]{64}$/),
 });
@@ -31,6 +36,8 @@ export interface SignedVerdict {
   score: number;
   brand?: string;
   reasons: string[];
+  /** The call's id in the flagged-call log. */
+  call?: string;
   /** Seconds since the epoch when the SIP front signed it. */
   ts: number;
 }
@@ -40,7 +47,9 @@ const mac = (key: string, text: string): string => createHmac('sha256', key).upd
 export function signVerdict(verdict: Omit<SignedVerdict, 'ts'>, key: string, now = Date.now()): string {
   const parts = [`v=1`, `verdict=${verdict.verdict}`, `score=${Math.round(verdict.score)}`];
   if (verdict.brand) parts.push(`brand=${verdict.brand}`);
-  parts.push(`reasons=${verdict.reasons.join(',')}`, `ts=${Math.floor(now / 1000)}`);
+  parts.push(`reasons=${verdict.reasons.join(',')}`);
+  if (verdict.call) parts.push(`call=${verdict.call}`);
+  parts.push(`ts=${Math.floor(now / 1000)}`);
   const body = parts.join(';');
   return `${body};sig=${mac(key, body)}`;
 }
@@ -70,6 +79,6 @@ export function verifyVerdict(
     return { ok: false, problem: 'verdict header signature does not match' };
   const age = now / 1000 - parsed.data.ts;
   if (age > maxAgeSec || age < -maxAgeSec) return { ok: false, problem: `verdict header is ${Math.round(age)} s old` };
-  const { verdict, score, brand, reasons, ts } = parsed.data;
-  return { ok: true, verdict: { verdict, score, reasons, ts, ...(brand ? { brand } : {}) } };
+  const { verdict, score, brand, reasons, call, ts } = parsed.data;
+  return { ok: true, verdict: { verdict, score, reasons, ts, ...(brand ? { brand } : {}), ...(call ? { call } : {}) } };
 }

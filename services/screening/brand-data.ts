@@ -45,6 +45,7 @@ export const REASON_CODES = [
   'caller-equals-called',
   'stir-failed',
   'stir-passed',
+  'stir-unsigned',
   'invalid-number',
   'unparseable',
   'anonymous',

@@ -64,6 +64,7 @@ export class ScreeningEngine {
       displayName: caller.displayName,
       trunk,
       verstat: request.verstat ?? caller.params?.verstat,
+      ...(request.identityHeader !== undefined ? { identityHeader: request.identityHeader } : {}),
       lookup,
       names: lookup?.names ?? this.store.cachedNames,
     });

@@ -10,6 +10,8 @@ export interface TrunkContext {
   id: string;
   country: string;
   international: boolean;
+  /** Calls on this trunk are normally signed (STIR/SHAKEN). */
+  expectIdentity?: boolean;
 }
 
 export interface EvaluationInput {
@@ -19,6 +21,8 @@ export interface EvaluationInput {
   displayName?: string;
   trunk: TrunkContext;
   verstat?: string;
+  /** Whether the call carried an Identity header (RFC 8224); undefined when the source cannot tell. */
+  identityHeader?: boolean;
   /** What Redis answered; undefined when it did not answer in time. */
   lookup?: ListLookup;
   names: NameMatcher<NameEntry>;
@@ -135,6 +139,8 @@ export class RuleSet {
     const verstat = input.verstat?.toLowerCase();
     if (verstat === 'tn-validation-failed') reasons.push(this.reason('stir-failed'));
     else if (verstat === 'tn-validation-passed') reasons.push(this.reason('stir-passed'));
+    else if (input.trunk.expectIdentity && (verstat === 'no-tn-validation' || input.identityHeader === false))
+      reasons.push(this.reason('stir-unsigned'));
 
     const nameHit = input.names.match(input.displayName);
     if (nameHit)

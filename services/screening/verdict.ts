@@ -33,6 +33,8 @@ export interface Verdict {
   language?: string;
   listVersion?: number;
   elapsedMs: number;
+  /** The call's id in the flagged-call log, when the SIP front logged it first (signed verdict header). */
+  logId?: string;
 }
 
 /** One screening request from outside (CLI line, API body, call flow): validated here. */
@@ -42,6 +44,8 @@ export const screeningRequestSchema = z.strictObject({
   to: z.string().max(256).optional(),
   trunk: z.string().max(64).optional(),
   verstat: z.string().max(64).optional(),
+  /** The call carried an Identity header (SIP front only). */
+  identityHeader: z.boolean().optional(),
   callId: z.string().max(256).optional(),
 });
 export type ScreeningRequest = z.infer<typeof screeningRequestSchema>;
