@@ -15,7 +15,7 @@ import { createProgress } from './progress';
 import { serve } from './serve';
 import { callsCommands } from './calls';
 import { Shutdown } from '../common/shutdown';
-import { startAri, startScreening, startWorker } from './roles';
+import { startAri, startEvents, startScreening, startSip, startWorker } from './roles';
 
 interface Context {
   config: Config;
@@ -312,7 +312,22 @@ export function buildProgram(): Command {
       const { config, logger } = ctx();
       const shutdown = new Shutdown(logger);
       const stopped = shutdown.listen();
-      startAri(config, logger, shutdown, await startScreening(config, logger, shutdown), 'ari');
+      const screening = await startScreening(config, logger, shutdown);
+      startAri(config, logger, shutdown, screening, startEvents(config, logger, shutdown, 'ari'));
+      await stopped;
+    });
+
+  program
+    .command('sip')
+    .description(
+      'the SIP front for carriers (drachtio-srf): screen every INVITE, pass clean calls on, send warned ones to the IVR, reject blocked ones with 608',
+    )
+    .action(async () => {
+      const { config, logger } = ctx();
+      const shutdown = new Shutdown(logger);
+      const stopped = shutdown.listen();
+      const screening = await startScreening(config, logger, shutdown);
+      startSip(config, logger, shutdown, screening, startEvents(config, logger, shutdown, 'sip'));
       await stopped;
     });
 

@@ -2,7 +2,8 @@ import { runAri } from '../ari';
 import type { Config } from '../common/config';
 import type { Logger } from '../common/logger';
 import type { Shutdown } from '../common/shutdown';
-import { openProducer } from '../events';
+import { type FlaggedCallProducer, openProducer } from '../events';
+import { runSip } from '../sip';
 import { openScreening, type Screening } from '../screening';
 import { runWorker, type RunningLogWorker } from '../worker';
 
@@ -22,9 +23,31 @@ export async function startWorker(config: Config, logger: Logger, shutdown: Shut
   return worker;
 }
 
-export function startAri(config: Config, logger: Logger, shutdown: Shutdown, screening: Screening, role: string): void {
+/** The FlaggedCall producer of a process role (its own spool file). */
+export function startEvents(config: Config, logger: Logger, shutdown: Shutdown, role: string): FlaggedCallProducer {
   const events = openProducer(config, logger, role);
   shutdown.add('events', () => events.close());
-  const ari = runAri(config, logger, screening, events.producer);
+  return events.producer;
+}
+
+export function startAri(
+  config: Config,
+  logger: Logger,
+  shutdown: Shutdown,
+  screening: Screening,
+  producer: FlaggedCallProducer,
+): void {
+  const ari = runAri(config, logger, screening, producer);
   shutdown.add('ari', () => ari.close());
+}
+
+export function startSip(
+  config: Config,
+  logger: Logger,
+  shutdown: Shutdown,
+  screening: Screening,
+  producer: FlaggedCallProducer,
+): void {
+  const sip = runSip(config, logger, screening, producer);
+  shutdown.add('sip', () => sip.close());
 }

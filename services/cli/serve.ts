@@ -3,7 +3,7 @@ import type { Logger } from '../common/logger';
 import { Shutdown } from '../common/shutdown';
 import { openListAdmin } from '../screening';
 import { seedEntries } from '../screening/seed';
-import { startAri, startScreening, startWorker } from './roles';
+import { startAri, startEvents, startScreening, startSip, startWorker } from './roles';
 
 /** Seeds the brand lists when Redis holds none yet (first start), so a new box screens at once. */
 export async function seedIfEmpty(config: Config, logger: Logger): Promise<void> {
@@ -18,7 +18,10 @@ export async function seedIfEmpty(config: Config, logger: Logger): Promise<void>
   }
 }
 
-/** `spoofguard serve`: every role of one box in one process (screening, worker, ARI app); one SIGTERM stops them all. */
+/**
+ * `spoofguard serve`: every role of one box in one process (screening, worker, ARI app, and the SIP front when
+ * sip.enabled); one SIGTERM stops them all.
+ */
 export async function serve(config: Config, logger: Logger): Promise<void> {
   const shutdown = new Shutdown(logger);
   const stopped = shutdown.listen();
@@ -32,8 +35,10 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
   }
   const screening = await startScreening(config, logger, shutdown);
   const worker = await startWorker(config, logger, shutdown);
+  const producer = startEvents(config, logger, shutdown, 'serve');
   // without an Asterisk the ARI app keeps retrying in the background and says so once
-  startAri(config, logger, shutdown, screening, 'serve');
+  startAri(config, logger, shutdown, screening, producer);
+  if (config.sip.enabled) startSip(config, logger, shutdown, screening, producer);
   logger.info({ listVersion: screening.store.cachedVersion, log: worker.store.kind }, 'spoofguard ready');
   await stopped;
 }

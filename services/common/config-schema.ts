@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 /**
@@ -16,13 +17,29 @@ export interface Setting<T extends z.ZodType = z.ZodType> {
 const setting = <T extends z.ZodType>(s: Setting<T>): Setting<T> => s;
 
 const identityHeader = z.enum(['P-Asserted-Identity', 'Remote-Party-ID', 'From']);
+function isAddressOrRange(text: string): boolean {
+  const [address = '', bits, ...rest] = text.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  if (bits === undefined) return true;
+  const prefix = Number(bits);
+  return /^\d{1,3}$/.test(bits) && prefix <= (family === 4 ? 32 : 128);
+}
+
 const countryCode = z.string().regex(/^[A-Z]{2}$/, 'a two-letter ISO country code such as DE');
 
 export const trunkSchema = z.strictObject({
   country: countryCode,
   international: z.boolean(),
   identityHeaders: z.array(identityHeader).min(1),
-  sources: z.array(z.string()).default([]),
+  /** Addresses or CIDR ranges the trunk's INVITEs come from (SIP front). */
+  sources: z.array(z.string().refine(isAddressOrRange, 'an IP address or CIDR range such as 192.0.2.0/24')).default([]),
+  /** SIP front: a header that must also match (e.g. a carrier's trunk-group parameter). */
+  header: z
+    .strictObject({ name: z.string().regex(/^[A-Za-z0-9-]{1,64}$/), value: z.string().min(1).max(256) })
+    .optional(),
+  /** Calls on this trunk normally carry a STIR/SHAKEN Identity header or a verstat: its absence is a signal. */
+  expectIdentity: z.boolean().default(false),
   mode: z.enum(['route', 'tag']).default('route'),
   tagPrefix: z.string().max(40).default('Betrugsverdacht: '),
 });
@@ -167,6 +184,49 @@ export const configSpec = {
     maxAgeSec: setting({
       doc: 'A verdict header older (or further in the future) than this is not trusted.',
       format: z.number().int().min(1).max(3600),
+    }),
+  },
+  sip: {
+    enabled: setting({
+      doc: '`spoofguard serve` also runs the SIP front.',
+      format: z.boolean(),
+    }),
+    drachtioHost: setting({
+      doc: 'drachtio-server control address (its admin port, 9022 by default).',
+      format: z.string().min(1).max(253),
+    }),
+    drachtioPort: setting({
+      doc: 'drachtio-server control port.',
+      format: z.number().int().min(1).max(65535),
+    }),
+    drachtioSecret: setting({
+      doc: 'Shared secret of drachtio-server (drachtio.conf.xml <admin secret>).',
+      format: z.string().min(1).max(256),
+      secret: true,
+    }),
+    nextHop: setting({
+      doc: 'Where clean calls go (stateful proxy): a SIP URI such as sip:pbx.example.net:5060.',
+      format: z.string().regex(/^sips?:\S+$/, 'a sip: or sips: URI'),
+    }),
+    warningIvrUri: setting({
+      doc: 'Where warned calls go: the Asterisk warning IVR, which reads X-Spoofguard-Verdict. Empty: warned calls go to nextHop.',
+      format: z.string().regex(/^(sips?:\S+)?$/, 'empty or a sip: or sips: URI'),
+    }),
+    blockStatus: setting({
+      doc: 'Response to blocked calls: 608 Rejected (RFC 8688) or 603 Decline for peers that do not know 608.',
+      format: z.union([z.literal(608), z.literal(603)]),
+    }),
+    blockCallInfo: setting({
+      doc: 'Call-Info header value on 608 responses, telling a wrongly blocked caller where to complain, e.g. <https://example.net/blocked>;purpose=jwscard. Empty: none.',
+      format: z.string().max(512),
+    }),
+    maxMessageBytes: setting({
+      doc: 'INVITEs larger than this are answered 513 Message Too Large.',
+      format: z.number().int().min(1024).max(65535),
+    }),
+    drainTimeoutMs: setting({
+      doc: 'On SIGTERM, how long calls the SIP front is still handling may take to end before it disconnects.',
+      format: z.number().int().min(0).max(600000),
     }),
   },
   ari: {

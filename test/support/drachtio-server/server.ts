@@ -4,51 +4,142 @@ import { createServer, type Server, type Socket } from 'node:net';
 /**
  * A drachtio-server stand-in that speaks drachtio's TCP wire protocol, so the real drachtio-srf runs
  * unchanged against it. Frames are `<byte length>#<msgId>|<verb>|…` with the SIP message after CRLF. It
- * authenticates apps, takes their routes, answers pings, delivers SIP requests from the "network", and
- * records what the app answers or proxies, then plays the next hop for proxied requests.
+ * authenticates apps, takes their routes, answers pings, delivers SIP requests from the "network", records
+ * what the app answers or proxies, and plays the far end: the next hop of proxied requests and the called
+ * party of requests the app sends itself (a B2BUA's B leg), including their dialogs (ACK, BYE).
+ *
+ * Faithful to drachtio-server where the app can tell: `response|<msgId>|OK|<source>|<bytes>|<transport>|
+ * <address>|<port>|<time>|<txn>|<dialog>` leaders, the echoed request as drachtio sent it, proxy results as
+ * `…|||continue` per final response and then `done`, dialog ids as `<Call-ID>;from-tag=<tag>`.
  */
 const CRLF = '\r\n';
 
-export interface AppResponse {
+export interface SipText {
+  raw: string;
+  /** The first header of that name. */
+  header(name: string): string | undefined;
+  /** Every header of that name, in order. */
+  headers(name: string): string[];
+}
+
+export interface AppResponse extends SipText {
   kind: 'response';
   status: number;
   reason: string;
-  raw: string;
-  header(name: string): string | undefined;
+  /** The dialog drachtio created when the app answered 2xx (the A leg of a B2BUA). */
+  dialogId?: string;
 }
 
-export interface ProxyRecord {
+/** `raw` is the request as drachtio forwards it: the original with the app's headers added, a Via on top. */
+export interface ProxyRecord extends SipText {
   kind: 'proxy';
   destinations: string[];
-  /** Headers the app set on the proxied request (drachtio-srf sends only those, plus the request line). */
-  raw: string;
-  header(name: string): string | undefined;
+  /** Only what the app sent with the proxy command. */
+  appHeaders: SipText;
 }
 
 export type AppAnswer = AppResponse | ProxyRecord;
 
-interface Pending {
-  resolve(answer: AppAnswer): void;
+/** A request the app sent itself (a B2BUA's INVITE, an in-dialog BYE), as drachtio put it on the wire. */
+export interface OutgoingRequest extends SipText {
+  method: string;
+  uri: string;
+  dialogId?: string;
 }
 
-function headerOf(raw: string, name: string): string | undefined {
+interface AppState {
+  authenticated: boolean;
+  verbs: Set<string>;
+}
+
+const time = (): string => new Date().toISOString().slice(11, 23);
+
+export function headersOf(raw: string, name: string): string[] {
   const lower = name.toLowerCase();
+  const found: string[] = [];
   for (const line of raw.split(CRLF).slice(1)) {
     if (line === '') break;
     const colon = line.indexOf(':');
-    if (colon > 0 && line.slice(0, colon).trim().toLowerCase() === lower) return line.slice(colon + 1).trim();
+    if (colon > 0 && line.slice(0, colon).trim().toLowerCase() === lower) found.push(line.slice(colon + 1).trim());
   }
-  return undefined;
+  return found;
 }
+
+export const headerOf = (raw: string, name: string): string | undefined => headersOf(raw, name)[0];
+
+const sipText = (raw: string): SipText => ({ raw, header: (n) => headerOf(raw, n), headers: (n) => headersOf(raw, n) });
+
+/** Headers drachtio-server does not let an app set on a request it forwards or sends (dialog-level ones). */
+const IMMUTABLE = new Set([
+  'via',
+  'call-id',
+  'cseq',
+  'from',
+  'to',
+  'contact',
+  'max-forwards',
+  'content-length',
+  'route',
+  'record-route',
+]);
+
+/**
+ * A proxied request as it leaves drachtio: sofia adds the app's headers to the original (headers of one
+ * instance replaced, others appended; it never removes one), decrements Max-Forwards, puts its Via on top.
+ */
+function forwardedRequest(original: string, appRequest: string, destination: string): string {
+  let out = original.replace(/^(\S+) \S+ SIP\/2\.0/, `$1 ${destination} SIP/2.0`);
+  const singletons = new Set(['p-asserted-identity', 'content-type', 'subject', 'expires']);
+  for (const line of appRequest.slice(appRequest.indexOf(CRLF) + 2, appRequest.indexOf(CRLF + CRLF)).split(CRLF)) {
+    const colon = line.indexOf(':');
+    if (colon <= 0) continue;
+    const name = line.slice(0, colon).trim();
+    const value = line.slice(colon + 1).trim();
+    if (IMMUTABLE.has(name.toLowerCase())) continue;
+    if (singletons.has(name.toLowerCase())) out = withHeader(out, name, value);
+    else out = appendHeader(out, name, value);
+  }
+  const hops = Number(headerOf(out, 'Max-Forwards') ?? '70');
+  out = withHeader(out, 'Max-Forwards', String(hops - 1));
+  return out.replace(CRLF, `${CRLF}Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK-${randomUUID().slice(0, 8)}${CRLF}`);
+}
+
+function appendHeader(raw: string, name: string, value: string): string {
+  const end = raw.indexOf(CRLF + CRLF);
+  return `${raw.slice(0, end)}${CRLF}${name}: ${value}${raw.slice(end)}`;
+}
+
+/** Sets a header (replacing any of that name) in a SIP text; undefined removes it. */
+function withHeader(raw: string, name: string, value: string | undefined): string {
+  const end = raw.indexOf(CRLF + CRLF);
+  const head = raw.slice(0, end).split(CRLF);
+  const body = raw.slice(end + 4);
+  const kept = head.filter(
+    (line, i) => i === 0 || line.slice(0, line.indexOf(':')).trim().toLowerCase() !== name.toLowerCase(),
+  );
+  if (value !== undefined) kept.push(`${name}: ${value}`);
+  return `${kept.join(CRLF)}${CRLF}${CRLF}${body}`;
+}
+
+const tagOf = (value: string | undefined): string | undefined => /;\s*tag=([^;>\s]+)/i.exec(value ?? '')?.[1];
 
 export class DrachtioTestServer {
   private server?: Server;
-  private readonly apps = new Map<Socket, { authenticated: boolean; verbs: Set<string> }>();
-  private readonly pendingByTxn = new Map<string, Pending>();
-  /** What the next hop answers to proxied requests. */
-  nextHopStatus = 200;
+  private readonly apps = new Map<Socket, AppState>();
+  private readonly pendingByTxn = new Map<string, (answer: AppAnswer) => void>();
+  /** Requests delivered from the network, by drachtio transaction id (to answer CANCEL, ACK). */
+  private readonly delivered = new Map<string, string>();
+  /** What the next hop of a proxied request answers; by default 200. */
+  answerProxy: (destination: string, request: SipText) => number = () => 200;
+  /** What the called party of a request the app sends answers (after a 180); by default 200. */
+  answerOutgoing: (request: OutgoingRequest) => number = () => 200;
   port = 0;
   readonly log: string[] = [];
+  readonly outgoing: OutgoingRequest[] = [];
+  /** In-dialog requests the app sent (BYE to either leg). */
+  readonly inDialog: OutgoingRequest[] = [];
+  /** ACKs the app sent for 2xx responses of its own INVITEs, by dialog id. */
+  readonly acked = new Set<string>();
 
   constructor(readonly secret = 'cymru') {}
 
@@ -73,48 +164,107 @@ export class DrachtioTestServer {
     return [...this.apps.values()].filter((a) => a.authenticated && a.verbs.has(method.toLowerCase())).length;
   }
 
+  async waitRouted(method: string, timeoutMs = 5000): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    while (this.routed(method) === 0) {
+      if (Date.now() > until) throw new Error(`no app routed ${method} within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  private appFor(method: string): Socket | undefined {
+    return [...this.apps.entries()].find(([, a]) => a.authenticated && a.verbs.has(method.toLowerCase()))?.[0];
+  }
+
   /**
    * A SIP request arrives from the network (as sipp would send it); resolves with the app's final answer.
    * `raw` is the SIP text with CRLF line ends.
    */
   deliver(raw: string, from = { address: '192.0.2.10', port: 5060 }): Promise<AppAnswer> {
     const method = raw.slice(0, raw.indexOf(' ')).toLowerCase();
-    const app = [...this.apps.entries()].find(([, a]) => a.authenticated && a.verbs.has(method));
+    const app = this.appFor(method);
     if (!app) return Promise.reject(new Error(`no app routed ${method}`));
     const txn = randomUUID();
-    const dialog = randomUUID();
-    const answer = new Promise<AppAnswer>((resolve) => this.pendingByTxn.set(txn, { resolve }));
+    const answer = new Promise<AppAnswer>((resolve) => this.pendingByTxn.set(txn, resolve));
+    this.delivered.set(txn, raw);
+    this.sendSip(app, 'network', raw, from, txn, '');
+    return answer;
+  }
+
+  /** The caller cancels an INVITE it delivered earlier (same Call-ID); drachtio answers the CANCEL itself. */
+  cancel(inviteRaw: string, from = { address: '192.0.2.10', port: 5060 }): void {
+    const app = this.appFor('invite');
+    if (!app) throw new Error('no app routed invite');
+    const cancel = inviteRaw
+      .slice(0, inviteRaw.indexOf(CRLF + CRLF))
+      .replace(/^INVITE /, 'CANCEL ')
+      .replace(/CSeq: (\d+) INVITE/i, 'CSeq: $1 CANCEL')
+      .split(CRLF)
+      .filter((l) => !/^(content-type|contact)\s*:/i.test(l))
+      .map((l) => (/^content-length\s*:/i.test(l) ? 'Content-Length: 0' : l))
+      .join(CRLF);
+    this.sendSip(app, 'network', `${cancel}${CRLF}${CRLF}`, from, randomUUID(), '');
+  }
+
+  /** The caller hangs up an answered call: BYE in the dialog the app's 2xx created. */
+  hangUp(dialogId: string, answered: AppResponse, from = { address: '192.0.2.10', port: 5060 }): Promise<AppAnswer> {
+    // in-dialog requests go to the app that owns the dialog, routed or not
+    const app = [...this.apps.entries()].find(([, a]) => a.authenticated)?.[0];
+    if (!app) return Promise.reject(new Error('no app connected'));
+    const txn = randomUUID();
+    const answer = new Promise<AppAnswer>((resolve) => this.pendingByTxn.set(txn, resolve));
+    const bye = [
+      `BYE ${/<([^>]+)>/.exec(answered.header('Contact') ?? '')?.[1] ?? 'sip:127.0.0.1:5060'} SIP/2.0`,
+      `Via: SIP/2.0/UDP ${from.address}:${from.port};branch=z9hG4bK-${txn.slice(0, 8)}`,
+      'Max-Forwards: 70',
+      `From: ${answered.header('To')}`,
+      `To: ${answered.header('From')}`,
+      `Call-ID: ${answered.header('Call-ID')}`,
+      'CSeq: 2 BYE',
+      'Content-Length: 0',
+      '',
+      '',
+    ].join(CRLF);
+    this.sendSip(app, 'network', bye, from, txn, dialogId);
+    return answer;
+  }
+
+  private sendSip(
+    socket: Socket,
+    source: string,
+    raw: string,
+    from: { address: string; port: number },
+    txn: string,
+    dialogId: string,
+  ): void {
     const leader = [
       'sip',
-      'network',
+      source,
       Buffer.byteLength(raw),
       'udp',
       from.address,
       from.port,
-      new Date().toISOString().slice(11, 23),
+      time(),
       txn,
-      dialog,
+      dialogId,
       '127.0.0.1',
       '5060',
     ].join('|');
-    this.send(app[0], `${leader}${CRLF}${raw}`);
-    return answer;
+    this.send(socket, `${leader}${CRLF}${raw}`);
   }
 
   private accept(socket: Socket): void {
     this.apps.set(socket, { authenticated: false, verbs: new Set() });
-    let buffer = '';
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => {
-      buffer += chunk;
+    let buffer = Buffer.alloc(0);
+    socket.on('data', (chunk: Buffer) => {
+      buffer = Buffer.concat([buffer, chunk]);
       for (;;) {
         const hash = buffer.indexOf('#');
         if (hash < 0) break;
-        const length = Number(buffer.slice(0, hash));
-        const body = Buffer.from(buffer.slice(hash + 1), 'utf8');
-        if (!Number.isFinite(length) || body.length < length) break;
-        const message = body.subarray(0, length).toString('utf8');
-        buffer = body.subarray(length).toString('utf8');
+        const length = Number(buffer.subarray(0, hash).toString('utf8'));
+        if (!Number.isFinite(length) || buffer.length < hash + 1 + length) break;
+        const message = buffer.subarray(hash + 1, hash + 1 + length).toString('utf8');
+        buffer = buffer.subarray(hash + 1 + length);
         this.handle(socket, message);
       }
     });
@@ -126,7 +276,7 @@ export class DrachtioTestServer {
     const id = randomUUID();
     const text = `${id}|${payload}`;
     this.log.push(`<== ${text.split(CRLF)[0]}`);
-    socket.write(`${Buffer.byteLength(text, 'utf8')}#${text}`);
+    if (!socket.destroyed) socket.write(`${Buffer.byteLength(text, 'utf8')}#${text}`);
     return id;
   }
 
@@ -160,68 +310,168 @@ export class DrachtioTestServer {
       app.verbs.delete(args[0]);
       return this.reply(socket, id, ['OK']);
     }
-    if (verb === 'sip') {
-      // a response the app sends to a request we delivered: `sip|<txn>|<dialog>` + the SIP response
-      const [txn] = args;
-      const status = Number(/^SIP\/2\.0 (\d{3})/.exec(sip)?.[1]);
-      const reason = /^SIP\/2\.0 \d{3} ?([^\r\n]*)/.exec(sip)?.[1] ?? '';
+    if (verb === 'sip' && sip.startsWith('SIP/2.0 ')) return this.appResponse(socket, id, args, sip);
+    if (verb === 'sip') return this.appRequest(socket, id, args, sip);
+    if (verb === 'proxy') return this.proxy(socket, id, args, sip);
+    this.reply(socket, id, ['NOK', `unsupported: ${verb}`]);
+  }
+
+  /** The app answers a request we delivered: `sip|<txn>|<dialog>` + the SIP response. */
+  private appResponse(socket: Socket, id: string, args: string[], sip: string): void {
+    const [txn] = args;
+    const status = Number(/^SIP\/2\.0 (\d{3})/.exec(sip)?.[1]);
+    const reason = /^SIP\/2\.0 \d{3} ?([^\r\n]*)/.exec(sip)?.[1] ?? '';
+    const request = this.delivered.get(txn);
+    let sent = sip;
+    let dialogId = args[1] ?? '';
+    if (request && status >= 200 && status < 300 && request.startsWith('INVITE ')) {
+      // drachtio completes the response (To tag, Contact) and creates the UAS dialog
+      const to = headerOf(sent, 'To') ?? headerOf(request, 'To') ?? '';
+      if (!tagOf(to)) sent = withHeader(sent, 'To', `${to};tag=${randomUUID().slice(0, 8)}`);
+      if (!headerOf(sent, 'Contact')) sent = withHeader(sent, 'Contact', '<sip:127.0.0.1:5060>');
+      dialogId = `${headerOf(request, 'Call-ID')};from-tag=${tagOf(headerOf(sent, 'To'))}`;
+    }
+    this.reply(
+      socket,
+      id,
+      ['OK', 'application', Buffer.byteLength(sent), 'udp', '127.0.0.1', '5060', time(), txn, dialogId],
+      sent,
+    );
+    if (status >= 200) {
+      const resolve = this.pendingByTxn.get(txn);
+      this.pendingByTxn.delete(txn);
+      if (request?.startsWith('INVITE ') && status >= 200 && status < 300) {
+        // the caller's ACK for the 2xx, in the new dialog
+        const ack = [
+          `ACK ${/<([^>]+)>/.exec(headerOf(sent, 'Contact') ?? '')?.[1] ?? 'sip:127.0.0.1'} SIP/2.0`,
+          'Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK-ack',
+          'Max-Forwards: 70',
+          `From: ${headerOf(sent, 'From')}`,
+          `To: ${headerOf(sent, 'To')}`,
+          `Call-ID: ${headerOf(sent, 'Call-ID')}`,
+          `CSeq: ${/^(\d+)/.exec(headerOf(sent, 'CSeq') ?? '1')?.[1]} ACK`,
+          'Content-Length: 0',
+          '',
+          '',
+        ].join(CRLF);
+        this.sendSip(socket, 'network', ack, { address: '192.0.2.10', port: 5060 }, randomUUID(), dialogId);
+      }
+      if (status >= 200 && request && !request.startsWith('INVITE ')) this.delivered.delete(txn);
+      resolve?.({ kind: 'response', status, reason, dialogId: dialogId || undefined, ...sipText(sent) });
+    }
+  }
+
+  /**
+   * The app sends a request itself: `sip|<txn>|<dialog>` + the request. drachtio fills in what the app left
+   * out (Via, Call-ID, From tag, CSeq, Contact), echoes the request as sent, then the far end answers.
+   */
+  private appRequest(socket: Socket, id: string, args: string[], sip: string): void {
+    const [, dialogId = ''] = args;
+    const requestLine = sip.slice(0, sip.indexOf(CRLF));
+    const [method, uri] = requestLine.split(' ');
+    const txn = randomUUID();
+    let sent = sip;
+    if (method === 'ACK') {
+      this.acked.add(dialogId);
       this.reply(
         socket,
         id,
-        [
-          'OK',
-          'application',
-          Buffer.byteLength(sip),
-          'udp',
-          '127.0.0.1',
-          '5060',
-          new Date().toISOString().slice(11, 23),
-          txn,
-          args[1] ?? '',
-        ],
-        sip,
+        ['OK', 'application', Buffer.byteLength(sent), 'udp', '127.0.0.1', '5060', time(), txn, dialogId],
+        sent,
       );
-      if (status >= 200) {
-        this.pendingByTxn
-          .get(txn)
-          ?.resolve({ kind: 'response', status, reason, raw: sip, header: (n) => headerOf(sip, n) });
-        this.pendingByTxn.delete(txn);
-      }
       return;
     }
-    if (verb === 'proxy') {
-      // proxy|<txn>|remainInDialog|fullResponse|followRedirects|simultaneous|provTimeout|finalTimeout|<dest>…
-      const [txn, , , , , , , ...destinations] = args;
-      const status = this.nextHopStatus;
+    const dialog = this.outgoing.find((o) => o.dialogId === dialogId && dialogId !== '');
+    if (dialog) {
+      // in-dialog: drachtio takes Call-ID, From, To and the remote target from the dialog
+      sent = `${method} ${dialog.uri} SIP/2.0${sip.slice(sip.indexOf(CRLF))}`;
+      for (const name of ['Call-ID', 'From', 'To'])
+        sent = withHeader(sent, name, dialog.header(name) + (name === 'To' ? `;tag=b-${dialogId.slice(-8)}` : ''));
+      sent = withHeader(sent, 'CSeq', `2 ${method}`);
+    } else {
+      sent = withHeader(sent, 'Call-ID', headerOf(sent, 'Call-ID') ?? randomUUID());
+      const from = headerOf(sent, 'From') ?? '<sip:spoofguard@127.0.0.1>';
+      sent = withHeader(sent, 'From', tagOf(from) ? from : `${from};tag=${randomUUID().slice(0, 8)}`);
+      sent = withHeader(sent, 'To', headerOf(sent, 'To') ?? `<${uri}>`);
+      sent = withHeader(sent, 'CSeq', `1 ${method}`);
+      sent = withHeader(sent, 'Contact', headerOf(sent, 'Contact') ?? '<sip:127.0.0.1:5060>');
+    }
+    sent = withHeader(sent, 'Via', `SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK-${txn.slice(0, 8)}`);
+    sent = withHeader(sent, 'Max-Forwards', headerOf(sent, 'Max-Forwards') ?? '70');
+    const record: OutgoingRequest = { method, uri, ...sipText(sent), ...(dialogId ? { dialogId } : {}) };
+    if (!dialogId) this.outgoing.push(record);
+    else this.inDialog.push(record);
+    this.reply(
+      socket,
+      id,
+      ['OK', 'application', Buffer.byteLength(sent), 'udp', '127.0.0.1', '5060', time(), txn, dialogId],
+      sent,
+    );
+    setImmediate(() => this.farEndAnswers(socket, record, txn, dialogId !== ''));
+  }
+
+  private farEndAnswers(socket: Socket, request: OutgoingRequest, txn: string, inDialog: boolean): void {
+    const status = inDialog || request.method !== 'INVITE' ? 200 : this.answerOutgoing(request);
+    const toTag = `b-${randomUUID().slice(0, 8)}`;
+    const response = (code: number, reason: string, withBody: boolean): string => {
+      const body = withBody
+        ? 'v=0\r\no=- 2 2 IN IP4 198.51.100.30\r\ns=-\r\nc=IN IP4 198.51.100.30\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\n'
+        : '';
+      return [
+        `SIP/2.0 ${code} ${reason}`,
+        `Via: ${request.header('Via')}`,
+        `From: ${request.header('From')}`,
+        `To: ${request.header('To')}${inDialog || code === 100 ? '' : `;tag=${toTag}`}`,
+        `Call-ID: ${request.header('Call-ID')}`,
+        `CSeq: ${request.header('CSeq')}`,
+        ...(code >= 180 && code < 300 && !inDialog ? [`Contact: <${request.uri}>`] : []),
+        ...(withBody ? ['Content-Type: application/sdp'] : []),
+        `Content-Length: ${Buffer.byteLength(body)}`,
+        '',
+        body,
+      ].join(CRLF);
+    };
+    const dialogId = `${request.header('Call-ID')};from-tag=${tagOf(request.header('From'))}`;
+    const far = { address: '198.51.100.30', port: 5060 };
+    if (request.method === 'INVITE' && !inDialog)
+      this.sendSip(socket, 'network', response(180, 'Ringing', false), far, txn, '');
+    const final = response(
+      status,
+      status === 200 ? 'OK' : status === 486 ? 'Busy Here' : 'Failed',
+      status === 200 && request.method === 'INVITE' && !inDialog,
+    );
+    if (status >= 200 && status < 300 && request.method === 'INVITE') request.dialogId = dialogId;
+    this.sendSip(socket, 'network', final, far, txn, status < 300 && request.method === 'INVITE' ? dialogId : '');
+  }
+
+  /** `proxy|<txn>|remainInDialog|fullResponse|followRedirects|simultaneous|provTimeout|finalTimeout|<dest>…` */
+  private proxy(socket: Socket, id: string, args: string[], sip: string): void {
+    const [txn, , , , , , , ...destinations] = args;
+    const request = this.delivered.get(txn) ?? '';
+    this.delivered.delete(txn);
+    const forwarded = forwardedRequest(request, sip, destinations[0] ?? '');
+    for (const destination of destinations) {
+      const status = this.answerProxy(destination, sipText(forwarded));
       const response = [
         `SIP/2.0 ${status} ${status === 200 ? 'OK' : 'Failed'}`,
-        `Call-ID: ${headerOf(sip, 'Call-ID') ?? txn}`,
+        `Call-ID: ${headerOf(request, 'Call-ID') ?? headerOf(sip, 'Call-ID') ?? txn}`,
+        `CSeq: ${headerOf(request, 'CSeq') ?? '1 INVITE'}`,
         'Content-Length: 0',
         '',
         '',
       ].join(CRLF);
+      // as drachtio-server: `<source>|<bytes>|<transport>|<address>|<port>|<time>|||continue`
       this.reply(
         socket,
         id,
-        [
-          'OK',
-          'network',
-          Buffer.byteLength(response),
-          'udp',
-          '198.51.100.20',
-          '5060',
-          new Date().toISOString().slice(11, 23),
-          txn,
-          '',
-          'continue',
-        ],
+        ['OK', 'network', Buffer.byteLength(response), 'udp', '198.51.100.20', '5060', time(), '', '', 'continue'],
         response,
       );
-      this.reply(socket, id, ['OK', 'done']);
-      this.pendingByTxn.get(txn)?.resolve({ kind: 'proxy', destinations, raw: sip, header: (n) => headerOf(sip, n) });
-      this.pendingByTxn.delete(txn);
-      return;
+      if (status < 300) break;
     }
-    this.reply(socket, id, ['NOK', `unsupported: ${verb}`]);
+    this.reply(socket, id, ['OK', 'done']);
+    const resolve = this.pendingByTxn.get(txn);
+    this.pendingByTxn.delete(txn);
+    resolve?.({ kind: 'proxy', destinations, appHeaders: sipText(sip), ...sipText(forwarded) });
   }
 }

@@ -1,0 +1,254 @@
+import { createHash } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { callLogger, type Logger } from '../common/logger';
+import type { FlaggedCallEvent, Outcome } from '../events';
+import type { ScreeningRequest, Verdict } from '../screening/verdict';
+import { BridgeFailed, type ServerTransaction } from './srf-adapter';
+import type { MatchedTrunk } from './trunks';
+
+export interface SipRouting {
+  nextHop: string;
+  warningIvrUri: string;
+  blockStatus: 608 | 603;
+  blockCallInfo: string;
+}
+
+export interface SessionDeps {
+  emit(event: FlaggedCallEvent): void;
+  /** The signed X-Spoofguard-Verdict value; undefined when no key is configured. */
+  sign(verdict: Verdict, logId: string): string | undefined;
+  routing: SipRouting;
+  logger: Logger;
+}
+
+/** Headers the B2BUA never copies: drachtio-server makes its own for the B leg, or they are ours to strip. */
+const NOT_COPIED = new Set([
+  'via',
+  'call-id',
+  'cseq',
+  'contact',
+  'content-length',
+  'max-forwards',
+  'route',
+  'record-route',
+  'authorization',
+  'proxy-authorization',
+]);
+export const OWN_HEADER = /^x-spoofguard-/i;
+const CALL_ID_SAFE = /^[\w.@:+\-/]{1,190}$/;
+
+/** What a final status means for the subscriber's decision. */
+export function outcomeOf(status: number | undefined): Outcome {
+  if (status === undefined) return 'failed';
+  if (status >= 200 && status < 300) return 'accepted';
+  if ([403, 486, 600, 603, 607, 608].includes(status)) return 'rejected';
+  if (status === 408 || status === 480) return 'unanswered';
+  if (status === 487) return 'caller-hung-up';
+  return 'failed';
+}
+
+/** "Betrugsverdacht: " before the display name of a name-addr, keeping the URI and parameters. */
+export function prefixDisplayName(value: string, prefix: string, fallbackName: string): string {
+  const escaped = (s: string) => s.replace(/["\\]/g, '\\$&');
+  const quoted = /^\s*"((?:[^"\\]|\\.)*)"\s*</.exec(value);
+  if (quoted) return `"${escaped(prefix)}${quoted[1]}" <${value.slice(quoted[0].length)}`;
+  const token = /^\s*([^<"]*?)\s*</.exec(value);
+  if (token) return `"${escaped(prefix + (token[1] || fallbackName))}" <${value.slice(token[0].length)}`;
+  // addr-spec without angle brackets: parameters after it belong to the header, so wrap only the URI
+  const semi = value.indexOf(';');
+  const uri = semi < 0 ? value.trim() : value.slice(0, semi).trim();
+  return `"${escaped(prefix + fallbackName)}" <${uri}>${semi < 0 ? '' : value.slice(semi)}`;
+}
+
+/** Puts the called user into a target URI that names only a host (sip:ivr.example.net → sip:+4930…@ivr…). */
+export function targetFor(base: string, calledUser: string | undefined): string {
+  if (!calledUser || /^sips?:[^@;>]+@/.test(base)) return base;
+  return base.replace(/^(sips?:)/, `$1${encodeURIComponent(calledUser).replace(/%2B/g, '+')}@`);
+}
+
+/**
+ * One INVITE through the SIP front: what the middleware learnt about it (trunk, screening input, verdict),
+ * then the routing the verdict asks for, the FlaggedCall events, and its end.
+ */
+export class CallSession {
+  readonly logId: string;
+  readonly log: Logger;
+  readonly started = performance.now();
+  readonly receivedAt = new Date();
+  /** X-Spoofguard-* headers that came from outside: never read, never passed on. */
+  foreignHeaders: string[] = [];
+  trunk?: MatchedTrunk;
+  input?: ScreeningRequest & { trustedHeader: string };
+  verdict?: Verdict;
+  /** When the app had decided (its own time, for the benchmark). */
+  decidedAt?: number;
+  finalSent = false;
+  private resolveEnded!: () => void;
+  readonly ended = new Promise<void>((resolve) => (this.resolveEnded = resolve));
+
+  constructor(
+    readonly transaction: ServerTransaction,
+    private readonly deps: SessionDeps,
+  ) {
+    const callId = transaction.request.callId;
+    this.logId = `sip:${CALL_ID_SAFE.test(callId) ? callId : createHash('sha256').update(callId).digest('hex').slice(0, 40)}`;
+    this.log = callLogger(deps.logger, this.logId);
+  }
+
+  /** A header as the rest of the app may see it: our own header names never come from outside. */
+  header(name: string): string | undefined {
+    return OWN_HEADER.test(name) ? undefined : this.transaction.request.header(name);
+  }
+
+  get flagged(): boolean {
+    return this.verdict !== undefined && this.verdict.verdict !== 'allow';
+  }
+
+  reply(status: number, reason?: string, headers?: Record<string, string>): void {
+    this.finalSent = true;
+    this.decidedAt ??= performance.now();
+    this.transaction.reply(status, reason, headers);
+    this.end();
+  }
+
+  end(): void {
+    this.resolveEnded();
+  }
+
+  /** Routes per verdict and trunk policy. Never throws: the central handler is the caller's fallback. */
+  async route(): Promise<void> {
+    const verdict = this.verdict as Verdict;
+    const trunk = this.trunk as MatchedTrunk;
+    if (verdict.verdict === 'block') return this.block();
+    if (verdict.verdict === 'warn' && trunk.mode === 'tag') return this.forward(this.deps.routing.nextHop, 'tag');
+    if (verdict.verdict === 'warn') {
+      const ivr = this.deps.routing.warningIvrUri;
+      return this.forward(ivr || this.deps.routing.nextHop, ivr ? 'ivr' : 'plain');
+    }
+    return this.forward(this.deps.routing.nextHop, 'plain');
+  }
+
+  private block(): void {
+    const verdict = this.verdict as Verdict;
+    const codes = verdict.reasons.filter((r) => !r.suppressed && r.score > 0).map((r) => r.code);
+    const text = `Suspected caller ID spoofing${verdict.brandName ? ` (${verdict.brandName})` : ''}: ${codes.join(', ')}`;
+    const status = this.deps.routing.blockStatus;
+    const headers: Record<string, string> = {
+      Reason: `SIP;cause=${status};text="${text.replace(/["\\\r\n]/g, '')}"`,
+    };
+    if (this.deps.routing.blockCallInfo) headers['Call-Info'] = this.deps.routing.blockCallInfo;
+    this.emitFlagged();
+    this.reply(status, status === 608 ? 'Rejected' : 'Decline', headers);
+    this.emitOutcome('blocked', {});
+    this.log.info({ status, reasons: codes }, 'blocked');
+  }
+
+  /**
+   * Proxies when the request can go on as it came (plus our header); bridges as a B2BUA when a header must
+   * be removed or rewritten: drachtio-server only adds headers to a proxied request, never removes one.
+   */
+  private async forward(base: string, how: 'plain' | 'ivr' | 'tag'): Promise<void> {
+    const target = targetFor(base, this.input?.to);
+    const added: Record<string, string> = {};
+    if (how === 'ivr') {
+      const signed = this.deps.sign(this.verdict as Verdict, this.logId);
+      if (signed) added['X-Spoofguard-Verdict'] = signed;
+    }
+    if (this.flagged) this.emitFlagged();
+    const mustBridge = how === 'tag' || this.foreignHeaders.length > 0;
+    this.decidedAt = performance.now();
+    this.finalSent = true;
+    if (mustBridge) return this.bridge(target, added, how);
+
+    const started = Date.now();
+    const result = await this.transaction.proxy([target], added);
+    this.log.debug({ target, finalStatus: result.finalStatus }, 'proxied');
+    // the warning IVR logs the outcome under our id when it got the call; only a failure to reach it is ours
+    const reachedIvr =
+      how === 'ivr' && result.finalStatus !== undefined && result.finalStatus < 500 && result.finalStatus !== 408;
+    if (this.flagged && !reachedIvr) this.emitOutcome(outcomeOf(result.finalStatus), { ringMs: Date.now() - started });
+    this.end();
+  }
+
+  private async bridge(target: string, added: Record<string, string>, how: 'plain' | 'ivr' | 'tag'): Promise<void> {
+    const headers: Record<string, string> = {};
+    const request = this.transaction.request;
+    for (const name of request.headerNames()) {
+      if (NOT_COPIED.has(name.toLowerCase()) || OWN_HEADER.test(name)) continue;
+      const value = request.header(name);
+      if (value !== undefined) headers[name] = value;
+    }
+    // the B leg is a new dialog: drachtio-server gives it its own tags
+    for (const name of Object.keys(headers)) {
+      if (/^(from|to)$/i.test(name)) headers[name] = (headers[name] as string).replace(/;\s*tag=[^;]*/i, '');
+    }
+    if (how === 'tag') {
+      const prefix = (this.trunk as MatchedTrunk).tagPrefix;
+      const name = this.verdict?.brandName ? `${this.verdict.brandName}?` : '';
+      for (const key of Object.keys(headers)) {
+        if (/^(from|p-asserted-identity)$/i.test(key))
+          headers[key] = prefixDisplayName(headers[key] as string, prefix, name);
+      }
+    }
+    Object.assign(headers, added);
+    const started = Date.now();
+    try {
+      const call = await this.transaction.bridge(target, headers);
+      const answered = Date.now();
+      this.log.info({ target, how, removed: this.foreignHeaders }, 'bridged');
+      const side = await call.ended;
+      if (this.flagged && how !== 'ivr')
+        this.emitOutcome('accepted', { ringMs: answered - started, talkMs: Date.now() - answered });
+      this.log.info({ hungUp: side }, 'bridged call ended');
+    } catch (err) {
+      const status = err instanceof BridgeFailed ? err.status : undefined;
+      if (!(err instanceof BridgeFailed)) this.log.error({ err: (err as Error).message }, 'bridge failed');
+      const reachedIvr = how === 'ivr' && status !== undefined && status < 500 && status !== 408;
+      if (this.flagged && !reachedIvr) this.emitOutcome(outcomeOf(status), { ringMs: Date.now() - started });
+    } finally {
+      this.end();
+    }
+  }
+
+  private emitFlagged(): void {
+    const v = this.verdict as Verdict;
+    this.deps.emit({
+      v: 1,
+      kind: 'flagged',
+      callId: this.logId,
+      source: 'sip',
+      receivedAt: this.receivedAt.toISOString(),
+      caller: {
+        raw: v.caller.raw.slice(0, 512),
+        kind: v.caller.kind,
+        ...(v.caller.e164 ? { e164: v.caller.e164 } : {}),
+        ...(v.caller.displayName ? { displayName: v.caller.displayName.slice(0, 256) } : {}),
+      },
+      ...(v.called ? { called: v.called.slice(0, 64) } : {}),
+      trunk: v.trunk.slice(0, 64),
+      verdict: v.verdict,
+      score: v.score,
+      reasons: v.reasons.filter((r) => !r.suppressed).map((r) => r.code),
+      ...(v.brand ? { brand: v.brand } : {}),
+      degraded: v.degraded,
+    });
+  }
+
+  private emitOutcome(outcome: Outcome, timings: { ringMs?: number; talkMs?: number }): void {
+    const clamp = (ms: number) => Math.min(86_400_000, Math.max(0, Math.round(ms)));
+    this.deps.emit({
+      v: 1,
+      kind: 'outcome',
+      callId: this.logId,
+      source: 'sip',
+      receivedAt: this.receivedAt.toISOString(),
+      outcome,
+      timings: Object.fromEntries(
+        Object.entries(timings)
+          .filter(([, ms]) => ms !== undefined)
+          .map(([k, ms]) => [k, clamp(ms as number)]),
+      ),
+      endedAt: new Date().toISOString(),
+    });
+  }
+}

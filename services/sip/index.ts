@@ -1,0 +1,75 @@
+import type { Config } from '../common/config';
+import type { Logger } from '../common/logger';
+import { signVerdict } from '../common/verdict-header';
+import type { FlaggedCallProducer } from '../events';
+import type { Screening } from '../screening';
+import { inviteMiddleware } from './invite-middleware';
+import { SipApp } from './sip-app';
+import { SrfConnection } from './srf-adapter';
+import { TrunkMatcher } from './trunks';
+
+export interface RunningSip {
+  app: SipApp;
+  connection: SrfConnection;
+  /** Stops taking calls, lets those in hand end (up to sip.drainTimeoutMs), then disconnects. */
+  close(): Promise<void>;
+}
+
+/** `spoofguard sip`: the drachtio-srf app. Connects in the background and keeps retrying while drachtio is away. */
+export function runSip(
+  config: Config,
+  logger: Logger,
+  screening: Screening,
+  producer: FlaggedCallProducer,
+): RunningSip {
+  const log = logger.child({ role: 'sip' });
+  const { sip } = config;
+  const connection = new SrfConnection(
+    { host: sip.drachtioHost, port: sip.drachtioPort, secret: sip.drachtioSecret },
+    log,
+  );
+  const key = config.verdictHeader.key;
+  if (sip.warningIvrUri && !key)
+    log.warn('verdictHeader.key is empty: warned calls reach the IVR without a verdict header and are screened again');
+  const app = new SipApp(
+    connection,
+    inviteMiddleware({
+      trunks: new TrunkMatcher(config.trunks, config.screening.defaultTrunk),
+      screen: (request) => screening.engine.screen(request),
+      maxMessageBytes: sip.maxMessageBytes,
+    }),
+    {
+      emit: (event) => void producer.emit(event),
+      sign: (verdict, logId) =>
+        key
+          ? signVerdict(
+              {
+                verdict: verdict.verdict,
+                score: verdict.score,
+                reasons: verdict.reasons.filter((r) => !r.suppressed).map((r) => r.code),
+                call: logId,
+                ...(verdict.brand ? { brand: verdict.brand } : {}),
+              },
+              key,
+            )
+          : undefined,
+      routing: {
+        nextHop: sip.nextHop,
+        warningIvrUri: sip.warningIvrUri,
+        blockStatus: sip.blockStatus,
+        blockCallInfo: sip.blockCallInfo,
+      },
+      logger: log,
+    },
+    log,
+  );
+  connection.start();
+  return {
+    app,
+    connection,
+    close: async () => {
+      await app.drain(sip.drainTimeoutMs);
+      connection.stop();
+    },
+  };
+}

@@ -1,0 +1,100 @@
+import type { Verdict, ScreeningRequest } from '../screening/verdict';
+import { screeningInput } from './caller-identity';
+import { type CallSession, OWN_HEADER } from './call-session';
+import type { TrunkMatcher } from './trunks';
+
+/**
+ * The INVITE pipeline, in order, drachtio style: each step reads or decides one thing about the call and
+ * calls next(), or answers the request and stops. The steps run in this order for every INVITE.
+ */
+export type Middleware = (call: CallSession, next: () => Promise<void>) => Promise<void>;
+
+export interface InviteDeps {
+  trunks: TrunkMatcher;
+  screen(request: ScreeningRequest): Promise<Verdict>;
+  maxMessageBytes: number;
+}
+
+/** 513 for requests too large to be honest INVITEs: nothing else reads them. */
+export const rejectOversized =
+  (maxBytes: number): Middleware =>
+  async (call, next) => {
+    const { bytes } = call.transaction.request;
+    if (bytes > maxBytes) {
+      call.log.warn({ bytes, maxBytes }, 'INVITE too large: rejected');
+      return call.reply(513, 'Message Too Large');
+    }
+    await next();
+  };
+
+/** X-Spoofguard-* headers are ours: from outside they are forgeries. Noted here, never read, never passed on. */
+export const stripForeignHeaders: Middleware = async (call, next) => {
+  call.foreignHeaders = call.transaction.request.headerNames().filter((name) => OWN_HEADER.test(name));
+  if (call.foreignHeaders.length > 0)
+    call.log.warn({ headers: call.foreignHeaders }, 'foreign X-Spoofguard headers removed');
+  await next();
+};
+
+export const identifyTrunk =
+  (trunks: TrunkMatcher): Middleware =>
+  async (call, next) => {
+    call.trunk = trunks.match(call.transaction.request.source.address, (name) => call.header(name));
+    await next();
+  };
+
+export const readCaller: Middleware = async (call, next) => {
+  const trunk = call.trunk;
+  if (!trunk) throw new Error('readCaller before identifyTrunk');
+  call.input = screeningInput(
+    { header: (name) => call.header(name), uri: call.transaction.request.uri },
+    trunk,
+    trunk.id,
+    call.transaction.request.callId,
+  );
+  await next();
+};
+
+/** The engine fails open by itself (degraded → allow); an error here is a bug, and also fails open. */
+export const screenCall =
+  (screen: InviteDeps['screen']): Middleware =>
+  async (call, next) => {
+    if (!call.input) throw new Error('screenCall before readCaller');
+    const { trustedHeader, ...request } = call.input;
+    call.verdict = await screen(request);
+    call.log.info(
+      {
+        trunk: call.trunk?.id,
+        identity: trustedHeader,
+        verdict: call.verdict.verdict,
+        score: call.verdict.score,
+        brand: call.verdict.brand,
+        degraded: call.verdict.degraded,
+      },
+      'screened',
+    );
+    await next();
+  };
+
+export const routeCall: Middleware = async (call) => {
+  await call.route();
+};
+
+export function inviteMiddleware(deps: InviteDeps): Middleware[] {
+  return [
+    rejectOversized(deps.maxMessageBytes),
+    stripForeignHeaders,
+    identifyTrunk(deps.trunks),
+    readCaller,
+    screenCall(deps.screen),
+    routeCall,
+  ];
+}
+
+/** Runs the steps in order; each decides whether the next one runs. */
+export async function runMiddleware(steps: readonly Middleware[], call: CallSession): Promise<void> {
+  const at = async (i: number): Promise<void> => {
+    const step = steps[i];
+    if (step) await step(call, () => at(i + 1));
+  };
+  await at(0);
+}

@@ -1,0 +1,83 @@
+import type { Logger } from '../common/logger';
+import { CallSession, type SessionDeps } from './call-session';
+import { type Middleware, runMiddleware } from './invite-middleware';
+import type { ServerTransaction, SrfConnection } from './srf-adapter';
+
+/**
+ * The SIP front's request handling: one CallSession per INVITE, run through the INVITE middleware, and
+ * one central error handler that fails open (the call goes on to the next hop unscreened). OPTIONS pings
+ * are answered here. On drain it stops taking INVITEs and waits for the calls it still handles.
+ */
+export class SipApp {
+  private readonly calls = new Set<CallSession>();
+  private draining = false;
+  /** The app's own decision time per INVITE (ms), for the benchmark; bounded. */
+  readonly decisionMs: number[] = [];
+
+  constructor(
+    private readonly connection: SrfConnection,
+    private readonly inviteSteps: readonly Middleware[],
+    private readonly deps: SessionDeps,
+    private readonly logger: Logger,
+  ) {
+    connection.route('invite', (transaction) => void this.onInvite(transaction));
+    connection.route('options', (transaction) => this.onOptions(transaction));
+  }
+
+  get activeCalls(): number {
+    return this.calls.size;
+  }
+
+  private async onInvite(transaction: ServerTransaction): Promise<void> {
+    if (this.draining) return transaction.reply(503, 'Service Unavailable', { 'Retry-After': '0' });
+    const call = new CallSession(transaction, this.deps);
+    this.calls.add(call);
+    void call.ended.then(() => {
+      this.calls.delete(call);
+      if (call.decidedAt !== undefined && this.decisionMs.length < 1_000_000)
+        this.decisionMs.push(call.decidedAt - call.started);
+    });
+    try {
+      await runMiddleware(this.inviteSteps, call);
+    } catch (err) {
+      this.failOpen(call, err as Error);
+    }
+  }
+
+  /** The central error handler: whatever broke, the call is not dropped. */
+  private failOpen(call: CallSession, err: Error): void {
+    call.log.error({ err: err.message }, 'INVITE handling failed: passing the call on unscreened (fail open)');
+    if (call.finalSent) return call.end();
+    call.finalSent = true;
+    call.transaction
+      .proxy([this.deps.routing.nextHop], {})
+      .catch((proxyErr: Error) => {
+        call.log.error({ err: proxyErr.message }, 'fail-open proxy failed too');
+        try {
+          call.transaction.reply(500, 'Server Internal Error');
+        } catch {
+          // the transaction is gone (connection lost): drachtio-server answers the caller itself
+        }
+      })
+      .finally(() => call.end());
+  }
+
+  private onOptions(transaction: ServerTransaction): void {
+    // a draining front says so, so the carrier's health check takes it out of rotation
+    if (this.draining) transaction.reply(503, 'Service Unavailable', { 'Retry-After': '30' });
+    else transaction.reply(200, 'OK', { Allow: 'INVITE, ACK, CANCEL, BYE, OPTIONS' });
+  }
+
+  /** Stops taking INVITEs (drachtio-server routes them elsewhere) and waits for calls in hand, up to timeoutMs. */
+  async drain(timeoutMs: number): Promise<void> {
+    this.draining = true;
+    if (this.connection.connected) this.connection.unroute('invite');
+    if (this.calls.size === 0) return;
+    this.logger.info({ calls: this.calls.size }, 'draining: waiting for calls in progress');
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+    await Promise.race([Promise.all([...this.calls].map((c) => c.ended)), timeout]);
+    clearTimeout(timer);
+    if (this.calls.size > 0) this.logger.warn({ calls: this.calls.size }, 'drain timeout: hanging up calls still up');
+  }
+}
