@@ -214,7 +214,7 @@ export const configSpec = {
     }),
     blockStatus: setting({
       doc: 'Response to blocked calls: 608 Rejected (RFC 8688) or 603 Decline for peers that do not know 608.',
-      format: z.union([z.literal(608), z.literal(603)]),
+      format: z.number().refine((status) => status === 608 || status === 603, '608 or 603'),
     }),
     blockCallInfo: setting({
       doc: 'Call-Info header value on 608 responses, telling a wrongly blocked caller where to complain, e.g. <https://example.net/blocked>;purpose=jwscard. Empty: none.',

@@ -26,6 +26,9 @@ export class FlaggedCallProducer {
     private readonly logger: Logger,
   ) {}
 
+  private lastSlowLog = 0;
+  private slowSinceLog = 0;
+
   start(replayEveryMs = 5000): void {
     this.connection.on('ready', this.onReady);
     this.timer = setInterval(() => void this.replay(), replayEveryMs);
@@ -48,10 +51,7 @@ export class FlaggedCallProducer {
         await withinBudget(this.queue.add(job), this.budgetMs);
         return 'queued';
       } catch (err) {
-        this.logger.warn(
-          { callId: event.callId, err: (err as Error).message },
-          'queue did not take the event in time: spooling it',
-        );
+        this.noteSlowQueue(event.callId, err as Error);
       }
     }
     try {
@@ -60,6 +60,21 @@ export class FlaggedCallProducer {
     } catch {
       return 'lost';
     }
+  }
+
+  /** One line a second at most: events emitted together all time out together. */
+  private noteSlowQueue(callId: string, err: Error): void {
+    const now = Date.now();
+    if (now - this.lastSlowLog < 1000) {
+      this.slowSinceLog++;
+      return;
+    }
+    this.logger.warn(
+      { callId, err: err.message, alsoSpooled: this.slowSinceLog },
+      'queue did not take the event in time: spooling it',
+    );
+    this.lastSlowLog = now;
+    this.slowSinceLog = 0;
   }
 
   /** Sends spooled events to the queue when Redis answers. */

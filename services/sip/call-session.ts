@@ -9,7 +9,8 @@ import type { MatchedTrunk } from './trunks';
 export interface SipRouting {
   nextHop: string;
   warningIvrUri: string;
-  blockStatus: 608 | 603;
+  /** 608 or 603 (config-checked). */
+  blockStatus: number;
   blockCallInfo: string;
 }
 
@@ -137,8 +138,9 @@ export class CallSession {
       Reason: `SIP;cause=${status};text="${text.replace(/["\\\r\n]/g, '')}"`,
     };
     if (this.deps.routing.blockCallInfo) headers['Call-Info'] = this.deps.routing.blockCallInfo;
-    this.emitFlagged();
+    // the answer first, the log after: events never hold up a call
     this.reply(status, status === 608 ? 'Rejected' : 'Decline', headers);
+    this.emitFlagged();
     this.emitOutcome('blocked', {});
     this.log.info({ status, reasons: codes }, 'blocked');
   }
@@ -154,14 +156,19 @@ export class CallSession {
       const signed = this.deps.sign(this.verdict as Verdict, this.logId);
       if (signed) added['X-Spoofguard-Verdict'] = signed;
     }
-    if (this.flagged) this.emitFlagged();
     const mustBridge = how === 'tag' || this.foreignHeaders.length > 0;
     this.decidedAt = performance.now();
     this.finalSent = true;
-    if (mustBridge) return this.bridge(target, added, how);
+    if (mustBridge) {
+      if (this.flagged) setImmediate(() => this.emitFlagged());
+      return this.bridge(target, added, how);
+    }
 
     const started = Date.now();
-    const result = await this.transaction.proxy([target], added);
+    // the proxy command is on its way when proxy() returns; the log comes after
+    const proxied = this.transaction.proxy([target], added);
+    if (this.flagged) this.emitFlagged();
+    const result = await proxied;
     this.log.debug({ target, finalStatus: result.finalStatus }, 'proxied');
     // the warning IVR logs the outcome under our id when it got the call; only a failure to reach it is ours
     const reachedIvr =

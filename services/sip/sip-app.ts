@@ -11,8 +11,8 @@ import type { ServerTransaction, SrfConnection } from './srf-adapter';
 export class SipApp {
   private readonly calls = new Set<CallSession>();
   private draining = false;
-  /** The app's own decision time per INVITE (ms), for the benchmark; bounded. */
-  readonly decisionMs: number[] = [];
+  /** The app's own decision time per INVITE (ms) and the verdict, for the benchmark; bounded. */
+  readonly decisions: { ms: number; verdict: string }[] = [];
 
   constructor(
     private readonly connection: SrfConnection,
@@ -34,8 +34,8 @@ export class SipApp {
     this.calls.add(call);
     void call.ended.then(() => {
       this.calls.delete(call);
-      if (call.decidedAt !== undefined && this.decisionMs.length < 1_000_000)
-        this.decisionMs.push(call.decidedAt - call.started);
+      if (call.decidedAt !== undefined && this.decisions.length < 1_000_000)
+        this.decisions.push({ ms: call.decidedAt - call.started, verdict: call.verdict?.verdict ?? 'none' });
     });
     try {
       await runMiddleware(this.inviteSteps, call);

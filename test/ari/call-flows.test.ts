@@ -203,6 +203,21 @@ describe('verdict header from the SIP front', () => {
     await stored(callIdOf(a), 'rejected');
   });
 
+  it("a verdict from the SIP front that names its log record puts the subscriber's decision into that record", async () => {
+    h = await startHarness();
+    const header = signVerdict(
+      { verdict: 'warn', score: 92, brand: 'amazon', reasons: ['brand-number'], call: 'sip:abc123@carrier.example' },
+      VERDICT_KEY,
+    );
+    const a = h.server.inboundCall({ ...AMAZON, args: args('+4930901899', 'de-national', '', header) });
+    const b = await subscriberLeg(a);
+    await warningPlayed(b);
+    h.server.press(b, '3');
+    const row = await stored('sip:abc123@carrier.example', 'reported');
+    expect(row).toMatchObject({ verdict: 'warn', brand: 'amazon' });
+    expect(await h.worker.store.get(callIdOf(a))).toBeUndefined();
+  });
+
   it('a forged verdict is not trusted: the call is screened (clean here) and connected', async () => {
     h = await startHarness();
     const header = signVerdict({ verdict: 'allow', score: 0, reasons: [] }, 'someone-elses-key-0123456789');

@@ -1,0 +1,109 @@
+/**
+ * npm run bench:sip: the SIP front (this process, real drachtio-srf) against the drachtio wire-protocol test
+ * server (its own process, as drachtio-server), real Redis. Prints INVITEs/s with N in flight and the app's own
+ * decision time per INVITE (request handed over by drachtio-srf → answer or proxy command issued, screening
+ * included) p50/p99, one at a time and under load.  Options: BENCH_INVITES=20000 BENCH_CONCURRENCY=50
+ */
+import { fork } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../services/common/config';
+import { createLogger } from '../services/common/logger';
+import { openProducer } from '../services/events';
+import { openListAdmin, openScreening } from '../services/screening';
+import { seedEntries } from '../services/screening/seed';
+import { runSip } from '../services/sip';
+import { fmt, report, summarize } from './stats';
+
+const invites = Number(process.env.BENCH_INVITES ?? 20000);
+const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 50);
+const offered = Number(process.env.BENCH_RATE ?? 500);
+
+interface RunResult {
+  rate: number;
+  statuses: Record<string, number>;
+}
+
+(async () => {
+  const child = fork(join(__dirname, 'sip-server-process.ts'), [], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const nextMessage = <T>(): Promise<T> => new Promise((resolve) => child.once('message', (m) => resolve(m as T)));
+  const drachtio = await nextMessage<{ port: number; secret: string }>();
+
+  const id = randomBytes(4).toString('hex');
+  const config = loadConfig({
+    overrides: {
+      log: { level: 'warn' },
+      redis: { keyPrefix: `benchsip${id}:` },
+      queue: { name: `benchsip${id}`, spoolDir: join(mkdtempSync(join(tmpdir(), 'sg-bench-sip-')), 'spool') },
+      sip: {
+        drachtioHost: '127.0.0.1',
+        drachtioPort: drachtio.port,
+        drachtioSecret: drachtio.secret,
+        nextHop: 'sip:pbx.example.de',
+        warningIvrUri: 'sip:ivr.example.de',
+      },
+      verdictHeader: { key: randomBytes(16).toString('hex') },
+      trunks: {
+        carrier: {
+          country: 'DE',
+          international: false,
+          identityHeaders: ['P-Asserted-Identity', 'From'],
+          sources: ['192.0.2.0/24'],
+        },
+      },
+    },
+  });
+  const logger = createLogger({ level: 'warn' });
+  const lists = await openListAdmin(config, logger);
+  await lists.admin.import(seedEntries(lists.brands), { replace: { origin: 'seed' } });
+  await lists.close();
+  const screening = await openScreening(config, logger);
+  const events = openProducer(config, logger, `bench-sip-${id}`);
+  const sip = runSip(config, logger, screening, events.producer);
+  const run = async (
+    n: number,
+    inFlight: number,
+    ratePerSec = 0,
+  ): Promise<{ result: RunResult; decision: number[]; clean: number[] }> => {
+    sip.app.decisions.length = 0;
+    const answer = nextMessage<RunResult>();
+    child.send({ run: { invites: n, concurrency: inFlight, ratePerSec } });
+    const result = await answer;
+    const all = sip.app.decisions;
+    return { result, decision: all.map((d) => d.ms), clean: all.filter((d) => d.verdict === 'allow').map((d) => d.ms) };
+  };
+
+  await run(2000, concurrency); // warm up
+  const idle = await run(2000, 1);
+  const paced = await run(offered * 10, 500, offered);
+  const loaded = await run(invites, concurrency);
+  const one = summarize(idle.decision);
+  const atRate = summarize(paced.decision);
+  const atRateClean = summarize(paced.clean);
+  const busy = summarize(loaded.decision);
+  report('SIP front (this process, drachtio-srf) against the drachtio test server (its own process)', [
+    ['mix', '90% clean, 8% spoofed Amazon, 2% 110 as caller ID'],
+    [`INVITEs/s, as fast as answered, ${concurrency} in flight`, Math.round(loaded.result.rate).toLocaleString('en')],
+    ['INVITEs/s, 1 at a time', Math.round(idle.result.rate).toLocaleString('en')],
+    ['own decision time p50 / p99, 1 at a time', `${fmt(one.p50)} / ${fmt(one.p99)}`],
+    [
+      `own decision time p50 / p99, ${offered}/s offered for 10 s`,
+      `${fmt(atRate.p50)} / ${fmt(atRate.p99)} (achieved ${Math.round(paced.result.rate)}/s)`,
+    ],
+    [`  clean calls only`, `${fmt(atRateClean.p50)} / ${fmt(atRateClean.p99)}`],
+    [`own decision time p50 / p99, saturated`, `${fmt(busy.p50)} / ${fmt(busy.p99)}`],
+    ['answers', JSON.stringify(loaded.result.statuses)],
+  ]);
+  await sip.close();
+  await events.close();
+  await screening.close();
+  child.kill();
+})().catch((err) => {
+  console.error(err);
+  process.exitCode = 1;
+});

@@ -1,0 +1,126 @@
+import { outcomeOf, prefixDisplayName, targetFor } from '../../services/sip/call-session';
+import { calledOf, screeningInput } from '../../services/sip/caller-identity';
+import { TrunkMatcher } from '../../services/sip/trunks';
+import { testConfig } from '../support/config';
+
+const trunk = (extra: object = {}) => ({
+  country: 'DE',
+  international: false,
+  identityHeaders: ['P-Asserted-Identity', 'From'] as ('P-Asserted-Identity' | 'From' | 'Remote-Party-ID')[],
+  sources: [] as string[],
+  expectIdentity: false,
+  mode: 'route' as const,
+  tagPrefix: 'Betrugsverdacht: ',
+  ...extra,
+});
+
+describe('trunk matching', () => {
+  const matcher = new TrunkMatcher(
+    {
+      unknown: trunk({ identityHeaders: ['From'] }),
+      v4: trunk({ sources: ['192.0.2.0/24', '198.51.100.7'] }),
+      v6: trunk({ sources: ['2001:db8::/32'] }),
+      grouped: trunk({ sources: ['203.0.113.0/24'], header: { name: 'X-Trunk-Group', value: 'intl' } }),
+      'by-header': trunk({ header: { name: 'X-Trunk-Group', value: 'us' } }),
+    },
+    'unknown',
+  );
+  const none = () => undefined;
+
+  it('matches CIDR ranges and single addresses, IPv4 and IPv6', () => {
+    expect(matcher.match('192.0.2.77', none).id).toBe('v4');
+    expect(matcher.match('198.51.100.7', none).id).toBe('v4');
+    expect(matcher.match('198.51.100.8', none).id).toBe('unknown');
+    expect(matcher.match('2001:db8:1::5', none).id).toBe('v6');
+  });
+
+  it('needs both the source and the header when a trunk names both; a header alone can pick a trunk', () => {
+    expect(matcher.match('203.0.113.9', none).id).toBe('unknown');
+    expect(matcher.match('203.0.113.9', (n) => (n === 'X-Trunk-Group' ? 'intl' : undefined)).id).toBe('grouped');
+    expect(matcher.match('10.0.0.1', (n) => (n === 'X-Trunk-Group' ? ' us ' : undefined)).id).toBe('by-header');
+  });
+
+  it('gives garbage source addresses the default trunk', () => {
+    expect(matcher.match('not-an-ip', none).id).toBe('unknown');
+  });
+
+  it('config rejects a source that is no address or range, naming the key', () => {
+    expect(() => testConfig({ trunks: { bad: trunk({ sources: ['192.0.2.0/33'] }) } })).toThrow(/trunks\.bad\.sources/);
+    expect(() => testConfig({ trunks: { bad: trunk({ sources: ['example.net'] }) } })).toThrow(/CIDR/);
+  });
+});
+
+describe('caller identity from SIP headers', () => {
+  const request = (headers: Record<string, string>, uri = 'sip:+4930901820@sbc.example.de;user=phone') => ({
+    uri,
+    header: (name: string) => Object.entries(headers).find(([k]) => k.toLowerCase() === name.toLowerCase())?.[1],
+  });
+
+  it('takes the first trusted header present, and the first of several P-Asserted-Identity values', () => {
+    const input = screeningInput(
+      request({
+        From: '"Someone" <sip:+4940123456@a.example>;tag=1',
+        'P-Asserted-Identity': '"Amazon, Inc." <sip:+18882804331@b.example>, <tel:+18882804331>',
+      }),
+      trunk(),
+      'carrier',
+      'call-1',
+    );
+    expect(input).toMatchObject({
+      from: '"Amazon, Inc." <sip:+18882804331@b.example>',
+      trustedHeader: 'P-Asserted-Identity',
+      to: '+4930901820',
+      trunk: 'carrier',
+      identityHeader: false,
+    });
+  });
+
+  it('falls back to From, and finds verstat on P-Asserted-Identity even when From is trusted', () => {
+    const input = screeningInput(
+      request({
+        From: '<sip:+4940123456@a.example>;tag=1',
+        'P-Asserted-Identity': '<sip:+4940123456@b.example;verstat=TN-Validation-Failed>',
+        Identity: 'eyJhbGciOiJFUzI1NiJ9.e30.c2ln;info=<https://cert.example/x.pem>',
+      }),
+      trunk({ identityHeaders: ['From'] }),
+      'carrier',
+      'call-2',
+    );
+    expect(input).toMatchObject({ trustedHeader: 'From', verstat: 'TN-Validation-Failed', identityHeader: true });
+  });
+
+  it('reads the called number from sip and tel Request-URIs', () => {
+    expect(calledOf('sip:+4930901820@sbc.example.de:5060;user=phone')).toBe('+4930901820');
+    expect(calledOf('tel:+4930901820')).toBe('+4930901820');
+    expect(calledOf('sip:sbc.example.de')).toBeUndefined();
+  });
+});
+
+describe('routing helpers', () => {
+  it('prefixes the display name of any name-addr form', () => {
+    expect(prefixDisplayName('"Amazon" <sip:+1888@x>;tag=1', 'Betrugsverdacht: ', '')).toBe(
+      '"Betrugsverdacht: Amazon" <sip:+1888@x>;tag=1',
+    );
+    expect(prefixDisplayName('Amazon <sip:+1888@x>', '⚠ ', '')).toBe('"⚠ Amazon" <sip:+1888@x>');
+    expect(prefixDisplayName('<sip:+1888@x>', '⚠ ', 'Amazon?')).toBe('"⚠ Amazon?" <sip:+1888@x>');
+    expect(prefixDisplayName('sip:+1888@x;tag=9', '⚠ ', 'Amazon?')).toBe('"⚠ Amazon?" <sip:+1888@x>;tag=9');
+    expect(prefixDisplayName('"A \\"quoted\\" name" <sip:1@x>', 'P: ', '')).toBe('"P: A \\"quoted\\" name" <sip:1@x>');
+  });
+
+  it('maps final statuses to the subscriber outcome', () => {
+    expect([200, 486, 603, 480, 408, 487, 503, undefined].map(outcomeOf)).toEqual([
+      'accepted',
+      'rejected',
+      'rejected',
+      'unanswered',
+      'unanswered',
+      'caller-hung-up',
+      'failed',
+      'failed',
+    ]);
+  });
+
+  it('puts the called number into a target that has no user part', () => {
+    expect(targetFor('sips:ivr.example.de', '+49 30 1')).toBe('sips:+49%2030%201@ivr.example.de');
+  });
+});
