@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { loadConfig } from '../services/common/config';
 import { createLogger } from '../services/common/logger';
 import { openProducer } from '../services/events';
@@ -69,22 +70,41 @@ interface RunResult {
     n: number,
     inFlight: number,
     ratePerSec = 0,
-  ): Promise<{ result: RunResult; decision: number[]; clean: number[] }> => {
+  ): Promise<{ result: RunResult; decision: number[]; clean: number[]; screening: number[] }> => {
     sip.app.decisions.length = 0;
     const answer = nextMessage<RunResult>();
     child.send({ run: { invites: n, concurrency: inFlight, ratePerSec } });
     const result = await answer;
     const all = sip.app.decisions;
-    return { result, decision: all.map((d) => d.ms), clean: all.filter((d) => d.verdict === 'allow').map((d) => d.ms) };
+    return {
+      result,
+      decision: all.map((d) => d.ms),
+      clean: all.filter((d) => d.verdict === 'allow').map((d) => d.ms),
+      screening: all.map((d) => d.screeningMs),
+    };
   };
 
   await run(2000, concurrency); // warm up
   const idle = await run(2000, 1);
+  const gcPauses: number[] = [];
+  const gcObserver = new PerformanceObserver((list) => gcPauses.push(...list.getEntries().map((e) => e.duration)));
+  gcObserver.observe({ entryTypes: ['gc'] });
   const paced = await run(offered * 10, 500, offered);
+  gcObserver.disconnect();
+  const gcSummary = summarize(gcPauses);
   const loaded = await run(invites, concurrency);
   const one = summarize(idle.decision);
   const atRate = summarize(paced.decision);
   const atRateClean = summarize(paced.clean);
+  const atRateScreening = summarize(paced.screening);
+  if (process.env.BENCH_HISTOGRAM) {
+    const sorted = [...paced.decision].sort((a, b) => a - b);
+    console.log(
+      [50, 90, 95, 98, 99, 99.5, 99.9]
+        .map((p) => `p${p} ${fmt(sorted[Math.floor((p / 100) * sorted.length)] ?? NaN)}`)
+        .join('  '),
+    );
+  }
   const busy = summarize(loaded.decision);
   report('SIP front (this process, drachtio-srf) against the drachtio test server (its own process)', [
     ['mix', '90% clean, 8% spoofed Amazon, 2% 110 as caller ID'],
@@ -96,6 +116,11 @@ interface RunResult {
       `${fmt(atRate.p50)} / ${fmt(atRate.p99)} (achieved ${Math.round(paced.result.rate)}/s)`,
     ],
     [`  clean calls only`, `${fmt(atRateClean.p50)} / ${fmt(atRateClean.p99)}`],
+    [`  of which screening (engine)`, `${fmt(atRateScreening.p50)} / ${fmt(atRateScreening.p99)}`],
+    [
+      `  GC pauses meanwhile`,
+      `${gcPauses.length}, p50 ${fmt(gcSummary.p50)}, max ${fmt(gcSummary.max)}, total ${fmt(gcPauses.reduce((a, b) => a + b, 0))}`,
+    ],
     [`own decision time p50 / p99, saturated`, `${fmt(busy.p50)} / ${fmt(busy.p99)}`],
     ['answers', JSON.stringify(loaded.result.statuses)],
   ]);

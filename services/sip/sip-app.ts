@@ -12,7 +12,7 @@ export class SipApp {
   private readonly calls = new Set<CallSession>();
   private draining = false;
   /** The app's own decision time per INVITE (ms) and the verdict, for the benchmark; bounded. */
-  readonly decisions: { ms: number; verdict: string }[] = [];
+  readonly decisions: { ms: number; screeningMs: number; verdict: string }[] = [];
 
   constructor(
     private readonly connection: SrfConnection,
@@ -35,7 +35,11 @@ export class SipApp {
     void call.ended.then(() => {
       this.calls.delete(call);
       if (call.decidedAt !== undefined && this.decisions.length < 1_000_000)
-        this.decisions.push({ ms: call.decidedAt - call.started, verdict: call.verdict?.verdict ?? 'none' });
+        this.decisions.push({
+          ms: call.decidedAt - call.started,
+          screeningMs: call.verdict?.elapsedMs ?? 0,
+          verdict: call.verdict?.verdict ?? 'none',
+        });
     });
     try {
       await runMiddleware(this.inviteSteps, call);
