@@ -46,6 +46,27 @@ export interface Page {
   nextCursor?: string;
 }
 
+/** Counts for the analysts' charts over one filter. */
+export interface CallStats {
+  total: number;
+  /** Warned and blocked calls per time bucket (start, epoch ms), oldest first. */
+  overTime: { bucket: number; warn: number; block: number }[];
+  byBrand: { brand: string | null; calls: number }[];
+  byReason: { reason: string; calls: number }[];
+  byOutcome: { outcome: string | null; calls: number }[];
+  /** What subscribers did with warned calls they answered or refused. */
+  warningEffect: {
+    warned: number;
+    accepted: number;
+    rejected: number;
+    reported: number;
+    /** (rejected + reported) / (accepted + rejected + reported); null when none decided. */
+    rejectedShare: number | null;
+  };
+}
+
+export type Bucket = 'hour' | 'day';
+
 /** The flagged-call log: SQLite or PostgreSQL behind one interface. */
 export interface LogStore {
   readonly kind: 'sqlite' | 'postgres';
@@ -57,6 +78,7 @@ export interface LogStore {
   /** Streams matching records, newest first, a batch at a time (exports). */
   iterate(filter: CallFilter, batchSize?: number): AsyncGenerator<FlaggedCallRecord>;
   count(filter: CallFilter): Promise<number>;
+  stats(filter: CallFilter, bucket: Bucket): Promise<CallStats>;
   /** Deletes records received before the given time; returns how many. */
   purgeBefore(epochMs: number): Promise<number>;
   ping(): Promise<void>;

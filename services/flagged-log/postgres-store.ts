@@ -1,6 +1,6 @@
 import { Pool, type PoolClient } from 'pg';
 import type { FlaggedCallEvent } from '../events/flagged-call';
-import type { CallFilter, FlaggedCallRecord, LogStore, Page } from './log-store';
+import type { Bucket, CallFilter, CallStats, FlaggedCallRecord, LogStore, Page } from './log-store';
 import { MIGRATIONS } from './migrations';
 import {
   COLUMNS,
@@ -12,6 +12,8 @@ import {
   recordOf,
   type Row,
   rowsOf,
+  statsOf,
+  statsQueries,
   whereOf,
 } from './rows';
 
@@ -112,6 +114,20 @@ export class PostgresLogStore implements LogStore {
       where.params,
     );
     return Number(rows[0].n);
+  }
+
+  async stats(filter: CallFilter, bucket: Bucket): Promise<CallStats> {
+    const results = await Promise.all(
+      statsQueries(filter, bucket).map(async ({ sql, params }) => (await this.pool.query(numbered(sql), params)).rows),
+    );
+    return statsOf(
+      results as [
+        Record<string, unknown>[],
+        Record<string, unknown>[],
+        Record<string, unknown>[],
+        Record<string, unknown>[],
+      ],
+    );
   }
 
   async purgeBefore(epochMs: number): Promise<number> {

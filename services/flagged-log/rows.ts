@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import type { FlaggedCallEvent } from '../events/flagged-call';
-import type { CallFilter, FlaggedCallRecord } from './log-store';
+import { REASON_CODES } from '../screening/brand-data';
+import type { Bucket, CallFilter, CallStats, FlaggedCallRecord } from './log-store';
 
 /** Columns in insert order; both dialects share them. */
 export const COLUMNS = [
@@ -174,4 +175,70 @@ export async function* pages(
     yield* page.records;
     cursor = page.nextCursor;
   } while (cursor);
+}
+
+const BUCKET_MS: Record<Bucket, number> = { hour: 3_600_000, day: 86_400_000 };
+
+/**
+ * The statistics as four grouped queries with '?' placeholders, the same for both dialects. The bucket width is
+ * a literal (a known constant), so PostgreSQL needs no parameter type for the integer division.
+ */
+export function statsQueries(filter: CallFilter, bucket: Bucket): { sql: string; params: unknown[] }[] {
+  const where = whereOf(filter);
+  const width = BUCKET_MS[bucket];
+  const reasonColumns = REASON_CODES.map(
+    (code) => `SUM(CASE WHEN reasons LIKE '%,${code},%' THEN 1 ELSE 0 END) AS "${code}"`,
+  );
+  return [
+    {
+      sql: `SELECT (received_at / ${width}) * ${width} AS bucket, verdict, COUNT(*) AS n FROM flagged_calls ${where.sql} GROUP BY 1, 2 ORDER BY 1`,
+      params: where.params,
+    },
+    { sql: `SELECT brand, COUNT(*) AS n FROM flagged_calls ${where.sql} GROUP BY brand`, params: where.params },
+    {
+      sql: `SELECT outcome, verdict, COUNT(*) AS n FROM flagged_calls ${where.sql} GROUP BY outcome, verdict`,
+      params: where.params,
+    },
+    { sql: `SELECT ${reasonColumns.join(', ')} FROM flagged_calls ${where.sql}`, params: where.params },
+  ];
+}
+
+type Rows = Record<string, unknown>[];
+
+/** Folds the four result sets of statsQueries into CallStats. */
+export function statsOf([time, brands, outcomes, reasons]: [Rows, Rows, Rows, Rows]): CallStats {
+  const overTime = new Map<number, { bucket: number; warn: number; block: number }>();
+  let total = 0;
+  for (const row of time) {
+    const bucket = Number(row.bucket);
+    const entry = overTime.get(bucket) ?? { bucket, warn: 0, block: 0 };
+    const n = Number(row.n);
+    total += n;
+    if (row.verdict === 'warn' || row.verdict === 'block') entry[row.verdict] += n;
+    overTime.set(bucket, entry);
+  }
+  const byOutcome = new Map<string | null, number>();
+  const warned = { warned: 0, accepted: 0, rejected: 0, reported: 0 };
+  for (const row of outcomes) {
+    const outcome = (row.outcome as string | null) ?? null;
+    const n = Number(row.n);
+    byOutcome.set(outcome, (byOutcome.get(outcome) ?? 0) + n);
+    if (row.verdict !== 'warn') continue;
+    warned.warned += n;
+    if (outcome === 'accepted' || outcome === 'rejected' || outcome === 'reported') warned[outcome] += n;
+  }
+  const decided = warned.accepted + warned.rejected + warned.reported;
+  const reasonRow = reasons[0] ?? {};
+  return {
+    total,
+    overTime: [...overTime.values()].sort((a, b) => a.bucket - b.bucket),
+    byBrand: brands
+      .map((r) => ({ brand: (r.brand as string | null) ?? null, calls: Number(r.n) }))
+      .sort((a, b) => b.calls - a.calls || (a.brand ?? '\uffff').localeCompare(b.brand ?? '\uffff')),
+    byReason: REASON_CODES.map((reason) => ({ reason, calls: Number(reasonRow[reason] ?? 0) }))
+      .filter((r) => r.calls > 0)
+      .sort((a, b) => b.calls - a.calls),
+    byOutcome: [...byOutcome].map(([outcome, calls]) => ({ outcome, calls })).sort((a, b) => b.calls - a.calls),
+    warningEffect: { ...warned, rejectedShare: decided ? (warned.rejected + warned.reported) / decided : null },
+  };
 }

@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { FlaggedCallEvent } from '../events/flagged-call';
-import type { CallFilter, FlaggedCallRecord, LogStore, Page } from './log-store';
+import type { Bucket, CallFilter, CallStats, FlaggedCallRecord, LogStore, Page } from './log-store';
 import { MIGRATIONS } from './migrations';
 import {
   COLUMNS,
@@ -13,6 +13,8 @@ import {
   pages,
   recordOf,
   rowsOf,
+  statsOf,
+  statsQueries,
   whereOf,
 } from './rows';
 
@@ -89,6 +91,20 @@ export class SqliteLogStore implements LogStore {
     return (
       this.db.prepare(`SELECT COUNT(*) AS n FROM flagged_calls ${where.sql}`).get(...where.params) as { n: number }
     ).n;
+  }
+
+  async stats(filter: CallFilter, bucket: Bucket): Promise<CallStats> {
+    const results = statsQueries(filter, bucket).map(
+      ({ sql, params }) => this.db.prepare(sql).all(...params) as Record<string, unknown>[],
+    );
+    return statsOf(
+      results as [
+        Record<string, unknown>[],
+        Record<string, unknown>[],
+        Record<string, unknown>[],
+        Record<string, unknown>[],
+      ],
+    );
   }
 
   async purgeBefore(epochMs: number): Promise<number> {

@@ -94,6 +94,51 @@ describe.each(['sqlite', 'postgres'] as const)('%s log store', (kind) => {
     await expect(store.list({}, { limit: 5, cursor: 'garbage' })).rejects.toThrow('invalid cursor');
   });
 
+  it('counts by time bucket, brand, reason and outcome, and the share of warned calls refused', async () => {
+    const base = Date.parse('2026-11-02T00:00:00Z');
+    const at = (h: number) => new Date(base + h * 3_600_000 + 60_000).toISOString();
+    await store.upsert([
+      flagged('s1', { receivedAt: at(0) }),
+      outcome('s1', 'accepted'),
+      flagged('s2', { receivedAt: at(0) }),
+      outcome('s2', 'rejected'),
+      flagged('s3', { receivedAt: at(1), brand: 'paypal' }),
+      outcome('s3', 'reported'),
+      flagged('s4', { receivedAt: at(1), verdict: 'block', reasons: ['emergency-caller-id'], brand: undefined }),
+      outcome('s4', 'blocked'),
+      flagged('s5', { receivedAt: at(25) }),
+    ]);
+    const stats = await store.stats({ since: base }, 'hour');
+    expect(stats.total).toBe(5);
+    expect(stats.overTime).toEqual([
+      { bucket: base, warn: 2, block: 0 },
+      { bucket: base + 3_600_000, warn: 1, block: 1 },
+      { bucket: base + 25 * 3_600_000, warn: 1, block: 0 },
+    ]);
+    expect(stats.byBrand).toEqual([
+      { brand: 'amazon', calls: 3 },
+      { brand: 'paypal', calls: 1 },
+      { brand: null, calls: 1 },
+    ]);
+    expect(stats.byReason).toEqual([
+      { reason: 'brand-number', calls: 4 },
+      { reason: 'brand-name', calls: 4 },
+      { reason: 'emergency-caller-id', calls: 1 },
+    ]);
+    expect(stats.byOutcome).toEqual(
+      expect.arrayContaining([
+        { outcome: null, calls: 1 },
+        { outcome: 'blocked', calls: 1 },
+      ]),
+    );
+    expect(stats.warningEffect).toEqual({ warned: 4, accepted: 1, rejected: 1, reported: 1, rejectedShare: 2 / 3 });
+    const daily = await store.stats({ since: base, brand: 'amazon' }, 'day');
+    expect(daily.overTime).toEqual([
+      { bucket: base, warn: 2, block: 0 },
+      { bucket: base + 86_400_000, warn: 1, block: 0 },
+    ]);
+  });
+
   it('purges only records older than the cut-off', async () => {
     const now = Date.now();
     await store.upsert([
