@@ -1,70 +1,14 @@
 import { Command, Option } from 'commander';
 import { createWriteStream } from 'node:fs';
 import { z } from 'zod';
-import { csvRow } from '../common/csv';
 import { InputError } from '../common/errors';
 import { OUTCOMES } from '../events/flagged-call';
-import { openLogStore, type CallFilter, type FlaggedCallRecord } from '../flagged-log';
+import { openLogStore, type CallFilter } from '../flagged-log';
 import { calledNumberPolicy } from '../flagged-log';
+import { callFilterSchema as filterSchema, csvHeaderRow, recordCsv } from '../flagged-log/calls-format';
 import { openQueue } from '../events';
-import { REASON_CODES } from '../screening/brand-data';
 import type { Config } from '../common/config';
 import { createProgress } from './progress';
-
-const time = z.string().transform((s, ctx) => {
-  const ms = /^\d+$/.test(s) ? Number(s) : Date.parse(s);
-  if (!Number.isFinite(ms)) {
-    ctx.addIssue({ code: 'custom', message: `"${s}" is not a time (ISO 8601 or epoch ms)` });
-    return z.NEVER;
-  }
-  return ms;
-});
-
-/** Filter flags, validated once at the boundary. */
-const filterSchema = z.strictObject({
-  since: time.optional(),
-  until: time.optional(),
-  brand: z.string().max(40).optional(),
-  verdict: z.enum(['allow', 'warn', 'block']).optional(),
-  outcome: z.enum(OUTCOMES).optional(),
-  reason: z.enum(REASON_CODES).optional(),
-  caller: z
-    .string()
-    .regex(/^\+\d{1,15}$/, 'an E.164 number such as +18882804331')
-    .optional(),
-  called: z.string().max(64).optional(),
-});
-
-export const CSV_COLUMNS = [
-  'callId',
-  'source',
-  'receivedAt',
-  'callerE164',
-  'callerRaw',
-  'displayName',
-  'called',
-  'trunk',
-  'verdict',
-  'score',
-  'reasons',
-  'brand',
-  'degraded',
-  'outcome',
-  'ringMs',
-  'warningMs',
-  'talkMs',
-  'endedAt',
-] as const;
-
-export function recordCsv(r: FlaggedCallRecord): string {
-  return csvRow(
-    CSV_COLUMNS.map((c) => {
-      const v = r[c];
-      if (c === 'receivedAt' || c === 'endedAt') return v === undefined ? '' : new Date(v as number).toISOString();
-      return Array.isArray(v) ? v.join(' ') : v;
-    }),
-  );
-}
 
 function filterFrom(options: Record<string, string | undefined>, config: Config): CallFilter {
   const parsed = filterSchema.safeParse(
@@ -100,7 +44,7 @@ export function callsCommands(program: Command, config: () => Config, out: (text
       const store = await openLogStore(config());
       try {
         const page = await store.list(filterFrom(o, config()), { limit });
-        if (o.format === 'csv') out(csvRow(CSV_COLUMNS) + page.records.map(recordCsv).join(''));
+        if (o.format === 'csv') out(csvHeaderRow() + page.records.map(recordCsv).join(''));
         else if (o.format === 'json') out(page.records.map((r) => `${JSON.stringify(r)}\n`).join(''));
         else
           for (const r of page.records)
@@ -120,7 +64,7 @@ export function callsCommands(program: Command, config: () => Config, out: (text
       const sink: NodeJS.WritableStream = o.out ? createWriteStream(o.out) : process.stdout;
       try {
         const progress = createProgress('export', o.out ? await store.count(filter) : 0, o.out !== undefined);
-        if (o.format === 'csv') sink.write(csvRow(CSV_COLUMNS));
+        if (o.format === 'csv') sink.write(csvHeaderRow());
         let n = 0;
         for await (const record of store.iterate(filter)) {
           if (!sink.write(o.format === 'csv' ? recordCsv(record) : `${JSON.stringify(record)}\n`))

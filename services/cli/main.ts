@@ -10,7 +10,7 @@ import { openListAdmin, openScreening } from '../screening';
 import { LIST_KINDS, type ListKind, listEntryInputSchema } from '../screening/list-entry';
 import { seedEntries } from '../screening/seed';
 import { screeningRequestSchema, type Verdict } from '../screening/verdict';
-import { csvHeader, entryToCsv, entryToRecord, formatFromName, parseListFile } from './list-files';
+import { csvHeader, entryToCsv, entryToRecord, formatFromName, parseListFile } from '../screening/list-files';
 import { createProgress } from './progress';
 import { serve } from './serve';
 import { callsCommands } from './calls';

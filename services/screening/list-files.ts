@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { csvRow, parseCsv } from '../common/csv';
 import { InputError } from '../common/errors';
-import { type ListEntry, listEntryInputSchema } from '../screening/list-entry';
+import { type ListEntry, listEntryInputSchema } from './list-entry';
 
 export interface BadRow {
   line: number;

@@ -1,0 +1,64 @@
+import { z } from 'zod';
+import { csvRow } from '../common/csv';
+import { OUTCOMES } from '../events/flagged-call';
+import { REASON_CODES } from '../screening/brand-data';
+import type { FlaggedCallRecord } from './log-store';
+
+/** The analysts' filters and the CSV form of a record: one schema and one format for the CLI and the console. */
+const time = z.string().transform((s, ctx) => {
+  const ms = /^\d+$/.test(s) ? Number(s) : Date.parse(s);
+  if (!Number.isFinite(ms)) {
+    ctx.addIssue({ code: 'custom', message: `"${s}" is not a time (ISO 8601 or epoch ms)` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+/** Filters of the flagged-call log (CLI flags, console query strings), validated once at the boundary. */
+export const callFilterSchema = z.strictObject({
+  since: time.optional(),
+  until: time.optional(),
+  brand: z.string().max(40).optional(),
+  verdict: z.enum(['allow', 'warn', 'block']).optional(),
+  outcome: z.enum(OUTCOMES).optional(),
+  reason: z.enum(REASON_CODES).optional(),
+  caller: z
+    .string()
+    .regex(/^\+\d{1,15}$/, 'an E.164 number such as +18882804331')
+    .optional(),
+  called: z.string().max(64).optional(),
+});
+
+export const CSV_COLUMNS = [
+  'callId',
+  'source',
+  'receivedAt',
+  'callerE164',
+  'callerRaw',
+  'displayName',
+  'called',
+  'trunk',
+  'verdict',
+  'score',
+  'reasons',
+  'brand',
+  'degraded',
+  'outcome',
+  'ringMs',
+  'warningMs',
+  'talkMs',
+  'endedAt',
+] as const;
+
+export function recordCsv(r: FlaggedCallRecord): string {
+  return csvRow(
+    CSV_COLUMNS.map((c) => {
+      const v = r[c];
+      if (c === 'receivedAt' || c === 'endedAt') return v === undefined ? '' : new Date(v as number).toISOString();
+      return Array.isArray(v) ? v.join(' ') : v;
+    }),
+  );
+}
+
+/** The CSV header row of exports. */
+export const csvHeaderRow = (): string => csvRow(CSV_COLUMNS);
