@@ -1,4 +1,5 @@
 import js from '@eslint/js';
+import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
@@ -51,5 +52,10 @@ export default tseslint.config(
         __dirname: 'readonly',
       },
     },
+  },
+  {
+    // the dashboard runs in the browser
+    files: ['services/console/dashboard/**/*.js'],
+    languageOptions: { sourceType: 'script', globals: globals.browser },
   },
 );

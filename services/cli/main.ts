@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { createWriteStream, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { type Config, loadConfig } from '../common/config';
 import { listSettings } from '../common/config-schema';
@@ -15,7 +16,17 @@ import { createProgress } from './progress';
 import { serve } from './serve';
 import { callsCommands } from './calls';
 import { Shutdown } from '../common/shutdown';
-import { startAri, startEvents, startScreening, startSip, startWorker } from './roles';
+import { hashToken } from '../console/auth';
+import {
+  processOps,
+  startAri,
+  startConsole,
+  startEvents,
+  startOps,
+  startScreening,
+  startSip,
+  startWorker,
+} from './roles';
 
 interface Context {
   config: Config;
@@ -299,7 +310,9 @@ export function buildProgram(): Command {
       const { config, logger } = ctx();
       const shutdown = new Shutdown(logger);
       const stopped = shutdown.listen();
-      await startWorker(config, logger, shutdown);
+      const ops = processOps('worker');
+      await startWorker(config, logger, shutdown, ops);
+      await startOps(config, logger, shutdown, ops);
       await stopped;
     });
 
@@ -312,8 +325,10 @@ export function buildProgram(): Command {
       const { config, logger } = ctx();
       const shutdown = new Shutdown(logger);
       const stopped = shutdown.listen();
-      const screening = await startScreening(config, logger, shutdown);
-      startAri(config, logger, shutdown, screening, startEvents(config, logger, shutdown, 'ari'));
+      const ops = processOps('ari');
+      const screening = await startScreening(config, logger, shutdown, ops);
+      startAri(config, logger, shutdown, screening, startEvents(config, logger, shutdown, 'ari', ops));
+      await startOps(config, logger, shutdown, ops);
       await stopped;
     });
 
@@ -326,9 +341,40 @@ export function buildProgram(): Command {
       const { config, logger } = ctx();
       const shutdown = new Shutdown(logger);
       const stopped = shutdown.listen();
-      const screening = await startScreening(config, logger, shutdown);
-      startSip(config, logger, shutdown, screening, startEvents(config, logger, shutdown, 'sip'));
+      const ops = processOps('sip');
+      const screening = await startScreening(config, logger, shutdown, ops);
+      startSip(config, logger, shutdown, screening, startEvents(config, logger, shutdown, 'sip', ops));
+      await startOps(config, logger, shutdown, ops);
       await stopped;
+    });
+
+  const consoleCommand = program
+    .command('console')
+    .description("the analysts' and admins' HTTP API and dashboard, with /metrics and /health; SIGTERM stops it")
+    .action(async () => {
+      const { config, logger } = ctx();
+      const shutdown = new Shutdown(logger);
+      const stopped = shutdown.listen();
+      await startConsole(config, logger, shutdown, processOps('console'));
+      await stopped;
+    });
+  consoleCommand
+    .command('token')
+    .description('make a new API token; prints the token once and the config entry that holds only its hash')
+    .requiredOption('--name <name>', 'who or what uses it (letters, digits, . _ @ -)')
+    .addOption(
+      new Option('--role <role>', 'analyst reads the log; admin also changes lists')
+        .choices(['analyst', 'admin'])
+        .makeOptionMandatory(),
+    )
+    .action((o: { name: string; role: 'analyst' | 'admin' }) => {
+      if (!/^[A-Za-z0-9_.@-]{1,64}$/.test(o.name)) throw new InputError('--name: 1-64 of A-Z a-z 0-9 _ . @ -');
+      const token = randomBytes(24).toString('base64url');
+      out(
+        `token (shown once, give it to ${o.name}): ${token}\n\n` +
+          `config/local.yaml:\n  console:\n    tokens:\n      ${o.name}: { role: ${o.role}, sha256: ${hashToken(token)} }\n\n` +
+          `or SPOOFGUARD_CONSOLE_TOKENS='${JSON.stringify({ [o.name]: { role: o.role, sha256: hashToken(token) } })}'\n`,
+      );
     });
 
   callsCommands(program, () => ctx().config, out);

@@ -1,7 +1,11 @@
 import { runAri } from '../ari';
 import type { Config } from '../common/config';
+import { Health } from '../common/health';
 import type { Logger } from '../common/logger';
+import { Metrics } from '../common/metrics';
+import { startOpsServer } from '../common/ops-server';
 import type { Shutdown } from '../common/shutdown';
+import { runConsole, type RunningConsole } from '../console';
 import { type FlaggedCallProducer, openProducer } from '../events';
 import { runSip } from '../sip';
 import { openScreening, type Screening } from '../screening';
@@ -10,22 +14,58 @@ import { runWorker, type RunningLogWorker } from '../worker';
 /**
  * Starting each role and registering how it stops, shared by its own command and by `serve`. Shutdown runs
  * the steps in reverse: a role stops before what it depends on (the ARI app before events and screening).
+ * One Metrics and one Health per process: every role started in it reports there.
  */
-export async function startScreening(config: Config, logger: Logger, shutdown: Shutdown): Promise<Screening> {
-  const screening = await openScreening(config, logger);
+export interface ProcessOps {
+  metrics: Metrics;
+  health: Health;
+}
+
+export function processOps(role: string): ProcessOps {
+  return { metrics: new Metrics(role), health: new Health() };
+}
+
+/** The health and metrics endpoint of a role run alone (the console serves its own). */
+export async function startOps(config: Config, logger: Logger, shutdown: Shutdown, ops: ProcessOps): Promise<void> {
+  const server = await startOpsServer(config.ops, ops.health, ops.metrics, logger);
+  if (server) shutdown.add('ops endpoint', () => server.close());
+}
+
+export async function startScreening(
+  config: Config,
+  logger: Logger,
+  shutdown: Shutdown,
+  ops: ProcessOps,
+): Promise<Screening> {
+  const screening = await openScreening(config, logger, ops.metrics.observeVerdict);
   shutdown.add('screening', () => screening.close());
+  ops.health.add('redis', () => screening.store.ping());
   return screening;
 }
 
-export async function startWorker(config: Config, logger: Logger, shutdown: Shutdown): Promise<RunningLogWorker> {
+export async function startWorker(
+  config: Config,
+  logger: Logger,
+  shutdown: Shutdown,
+  ops: ProcessOps,
+): Promise<RunningLogWorker> {
   const worker = await runWorker(config, logger);
   shutdown.add('worker', () => worker.close());
+  ops.health.add('redis (queue)', () => worker.pingRedis());
+  ops.health.add('log store', () => worker.store.ping());
+  ops.metrics.watchQueue(() => worker.queue.counts());
   return worker;
 }
 
 /** The FlaggedCall producer of a process role (its own spool file). */
-export function startEvents(config: Config, logger: Logger, shutdown: Shutdown, role: string): FlaggedCallProducer {
-  const events = openProducer(config, logger, role);
+export function startEvents(
+  config: Config,
+  logger: Logger,
+  shutdown: Shutdown,
+  role: string,
+  ops: ProcessOps,
+): FlaggedCallProducer {
+  const events = openProducer(config, logger, role, ops.metrics.observeEvent);
   shutdown.add('events', () => events.close());
   return events.producer;
 }
@@ -50,4 +90,15 @@ export function startSip(
 ): void {
   const sip = runSip(config, logger, screening, producer);
   shutdown.add('sip', () => sip.close());
+}
+
+export async function startConsole(
+  config: Config,
+  logger: Logger,
+  shutdown: Shutdown,
+  ops: ProcessOps,
+): Promise<RunningConsole> {
+  const console = await runConsole(config, logger, ops);
+  shutdown.add('console', () => console.close());
+  return console;
 }

@@ -3,7 +3,7 @@ import type { Logger } from '../common/logger';
 import { Shutdown } from '../common/shutdown';
 import { openListAdmin } from '../screening';
 import { seedEntries } from '../screening/seed';
-import { startAri, startEvents, startScreening, startSip, startWorker } from './roles';
+import { processOps, startAri, startConsole, startEvents, startScreening, startSip, startWorker } from './roles';
 
 /** Seeds the brand lists when Redis holds none yet (first start), so a new box screens at once. */
 export async function seedIfEmpty(config: Config, logger: Logger): Promise<void> {
@@ -33,12 +33,18 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
       'could not seed the lists (Redis down?); screening fails open until it can',
     );
   }
-  const screening = await startScreening(config, logger, shutdown);
-  const worker = await startWorker(config, logger, shutdown);
-  const producer = startEvents(config, logger, shutdown, 'serve');
+  const ops = processOps('serve');
+  const screening = await startScreening(config, logger, shutdown, ops);
+  const worker = await startWorker(config, logger, shutdown, ops);
+  const producer = startEvents(config, logger, shutdown, 'serve', ops);
   // without an Asterisk the ARI app keeps retrying in the background and says so once
   startAri(config, logger, shutdown, screening, producer);
   if (config.sip.enabled) startSip(config, logger, shutdown, screening, producer);
-  logger.info({ listVersion: screening.store.cachedVersion, log: worker.store.kind }, 'spoofguard ready');
+  // the console serves health and metrics for the whole process
+  const console = await startConsole(config, logger, shutdown, ops);
+  logger.info(
+    { listVersion: screening.store.cachedVersion, log: worker.store.kind, console: console.url },
+    'spoofguard ready',
+  );
   await stopped;
 }

@@ -277,6 +277,62 @@ export const configSpec = {
       format: z.number().int().min(1).max(1000),
     }),
   },
+  console: {
+    host: setting({
+      doc: 'Address the console (HTTP API and dashboard) listens on.',
+      format: z.string().min(1).max(253),
+    }),
+    port: setting({
+      doc: 'Port of the console.',
+      format: z.number().int().min(0).max(65535),
+    }),
+    tokens: setting({
+      doc: 'API tokens by name: role (analyst reads the log; admin also changes lists) and the SHA-256 of the token (hex). Only hashes are stored: `spoofguard console token` makes a token and its line.',
+      format: z.record(
+        z.string().regex(/^[A-Za-z0-9_.@-]{1,64}$/),
+        z.strictObject({
+          role: z.enum(['analyst', 'admin']),
+          sha256: z.string().regex(/^[0-9a-f]{64}$/, 'the SHA-256 of the token, 64 hex digits'),
+        }),
+      ),
+      env: 'SPOOFGUARD_CONSOLE_TOKENS',
+      secret: true,
+    }),
+    rateLimitPerMinute: setting({
+      doc: 'Requests per minute one token may make; more get 429 with Retry-After.',
+      format: z.number().int().min(1).max(1_000_000),
+    }),
+    bodyLimitBytes: setting({
+      doc: 'Largest JSON request body.',
+      format: z
+        .number()
+        .int()
+        .min(1024)
+        .max(100 * 1024 * 1024),
+    }),
+    importLimitBytes: setting({
+      doc: 'Largest list import (CSV or JSON) sent to the import endpoint.',
+      format: z
+        .number()
+        .int()
+        .min(1024)
+        .max(1024 * 1024 * 1024),
+    }),
+    publicOps: setting({
+      doc: 'Serve /metrics without a token (health checks are always open).',
+      format: z.boolean(),
+    }),
+  },
+  ops: {
+    host: setting({
+      doc: 'Address of the health and metrics endpoint of a role run alone (ari, sip, worker).',
+      format: z.string().min(1).max(253),
+    }),
+    port: setting({
+      doc: 'Port of that endpoint (/health/live, /health/ready, /metrics); 0: none. Roles on one host need one port each.',
+      format: z.number().int().min(0).max(65535),
+    }),
+  },
   trunks: setting({
     doc: 'Trunks by id: country, whether international, identity headers to trust in order, source addresses (CIDR), and mode (route or tag).',
     format: z.record(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/), trunkSchema),

@@ -6,6 +6,7 @@ import { withinBudget } from '../common/within-budget';
 import { FlaggedCallProducer } from './producer';
 import { EventQueue } from './queue-adapter';
 import { Spool } from './spool';
+import type { FlaggedCallEvent } from './flagged-call';
 
 export type { FlaggedCallEvent, Outcome } from './flagged-call';
 export type { EmitResult } from './producer';
@@ -19,6 +20,7 @@ export function openProducer(
   config: Config,
   logger: Logger,
   role: string,
+  observe?: (event: FlaggedCallEvent) => void,
 ): { producer: FlaggedCallProducer; close(): Promise<void> } {
   const connection = createRedis(config.redis, 'call-path', `spoofguard-${role}-events`);
   const queue = new EventQueue(connection, config.queue);
@@ -29,6 +31,7 @@ export function openProducer(
     spool,
     config.queue.emitBudgetMs,
     logger.child({ role, part: 'events' }),
+    observe,
   );
   producer.start();
   return {

@@ -24,6 +24,8 @@ export class FlaggedCallProducer {
     private readonly spool: Spool,
     private readonly budgetMs: number,
     private readonly logger: Logger,
+    /** Sees every valid event (metrics); must not throw. */
+    private readonly observe?: (event: FlaggedCallEvent) => void,
   ) {}
 
   private lastSlowLog = 0;
@@ -45,6 +47,7 @@ export class FlaggedCallProducer {
       );
       return 'invalid';
     }
+    this.observe?.(parsed.data);
     const job = toJob(parsed.data);
     if (this.connection.status === 'ready' && !this.spool.pending) {
       try {

@@ -22,9 +22,11 @@ export const callFilterSchema = z.strictObject({
   verdict: z.enum(['allow', 'warn', 'block']).optional(),
   outcome: z.enum(OUTCOMES).optional(),
   reason: z.enum(REASON_CODES).optional(),
+  // in a query string an unencoded "+" arrives as a space: take it back
   caller: z
     .string()
-    .regex(/^\+\d{1,15}$/, 'an E.164 number such as +18882804331')
+    .transform((s) => s.replace(/^ (?=\d)/, '+'))
+    .pipe(z.string().regex(/^\+\d{1,15}$/, 'an E.164 number such as +18882804331'))
     .optional(),
   called: z.string().max(64).optional(),
 });

@@ -9,6 +9,8 @@ import { type ScreeningRequest, type Verdict } from './verdict';
 export interface EngineOptions {
   trunks: Readonly<Record<string, TrunkConfig>>;
   defaultTrunk: string;
+  /** Sees every verdict (metrics); must not throw. */
+  observe?: (verdict: Verdict) => void;
 }
 
 /**
@@ -90,6 +92,7 @@ export class ScreeningEngine {
     if (lookup?.subscriber?.language) verdict.language = lookup.subscriber.language;
     if (lookup) verdict.listVersion = lookup.version;
     verdict.elapsedMs = Math.round((performance.now() - started) * 1000) / 1000;
+    this.options.observe?.(verdict);
     return verdict;
   }
 

@@ -8,6 +8,7 @@ import { ListAdmin } from './list-admin';
 import { ListKeys } from './list-keys';
 import { ListStore } from './list-store';
 import { ReportCounter } from './reports';
+import type { Verdict } from './verdict';
 import { RuleSet } from './rules';
 
 export { ScreeningEngine } from './engine';
@@ -34,7 +35,11 @@ export function loadRuleSet(config: Config): { rules: RuleSet; brands: BrandFile
 }
 
 /** Builds a screening engine with its own call-path and pub/sub connections. */
-export async function openScreening(config: Config, logger: Logger): Promise<Screening> {
+export async function openScreening(
+  config: Config,
+  logger: Logger,
+  observe?: (verdict: Verdict) => void,
+): Promise<Screening> {
   const { rules, brands } = loadRuleSet(config);
   const keys = new ListKeys(config.redis.keyPrefix);
   const callPath = createRedis(config.redis, 'call-path');
@@ -43,7 +48,7 @@ export async function openScreening(config: Config, logger: Logger): Promise<Scr
   const engine = new ScreeningEngine(
     store,
     rules,
-    { trunks: config.trunks, defaultTrunk: config.screening.defaultTrunk },
+    { trunks: config.trunks, defaultTrunk: config.screening.defaultTrunk, ...(observe ? { observe } : {}) },
     logger,
   );
   try {
@@ -72,6 +77,7 @@ export async function openScreening(config: Config, logger: Logger): Promise<Scr
 
 export interface ListAdministration {
   admin: ListAdmin;
+  reports: ReportCounter;
   redis: Redis;
   brands: BrandFile[];
   close(): Promise<void>;
@@ -81,8 +87,10 @@ export async function openListAdmin(config: Config, logger: Logger): Promise<Lis
   const brands = loadBrandFiles(fromPackageRoot(config.screening.brandsDir));
   const redis = createRedis(config.redis, 'admin');
   await redisReady(redis, Math.max(config.redis.connectTimeoutMs, 5000));
+  const keys = new ListKeys(config.redis.keyPrefix);
   return {
-    admin: new ListAdmin(redis, new ListKeys(config.redis.keyPrefix), logger),
+    admin: new ListAdmin(redis, keys, logger),
+    reports: new ReportCounter(redis, keys, logger),
     redis,
     brands,
     close: async () => void redis.disconnect(),

@@ -357,6 +357,27 @@ export class ListAdmin {
     await this.redis.hset(this.keys.subscriber(called), `allow:${what}`, String(expiresAt));
   }
 
+  async disallowForSubscriber(called: string, what: string): Promise<boolean> {
+    return (await this.redis.hdel(this.keys.subscriber(called), `allow:${what}`)) > 0;
+  }
+
+  /** A subscriber's preferences and personal allowlist (number digits or brand:<id> → expiry, 0 = none). */
+  async subscriber(called: string): Promise<{
+    warnings?: boolean;
+    language?: string;
+    allow: { what: string; expiresAt: number }[];
+  }> {
+    const hash = await this.redis.hgetall(this.keys.subscriber(called));
+    const allow = Object.entries(hash)
+      .filter(([field]) => field.startsWith('allow:'))
+      .map(([field, expiry]) => ({ what: field.slice('allow:'.length), expiresAt: Number(expiry) || 0 }));
+    return {
+      ...(hash['pref:warnings'] ? { warnings: hash['pref:warnings'] !== 'off' } : {}),
+      ...(hash['pref:lang'] ? { language: hash['pref:lang'] } : {}),
+      allow,
+    };
+  }
+
   async setSubscriberPreferences(called: string, prefs: { warnings?: boolean; language?: string }): Promise<void> {
     const fields: Record<string, string> = {};
     if (prefs.warnings !== undefined) fields['pref:warnings'] = prefs.warnings ? 'on' : 'off';

@@ -130,6 +130,11 @@ export class ListStore {
     return this.snapshot.version;
   }
 
+  /** Redis answers on the call-path connection (readiness). */
+  ping(): Promise<string> {
+    return this.redis.ping();
+  }
+
   /** Subscribes to change notices so caches refresh before the next call needs them. */
   async start(): Promise<void> {
     if (this.subscriber && !this.listening) {

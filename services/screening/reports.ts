@@ -26,7 +26,27 @@ export class ReportCounter {
       .catch((err: Error) => this.logger.warn({ err: err.message, caller: callerE164 }, 'report not counted'));
   }
 
-  async top(limit: number): Promise<{ number: string; count: number; brand?: string; last?: number }[]> {
+  async get(callerE164: string): Promise<{ count: number; brand?: string; last?: number } | undefined> {
+    const details = await this.redis.hgetall(this.keys.reports(callerE164.replace(/^\+/, '')));
+    if (!details.count) return undefined;
+    return {
+      count: Number(details.count),
+      ...(details.brand ? { brand: details.brand } : {}),
+      ...(details.last ? { last: Number(details.last) } : {}),
+    };
+  }
+
+  /** Notes that a reported number went onto a list, so analysts see it was dealt with. */
+  async markPromoted(callerE164: string, at = Date.now()): Promise<boolean> {
+    const key = this.keys.reports(callerE164.replace(/^\+/, ''));
+    if (!(await this.redis.exists(key))) return false;
+    await this.redis.hset(key, 'promoted', at);
+    return true;
+  }
+
+  async top(
+    limit: number,
+  ): Promise<{ number: string; count: number; brand?: string; last?: number; promoted?: number }[]> {
     const flat = await this.redis.zrevrange(this.keys.reportIndex(), 0, limit - 1, 'WITHSCORES');
     const out = [];
     for (let i = 0; i < flat.length; i += 2) {
@@ -36,6 +56,7 @@ export class ReportCounter {
         count: Number(flat[i + 1]),
         ...(details.brand ? { brand: details.brand } : {}),
         ...(details.last ? { last: Number(details.last) } : {}),
+        ...(details.promoted ? { promoted: Number(details.promoted) } : {}),
       });
     }
     return out;

@@ -11,6 +11,9 @@ export const RETENTION_JOB = 'retention';
 
 export interface RunningLogWorker {
   store: LogStore;
+  queue: EventQueue;
+  /** Redis answers (readiness). */
+  pingRedis(): Promise<unknown>;
   close(): Promise<void>;
 }
 
@@ -49,6 +52,8 @@ export async function runWorker(config: Config, logger: Logger): Promise<Running
   log.info({ store: store.kind, queue: config.queue.name, concurrency: config.worker.concurrency }, 'worker started');
   return {
     store,
+    queue,
+    pingRedis: () => queueConnection.ping(),
     close: async () => {
       // worker.close waits for the jobs in hand, whose promises settle when their batch is written
       const closing = worker.close();

@@ -18,6 +18,9 @@ export function testConfig(overrides: Record<string, unknown> = {}): Config {
       log: { level: 'silent' },
       ...overrides,
       redis: { keyPrefix: `t${id}:`, ...section('redis') },
+      // roles run alone in tests would all want the same ops port
+      ops: { port: 0, ...section('ops') },
+      console: { port: 0, ...section('console') },
       queue: { name: `q${id}`, spoolDir: join(dir, 'spool'), backoffMs: 100, ...section('queue') },
       worker: { batchWaitMs: 10, lockDurationMs: 2000, stalledIntervalMs: 1000, ...section('worker') },
       flaggedLog: {

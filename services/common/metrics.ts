@@ -1,0 +1,119 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+/**
+ * The only module that imports prom-client: one registry per process with what operators alert on —
+ * screenings by verdict and their latency, degraded screenings, calls by outcome, queue depth and failed
+ * jobs — plus Node's process metrics. Roles feed it through small observer functions.
+ */
+export interface QueueCounts {
+  waiting: number;
+  active: number;
+  delayed: number;
+  failed: number;
+}
+
+export interface VerdictSample {
+  verdict: string;
+  degraded: boolean;
+  elapsedMs: number;
+}
+
+export interface EventSample {
+  kind: string;
+  verdict?: string;
+  outcome?: string;
+  source: string;
+}
+
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly screenings: Counter<'verdict'>;
+  private readonly degraded: Counter;
+  private readonly latency: Histogram;
+  private readonly calls: Counter<'source' | 'outcome'>;
+  private readonly flagged: Counter<'source' | 'verdict'>;
+  private queueCounts?: () => Promise<QueueCounts>;
+
+  constructor(role: string) {
+    this.registry.setDefaultLabels({ role });
+    collectDefaultMetrics({ register: this.registry, prefix: 'spoofguard_' });
+    const registers = [this.registry];
+    this.screenings = new Counter({
+      name: 'spoofguard_screenings_total',
+      help: 'Screenings by verdict (allow, warn, block).',
+      labelNames: ['verdict'],
+      registers,
+    });
+    this.degraded = new Counter({
+      name: 'spoofguard_screenings_degraded_total',
+      help: 'Screenings that failed open because Redis did not answer within the budget.',
+      registers,
+    });
+    this.latency = new Histogram({
+      name: 'spoofguard_screening_duration_seconds',
+      help: 'Time of one screening (normalise, look up, rules).',
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25],
+      registers,
+    });
+    this.flagged = new Counter({
+      name: 'spoofguard_flagged_calls_total',
+      help: 'Warned and blocked calls reported to the log, by source and verdict.',
+      labelNames: ['source', 'verdict'],
+      registers,
+    });
+    this.calls = new Counter({
+      name: 'spoofguard_call_outcomes_total',
+      help: 'Outcomes of flagged calls (accepted, rejected, reported, caller-hung-up, unanswered, blocked, failed).',
+      labelNames: ['source', 'outcome'],
+      registers,
+    });
+    const source = (): (() => Promise<QueueCounts>) | undefined => this.queueCounts;
+    const queueGauge = (name: string, help: string, pick: (c: QueueCounts) => number): void => {
+      new Gauge({
+        name,
+        help,
+        registers,
+        async collect() {
+          const counts = source();
+          if (!counts) return;
+          try {
+            this.set(pick(await counts()));
+          } catch {
+            // Redis away: the gauge keeps its last value; readiness says so
+          }
+        },
+      });
+    };
+    queueGauge('spoofguard_queue_waiting', 'Flagged-call events waiting for the worker.', (c) => c.waiting + c.delayed);
+    queueGauge('spoofguard_queue_active', 'Flagged-call events being written now.', (c) => c.active);
+    queueGauge(
+      'spoofguard_queue_failed',
+      'Events in the failed set (spoofguard queue failed / retry).',
+      (c) => c.failed,
+    );
+  }
+
+  readonly observeVerdict = (v: VerdictSample): void => {
+    this.screenings.inc({ verdict: v.verdict });
+    if (v.degraded) this.degraded.inc();
+    this.latency.observe(v.elapsedMs / 1000);
+  };
+
+  readonly observeEvent = (e: EventSample): void => {
+    if (e.kind === 'flagged' && e.verdict) this.flagged.inc({ source: e.source, verdict: e.verdict });
+    if (e.kind === 'outcome' && e.outcome) this.calls.inc({ source: e.source, outcome: e.outcome });
+  };
+
+  /** Where the queue gauges read from (processes that hold a queue handle). */
+  watchQueue(counts: () => Promise<QueueCounts>): void {
+    this.queueCounts = counts;
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+}

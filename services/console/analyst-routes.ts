@@ -1,0 +1,127 @@
+import { z } from 'zod';
+import type { CalledNumberPolicy } from '../flagged-log/rows';
+import { callFilterSchema, csvHeaderRow, recordCsv } from '../flagged-log/calls-format';
+import type { CallFilter, FlaggedCallRecord, LogStore } from '../flagged-log';
+import type { ReportCounter } from '../screening/reports';
+import type { RuleSet } from '../screening/rules';
+import type { ReasonCode } from '../screening/brand-data';
+import { NotFound, route, type Route } from './route';
+
+export interface AnalystDeps {
+  store: LogStore;
+  called: CalledNumberPolicy;
+  rules: RuleSet;
+  reports: ReportCounter;
+}
+
+const listQuery = callFilterSchema.extend({
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  cursor: z.string().max(200).optional(),
+});
+const statsQuery = callFilterSchema.extend({ bucket: z.enum(['hour', 'day']).default('hour') });
+const callParams = z.strictObject({ callId: z.string().regex(/^[\w.@:+\-/%]{1,200}$/, 'a call id') });
+
+/** The log keeps called numbers as pseudonyms: a called-number filter is looked up the same way. */
+function filterOf(query: z.infer<typeof callFilterSchema>, called: CalledNumberPolicy): CallFilter {
+  const filter: CallFilter = { ...query };
+  if (filter.called) filter.called = called.apply(filter.called);
+  return filter;
+}
+
+/** The reason codes of a record with their texts, so an analyst reads why without a lookup table. */
+function withReasonTexts(record: FlaggedCallRecord, rules: RuleSet) {
+  return {
+    ...record,
+    reasonTexts: record.reasons.map((code) => ({
+      code,
+      text: rules.reason(code as ReasonCode, {}, record.brand).text,
+    })),
+  };
+}
+
+async function* csvStream(store: LogStore, filter: CallFilter): AsyncGenerator<string> {
+  yield csvHeaderRow();
+  // a page of rows per chunk: the export never holds more than a page in memory
+  let chunk = '';
+  for await (const record of store.iterate(filter, 1000)) {
+    chunk += recordCsv(record);
+    if (chunk.length > 64 * 1024) {
+      yield chunk;
+      chunk = '';
+    }
+  }
+  if (chunk) yield chunk;
+}
+
+export function analystRoutes(deps: AnalystDeps): Route[] {
+  return [
+    route({
+      method: 'GET',
+      path: '/api/whoami',
+      summary: "The token's name and role (the dashboard shows admin actions only to admins).",
+      role: 'analyst',
+      responds: '{ name, role }',
+      handler: async ({ caller }) => ({ json: { name: caller.name, role: caller.role } }),
+    }),
+    route({
+      method: 'GET',
+      path: '/api/calls',
+      summary: 'Flagged calls, newest first, filtered, one page at a time (pass nextCursor back as cursor).',
+      role: 'analyst',
+      query: listQuery,
+      responds: '{ records: FlaggedCallRecord[], nextCursor?: string }',
+      handler: async ({ query }) => {
+        const { limit, cursor, ...filter } = query;
+        const page = await deps.store.list(filterOf(filter, deps.called), { limit, ...(cursor ? { cursor } : {}) });
+        return { json: page };
+      },
+    }),
+    route({
+      method: 'GET',
+      path: '/api/calls.csv',
+      summary: 'Every matching flagged call as CSV, streamed (large ranges are fine).',
+      role: 'analyst',
+      query: callFilterSchema,
+      responds: 'text/csv',
+      handler: async ({ query }) => ({
+        stream: csvStream(deps.store, filterOf(query, deps.called)),
+        contentType: 'text/csv; charset=utf-8',
+        filename: 'flagged-calls.csv',
+      }),
+    }),
+    route({
+      method: 'GET',
+      path: '/api/calls/:callId',
+      summary: "One flagged call's record, with the texts of its reasons.",
+      role: 'analyst',
+      params: callParams,
+      responds: 'FlaggedCallRecord & { reasonTexts }',
+      handler: async ({ params }) => {
+        const record = await deps.store.get(params.callId);
+        if (!record) throw new NotFound(`no flagged call ${params.callId}`);
+        return { json: withReasonTexts(record, deps.rules) };
+      },
+    }),
+    route({
+      method: 'GET',
+      path: '/api/stats',
+      summary: "Counts over time (hour or day), by brand, reason and outcome, and the warning's effect.",
+      role: 'analyst',
+      query: statsQuery,
+      responds: 'CallStats',
+      handler: async ({ query }) => {
+        const { bucket, ...filter } = query;
+        return { json: await deps.store.stats(filterOf(filter, deps.called), bucket) };
+      },
+    }),
+    route({
+      method: 'GET',
+      path: '/api/reports',
+      summary: 'Caller numbers subscribers reported ("press 3"), most reported first.',
+      role: 'analyst',
+      query: z.strictObject({ limit: z.coerce.number().int().min(1).max(1000).default(50) }),
+      responds: '{ reports: { number, count, brand?, last?, promoted? }[] }',
+      handler: async ({ query }) => ({ json: { reports: await deps.reports.top(query.limit) } }),
+    }),
+  ];
+}

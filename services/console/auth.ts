@@ -1,0 +1,61 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Caller, Role } from './route';
+
+export interface TokenEntry {
+  role: 'analyst' | 'admin';
+  sha256: string;
+}
+
+export type AuthResult = { ok: true; caller: Caller } | { ok: false; status: 401 | 403; message: string };
+
+export const hashToken = (token: string): string => createHash('sha256').update(token).digest('hex');
+
+/**
+ * Bearer tokens from config, kept only as SHA-256 hashes: a token is looked up by its hash, compared in
+ * constant time. analyst < admin: an admin may do what an analyst may.
+ */
+export class TokenRegistry {
+  private readonly byHash = new Map<string, { name: string; role: 'analyst' | 'admin'; hash: Buffer }>();
+
+  constructor(tokens: Readonly<Record<string, TokenEntry>>) {
+    for (const [name, entry] of Object.entries(tokens))
+      this.byHash.set(entry.sha256, { name, role: entry.role, hash: Buffer.from(entry.sha256, 'hex') });
+  }
+
+  get size(): number {
+    return this.byHash.size;
+  }
+
+  check(authorization: string | undefined, needs: Role): AuthResult {
+    if (needs === 'public') return { ok: true, caller: {} };
+    const token = /^Bearer\s+(\S{8,512})\s*$/i.exec(authorization ?? '')?.[1];
+    if (!token) return { ok: false, status: 401, message: 'a bearer token is needed (Authorization: Bearer <token>)' };
+    const hash = hashToken(token);
+    const entry = this.byHash.get(hash);
+    if (!entry || !timingSafeEqual(entry.hash, Buffer.from(hash, 'hex')))
+      return { ok: false, status: 401, message: 'unknown token' };
+    if (needs === 'admin' && entry.role !== 'admin')
+      return { ok: false, status: 403, message: `this needs the admin role; token "${entry.name}" is ${entry.role}` };
+    return { ok: true, caller: { name: entry.name, role: entry.role } };
+  }
+}
+
+/** Fixed one-minute windows per token: simple, enough to stop a runaway script. */
+export class RateLimiter {
+  private windowStart = 0;
+  private readonly counts = new Map<string, number>();
+
+  constructor(readonly perMinute: number) {}
+
+  /** 0 when allowed, else the seconds until the next window. */
+  take(key: string, now = Date.now()): number {
+    const window = Math.floor(now / 60_000) * 60_000;
+    if (window !== this.windowStart) {
+      this.windowStart = window;
+      this.counts.clear();
+    }
+    const n = (this.counts.get(key) ?? 0) + 1;
+    this.counts.set(key, n);
+    return n > this.perMinute ? Math.ceil((window + 60_000 - now) / 1000) : 0;
+  }
+}
