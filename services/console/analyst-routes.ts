@@ -32,10 +32,12 @@ function filterOf(query: z.infer<typeof callFilterSchema>, called: CalledNumberP
 function withReasonTexts(record: FlaggedCallRecord, rules: RuleSet) {
   return {
     ...record,
-    reasonTexts: record.reasons.map((code) => ({
-      code,
-      text: rules.reason(code as ReasonCode, {}, record.brand).text,
-    })),
+    reasonTexts: record.reasons.map((code) => {
+      const text = rules.reason(code as ReasonCode, {}, record.brand).text;
+      // the log keeps codes, not the values a template names: drop the then empty "()" and ("")
+      const tidy = (s: string) => s.replace(/\s*\(\s*(?:"")?\s*\)/g, '');
+      return { code, text: { en: tidy(text.en), de: tidy(text.de) } };
+    }),
   };
 }
 

@@ -11,8 +11,9 @@ const state = {
   detail: undefined,
 };
 
-function say(text) {
+function say(text, kind = 'error') {
   $('message').textContent = text || '';
+  $('message').className = kind;
 }
 
 async function api(path, options = {}) {
@@ -193,12 +194,12 @@ async function addCallerToList() {
       reason: `added from the console after call ${call.callId}`,
     }),
   });
-  say(`${call.callerE164} is now on the brand-number list`);
+  say(`${call.callerE164} is now on the brand-number list`, 'done');
 }
 
 async function refresh() {
   say('');
-  if (!state.token) return say('Enter an API token to see the flagged calls.');
+  if (!state.token) return say('Enter an API token to see the flagged calls.', 'hint');
   try {
     const me = await api('/api/whoami');
     state.role = me.role;

@@ -1,0 +1,100 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser } from 'playwright-core';
+import { ROOT } from '../support/child';
+import { until } from '../support/events';
+import { type ConsoleHarness, seedEvents, startConsoleHarness, TOKENS } from './harness';
+
+/**
+ * The dashboard in a real headless Chromium (Debian's package, driven by playwright-core). Where no Chromium is
+ * installed the test is skipped, unless REQUIRE_BROWSER=1 (CI) makes that a failure.
+ */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const haveChromium = existsSync(CHROMIUM);
+if (!haveChromium && process.env.REQUIRE_BROWSER === '1') throw new Error(`no Chromium at ${CHROMIUM}`);
+const maybe = haveChromium ? it : it.skip;
+
+let h: ConsoleHarness | undefined;
+let browser: Browser | undefined;
+afterEach(async () => {
+  await browser?.close();
+  await h?.close();
+});
+
+maybe('loads with a token, shows charts and rows, filters, shows a call, and adds its caller to a list', async () => {
+  h = await startConsoleHarness();
+  await h.store.upsert(seedEvents());
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    // as the machine's notes list: no sandbox as root, and no background traffic to a closed network
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  const errors: string[] = [];
+  page.on('pageerror', (err) => errors.push(err.message));
+  await page.goto(h.url);
+  await page.getByTestId('message').filter({ hasText: 'Enter an API token' }).waitFor();
+
+  await page.fill('#token', TOKENS.admin);
+  await page.click('#token-form button[type=submit]');
+  await page.getByTestId('whoami').filter({ hasText: 'ad.min (admin)' }).waitFor();
+  await until(async () => (await page.locator('#rows tr').count()) === 50, 10000, '50 rows');
+  expect(await page.locator('#more').isVisible()).toBe(true);
+  expect(await page.locator('[data-testid=chart-time] rect.warn').count()).toBeGreaterThan(0);
+  expect(await page.locator('[data-testid=chart-brand] rect.bar').count()).toBe(3);
+  expect(await page.getByTestId('effect').textContent()).toMatch(/69 %/);
+  await page.click('#more');
+  await until(async () => (await page.locator('#rows tr').count()) === 60, 10000, 'all 60 rows');
+
+  await page.fill('#filters input[name=brand]', 'paypal');
+  await page.click('#filters button[type=submit]');
+  await until(async () => (await page.locator('#rows tr').count()) === 18, 10000, 'paypal rows');
+  const brands = await page.locator('#rows tr td:nth-child(4)').allTextContents();
+  expect(new Set(brands)).toEqual(new Set(['paypal']));
+
+  await page.locator('#rows tr').first().click();
+  await page.getByTestId('detail').waitFor({ state: 'visible' });
+  expect(await page.locator('#detail-reasons li').first().textContent()).toContain('brand-number');
+  await page.getByTestId('add-to-list').click();
+  await page.getByTestId('message').filter({ hasText: 'is now on the brand-number list' }).waitFor();
+  const caller = (await page.locator('#detail-fields dd').nth(1).textContent()) ?? '';
+  const found = (await (
+    await h.call(`/api/lists/entries?q=${encodeURIComponent(caller.replace('+', ''))}`, { as: 'admin' })
+  ).json()) as { entries: { value: string; brand: string }[] };
+  expect(found.entries).toEqual([expect.objectContaining({ value: caller, brand: 'paypal' })]);
+
+  mkdirSync(join(ROOT, 'test-artifacts'), { recursive: true });
+  await page.screenshot({ path: join(ROOT, 'test-artifacts', 'dashboard.png'), fullPage: true });
+  expect(errors).toEqual([]);
+});
+
+maybe('an analyst token sees the log but no admin action', async () => {
+  h = await startConsoleHarness();
+  await h.store.upsert(seedEvents());
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
+  });
+  const page = await browser.newPage();
+  await page.goto(h.url);
+  await page.fill('#token', TOKENS.analyst);
+  await page.click('#token-form button[type=submit]');
+  await page.getByTestId('whoami').filter({ hasText: '(analyst)' }).waitFor();
+  await until(async () => (await page.locator('#rows tr').count()) > 0, 10000, 'rows');
+  await page.locator('#rows tr').first().click();
+  await page.getByTestId('detail').waitFor({ state: 'visible' });
+  expect(await page.getByTestId('add-to-list').isVisible()).toBe(false);
+  await page.fill('#token', 'wrong-token-123');
+  await page.click('#token-form button[type=submit]');
+  await page.getByTestId('message').filter({ hasText: '401' }).waitFor();
+});
