@@ -54,8 +54,13 @@ export const configSpec = {
   },
   redis: {
     url: setting({
-      doc: 'Redis URL (redis://, rediss://). Lists, queue and reports live here.',
-      format: z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL'),
+      doc: 'Redis URL: redis://host:6379 (rediss:// for TLS), redis+sentinel://host1:26379,host2:26379/<master name>, or redis+cluster://host1:6379,host2:6379. Lists, queue and reports live here.',
+      format: z
+        .string()
+        .regex(
+          /^rediss?(\+(sentinel|cluster))?:\/\//,
+          'a redis://, rediss://, redis+sentinel:// or redis+cluster:// URL',
+        ),
       env: 'REDIS_URL',
       secret: true,
     }),

@@ -121,5 +121,10 @@ function checkCrossKeyRules(config: Config): void {
       `  screening.defaultTrunk: names trunk "${config.screening.defaultTrunk}", which trunks does not define`,
     );
   }
+  if (/^rediss?\+cluster:/.test(config.redis.url) && !/\{[^}]+\}/.test(config.queue.prefix)) {
+    problems.push(
+      '  queue.prefix: with redis+cluster:// it needs a hash tag such as {sgq}, so each queue lives on one node',
+    );
+  }
   if (problems.length) throw new ConfigError(`invalid configuration:\n${problems.join('\n')}`);
 }
