@@ -1,0 +1,64 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { hashToken } from '../../services/console/auth';
+import { AriTestServer } from '../support/ari-server/server';
+import { exited, spawnSpoofguard } from '../support/child';
+import { testConfig } from '../support/config';
+import { dropQueue, until } from '../support/events';
+import { dropPrefix, freePort } from '../support/redis';
+
+it('`spoofguard serve`: ready, screens a call through ARI, logs it, shows it in the console, stops cleanly', async () => {
+  const ari = new AriTestServer();
+  await ari.start();
+  const token = randomBytes(16).toString('hex');
+  const port = await freePort();
+  const config = testConfig({
+    ari: { url: ari.url, username: ari.username, password: ari.password, digitTimeoutMs: 300 },
+    console: { port, tokens: { ops: { role: 'analyst', sha256: hashToken(token) } } },
+  });
+  const child = spawnSpoofguard(['serve'], config);
+  const url = `http://127.0.0.1:${port}`;
+  const get = (path: string) => fetch(`${url}${path}`, { headers: { authorization: `Bearer ${token}` } });
+  try {
+    await until(
+      async () => (await get('/health/ready').catch(() => undefined))?.status === 200,
+      30000,
+      `ready\n${child.output()}`,
+    );
+    await until(() => ari.connectedApps > 0, 15000, 'ARI app connected');
+    // the brand lists were seeded on first start: a spoofed Amazon call is warned about
+    const a = ari.inboundCall({ number: '+18882804331', name: 'Amazon', args: ['+4930901899', 'de-national', '', ''] });
+    const b = `${a}-sub`;
+    await ari.waitForEvent(
+      (e) => e.type === 'PlaybackStarted' && (e.playback as { target_uri: string }).target_uri === `channel:${b}`,
+    );
+    ari.press(b, '3');
+    await until(
+      async () => {
+        const page = (await (await get('/api/calls?outcome=reported')).json()) as { records: unknown[] };
+        return page.records.length === 1;
+      },
+      15000,
+      'reported call in the console',
+    );
+    const page = (await (await get('/api/calls')).json()) as { records: Record<string, unknown>[] };
+    expect(page.records[0]).toMatchObject({ verdict: 'warn', brand: 'amazon', outcome: 'reported', source: 'ari' });
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    expect(metrics).toMatch(/spoofguard_screenings_total\{verdict="warn",role="serve"\} 1/);
+    expect(metrics).toMatch(/spoofguard_call_outcomes_total\{source="ari",outcome="reported",role="serve"\} 1/);
+
+    child.kill('SIGTERM');
+    expect(await exited(child)).toEqual({ code: 0, signal: null });
+    expect(child.output()).not.toMatch(/"level":50/); // no error lines
+    // nothing left behind in the spool: every event reached the queue and the log
+    const spool = config.queue.spoolDir;
+    const leftovers = existsSync(spool) ? readdirSync(spool).filter((f) => statSync(join(spool, f)).size > 0) : [];
+    expect(leftovers).toEqual([]);
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+    await ari.stop();
+    await dropQueue(config);
+    await dropPrefix(config.redis.keyPrefix);
+  }
+});
