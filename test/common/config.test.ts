@@ -43,7 +43,10 @@ describe('config', () => {
       /screening\.budgetMs \(env SPOOFGUARD_SCREENING_BUDGET_MS\): .*number/,
     ],
     [{ SPOOFGUARD_SCREENING_BUDGET_MS: '0' }, /screening\.budgetMs .*>=1/],
-    [{ REDIS_URL: 'http://x' }, /redis\.url \(env REDIS_URL\): a redis:\/\/ or rediss:\/\/ URL/],
+    [
+      { REDIS_URL: 'http://x' },
+      /redis\.url \(env REDIS_URL\): a redis:\/\/, rediss:\/\/, redis\+sentinel:\/\/ or redis\+cluster:\/\/ URL/,
+    ],
     [{ SPOOFGUARD_LOG_LEVEL: 'loud' }, /log\.level .*expected one of/],
     [{ SPOOFGUARD_REDIS_KEY_PREFIX: 'a b' }, /redis\.keyPrefix .*1-32 characters/],
     [
