@@ -3,16 +3,18 @@ import { exited, spawnSpoofguard } from '../support/child';
 import { testConfig } from '../support/config';
 import { DrachtioTestServer } from '../support/drachtio-server/server';
 import { dropQueue, until } from '../support/events';
-import { dropPrefix } from '../support/redis';
+import { dropPrefix, freePort } from '../support/redis';
 import { scenarioMessage } from '../support/sipp/scenario';
 import { TEST_TRUNKS } from './harness';
 
 it('`spoofguard sip` connects with its config from the environment, answers calls, and stops on SIGTERM', async () => {
   const server = new DrachtioTestServer('s3cret-from-env');
   await server.start();
+  const opsPort = await freePort();
   const config = testConfig({
     sip: { drachtioHost: '127.0.0.1', drachtioPort: server.port, drachtioSecret: server.secret },
     trunks: TEST_TRUNKS,
+    ops: { port: opsPort },
   });
   const child = spawnSpoofguard(['sip'], config);
   try {
@@ -25,6 +27,20 @@ it('`spoofguard sip` connects with its config from the environment, answers call
       { address: '192.0.2.10', port: 5060 },
     );
     expect(answer).toMatchObject({ kind: 'response', status: 608 });
+    // the role's own health and metrics endpoint
+    const ops = `http://127.0.0.1:${opsPort}`;
+    expect(await (await fetch(`${ops}/health/ready`)).json()).toEqual({ ok: true, checks: { redis: 'ok' } });
+    await until(
+      async () =>
+        /spoofguard_flagged_calls_total\{source="sip",verdict="block",role="sip"\} 1/.test(
+          await (await fetch(`${ops}/metrics`)).text(),
+        ),
+      5000,
+      'blocked call counted',
+    );
+    const metrics = await (await fetch(`${ops}/metrics`)).text();
+    expect(metrics).toMatch(/spoofguard_screenings_total\{verdict="block",role="sip"\} 1/);
+    expect(metrics).toMatch(/spoofguard_call_outcomes_total\{source="sip",outcome="blocked",role="sip"\} 1/);
     child.kill('SIGTERM');
     expect(await exited(child)).toEqual({ code: 0, signal: null });
     expect(child.output()).toContain('connected to drachtio-server');
