@@ -4,7 +4,6 @@
  * → subscriber dial request received) p50/p99 with one call at a time and under load, calls/s, and the app's
  * heap before and after 10,000 calls.  Options: BENCH_CALLS=10000 BENCH_CONCURRENCY=50
  */
-import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +14,7 @@ import { createLogger } from '../services/common/logger';
 import { openProducer } from '../services/events';
 import { openListAdmin, openScreening } from '../services/screening';
 import { seedEntries } from '../services/screening/seed';
+import { forkServer } from './server-process';
 import { fmt, report, summarize } from './stats';
 
 const calls = Number(process.env.BENCH_CALLS ?? 10000);
@@ -22,11 +22,7 @@ const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 50);
 const gc = (globalThis as { gc?: () => void }).gc;
 
 (async () => {
-  const child = fork(join(__dirname, 'ari-server-process.ts'), [], {
-    execArgv: ['--import', 'tsx'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  const nextMessage = <T>(): Promise<T> => new Promise((resolve) => child.once('message', (m) => resolve(m as T)));
+  const { child, nextMessage } = forkServer('ari-server-process.ts');
   const server = await nextMessage<{ url: string; username: string; password: string }>();
   const run = async (n: number, inFlight: number): Promise<{ setup: number[]; rate: number }> => {
     const answer = nextMessage<{ setup: number[]; rate: number }>();

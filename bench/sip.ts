@@ -4,7 +4,6 @@
  * decision time per INVITE (request handed over by drachtio-srf → answer or proxy command issued, screening
  * included) p50/p99, one at a time and under load.  Options: BENCH_INVITES=20000 BENCH_CONCURRENCY=50
  */
-import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,6 +15,7 @@ import { openProducer } from '../services/events';
 import { openListAdmin, openScreening } from '../services/screening';
 import { seedEntries } from '../services/screening/seed';
 import { runSip } from '../services/sip';
+import { forkServer } from './server-process';
 import { fmt, report, summarize } from './stats';
 
 const invites = Number(process.env.BENCH_INVITES ?? 20000);
@@ -28,11 +28,7 @@ interface RunResult {
 }
 
 (async () => {
-  const child = fork(join(__dirname, 'sip-server-process.ts'), [], {
-    execArgv: ['--import', 'tsx'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  const nextMessage = <T>(): Promise<T> => new Promise((resolve) => child.once('message', (m) => resolve(m as T)));
+  const { child, nextMessage } = forkServer('sip-server-process.ts');
   const drachtio = await nextMessage<{ port: number; secret: string }>();
 
   const id = randomBytes(4).toString('hex');

@@ -120,14 +120,7 @@ export class PostgresLogStore implements LogStore {
     const results = await Promise.all(
       statsQueries(filter, bucket).map(async ({ sql, params }) => (await this.pool.query(numbered(sql), params)).rows),
     );
-    return statsOf(
-      results as [
-        Record<string, unknown>[],
-        Record<string, unknown>[],
-        Record<string, unknown>[],
-        Record<string, unknown>[],
-      ],
-    );
+    return statsOf(results);
   }
 
   async purgeBefore(epochMs: number): Promise<number> {

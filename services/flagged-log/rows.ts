@@ -206,7 +206,8 @@ export function statsQueries(filter: CallFilter, bucket: Bucket): { sql: string;
 type Rows = Record<string, unknown>[];
 
 /** Folds the four result sets of statsQueries into CallStats. */
-export function statsOf([time, brands, outcomes, reasons]: [Rows, Rows, Rows, Rows]): CallStats {
+export function statsOf(results: Rows[]): CallStats {
+  const [time = [], brands = [], outcomes = [], reasons = []] = results;
   const overTime = new Map<number, { bucket: number; warn: number; block: number }>();
   let total = 0;
   for (const row of time) {

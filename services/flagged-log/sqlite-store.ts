@@ -97,14 +97,7 @@ export class SqliteLogStore implements LogStore {
     const results = statsQueries(filter, bucket).map(
       ({ sql, params }) => this.db.prepare(sql).all(...params) as Record<string, unknown>[],
     );
-    return statsOf(
-      results as [
-        Record<string, unknown>[],
-        Record<string, unknown>[],
-        Record<string, unknown>[],
-        Record<string, unknown>[],
-      ],
-    );
+    return statsOf(results);
   }
 
   async purgeBefore(epochMs: number): Promise<number> {

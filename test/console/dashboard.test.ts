@@ -14,20 +14,11 @@ const haveChromium = existsSync(CHROMIUM);
 if (!haveChromium && process.env.REQUIRE_BROWSER === '1') throw new Error(`no Chromium at ${CHROMIUM}`);
 const maybe = haveChromium ? it : it.skip;
 
-let h: ConsoleHarness | undefined;
-let browser: Browser | undefined;
-afterEach(async () => {
-  await browser?.close();
-  await h?.close();
-});
-
-maybe('loads with a token, shows charts and rows, filters, shows a call, and adds its caller to a list', async () => {
-  h = await startConsoleHarness();
-  await h.store.upsert(seedEvents());
-  browser = await chromium.launch({
+/** Headless, as the machine's notes list: no sandbox as root, and no background traffic to a closed network. */
+const launch = (): Promise<Browser> =>
+  chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    // as the machine's notes list: no sandbox as root, and no background traffic to a closed network
     args: [
       '--no-sandbox',
       '--disable-gpu',
@@ -38,6 +29,18 @@ maybe('loads with a token, shows charts and rows, filters, shows a call, and add
       '--disable-sync',
     ],
   });
+
+let h: ConsoleHarness | undefined;
+let browser: Browser | undefined;
+afterEach(async () => {
+  await browser?.close();
+  await h?.close();
+});
+
+maybe('loads with a token, shows charts and rows, filters, shows a call, and adds its caller to a list', async () => {
+  h = await startConsoleHarness();
+  await h.store.upsert(seedEvents());
+  browser = await launch();
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
   const errors: string[] = [];
   page.on('pageerror', (err) => errors.push(err.message));
@@ -80,11 +83,7 @@ maybe('loads with a token, shows charts and rows, filters, shows a call, and add
 maybe('an analyst token sees the log but no admin action', async () => {
   h = await startConsoleHarness();
   await h.store.upsert(seedEvents());
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
-  });
+  browser = await launch();
   const page = await browser.newPage();
   await page.goto(h.url);
   await page.fill('#token', TOKENS.analyst);
