@@ -60,7 +60,9 @@ describe.each([
       const verdict = await screening.engine.screen({ from: '"Amazon" <sip:+18882804331@x>', trunk: 'de-national' });
       expect(verdict).toMatchObject({ verdict: 'warn', brand: 'amazon', degraded: false });
       await until(() => events.producer['connection'].status === 'ready', 10000, 'producer connected');
-      expect(await events.producer.emit(flagged('topology-1'))).toBe('queued');
+      // the first add may take longer than the emit budget (BullMQ loads its scripts on each node): then it is
+      // spooled and replayed, which is the design
+      expect(['queued', 'spooled']).toContain(await events.producer.emit(flagged('topology-1')));
       await until(async () => (await worker.store.get('topology-1')) !== undefined, 15000, 'stored');
     } finally {
       await events.close();
