@@ -116,7 +116,7 @@ export class CallSession {
     this.resolveEnded();
   }
 
-  /** Routes per verdict and trunk policy. Never throws: the central handler is the caller's fallback. */
+  /** Routes per verdict and trunk policy; what throws here reaches the app's central (fail-open) handler. */
   async route(): Promise<void> {
     const verdict = this.verdict as Verdict;
     const trunk = this.trunk as MatchedTrunk;
