@@ -1,6 +1,6 @@
 import type { Logger } from '../common/logger';
 import { BudgetExceededError, withinBudget } from '../common/within-budget';
-import type { Redis } from '../common/redis';
+import { type Redis, redisReady } from '../common/redis';
 import { decodeMeta, decodeNameEntry, type EntryMeta, isExpired, type NameEntry, UNKNOWN_META } from './list-entry';
 import { keyPart, type ListKeys } from './list-keys';
 import { NameMatcher } from './name-folding';
@@ -141,10 +141,14 @@ export class ListStore {
       this.listening = true;
       this.subscriber.on('message', (channel: string, message: string) => {
         if (channel !== this.keys.changes) return;
+        this.logger.debug({ version: Number(message), cached: this.snapshot.version }, 'lists change notice');
         if (Number(message) > this.snapshot.version) {
           this.refreshTo(Number(message)).catch((err: Error) => this.logger.warn({ err }, 'list cache refresh failed'));
         }
       });
+      // a SUBSCRIBE sent while the connection is still in its ready check can be lost (seen with ioredis 5):
+      // wait for ready first; if Redis is away, the queued SUBSCRIBE goes out when it is back
+      await redisReady(this.subscriber, 2000).catch(() => undefined);
       await this.subscriber.subscribe(this.keys.changes);
     }
     try {
