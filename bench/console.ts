@@ -117,6 +117,22 @@ async function measure(url: string): Promise<[string, string][]> {
     const s = summarize(times);
     out.push([`  ${name}`, `${fmt(s.p50)} / ${fmt(s.p99)}`]);
   }
+  // the dashboard's charts: stats over the last 30 days and over all 90
+  for (const [name, query] of [
+    ['stats, 30 days by hour', `bucket=hour&since=${new Date(end - 30 * DAY).toISOString()}`],
+    ['stats, 90 days by day', 'bucket=day'],
+  ]) {
+    const times: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const t0 = performance.now();
+      const res = await fetch(`${url}/api/stats?${query}`, { headers });
+      if (!res.ok) throw new Error(`${res.status} for stats`);
+      await res.json();
+      times.push(performance.now() - t0);
+    }
+    const s = summarize(times);
+    out.push([`  ${name} (not a target)`, `${fmt(s.p50)} / max ${fmt(s.max)}`]);
+  }
   const one = summarize(all);
   out.unshift(['filtered list p50 / p99, 1 at a time', `${fmt(one.p50)} / ${fmt(one.p99)}`]);
   const busy: number[] = [];

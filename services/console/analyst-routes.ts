@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { CalledNumberPolicy } from '../flagged-log/rows';
 import { callFilterSchema, csvHeaderRow, recordCsv } from '../flagged-log/calls-format';
-import type { CallFilter, FlaggedCallRecord, LogStore } from '../flagged-log';
+import type { CallFilter, CallStats, FlaggedCallRecord, LogStore } from '../flagged-log';
 import type { ReportCounter } from '../screening/reports';
 import type { RuleSet } from '../screening/rules';
 import type { ReasonCode } from '../screening/brand-data';
@@ -55,7 +55,10 @@ async function* csvStream(store: LogStore, filter: CallFilter): AsyncGenerator<s
   if (chunk) yield chunk;
 }
 
+const STATS_TTL_MS = 30_000;
+
 export function analystRoutes(deps: AnalystDeps): Route[] {
+  const statsCache = new Map<string, { until: number; stats: Promise<CallStats> }>();
   return [
     route({
       method: 'GET',
@@ -107,13 +110,22 @@ export function analystRoutes(deps: AnalystDeps): Route[] {
     route({
       method: 'GET',
       path: '/api/stats',
-      summary: "Counts over time (hour or day), by brand, reason and outcome, and the warning's effect.",
+      summary:
+        "Counts over time (hour or day), by brand, reason and outcome, and the warning's effect (kept 30 s per query).",
       role: 'analyst',
       query: statsQuery,
       responds: 'CallStats',
       handler: async ({ query }) => {
         const { bucket, ...filter } = query;
-        return { json: await deps.store.stats(filterOf(filter, deps.called), bucket) };
+        const key = JSON.stringify([bucket, filter]);
+        const hit = statsCache.get(key);
+        if (hit && hit.until > Date.now()) return { json: await hit.stats };
+        // the same query from several dashboards shares one database pass, which takes seconds on a big log
+        const stats = deps.store.stats(filterOf(filter, deps.called), bucket);
+        statsCache.set(key, { until: Date.now() + STATS_TTL_MS, stats });
+        stats.catch(() => statsCache.delete(key));
+        if (statsCache.size > 100) statsCache.delete(statsCache.keys().next().value as string);
+        return { json: await stats };
       },
     }),
     route({

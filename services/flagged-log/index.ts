@@ -8,7 +8,7 @@ import { PostgresLogStore } from './postgres-store';
 import { CalledNumberPolicy } from './rows';
 import { SqliteLogStore } from './sqlite-store';
 
-export type { LogStore, FlaggedCallRecord, CallFilter, Page } from './log-store';
+export type { LogStore, FlaggedCallRecord, CallFilter, CallStats, Page } from './log-store';
 
 /** The HMAC key for called numbers: from config, or made once and kept beside the SQLite file. */
 function pseudonymKey(config: Config): string {

@@ -1,6 +1,6 @@
 import { openListAdmin } from '../../services/screening';
 import { quietLogger } from '../support/config';
-import { until } from '../support/events';
+import { flagged, until } from '../support/events';
 import { type ConsoleHarness, seedEvents, startConsoleHarness } from './harness';
 
 let h: ConsoleHarness;
@@ -180,6 +180,17 @@ describe.each(['sqlite', 'postgres'] as const)('analyst API on %s', (kind) => {
     expect(stats.warningEffect.warned).toBe(54);
     expect(stats.warningEffect.rejectedShare).toBeCloseTo(27 / 39, 5);
   });
+});
+
+it('keeps a stats answer for 30 s per query (dashboards refreshing share one database pass)', async () => {
+  h = await startConsoleHarness();
+  await h.store.upsert(seedEvents());
+  const total = async (query: string) =>
+    ((await (await h!.call(`/api/stats?${query}`)).json()) as { total: number }).total;
+  expect(await total('bucket=day')).toBe(60);
+  await h.store.upsert([flagged('late-1')]);
+  expect(await total('bucket=day')).toBe(60);
+  expect(await total('bucket=hour')).toBe(61);
 });
 
 describe('CSV export', () => {
