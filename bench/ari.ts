@@ -11,10 +11,7 @@ import { join } from 'node:path';
 import { runAri } from '../services/ari';
 import { loadConfig } from '../services/common/config';
 import { createLogger } from '../services/common/logger';
-import { openProducer } from '../services/events';
-import { openListAdmin, openScreening } from '../services/screening';
-import { seedEntries } from '../services/screening/seed';
-import { forkServer } from './server-process';
+import { forkServer, seededCallPath } from './server-process';
 import { fmt, report, summarize } from './stats';
 
 const calls = Number(process.env.BENCH_CALLS ?? 10000);
@@ -40,11 +37,7 @@ const gc = (globalThis as { gc?: () => void }).gc;
     },
   });
   const logger = createLogger({ level: 'warn' });
-  const lists = await openListAdmin(config, logger);
-  await lists.admin.import(seedEntries(lists.brands), { replace: { origin: 'seed' } });
-  await lists.close();
-  const screening = await openScreening(config, logger);
-  const events = openProducer(config, logger, `bench-ari-${id}`);
+  const { screening, events } = await seededCallPath(config, logger, `bench-ari-${id}`);
   const ari = runAri(config, logger, screening, events.producer);
   while (!ari.connection.connected) await new Promise((r) => setTimeout(r, 20));
 

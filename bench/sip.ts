@@ -11,11 +11,8 @@ import { join } from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { loadConfig } from '../services/common/config';
 import { createLogger } from '../services/common/logger';
-import { openProducer } from '../services/events';
-import { openListAdmin, openScreening } from '../services/screening';
-import { seedEntries } from '../services/screening/seed';
 import { runSip } from '../services/sip';
-import { forkServer } from './server-process';
+import { forkServer, seededCallPath } from './server-process';
 import { fmt, report, summarize } from './stats';
 
 const invites = Number(process.env.BENCH_INVITES ?? 20000);
@@ -56,11 +53,7 @@ interface RunResult {
     },
   });
   const logger = createLogger({ level: 'warn' });
-  const lists = await openListAdmin(config, logger);
-  await lists.admin.import(seedEntries(lists.brands), { replace: { origin: 'seed' } });
-  await lists.close();
-  const screening = await openScreening(config, logger);
-  const events = openProducer(config, logger, `bench-sip-${id}`);
+  const { screening, events } = await seededCallPath(config, logger, `bench-sip-${id}`);
   const sip = runSip(config, logger, screening, events.producer);
   const run = async (
     n: number,
