@@ -61,7 +61,9 @@ export const screenCall =
     if (!call.input) throw new Error('screenCall before readCaller');
     const { trustedHeader, ...request } = call.input;
     call.verdict = await screen(request);
-    call.log.info(
+    // a carrier's clean calls are most of its traffic: their line is debug; flagged and degraded ones are info
+    const level = call.verdict.verdict === 'allow' && !call.verdict.degraded ? 'debug' : 'info';
+    call.log[level](
       {
         trunk: call.trunk?.id,
         identity: trustedHeader,
