@@ -60,11 +60,11 @@ interface RunResult {
     inFlight: number,
     ratePerSec = 0,
   ): Promise<{ result: RunResult; decision: number[]; clean: number[]; screening: number[] }> => {
-    sip.app.decisions.length = 0;
+    const all: { ms: number; screeningMs: number; verdict: string }[] = [];
+    sip.app.onDecision = (sample) => all.push(sample);
     const answer = nextMessage<RunResult>();
     child.send({ run: { invites: n, concurrency: inFlight, ratePerSec } });
     const result = await answer;
-    const all = sip.app.decisions;
     return {
       result,
       decision: all.map((d) => d.ms),

@@ -1,5 +1,5 @@
 import { callLogger, type Logger } from '../common/logger';
-import type { FlaggedCallEvent, Outcome } from '../events/flagged-call';
+import { type FlaggedCallEvent, flaggedEvent, type Outcome, outcomeEvent } from '../events/flagged-call';
 import type { ScreeningRequest, Verdict } from '../screening/verdict';
 import type { AriConnection, HangupReason } from './ari-adapter';
 import type { AriChannel } from './ari-events';
@@ -338,27 +338,8 @@ export class CallSession {
   }
 
   private emitFlagged(): void {
-    const v = this.verdict as Verdict;
-    this.deps.emit({
-      v: 1,
-      kind: 'flagged',
-      callId: this.callId,
-      source: 'ari',
-      receivedAt: new Date(this.times.start).toISOString(),
-      caller: {
-        raw: v.caller.raw.slice(0, 512),
-        kind: v.caller.kind,
-        ...(v.caller.e164 ? { e164: v.caller.e164 } : {}),
-        ...(v.caller.displayName ? { displayName: v.caller.displayName.slice(0, 256) } : {}),
-      },
-      called: this.args.to.slice(0, 64),
-      ...(this.args.trunk ? { trunk: this.args.trunk.slice(0, 64) } : {}),
-      verdict: v.verdict,
-      score: v.score,
-      reasons: v.reasons.filter((r) => !r.suppressed).map((r) => r.code),
-      ...(v.brand ? { brand: v.brand } : {}),
-      degraded: v.degraded,
-    });
+    const call = { callId: this.callId, source: 'ari' as const, receivedAt: this.times.start };
+    this.deps.emit(flaggedEvent({ ...call, called: this.args.to, trunk: this.args.trunk }, this.verdict as Verdict));
   }
 
   private emitOutcome(outcome: Outcome): void {
@@ -374,15 +355,6 @@ export class CallSession {
           : undefined,
       talkMs: span(t.connect),
     };
-    this.deps.emit({
-      v: 1,
-      kind: 'outcome',
-      callId: this.callId,
-      source: 'ari',
-      receivedAt: new Date(t.start).toISOString(),
-      outcome,
-      timings: Object.fromEntries(Object.entries(timings).filter(([, v]) => v !== undefined)),
-      endedAt: new Date(end).toISOString(),
-    });
+    this.deps.emit(outcomeEvent({ callId: this.callId, source: 'ari', receivedAt: t.start }, outcome, timings, end));
   }
 }

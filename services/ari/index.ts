@@ -26,7 +26,6 @@ export function runAri(
 ): RunningAri {
   const log = logger.child({ role: 'ari' });
   const connection = new AriConnection({ ...config.ari }, log);
-  const trunkOf = (id: string | undefined) => config.trunks[id ?? ''] ?? config.trunks[config.screening.defaultTrunk];
 
   const app = new AriApp(
     connection,
@@ -44,8 +43,8 @@ export function runAri(
           verdict,
           score,
           reasons: reasons.map((code) => screening.rules.reason(code as ReasonCode, {}, brand)),
-          caller: normalizeCaller(request.from, trunkOf(request.trunk), request.name),
-          trunk: request.trunk ?? config.screening.defaultTrunk,
+          caller: normalizeCaller(request.from, screening.engine.trunkFor(request.trunk), request.name),
+          trunk: screening.engine.trunkFor(request.trunk).id,
           degraded: false,
           elapsedMs: 0,
           ...(brand ? { brand, brandName: screening.rules.brandName(brand) } : {}),

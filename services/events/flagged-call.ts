@@ -63,6 +63,67 @@ export const flaggedCallEventSchema = z
 
 export type FlaggedCallEvent = z.infer<typeof flaggedCallEventSchema>;
 
+/** What a flagged event needs from a verdict (structurally a screening Verdict). */
+export interface FlaggedVerdict {
+  verdict: 'allow' | 'warn' | 'block';
+  score: number;
+  brand?: string;
+  reasons: { code: (typeof REASON_CODES)[number]; suppressed?: boolean }[];
+  caller: { raw: string; kind: 'number' | 'anonymous' | 'unparseable'; e164?: string; displayName?: string };
+  degraded: boolean;
+}
+
+/** The "flagged" event of a call, from its verdict: the same shape whichever part (ARI app, SIP front) saw it. */
+export function flaggedEvent(
+  call: { callId: string; source: (typeof SOURCES)[number]; receivedAt: number; called?: string; trunk?: string },
+  v: FlaggedVerdict,
+): FlaggedCallEvent {
+  return {
+    v: 1,
+    kind: 'flagged',
+    callId: call.callId,
+    source: call.source,
+    receivedAt: new Date(call.receivedAt).toISOString(),
+    caller: {
+      raw: v.caller.raw.slice(0, 512),
+      kind: v.caller.kind,
+      ...(v.caller.e164 ? { e164: v.caller.e164 } : {}),
+      ...(v.caller.displayName ? { displayName: v.caller.displayName.slice(0, 256) } : {}),
+    },
+    ...(call.called ? { called: call.called.slice(0, 64) } : {}),
+    ...(call.trunk ? { trunk: call.trunk.slice(0, 64) } : {}),
+    verdict: v.verdict,
+    score: v.score,
+    reasons: v.reasons.filter((r) => !r.suppressed).map((r) => r.code),
+    ...(v.brand ? { brand: v.brand } : {}),
+    degraded: v.degraded,
+  };
+}
+
+/** The "outcome" event of a call; timings left undefined are left out, the others clamped to whole ms. */
+export function outcomeEvent(
+  call: { callId: string; source: (typeof SOURCES)[number]; receivedAt: number },
+  outcome: Outcome,
+  timings: { ringMs?: number; warningMs?: number; talkMs?: number },
+  endedAt = Date.now(),
+): FlaggedCallEvent {
+  const clamp = (ms: number) => Math.min(86_400_000, Math.max(0, Math.round(ms)));
+  return {
+    v: 1,
+    kind: 'outcome',
+    callId: call.callId,
+    source: call.source,
+    receivedAt: new Date(call.receivedAt).toISOString(),
+    outcome,
+    timings: Object.fromEntries(
+      Object.entries(timings)
+        .filter(([, ms]) => ms !== undefined)
+        .map(([k, ms]) => [k, clamp(ms as number)]),
+    ),
+    endedAt: new Date(endedAt).toISOString(),
+  };
+}
+
 /** The job id: a replayed or repeated event cannot become a second job (BullMQ ids may hold no ':'). */
 export const jobIdOf = (event: Pick<FlaggedCallEvent, 'callId' | 'kind'>): string =>
   `${event.kind}.${event.callId.replace(/%/g, '%25').replace(/:/g, '%3A')}`;

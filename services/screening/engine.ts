@@ -33,7 +33,8 @@ export class ScreeningEngine {
 
   private readonly trunks: ReadonlyMap<string, TrunkContext & TrunkConfig>;
 
-  private trunkFor(id: string | undefined): TrunkContext & TrunkConfig {
+  /** The trunk a call names, or the default (most cautious) one. */
+  trunkFor(id: string | undefined): TrunkContext & TrunkConfig {
     return (id && this.trunks.get(id)) || (this.trunks.get(this.options.defaultTrunk) as TrunkContext & TrunkConfig);
   }
 

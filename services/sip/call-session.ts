@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { callLogger, type Logger } from '../common/logger';
 import type { FlaggedCallEvent, Outcome } from '../events';
+import { flaggedEvent, outcomeEvent } from '../events/flagged-call';
 import type { ScreeningRequest, Verdict } from '../screening/verdict';
 import { BridgeFailed, type ServerTransaction } from './srf-adapter';
 import type { MatchedTrunk } from './trunks';
@@ -75,7 +76,7 @@ export class CallSession {
   readonly logId: string;
   readonly log: Logger;
   readonly started = performance.now();
-  readonly receivedAt = new Date();
+  readonly receivedAt = Date.now();
   /** X-Spoofguard-* headers that came from outside: never read, never passed on. */
   foreignHeaders: string[] = [];
   trunk?: MatchedTrunk;
@@ -219,43 +220,11 @@ export class CallSession {
 
   private emitFlagged(): void {
     const v = this.verdict as Verdict;
-    this.deps.emit({
-      v: 1,
-      kind: 'flagged',
-      callId: this.logId,
-      source: 'sip',
-      receivedAt: this.receivedAt.toISOString(),
-      caller: {
-        raw: v.caller.raw.slice(0, 512),
-        kind: v.caller.kind,
-        ...(v.caller.e164 ? { e164: v.caller.e164 } : {}),
-        ...(v.caller.displayName ? { displayName: v.caller.displayName.slice(0, 256) } : {}),
-      },
-      ...(v.called ? { called: v.called.slice(0, 64) } : {}),
-      trunk: v.trunk.slice(0, 64),
-      verdict: v.verdict,
-      score: v.score,
-      reasons: v.reasons.filter((r) => !r.suppressed).map((r) => r.code),
-      ...(v.brand ? { brand: v.brand } : {}),
-      degraded: v.degraded,
-    });
+    const call = { callId: this.logId, source: 'sip' as const, receivedAt: this.receivedAt };
+    this.deps.emit(flaggedEvent({ ...call, called: v.called, trunk: v.trunk }, v));
   }
 
   private emitOutcome(outcome: Outcome, timings: { ringMs?: number; talkMs?: number }): void {
-    const clamp = (ms: number) => Math.min(86_400_000, Math.max(0, Math.round(ms)));
-    this.deps.emit({
-      v: 1,
-      kind: 'outcome',
-      callId: this.logId,
-      source: 'sip',
-      receivedAt: this.receivedAt.toISOString(),
-      outcome,
-      timings: Object.fromEntries(
-        Object.entries(timings)
-          .filter(([, ms]) => ms !== undefined)
-          .map(([k, ms]) => [k, clamp(ms as number)]),
-      ),
-      endedAt: new Date().toISOString(),
-    });
+    this.deps.emit(outcomeEvent({ callId: this.logId, source: 'sip', receivedAt: this.receivedAt }, outcome, timings));
   }
 }

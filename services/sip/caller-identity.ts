@@ -57,7 +57,7 @@ export function screeningInput(
   for (const name of [trustedHeader, 'P-Asserted-Identity', 'From']) {
     const header = request.header(name);
     if (!header || header.length > MAX_IDENTITY_LENGTH) continue;
-    verstat = parseIdentityValue(firstValue(header)).params.verstat;
+    verstat = parseIdentityValue(header).params.verstat;
     if (verstat) break;
   }
   const to = calledOf(request.uri);

@@ -11,8 +11,8 @@ import type { ServerTransaction, SrfConnection } from './srf-adapter';
 export class SipApp {
   private readonly calls = new Set<CallSession>();
   private draining = false;
-  /** The app's own decision time per INVITE (ms) and the verdict, for the benchmark; bounded. */
-  readonly decisions: { ms: number; screeningMs: number; verdict: string }[] = [];
+  /** Sees each INVITE's own decision time (ms) and verdict when it ends; the benchmark sets it, production not. */
+  onDecision?: (sample: { ms: number; screeningMs: number; verdict: string }) => void;
 
   constructor(
     private readonly connection: SrfConnection,
@@ -34,8 +34,8 @@ export class SipApp {
     this.calls.add(call);
     void call.ended.then(() => {
       this.calls.delete(call);
-      if (call.decidedAt !== undefined && this.decisions.length < 1_000_000)
-        this.decisions.push({
+      if (call.decidedAt !== undefined)
+        this.onDecision?.({
           ms: call.decidedAt - call.started,
           screeningMs: call.verdict?.elapsedMs ?? 0,
           verdict: call.verdict?.verdict ?? 'none',
