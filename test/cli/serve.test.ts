@@ -62,3 +62,21 @@ it('`spoofguard serve`: ready, screens a call through ARI, logs it, shows it in 
     await dropPrefix(config.redis.keyPrefix);
   }
 });
+
+it('`spoofguard serve` without an Asterisk: runs, says so once (not in a flood), and stops cleanly', async () => {
+  const closedPort = await freePort();
+  const config = testConfig({ ari: { url: `http://127.0.0.1:${closedPort}` } });
+  const child = spawnSpoofguard(['serve'], config);
+  try {
+    await until(() => child.output().includes('spoofguard ready'), 30000, `ready\n${child.output()}`);
+    // the ARI client retries with backoff for several seconds meanwhile
+    await new Promise((r) => setTimeout(r, 4000));
+    expect(child.output().match(/Asterisk ARI not reachable/g)).toHaveLength(1);
+    child.kill('SIGTERM');
+    expect(await exited(child)).toEqual({ code: 0, signal: null });
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+    await dropQueue(config);
+    await dropPrefix(config.redis.keyPrefix);
+  }
+});
