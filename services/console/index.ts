@@ -86,7 +86,10 @@ export async function runConsole(
   return {
     url: address,
     close: async () => {
+      // a client that holds a response open (an unread body, a long export) must not hold up the shutdown
+      const cut = setTimeout(() => app.server.closeAllConnections(), 2000);
       await app.close();
+      clearTimeout(cut);
       await events.close();
       await lists.close();
       await store.close();
