@@ -74,6 +74,19 @@ async function run(kind: string): Promise<void> {
 
   // throughput: emit `total` events, 64 in flight, until the last row is stored
   const started = performance.now();
+  // the longest stretch in which no row was stored: a stall (e.g. events parked in the spool) shows here
+  let lastCount = 0;
+  let lastProgress = started;
+  let longestPause = 0;
+  const tick = setInterval(
+    () =>
+      void store.count({}).then((n) => {
+        const now = performance.now();
+        if (n > lastCount) [lastCount, lastProgress] = [n, now];
+        else longestPause = Math.max(longestPause, now - lastProgress);
+      }),
+    50,
+  );
   let next = 0;
   await Promise.all(
     Array.from({ length: 64 }, async () => {
@@ -83,10 +96,12 @@ async function run(kind: string): Promise<void> {
   const emitted = performance.now();
   while ((await store.count({})) < total + 2000) await new Promise((r) => setTimeout(r, 10));
   const stored = performance.now();
+  clearInterval(tick);
   const s = summarize(lat);
   const b = summarize(blocking);
   report(`${kind}: ${total.toLocaleString('en')} events, worker in its own process`, [
     ['emit → stored, events/s', Math.round(total / ((stored - started) / 1000)).toLocaleString('en')],
+    ['longest time without a stored row', fmt(longestPause)],
     ['emit rate (64 in flight), events/s', Math.round(total / ((emitted - started) / 1000)).toLocaleString('en')],
     ['emit, time a call is held p50 / p99', `${fmt(b.p50)} / ${fmt(b.p99)}`],
     ['emit until durable p50 / p99 (1 in flight)', `${fmt(s.p50)} / ${fmt(s.p99)}`],

@@ -9,6 +9,9 @@ export type EmitResult = 'queued' | 'spooled' | 'invalid' | 'lost';
 
 const toJob = (event: FlaggedCallEvent): QueuedEvent => ({ jobId: jobIdOf(event), name: event.kind, data: event });
 
+/** After a spooled event, the replay is tried this soon: a slow moment of a connected Redis is brief. */
+const PROMPT_REPLAY_MS = 100;
+
 /**
  * Emits FlaggedCall events without ever holding up a call: the queue gets `budgetMs`, after which (or at
  * once, while Redis is unreachable or older events still wait in the spool) the event is appended to the
@@ -16,6 +19,7 @@ const toJob = (event: FlaggedCallEvent): QueuedEvent => ({ jobId: jobIdOf(event)
  */
 export class FlaggedCallProducer {
   private timer?: NodeJS.Timeout;
+  private promptReplay?: NodeJS.Timeout;
   private readonly onReady = (): void => void this.replay();
 
   constructor(
@@ -59,10 +63,24 @@ export class FlaggedCallProducer {
     }
     try {
       await this.spool.append(parsed.data);
+      this.replaySoon();
       return 'spooled';
     } catch {
       return 'lost';
     }
+  }
+
+  /**
+   * While Redis is connected, spooled events are replayed within PROMPT_REPLAY_MS: every later event queues
+   * behind them, so waiting for the periodic replay held the whole log back by seconds after one slow add.
+   */
+  private replaySoon(): void {
+    if (this.promptReplay || this.connection.status !== 'ready') return;
+    this.promptReplay = setTimeout(() => {
+      this.promptReplay = undefined;
+      void this.replay();
+    }, PROMPT_REPLAY_MS);
+    this.promptReplay.unref();
   }
 
   /** One line a second at most: events emitted together all time out together. */
@@ -84,7 +102,7 @@ export class FlaggedCallProducer {
   async replay(): Promise<number> {
     if (this.connection.status !== 'ready' || !this.spool.pending) return 0;
     try {
-      return await this.spool.drain(async (records) => {
+      const replayed = await this.spool.drain(async (records) => {
         const parsed = records.map((r) => flaggedCallEventSchema.safeParse(r));
         const jobs = parsed.flatMap((p) => (p.success ? [toJob(p.data)] : []));
         // events were validated before they were spooled: only a damaged file gets here
@@ -92,6 +110,9 @@ export class FlaggedCallProducer {
           this.logger.error({ dropped: records.length - jobs.length }, 'spooled events no longer valid: not replayed');
         await this.queue.addBulk(jobs);
       });
+      // an event spooled just as the drain found the files empty would otherwise wait for the periodic replay
+      if (this.spool.pending) this.replaySoon();
+      return replayed;
     } catch (err) {
       this.logger.warn({ err: (err as Error).message }, 'spool replay interrupted; will try again');
       return 0;
@@ -100,6 +121,7 @@ export class FlaggedCallProducer {
 
   async close(): Promise<void> {
     clearInterval(this.timer);
+    clearTimeout(this.promptReplay);
     this.connection.off('ready', this.onReady);
     await this.replay();
     await this.spool.close();

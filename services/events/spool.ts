@@ -13,7 +13,10 @@ export class Spool {
   private readonly replayFile: string;
   private handle?: FileHandle;
   private queued: { line: string; done: () => void; failed: (err: unknown) => void }[] = [];
-  private writing?: Promise<void>;
+  /** A group write is scheduled on `fileOps` and has not started yet. */
+  private groupScheduled = false;
+  /** Group writes and file rotations run one after another: a rotation falls between two groups. */
+  private fileOps: Promise<unknown> = Promise.resolve();
   private draining?: Promise<number>;
 
   constructor(
@@ -32,30 +35,39 @@ export class Spool {
 
   /** True while spooled events wait for replay: new events must queue behind them. */
   get pending(): boolean {
-    return this.onDisk || this.queued.length > 0 || this.writing !== undefined;
+    return this.onDisk || this.queued.length > 0 || this.groupScheduled;
   }
 
   append(record: unknown): Promise<void> {
     return new Promise((done, failed) => {
       this.queued.push({ line: `${JSON.stringify(record)}\n`, done, failed });
-      this.writing ??= this.writeQueued().finally(() => (this.writing = undefined));
+      if (!this.groupScheduled) {
+        this.groupScheduled = true;
+        void this.exclusive(() => this.writeGroup());
+      }
     });
   }
 
-  private async writeQueued(): Promise<void> {
-    while (this.queued.length) {
-      const group = this.queued;
-      this.queued = [];
-      try {
-        this.handle ??= await open(this.file, 'a', 0o600);
-        await this.handle.write(group.map((g) => g.line).join(''));
-        await this.handle.datasync();
-        this.onDisk = true;
-        for (const g of group) g.done();
-      } catch (err) {
-        this.logger.error({ err, file: this.file }, 'spool write failed: events lost');
-        for (const g of group) g.failed(err);
-      }
+  private exclusive<T>(op: () => Promise<T>): Promise<T> {
+    const run = this.fileOps.then(op);
+    this.fileOps = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Writes every line that arrived meanwhile with one fsync. */
+  private async writeGroup(): Promise<void> {
+    this.groupScheduled = false;
+    const group = this.queued;
+    this.queued = [];
+    try {
+      this.handle ??= await open(this.file, 'a', 0o600);
+      await this.handle.write(group.map((g) => g.line).join(''));
+      await this.handle.datasync();
+      this.onDisk = true;
+      for (const g of group) g.done();
+    } catch (err) {
+      this.logger.error({ err, file: this.file }, 'spool write failed: events lost');
+      for (const g of group) g.failed(err);
     }
   }
 
@@ -65,20 +77,28 @@ export class Spool {
     return this.draining;
   }
 
+  /**
+   * Moves the spool file aside for replay, between two group writes (not after every write: while events keep
+   * arriving, writes never pause). False when there is nothing to replay.
+   */
+  private rotate(): Promise<boolean> {
+    return this.exclusive(async () => {
+      if (!nonEmpty(this.file)) {
+        // nothing arrived while the last file was replayed: the spool is empty (unless a write is queued)
+        this.onDisk = this.queued.length > 0 || this.groupScheduled;
+        return false;
+      }
+      await this.handle?.close();
+      this.handle = undefined;
+      await rename(this.file, this.replayFile);
+      return true;
+    });
+  }
+
   private async drainAll(send: (records: unknown[]) => Promise<void>, chunk: number): Promise<number> {
     let sent = 0;
     for (;;) {
-      if (!nonEmpty(this.replayFile)) {
-        await this.writing;
-        if (!nonEmpty(this.file)) {
-          // nothing arrived while the last file was replayed: the spool is empty (unless a write just queued)
-          this.onDisk = this.queued.length > 0 || this.writing !== undefined;
-          return sent;
-        }
-        await this.handle?.close();
-        this.handle = undefined;
-        await rename(this.file, this.replayFile);
-      }
+      if (!nonEmpty(this.replayFile) && !(await this.rotate())) return sent;
       const records: unknown[] = [];
       for (const line of (await readFile(this.replayFile, 'utf8')).split('\n')) {
         if (!line) continue;
@@ -97,9 +117,10 @@ export class Spool {
   }
 
   async close(): Promise<void> {
-    await this.writing;
-    await this.handle?.close();
-    this.handle = undefined;
+    await this.exclusive(async () => {
+      await this.handle?.close();
+      this.handle = undefined;
+    });
   }
 }
 

@@ -140,6 +140,34 @@ describe('Redis stopped while events are emitted', () => {
   });
 });
 
+describe('Redis slow for a moment', () => {
+  it('spools what the queue did not take in time and replays it at once, not at the next periodic replay', async () => {
+    const redis = await PrivateRedis.start();
+    const config = testConfig({ redis: { url: redis.url } });
+    const { producer, close } = openProducer(config, logger, 'slow-test');
+    const { queue, close: closeQueue } = openQueue(config);
+    const admin = new IORedis(redis.url);
+    try {
+      await until(() => producer['connection'].status === 'ready');
+      await admin.client('PAUSE', 300, 'ALL');
+      const results = await Promise.all(Array.from({ length: 20 }, (_, i) => producer.emit(flagged(`s-${i}`))));
+      expect(results.every((r) => r === 'spooled')).toBe(true);
+      const paused = Date.now();
+      // every later event waits its turn in the spool, so the replay must not wait for the 5 s timer
+      await until(() => !producer['spool'].pending, 1500, 'spool replayed within 1.5 s');
+      expect(Date.now() - paused).toBeLessThan(1500);
+      expect(await producer.emit(flagged('s-after'))).toBe('queued');
+      // the adds that ran late and their replays share job ids: each event is queued once
+      expect((await queue.counts()).waiting).toBe(21);
+    } finally {
+      admin.disconnect();
+      await closeQueue();
+      await close();
+      await redis.stop();
+    }
+  });
+});
+
 it('schedules the retention purge once, however many workers start', async () => {
   const config = testConfig();
   const a = await runWorker(config, logger);
