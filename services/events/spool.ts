@@ -15,6 +15,8 @@ export class Spool {
   private queued: { line: string; done: () => void; failed: (err: unknown) => void }[] = [];
   /** A group write is scheduled on `fileOps` and has not started yet. */
   private groupScheduled = false;
+  /** A group write is under way (its lines are not on disk yet). */
+  private groupWriting = false;
   /** Group writes and file rotations run one after another: a rotation falls between two groups. */
   private fileOps: Promise<unknown> = Promise.resolve();
   private draining?: Promise<number>;
@@ -35,7 +37,7 @@ export class Spool {
 
   /** True while spooled events wait for replay: new events must queue behind them. */
   get pending(): boolean {
-    return this.onDisk || this.queued.length > 0 || this.groupScheduled;
+    return this.onDisk || this.queued.length > 0 || this.groupScheduled || this.groupWriting;
   }
 
   append(record: unknown): Promise<void> {
@@ -57,6 +59,7 @@ export class Spool {
   /** Writes every line that arrived meanwhile with one fsync. */
   private async writeGroup(): Promise<void> {
     this.groupScheduled = false;
+    this.groupWriting = true;
     const group = this.queued;
     this.queued = [];
     try {
@@ -68,6 +71,8 @@ export class Spool {
     } catch (err) {
       this.logger.error({ err, file: this.file }, 'spool write failed: events lost');
       for (const g of group) g.failed(err);
+    } finally {
+      this.groupWriting = false;
     }
   }
 

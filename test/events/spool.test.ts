@@ -35,6 +35,26 @@ describe('spool', () => {
     expect(readdirSync(dir)).toEqual([]);
   });
 
+  it('is pending from the first append on, also while that append is being written', async () => {
+    const spool = new Spool(mkdtempSync(join(tmpdir(), 'sg-spool-')), 'first', logger);
+    expect(spool.pending).toBe(false);
+    let written = false;
+    const appended = spool.append({ n: 0 }).then(() => (written = true));
+    const seen: boolean[] = [];
+    // sample between every step of the write (open, write, fsync): an emit that saw false would overtake it
+    while (!written) {
+      seen.push(spool.pending);
+      await new Promise((r) => setImmediate(r));
+    }
+    await appended;
+    expect(seen.length).toBeGreaterThan(1);
+    expect(seen.every(Boolean)).toBe(true);
+    expect(spool.pending).toBe(true);
+    await spool.drain(async () => undefined);
+    expect(spool.pending).toBe(false);
+    await spool.close();
+  });
+
   it('keeps events spooled when sending fails, and sends them on the next drain', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sg-spool-'));
     const spool = new Spool(dir, 'retry', logger);
