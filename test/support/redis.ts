@@ -66,7 +66,12 @@ export class PrivateRedis {
     );
     const deadline = Date.now() + 10000;
     for (;;) {
-      const probe = new IORedis(this.url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+      const probe = new IORedis(this.url, {
+        lazyConnect: true,
+        retryStrategy: () => null,
+        maxRetriesPerRequest: 0,
+        disconnectTimeout: 10,
+      });
       probe.on('error', () => undefined);
       try {
         await probe.connect();
