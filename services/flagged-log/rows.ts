@@ -74,9 +74,11 @@ export function rowsOf(events: readonly FlaggedCallEvent[], called: CalledNumber
     if (!earlier) rows.set(e.callId, row);
     else {
       const receivedAt = Math.min(Number(earlier.received_at), Number(row.received_at));
+      const source = earlier.source === 'sip' ? 'sip' : row.source;
       for (const column of COLUMNS)
         if (row[column] !== null) (earlier as Record<string, unknown>)[column] = row[column];
       earlier.received_at = receivedAt;
+      earlier.source = source;
     }
   }
   return [...rows.values()];
@@ -154,7 +156,10 @@ export function mergeAssignments(table: string, minFunction: 'MIN' | 'LEAST'): s
   return COLUMNS.filter((c) => c !== 'call_id')
     .map((c) => {
       if (c === 'received_at') return `received_at = ${minFunction}(${table}.received_at, excluded.received_at)`;
-      if (c === 'updated_at' || c === 'source') return `${c} = excluded.${c}`;
+      if (c === 'updated_at') return `${c} = excluded.${c}`;
+      // a call the SIP front screened stays its record when the warning IVR adds the outcome, in either order
+      if (c === 'source')
+        return `source = CASE WHEN ${table}.source = 'sip' OR excluded.source = 'sip' THEN 'sip' ELSE excluded.source END`;
       return `${c} = COALESCE(excluded.${c}, ${table}.${c})`;
     })
     .join(', ');

@@ -1,6 +1,6 @@
 import { signVerdict } from '../../services/common/verdict-header';
 import { requestsTo, startHarness, type Harness, VERDICT_KEY } from './harness';
-import { until } from '../support/events';
+import { flagged, until } from '../support/events';
 
 let h: Harness;
 afterEach(async () => {
@@ -209,12 +209,18 @@ describe('verdict header from the SIP front', () => {
       { verdict: 'warn', score: 92, brand: 'amazon', reasons: ['brand-number'], call: 'sip:abc123@carrier.example' },
       VERDICT_KEY,
     );
-    const a = h.server.inboundCall({ ...AMAZON, args: args('+4930901899', 'de-national', '', header) });
+    // the SIP front's own event, as it emits it when it sends the call to the warning IVR
+    await h.worker.store.upsert([
+      flagged('sip:abc123@carrier.example', { source: 'sip', trunk: 'carrier-a', score: 92 }),
+    ]);
+    const a = h.server.inboundCall({ ...AMAZON, args: args('+4930901899', 'sip-front', '', header) });
     const b = await subscriberLeg(a);
     await warningPlayed(b);
     h.server.press(b, '3');
     const row = await stored('sip:abc123@carrier.example', 'reported');
-    expect(row).toMatchObject({ verdict: 'warn', brand: 'amazon' });
+    // still the SIP front's record: its source and carrier trunk, not the IVR hop's
+    expect(row).toMatchObject({ verdict: 'warn', brand: 'amazon', source: 'sip', trunk: 'carrier-a' });
+    expect(row.warningMs).toBeGreaterThanOrEqual(0);
     expect(await h.worker.store.get(callIdOf(a))).toBeUndefined();
   });
 

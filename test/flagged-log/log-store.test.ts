@@ -54,6 +54,22 @@ describe.each(['sqlite', 'postgres'] as const)('%s log store', (kind) => {
     expect(await store.count({})).toBe(2);
   });
 
+  it("keeps a SIP front call's source and trunk when the warning IVR adds the outcome, in either order and batch", async () => {
+    const sipFlagged = (id: string) => flagged(id, { source: 'sip', trunk: 'carrier-a' });
+    await store.upsert([sipFlagged('sip-1')]);
+    await store.upsert([outcome('sip-1', 'reported')]);
+    await store.upsert([outcome('sip-2', 'accepted')]);
+    await store.upsert([sipFlagged('sip-2')]);
+    await store.upsert([outcome('sip-3', 'rejected'), sipFlagged('sip-3')]);
+    await store.upsert([sipFlagged('sip-4'), outcome('sip-4', 'rejected')]);
+    for (const id of ['sip-1', 'sip-2', 'sip-3', 'sip-4'])
+      expect(await store.get(id)).toMatchObject({ source: 'sip', trunk: 'carrier-a', verdict: 'warn' });
+    expect((await store.get('sip-1'))?.outcome).toBe('reported');
+    // a call of the ARI app alone stays its own
+    await store.upsert([flagged('ari-1'), outcome('ari-1', 'accepted')]);
+    expect((await store.get('ari-1'))?.source).toBe('ari');
+  });
+
   it('keeps one row for the same event stored three times', async () => {
     const event = flagged('call-3x');
     await store.upsert([event]);
