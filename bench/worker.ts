@@ -92,9 +92,13 @@ async function run(kind: string): Promise<void> {
     50,
   );
   let next = 0;
+  const results: Record<string, number> = {};
   await Promise.all(
     Array.from({ length: 64 }, async () => {
-      while (next < total) await producer.emit(event(next++, 'tp'));
+      while (next < total) {
+        const result = await producer.emit(event(next++, 'tp'));
+        results[result] = (results[result] ?? 0) + 1;
+      }
     }),
   );
   const emitted = performance.now();
@@ -106,6 +110,7 @@ async function run(kind: string): Promise<void> {
   report(`${kind}: ${total.toLocaleString('en')} events, worker in its own process`, [
     ['emit → stored, events/s', Math.round(total / ((stored - started) / 1000)).toLocaleString('en')],
     ['longest time without a stored row', fmt(longestPause)],
+    ['events queued / spooled (Redis slower than the budget)', `${results.queued ?? 0} / ${results.spooled ?? 0}`],
     ['emit rate (64 in flight), events/s', Math.round(total / ((emitted - started) / 1000)).toLocaleString('en')],
     ['emit, time a call is held p50 / p99', `${fmt(b.p50)} / ${fmt(b.p99)}`],
     ['emit until durable p50 / p99 (1 in flight)', `${fmt(s.p50)} / ${fmt(s.p99)}`],

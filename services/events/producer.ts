@@ -14,8 +14,10 @@ const PROMPT_REPLAY_MS = 100;
 
 /**
  * Emits FlaggedCall events without ever holding up a call: the queue gets `budgetMs`, after which (or at
- * once, while Redis is unreachable or older events still wait in the spool) the event is appended to the
- * local spool, which is replayed in order once Redis answers again. The job id makes a replay harmless.
+ * once, while Redis is unreachable) the event is appended to the local spool, which is replayed in order once
+ * Redis answers again. The job id makes a replay harmless. New events go straight to a connected Redis even
+ * while older ones wait in the spool: the log merges a call's events in any order (flagged and outcome fill
+ * different columns), and under load one slow add would otherwise send every later event through the disk.
  */
 export class FlaggedCallProducer {
   private timer?: NodeJS.Timeout;
@@ -53,7 +55,7 @@ export class FlaggedCallProducer {
     }
     this.observe?.(parsed.data);
     const job = toJob(parsed.data);
-    if (this.connection.status === 'ready' && !this.spool.pending) {
+    if (this.connection.status === 'ready') {
       try {
         await withinBudget(this.queue.add(job), this.budgetMs);
         return 'queued';
@@ -70,10 +72,7 @@ export class FlaggedCallProducer {
     }
   }
 
-  /**
-   * While Redis is connected, spooled events are replayed within PROMPT_REPLAY_MS: every later event queues
-   * behind them, so waiting for the periodic replay held the whole log back by seconds after one slow add.
-   */
+  /** While Redis is connected, spooled events are replayed within PROMPT_REPLAY_MS, not at the periodic replay. */
   private replaySoon(): void {
     if (this.promptReplay || this.connection.status !== 'ready') return;
     this.promptReplay = setTimeout(() => {

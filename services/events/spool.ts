@@ -35,7 +35,7 @@ export class Spool {
   /** Whether the files hold events: checked on disk once, then kept up to date here (no syscalls per emit). */
   private onDisk: boolean;
 
-  /** True while spooled events wait for replay: new events must queue behind them. */
+  /** True while spooled events wait for replay (or are being written). */
   get pending(): boolean {
     return this.onDisk || this.queued.length > 0 || this.groupScheduled || this.groupWriting;
   }

@@ -3,6 +3,7 @@ import { readdirSync } from 'node:fs';
 import type { Config } from '../../services/common/config';
 import { openProducer, openQueue } from '../../services/events';
 import { openLogStore, type LogStore } from '../../services/flagged-log';
+import { Spool } from '../../services/events/spool';
 import { runWorker } from '../../services/worker';
 import { quietLogger, REDIS_URL, testConfig } from '../support/config';
 import { dropQueue, flagged, outcome, until } from '../support/events';
@@ -153,7 +154,7 @@ describe('Redis slow for a moment', () => {
       const results = await Promise.all(Array.from({ length: 20 }, (_, i) => producer.emit(flagged(`s-${i}`))));
       expect(results.every((r) => r === 'spooled')).toBe(true);
       const paused = Date.now();
-      // every later event waits its turn in the spool, so the replay must not wait for the 5 s timer
+      // replayed on its own shortly after, not at the 5 s periodic replay
       await until(
         () => !producer['spool'].pending,
         2500,
@@ -170,6 +171,32 @@ describe('Redis slow for a moment', () => {
       await closeQueue();
       await close();
       await redis.stop();
+    }
+  });
+});
+
+describe('a backlog in the spool', () => {
+  it('does not hold up new events: they go straight to Redis while the backlog replays', async () => {
+    const config = testConfig({ queue: { emitBudgetMs: 1000 } });
+    // what a predecessor spooled during an outage: 20,000 events
+    const leftover = new Spool(config.queue.spoolDir, 'backlog-test', logger);
+    await Promise.all(Array.from({ length: 20000 }, (_, i) => leftover.append(flagged(`b-${i}`))));
+    await leftover.close();
+    const { producer, close } = openProducer(config, logger, 'backlog-test');
+    const { queue, close: closeQueue } = openQueue(config);
+    try {
+      await until(() => producer['connection'].status === 'ready');
+      expect(producer['spool'].pending).toBe(true);
+      expect(await producer.emit(flagged('live-1'))).toBe('queued');
+      const stillReplaying = producer['spool'].pending;
+      await until(() => !producer['spool'].pending, 30000, 'backlog replayed');
+      expect((await queue.counts()).waiting).toBe(20001);
+      // the live event was queued before the backlog was through
+      expect(stillReplaying).toBe(true);
+    } finally {
+      await closeQueue();
+      await close();
+      await dropQueue(config);
     }
   });
 });
