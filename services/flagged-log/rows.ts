@@ -210,7 +210,7 @@ export function statsQueries(filter: CallFilter, bucket: Bucket): { sql: string;
 
 type Rows = Record<string, unknown>[];
 
-/** Folds the four result sets of statsQueries into CallStats. */
+/** Folds the four result sets of statsQueries into CallStats; each may hold the rows of several slices. */
 export function statsOf(results: Rows[]): CallStats {
   const [time = [], brands = [], outcomes = [], reasons = []] = results;
   const overTime = new Map<number, { bucket: number; warn: number; block: number }>();
@@ -234,14 +234,20 @@ export function statsOf(results: Rows[]): CallStats {
     if (outcome === 'accepted' || outcome === 'rejected' || outcome === 'reported') warned[outcome] += n;
   }
   const decided = warned.accepted + warned.rejected + warned.reported;
-  const reasonRow = reasons[0] ?? {};
+  // several result sets of one kind (slices of the time range) add up
+  const byBrand = new Map<string | null, number>();
+  for (const r of brands) {
+    const brand = (r.brand as string | null) ?? null;
+    byBrand.set(brand, (byBrand.get(brand) ?? 0) + Number(r.n));
+  }
+  const reasonCalls = (reason: string): number => reasons.reduce((sum, r) => sum + Number(r[reason] ?? 0), 0);
   return {
     total,
     overTime: [...overTime.values()].sort((a, b) => a.bucket - b.bucket),
-    byBrand: brands
-      .map((r) => ({ brand: (r.brand as string | null) ?? null, calls: Number(r.n) }))
+    byBrand: [...byBrand]
+      .map(([brand, calls]) => ({ brand, calls }))
       .sort((a, b) => b.calls - a.calls || (a.brand ?? '\uffff').localeCompare(b.brand ?? '\uffff')),
-    byReason: REASON_CODES.map((reason) => ({ reason, calls: Number(reasonRow[reason] ?? 0) }))
+    byReason: REASON_CODES.map((reason) => ({ reason, calls: reasonCalls(reason) }))
       .filter((r) => r.calls > 0)
       .sort((a, b) => b.calls - a.calls),
     byOutcome: [...byOutcome].map(([outcome, calls]) => ({ outcome, calls })).sort((a, b) => b.calls - a.calls),

@@ -18,6 +18,9 @@ import {
   whereOf,
 } from './rows';
 
+/** Calls counted per slice of the statistics: each of its queries is some milliseconds of work. */
+const STATS_SLICE_ROWS = 10_000;
+
 /** The only module that imports better-sqlite3: the flagged-call log in one SQLite file (WAL). */
 export class SqliteLogStore implements LogStore {
   readonly kind = 'sqlite' as const;
@@ -93,11 +96,43 @@ export class SqliteLogStore implements LogStore {
     ).n;
   }
 
+  /**
+   * better-sqlite3 runs each query to its end on the event loop, and statistics over months of a large log took
+   * seconds, stalling calls in `serve`. So they are gathered in slices of at most STATS_SLICE_ROWS calls (by
+   * time received), yielding in between; statsOf adds the slices up. Rows stored meanwhile may be counted.
+   */
   async stats(filter: CallFilter, bucket: Bucket): Promise<CallStats> {
-    const results = statsQueries(filter, bucket).map(
-      ({ sql, params }) => this.db.prepare(sql).all(...params) as Record<string, unknown>[],
-    );
-    return statsOf(results);
+    const results: Record<string, unknown>[][] = [];
+    let since = filter.since ?? this.firstReceivedAt(filter.until);
+    for (;;) {
+      const until = since === undefined ? filter.until : this.sliceEnd(since, filter.until);
+      for (const [i, { sql, params }] of statsQueries({ ...filter, since, until }, bucket).entries()) {
+        (results[i] ??= []).push(...(this.db.prepare(sql).all(...params) as Record<string, unknown>[]));
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      if (until === undefined || until === filter.until) return statsOf(results);
+      since = until;
+    }
+  }
+
+  private firstReceivedAt(until: number | undefined): number | undefined {
+    const row = this.db
+      .prepare(`SELECT MIN(received_at) AS t FROM flagged_calls${until === undefined ? '' : ' WHERE received_at < ?'}`)
+      .get(...(until === undefined ? [] : [until])) as { t: number | null };
+    return row.t ?? undefined;
+  }
+
+  /** Where a slice that starts at `since` ends: after STATS_SLICE_ROWS calls, or at `until` (undefined: open). */
+  private sliceEnd(since: number, until: number | undefined): number | undefined {
+    const row = this.db
+      .prepare(
+        `SELECT received_at AS t FROM flagged_calls WHERE received_at >= ?${until === undefined ? '' : ' AND received_at < ?'}
+         ORDER BY received_at LIMIT 1 OFFSET ${STATS_SLICE_ROWS}`,
+      )
+      .get(...(until === undefined ? [since] : [since, until])) as { t: number } | undefined;
+    if (!row) return until;
+    // calls all received in the same millisecond stay in one slice
+    return Math.max(row.t, since + 1);
   }
 
   async purgeBefore(epochMs: number): Promise<number> {

@@ -176,6 +176,55 @@ describe.each(['sqlite', 'postgres'] as const)('%s log store', (kind) => {
   });
 });
 
+it('adds up statistics over more calls than one slice, and lets other work run in between (SQLite)', async () => {
+  const config = testConfig();
+  const store = await openLogStore(config);
+  const base = Date.parse('2026-11-02T00:00:00Z');
+  const brands = ['amazon', 'paypal', undefined] as const;
+  const events = Array.from({ length: 25_000 }, (_, i) =>
+    flagged(`big-${i}`, {
+      // 12,000 calls in one millisecond: more than a slice, which must not split them
+      receivedAt: new Date(i < 12_000 ? base : base + (i - 12_000) * 1000).toISOString(),
+      brand: brands[i % 3],
+      ...(i % 5 === 0 ? { verdict: 'block' as const, reasons: ['emergency-caller-id'] } : {}),
+    }),
+  );
+  const outcomes = events.filter((_, i) => i % 2 === 0).map((e) => outcome(e.callId, 'rejected'));
+  for (let i = 0; i < events.length; i += 5000) await store.upsert(events.slice(i, i + 5000));
+  await store.upsert(outcomes);
+
+  let turns = 0;
+  let counting = true;
+  const count = (): void => {
+    turns++;
+    if (counting) setImmediate(count);
+  };
+  setImmediate(count);
+  const stats = await store.stats({}, 'hour');
+  counting = false;
+  expect(turns).toBeGreaterThan(10); // a query at a time, not all of them in one go
+
+  expect(stats.total).toBe(25_000);
+  expect(stats.byBrand).toEqual([
+    { brand: 'amazon', calls: 8334 },
+    { brand: 'paypal', calls: 8333 },
+    { brand: null, calls: 8333 },
+  ]);
+  expect(stats.byReason).toEqual([
+    { reason: 'brand-number', calls: 20_000 },
+    { reason: 'brand-name', calls: 20_000 },
+    { reason: 'emergency-caller-id', calls: 5000 },
+  ]);
+  expect(stats.overTime.reduce((n, b) => n + b.warn + b.block, 0)).toBe(25_000);
+  expect(stats.overTime[0]).toEqual({ bucket: base, warn: 12_000 + 3600 - 3120, block: 3120 });
+  expect(stats.byOutcome).toEqual(expect.arrayContaining([{ outcome: 'rejected', calls: 12_500 }]));
+  expect(stats.warningEffect).toMatchObject({ warned: 20_000, rejected: 10_000 });
+  // a range that starts and ends inside the log
+  const part = await store.stats({ since: base + 1000, until: base + 3_601_000 }, 'day');
+  expect(part.total).toBe(3600);
+  await store.close();
+});
+
 it('stores called numbers in plain when so configured', async () => {
   const config = testConfig({ flaggedLog: { calledNumbers: 'plain' } });
   const store = await openLogStore(config);
