@@ -99,40 +99,43 @@ export class SqliteLogStore implements LogStore {
   /**
    * better-sqlite3 runs each query to its end on the event loop, and statistics over months of a large log took
    * seconds, stalling calls in `serve`. So they are gathered in slices of at most STATS_SLICE_ROWS calls (by
-   * time received), yielding in between; statsOf adds the slices up. Rows stored meanwhile may be counted.
+   * time received), a query at a time, yielding in between; statsOf adds the slices up. Every slice has both
+   * time bounds: given only a lower one, SQLite walked the whole outcome index instead. Rows stored meanwhile
+   * may be counted.
    */
   async stats(filter: CallFilter, bucket: Bucket): Promise<CallStats> {
     const results: Record<string, unknown>[][] = [];
-    let since = filter.since ?? this.firstReceivedAt(filter.until);
-    for (;;) {
-      const until = since === undefined ? filter.until : this.sliceEnd(since, filter.until);
+    const range = this.receivedRange(filter);
+    for (let since = range?.first ?? 0; range && since < range.end;) {
+      const until = this.sliceEnd(since, range.end);
       for (const [i, { sql, params }] of statsQueries({ ...filter, since, until }, bucket).entries()) {
         (results[i] ??= []).push(...(this.db.prepare(sql).all(...params) as Record<string, unknown>[]));
         await new Promise((resolve) => setImmediate(resolve));
       }
-      if (until === undefined || until === filter.until) return statsOf(results);
       since = until;
     }
+    return statsOf(results);
   }
 
-  private firstReceivedAt(until: number | undefined): number | undefined {
+  /** The first call received within the filter's time range, and the end just after the last (none: undefined). */
+  private receivedRange(filter: CallFilter): { first: number; end: number } | undefined {
+    const where = whereOf({ since: filter.since, until: filter.until });
     const row = this.db
-      .prepare(`SELECT MIN(received_at) AS t FROM flagged_calls${until === undefined ? '' : ' WHERE received_at < ?'}`)
-      .get(...(until === undefined ? [] : [until])) as { t: number | null };
-    return row.t ?? undefined;
+      .prepare(`SELECT MIN(received_at) AS first, MAX(received_at) AS last FROM flagged_calls ${where.sql}`)
+      .get(...where.params) as { first: number | null; last: number | null };
+    return row.first === null || row.last === null ? undefined : { first: row.first, end: row.last + 1 };
   }
 
-  /** Where a slice that starts at `since` ends: after STATS_SLICE_ROWS calls, or at `until` (undefined: open). */
-  private sliceEnd(since: number, until: number | undefined): number | undefined {
+  /** Where a slice that starts at `since` ends: after STATS_SLICE_ROWS calls, or at `end`. */
+  private sliceEnd(since: number, end: number): number {
     const row = this.db
       .prepare(
-        `SELECT received_at AS t FROM flagged_calls WHERE received_at >= ?${until === undefined ? '' : ' AND received_at < ?'}
+        `SELECT received_at AS t FROM flagged_calls WHERE received_at >= ? AND received_at < ?
          ORDER BY received_at LIMIT 1 OFFSET ${STATS_SLICE_ROWS}`,
       )
-      .get(...(until === undefined ? [since] : [since, until])) as { t: number } | undefined;
-    if (!row) return until;
+      .get(since, end) as { t: number } | undefined;
     // calls all received in the same millisecond stay in one slice
-    return Math.max(row.t, since + 1);
+    return row ? Math.max(row.t, since + 1) : end;
   }
 
   async purgeBefore(epochMs: number): Promise<number> {
