@@ -222,6 +222,9 @@ it('adds up statistics over more calls than one slice, and lets other work run i
   // a range that starts and ends inside the log
   const part = await store.stats({ since: base + 1000, until: base + 3_601_000 }, 'day');
   expect(part.total).toBe(3600);
+  expect((await store.stats({ since: base + 1000 }, 'day')).total).toBe(12_999);
+  expect((await store.stats({ until: base + 1000 }, 'day')).total).toBe(12_001);
+  expect((await store.stats({ since: base + 100_000_000 }, 'day')).total).toBe(0);
   await store.close();
 });
 
