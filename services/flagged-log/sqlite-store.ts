@@ -104,9 +104,10 @@ export class SqliteLogStore implements LogStore {
    * may be counted.
    */
   async stats(filter: CallFilter, bucket: Bucket): Promise<CallStats> {
-    const results: Record<string, unknown>[][] = [];
     const range = this.receivedRange(filter);
-    for (let since = range?.first ?? 0; range && since < range.end;) {
+    if (!range) return statsOf([]);
+    const results: Record<string, unknown>[][] = [];
+    for (let since = range.first; since < range.end;) {
       const until = this.sliceEnd(since, range.end);
       for (const [i, { sql, params }] of statsQueries({ ...filter, since, until }, bucket).entries()) {
         (results[i] ??= []).push(...(this.db.prepare(sql).all(...params) as Record<string, unknown>[]));
