@@ -75,8 +75,6 @@ export class CallSession {
   private digitTimer?: NodeJS.Timeout;
   private readonly ourHangups = new Set<string>();
   private callerGone = false;
-  /** The SIP front logged this call and named its record in the verdict header. */
-  private loggedBySipFront = false;
   private subscriberGone = true;
   private outcome?: Outcome;
   private readonly times: {
@@ -121,10 +119,7 @@ export class CallSession {
       const trusted = this.deps.trustedVerdict(this.args.verdictHeader, request);
       this.verdict = trusted ?? (await this.deps.screen(request));
       // the SIP front logged this call (caller, its trunk, verdict) first: only the outcome is added here
-      if (trusted?.logId) {
-        this.callId = trusted.logId;
-        this.loggedBySipFront = true;
-      }
+      if (trusted?.logId) this.callId = trusted.logId;
       this.log.info(
         {
           verdict: this.verdict.verdict,
@@ -136,7 +131,7 @@ export class CallSession {
         'screened',
       );
       if (this.callerGone) return this.finish('caller-hung-up');
-      if (this.flagged && !this.loggedBySipFront) this.emitFlagged();
+      if (this.flagged && !this.verdict.logId) this.emitFlagged();
       if (this.verdict.verdict === 'block') return await this.block();
       await this.dialSubscriber();
     } catch (err) {

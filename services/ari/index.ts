@@ -39,12 +39,13 @@ export function runAri(
           return undefined;
         }
         const { verdict, score, brand, reasons, call } = checked.verdict;
+        const trunk = screening.engine.trunkFor(request.trunk);
         const trusted: Verdict = {
           verdict,
           score,
           reasons: reasons.map((code) => screening.rules.reason(code as ReasonCode, {}, brand)),
-          caller: normalizeCaller(request.from, screening.engine.trunkFor(request.trunk), request.name),
-          trunk: screening.engine.trunkFor(request.trunk).id,
+          caller: normalizeCaller(request.from, trunk, request.name),
+          trunk: trunk.id,
           degraded: false,
           elapsedMs: 0,
           ...(brand ? { brand, brandName: screening.rules.brandName(brand) } : {}),

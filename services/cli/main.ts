@@ -17,16 +17,7 @@ import { serve } from './serve';
 import { callsCommands } from './calls';
 import { Shutdown } from '../common/shutdown';
 import { hashToken } from '../console/auth';
-import {
-  processOps,
-  startAri,
-  startConsole,
-  startEvents,
-  startOps,
-  startScreening,
-  startSip,
-  startWorker,
-} from './roles';
+import { processOps, runCallRole, startConsole, startOps, startWorker } from './roles';
 
 interface Context {
   config: Config;
@@ -323,13 +314,7 @@ export function buildProgram(): Command {
     )
     .action(async () => {
       const { config, logger } = ctx();
-      const shutdown = new Shutdown(logger);
-      const stopped = shutdown.listen();
-      const ops = processOps('ari');
-      const screening = await startScreening(config, logger, shutdown, ops);
-      startAri(config, logger, shutdown, screening, startEvents(config, logger, shutdown, 'ari', ops));
-      await startOps(config, logger, shutdown, ops);
-      await stopped;
+      await runCallRole('ari', config, logger);
     });
 
   program
@@ -339,13 +324,7 @@ export function buildProgram(): Command {
     )
     .action(async () => {
       const { config, logger } = ctx();
-      const shutdown = new Shutdown(logger);
-      const stopped = shutdown.listen();
-      const ops = processOps('sip');
-      const screening = await startScreening(config, logger, shutdown, ops);
-      startSip(config, logger, shutdown, screening, startEvents(config, logger, shutdown, 'sip', ops));
-      await startOps(config, logger, shutdown, ops);
-      await stopped;
+      await runCallRole('sip', config, logger);
     });
 
   const consoleCommand = program

@@ -4,7 +4,7 @@ import { Health } from '../common/health';
 import type { Logger } from '../common/logger';
 import { Metrics } from '../common/metrics';
 import { startOpsServer } from '../common/ops-server';
-import type { Shutdown } from '../common/shutdown';
+import { Shutdown } from '../common/shutdown';
 import { runConsole, type RunningConsole } from '../console';
 import { type FlaggedCallProducer, openProducer } from '../events';
 import { runSip } from '../sip';
@@ -70,26 +70,28 @@ export function startEvents(
   return events.producer;
 }
 
-export function startAri(
+/** A call-path app: the Asterisk Stasis app (ari) or the SIP front (sip). */
+export function startCallApp(
+  kind: 'ari' | 'sip',
   config: Config,
   logger: Logger,
   shutdown: Shutdown,
   screening: Screening,
   producer: FlaggedCallProducer,
 ): void {
-  const ari = runAri(config, logger, screening, producer);
-  shutdown.add('ari', () => ari.close());
+  const app = (kind === 'ari' ? runAri : runSip)(config, logger, screening, producer);
+  shutdown.add(kind, () => app.close());
 }
 
-export function startSip(
-  config: Config,
-  logger: Logger,
-  shutdown: Shutdown,
-  screening: Screening,
-  producer: FlaggedCallProducer,
-): void {
-  const sip = runSip(config, logger, screening, producer);
-  shutdown.add('sip', () => sip.close());
+/** `spoofguard ari` and `spoofguard sip`: screening, a producer and the app, with their ops endpoint, until SIGTERM. */
+export async function runCallRole(kind: 'ari' | 'sip', config: Config, logger: Logger): Promise<void> {
+  const shutdown = new Shutdown(logger);
+  const stopped = shutdown.listen();
+  const ops = processOps(kind);
+  const screening = await startScreening(config, logger, shutdown, ops);
+  startCallApp(kind, config, logger, shutdown, screening, startEvents(config, logger, shutdown, kind, ops));
+  await startOps(config, logger, shutdown, ops);
+  await stopped;
 }
 
 export async function startConsole(

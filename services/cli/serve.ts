@@ -3,7 +3,7 @@ import type { Logger } from '../common/logger';
 import { Shutdown } from '../common/shutdown';
 import { openListAdmin } from '../screening';
 import { seedEntries } from '../screening/seed';
-import { processOps, startAri, startConsole, startEvents, startScreening, startSip, startWorker } from './roles';
+import { processOps, startCallApp, startConsole, startEvents, startScreening, startWorker } from './roles';
 
 /** Seeds the brand lists when Redis holds none yet (first start), so a new box screens at once. */
 export async function seedIfEmpty(config: Config, logger: Logger): Promise<void> {
@@ -38,8 +38,8 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
   const worker = await startWorker(config, logger, shutdown, ops);
   const producer = startEvents(config, logger, shutdown, 'serve', ops);
   // without an Asterisk the ARI app keeps retrying in the background and says so once
-  startAri(config, logger, shutdown, screening, producer);
-  if (config.sip.enabled) startSip(config, logger, shutdown, screening, producer);
+  startCallApp('ari', config, logger, shutdown, screening, producer);
+  if (config.sip.enabled) startCallApp('sip', config, logger, shutdown, screening, producer);
   // the console serves health and metrics for the whole process
   const console = await startConsole(config, logger, shutdown, ops);
   logger.info(

@@ -17,13 +17,18 @@ export interface Setting<T extends z.ZodType = z.ZodType> {
 const setting = <T extends z.ZodType>(s: Setting<T>): Setting<T> => s;
 
 const identityHeader = z.enum(['P-Asserted-Identity', 'Remote-Party-ID', 'From']);
-function isAddressOrRange(text: string): boolean {
+/** An IP address or CIDR range ("192.0.2.0/24", "2001:db8::/32"); undefined when it is neither. */
+export function parseAddressRange(
+  text: string,
+): { address: string; type: 'ipv4' | 'ipv6'; prefix?: number } | undefined {
   const [address = '', bits, ...rest] = text.split('/');
   const family = isIP(address);
-  if (family === 0 || rest.length > 0) return false;
-  if (bits === undefined) return true;
+  if (family === 0 || rest.length > 0) return undefined;
+  const type = family === 4 ? 'ipv4' : 'ipv6';
+  if (bits === undefined) return { address, type };
   const prefix = Number(bits);
-  return /^\d{1,3}$/.test(bits) && prefix <= (family === 4 ? 32 : 128);
+  if (!/^\d{1,3}$/.test(bits) || prefix > (family === 4 ? 32 : 128)) return undefined;
+  return { address, type, prefix };
 }
 
 const countryCode = z.string().regex(/^[A-Z]{2}$/, 'a two-letter ISO country code such as DE');
@@ -33,7 +38,11 @@ export const trunkSchema = z.strictObject({
   international: z.boolean(),
   identityHeaders: z.array(identityHeader).min(1),
   /** Addresses or CIDR ranges the trunk's INVITEs come from (SIP front). */
-  sources: z.array(z.string().refine(isAddressOrRange, 'an IP address or CIDR range such as 192.0.2.0/24')).default([]),
+  sources: z
+    .array(
+      z.string().refine((s) => parseAddressRange(s) !== undefined, 'an IP address or CIDR range such as 192.0.2.0/24'),
+    )
+    .default([]),
   /** SIP front: a header that must also match (e.g. a carrier's trunk-group parameter). */
   header: z
     .strictObject({ name: z.string().regex(/^[A-Za-z0-9-]{1,64}$/), value: z.string().min(1).max(256) })

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { InputError } from '../common/errors';
 import type { Logger } from '../common/logger';
 import type { RateLimiter, TokenRegistry } from './auth';
-import { NotFound, type Route, type RouteResult } from './route';
+import { type Caller, NotFound, type Route, type RouteResult } from './route';
 
 /**
  * The only module that imports fastify: serves the route table with one pipeline per request — token and
@@ -77,7 +77,7 @@ export function createHttpServer(options: HttpOptions): FastifyInstance {
             .code(429)
             .send({ error: `rate limit: at most ${options.limiter.perMinute} requests a minute; retry in ${wait} s` });
         }
-        (request as FastifyRequest & { caller?: unknown }).caller = auth.caller;
+        (request as FastifyRequest & { caller?: Caller }).caller = auth.caller;
       },
       handler: async (request: FastifyRequest, reply: FastifyReply) => {
         const issues: Issue[] = [];
@@ -85,7 +85,7 @@ export function createHttpServer(options: HttpOptions): FastifyInstance {
         const params = parse(route.params, request.params, 'params', issues);
         const body = parse(route.body, request.body, 'body', issues);
         if (issues.length) throw new InvalidRequest(issues);
-        const caller = (request as FastifyRequest & { caller?: { name?: string; role?: 'analyst' | 'admin' } }).caller;
+        const caller = (request as FastifyRequest & { caller?: Caller }).caller;
         return send(reply, await route.handler({ query, params, body, caller: caller ?? {} }));
       },
     });

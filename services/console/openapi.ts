@@ -24,8 +24,9 @@ export function openApiDocument(routes: readonly Route[], version: string): Reco
       ['query', route.query],
     ] as const) {
       if (!schema) continue;
-      const properties = (jsonSchema(schema).properties ?? {}) as Record<string, unknown>;
-      const required = new Set((jsonSchema(schema).required ?? []) as string[]);
+      const described = jsonSchema(schema);
+      const properties = (described.properties ?? {}) as Record<string, unknown>;
+      const required = new Set((described.required ?? []) as string[]);
       for (const [name, property] of Object.entries(properties))
         parameters.push({ name, in: where, required: where === 'path' || required.has(name), schema: property });
     }

@@ -73,17 +73,29 @@ export interface FlaggedVerdict {
   degraded: boolean;
 }
 
+/** Which call an event is about, as the part that saw it knows it. */
+interface EventCall {
+  callId: string;
+  source: (typeof SOURCES)[number];
+  /** When the call came in (epoch ms). */
+  receivedAt: number;
+}
+
+const eventHead = <K extends 'flagged' | 'outcome'>(kind: K, call: EventCall) => ({
+  v: 1 as const,
+  kind,
+  callId: call.callId,
+  source: call.source,
+  receivedAt: new Date(call.receivedAt).toISOString(),
+});
+
 /** The "flagged" event of a call, from its verdict: the same shape whichever part (ARI app, SIP front) saw it. */
 export function flaggedEvent(
-  call: { callId: string; source: (typeof SOURCES)[number]; receivedAt: number; called?: string; trunk?: string },
+  call: EventCall & { called?: string; trunk?: string },
   v: FlaggedVerdict,
 ): FlaggedCallEvent {
   return {
-    v: 1,
-    kind: 'flagged',
-    callId: call.callId,
-    source: call.source,
-    receivedAt: new Date(call.receivedAt).toISOString(),
+    ...eventHead('flagged', call),
     caller: {
       raw: v.caller.raw.slice(0, 512),
       kind: v.caller.kind,
@@ -102,18 +114,14 @@ export function flaggedEvent(
 
 /** The "outcome" event of a call; timings left undefined are left out, the others clamped to whole ms. */
 export function outcomeEvent(
-  call: { callId: string; source: (typeof SOURCES)[number]; receivedAt: number },
+  call: EventCall,
   outcome: Outcome,
   timings: { ringMs?: number; warningMs?: number; talkMs?: number },
   endedAt = Date.now(),
 ): FlaggedCallEvent {
   const clamp = (ms: number) => Math.min(86_400_000, Math.max(0, Math.round(ms)));
   return {
-    v: 1,
-    kind: 'outcome',
-    callId: call.callId,
-    source: call.source,
-    receivedAt: new Date(call.receivedAt).toISOString(),
+    ...eventHead('outcome', call),
     outcome,
     timings: Object.fromEntries(
       Object.entries(timings)

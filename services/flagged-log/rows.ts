@@ -74,7 +74,7 @@ export function rowsOf(events: readonly FlaggedCallEvent[], called: CalledNumber
     if (!earlier) rows.set(e.callId, row);
     else {
       const receivedAt = Math.min(Number(earlier.received_at), Number(row.received_at));
-      const source = earlier.source === 'sip' ? 'sip' : row.source;
+      const source = row.verdict !== null ? row.source : earlier.source;
       for (const column of COLUMNS)
         if (row[column] !== null) (earlier as Record<string, unknown>)[column] = row[column];
       earlier.received_at = receivedAt;
@@ -151,15 +151,15 @@ export function decodeCursor(cursor: string | undefined): { receivedAt: number; 
   throw new RangeError('invalid cursor');
 }
 
-/** The merge rule of an upsert, per column: earliest receivedAt, later non-empty values win. */
+/** The merge rule of an upsert, per column: earliest receivedAt, the screening part's source, later non-empty values win. */
 export function mergeAssignments(table: string, minFunction: 'MIN' | 'LEAST'): string {
   return COLUMNS.filter((c) => c !== 'call_id')
     .map((c) => {
       if (c === 'received_at') return `received_at = ${minFunction}(${table}.received_at, excluded.received_at)`;
       if (c === 'updated_at') return `${c} = excluded.${c}`;
-      // a call the SIP front screened stays its record when the warning IVR adds the outcome, in either order
+      // a record's source is the part that screened the call (its flagged event), whoever adds the outcome
       if (c === 'source')
-        return `source = CASE WHEN ${table}.source = 'sip' OR excluded.source = 'sip' THEN 'sip' ELSE excluded.source END`;
+        return `source = CASE WHEN excluded.verdict IS NOT NULL THEN excluded.source ELSE ${table}.source END`;
       return `${c} = COALESCE(excluded.${c}, ${table}.${c})`;
     })
     .join(', ');

@@ -107,10 +107,14 @@ export class SqliteLogStore implements LogStore {
     const range = this.receivedRange(filter);
     if (!range) return statsOf([]);
     const results: Record<string, unknown>[][] = [];
+    // every slice has the same query text, only its bounds differ: prepare each query once
+    const statements = new Map<string, Database.Statement>();
     for (let since = range.first; since < range.end;) {
       const until = this.sliceEnd(since, range.end);
       for (const [i, { sql, params }] of statsQueries({ ...filter, since, until }, bucket).entries()) {
-        (results[i] ??= []).push(...(this.db.prepare(sql).all(...params) as Record<string, unknown>[]));
+        let statement = statements.get(sql);
+        if (!statement) statements.set(sql, (statement = this.db.prepare(sql)));
+        (results[i] ??= []).push(...(statement.all(...params) as Record<string, unknown>[]));
         await new Promise((resolve) => setImmediate(resolve));
       }
       since = until;

@@ -13,6 +13,10 @@ export class ReportCounter {
     private readonly logger: Logger,
   ) {}
 
+  private keyOf(callerE164: string): string {
+    return this.keys.reports(callerE164.replace(/^\+/, ''));
+  }
+
   /** Never throws and never holds up the call: a report lost to a Redis outage is logged. */
   record(callerE164: string | undefined, brand: string | undefined): void {
     if (!callerE164 || !/^\+\d{1,15}$/.test(callerE164)) return;
@@ -27,7 +31,7 @@ export class ReportCounter {
   }
 
   async get(callerE164: string): Promise<{ count: number; brand?: string; last?: number } | undefined> {
-    const details = await this.redis.hgetall(this.keys.reports(callerE164.replace(/^\+/, '')));
+    const details = await this.redis.hgetall(this.keyOf(callerE164));
     if (!details.count) return undefined;
     return {
       count: Number(details.count),
@@ -38,7 +42,7 @@ export class ReportCounter {
 
   /** Notes that a reported number went onto a list, so analysts see it was dealt with. */
   async markPromoted(callerE164: string, at = Date.now()): Promise<boolean> {
-    const key = this.keys.reports(callerE164.replace(/^\+/, ''));
+    const key = this.keyOf(callerE164);
     if (!(await this.redis.exists(key))) return false;
     await this.redis.hset(key, 'promoted', at);
     return true;

@@ -49,6 +49,13 @@ export function outcomeOf(status: number | undefined): Outcome {
   return 'failed';
 }
 
+/**
+ * Whether the warning IVR took the call: it then logs the outcome under our id. Only a failure to reach it
+ * (no answer, 408, 5xx/6xx from the way there) is ours to log.
+ */
+const reachedIvr = (how: 'plain' | 'ivr' | 'tag', status: number | undefined): boolean =>
+  how === 'ivr' && status !== undefined && status < 500 && status !== 408;
+
 /** "Betrugsverdacht: " before the display name of a name-addr, keeping the URI and parameters. */
 export function prefixDisplayName(value: string, prefix: string, fallbackName: string): string {
   const escaped = (s: string) => s.replace(/["\\]/g, '\\$&');
@@ -171,10 +178,8 @@ export class CallSession {
     if (this.flagged) this.emitFlagged();
     const result = await proxied;
     this.log.debug({ target, finalStatus: result.finalStatus }, 'proxied');
-    // the warning IVR logs the outcome under our id when it got the call; only a failure to reach it is ours
-    const reachedIvr =
-      how === 'ivr' && result.finalStatus !== undefined && result.finalStatus < 500 && result.finalStatus !== 408;
-    if (this.flagged && !reachedIvr) this.emitOutcome(outcomeOf(result.finalStatus), { ringMs: Date.now() - started });
+    if (this.flagged && !reachedIvr(how, result.finalStatus))
+      this.emitOutcome(outcomeOf(result.finalStatus), { ringMs: Date.now() - started });
     this.end();
   }
 
@@ -211,8 +216,8 @@ export class CallSession {
     } catch (err) {
       const status = err instanceof BridgeFailed ? err.status : undefined;
       if (!(err instanceof BridgeFailed)) this.log.error({ err: (err as Error).message }, 'bridge failed');
-      const reachedIvr = how === 'ivr' && status !== undefined && status < 500 && status !== 408;
-      if (this.flagged && !reachedIvr) this.emitOutcome(outcomeOf(status), { ringMs: Date.now() - started });
+      if (this.flagged && !reachedIvr(how, status))
+        this.emitOutcome(outcomeOf(status), { ringMs: Date.now() - started });
     } finally {
       this.end();
     }

@@ -1,4 +1,4 @@
-import { EventEmitter } from 'node:events';
+import type { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
 import Srf from 'drachtio-srf';
 import type { Logger } from '../common/logger';
@@ -54,8 +54,6 @@ export interface ServerTransaction {
    * on), answered to the caller as the callee answers. Rejects with BridgeFailed when the callee fails.
    */
   bridge(target: string, headers: Record<string, string>): Promise<BridgedCall>;
-  /** The caller cancelled before a final response. */
-  onCancel(listener: () => void): void;
 }
 
 export type RequestHandler = (transaction: ServerTransaction) => void;
@@ -66,7 +64,7 @@ statusTexts[608] ??= 'Rejected';
 
 const backoff = { retryMaxDelay: 5000 };
 
-export class SrfConnection extends EventEmitter<{ connected: []; disconnected: [] }> {
+export class SrfConnection {
   private readonly srf = new Srf();
   private connectedNow = false;
   private unreachableSaid = false;
@@ -77,7 +75,6 @@ export class SrfConnection extends EventEmitter<{ connected: []; disconnected: [
     private readonly settings: DrachtioSettings,
     private readonly logger: Logger,
   ) {
-    super();
     this.srf.on('connect', (err: Error | undefined, hostport: string) => {
       if (err) return;
       this.connectedNow = true;
@@ -86,7 +83,6 @@ export class SrfConnection extends EventEmitter<{ connected: []; disconnected: [
         { drachtio: `${settings.host}:${settings.port}`, sip: hostport },
         'connected to drachtio-server',
       );
-      this.emit('connected');
     });
     // drachtio-srf emits 'error' for refused connections and retries by itself; one line, not a flood
     this.srf.on('error', (err: Error) => {
@@ -94,7 +90,6 @@ export class SrfConnection extends EventEmitter<{ connected: []; disconnected: [
       if (this.connectedNow) {
         this.connectedNow = false;
         this.logger.warn({ err: err.message }, 'drachtio-server connection lost: reconnecting');
-        this.emit('disconnected');
       } else if (!this.unreachableSaid) {
         this.unreachableSaid = true;
         this.logger.warn(
@@ -107,7 +102,6 @@ export class SrfConnection extends EventEmitter<{ connected: []; disconnected: [
       if (this.closing || !this.connectedNow) return;
       this.connectedNow = false;
       this.logger.warn('drachtio-server connection closed: reconnecting');
-      this.emit('disconnected');
     });
   }
 
@@ -188,7 +182,6 @@ export class SrfConnection extends EventEmitter<{ connected: []; disconnected: [
         });
         return { ended };
       },
-      onCancel: (listener) => req.on('cancel', () => listener()),
     };
   }
 }

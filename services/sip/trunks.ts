@@ -1,5 +1,5 @@
 import { BlockList, isIP } from 'node:net';
-import type { TrunkConfig } from '../common/config-schema';
+import { parseAddressRange, type TrunkConfig } from '../common/config-schema';
 
 export interface MatchedTrunk extends TrunkConfig {
   id: string;
@@ -12,15 +12,10 @@ interface Candidate {
 
 /** CIDR ("192.0.2.0/24", "2001:db8::/32") or a single address. Throws on anything else (config errors). */
 function addSource(list: BlockList, source: string): void {
-  const [address, bits] = source.split('/');
-  const family = isIP(address ?? '');
-  if (family === 0) throw new Error(`not an IP address or CIDR range: ${source}`);
-  const type = family === 4 ? 'ipv4' : 'ipv6';
-  if (bits === undefined) return list.addAddress(address as string, type);
-  const prefix = Number(bits);
-  if (!Number.isInteger(prefix) || prefix < 0 || prefix > (family === 4 ? 32 : 128))
-    throw new Error(`bad prefix length in ${source}`);
-  list.addSubnet(address as string, prefix, type);
+  const range = parseAddressRange(source);
+  if (!range) throw new Error(`not an IP address or CIDR range: ${source}`);
+  if (range.prefix === undefined) list.addAddress(range.address, range.type);
+  else list.addSubnet(range.address, range.prefix, range.type);
 }
 
 /**

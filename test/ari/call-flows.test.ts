@@ -1,4 +1,5 @@
 import { signVerdict } from '../../services/common/verdict-header';
+import { storedRecord } from '../support/call-path';
 import { requestsTo, startHarness, type Harness, VERDICT_KEY } from './harness';
 import { flagged, until } from '../support/events';
 
@@ -28,10 +29,8 @@ async function warningPlayed(sub: string): Promise<void> {
   );
 }
 
-async function stored(callId: string, outcome: string): Promise<Record<string, unknown>> {
-  await until(async () => (await h.worker.store.get(callId))?.outcome === outcome, 10000, `outcome ${outcome} stored`);
-  return (await h.worker.store.get(callId)) as unknown as Record<string, unknown>;
-}
+const stored = (callId: string, outcome: string): Promise<Record<string, unknown>> =>
+  storedRecord(h.worker.store, callId, (row) => row.outcome === outcome);
 
 const callIdOf = (channelId: string): string => `ari:${new URL(h.config.ari.url).host}:${channelId}`;
 

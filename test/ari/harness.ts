@@ -1,13 +1,11 @@
 import type { Config } from '../../services/common/config';
 import { runAri, type RunningAri } from '../../services/ari';
-import { openProducer } from '../../services/events';
 import type { Screening } from '../../services/screening';
-import { runWorker, type RunningLogWorker } from '../../services/worker';
+import type { RunningLogWorker } from '../../services/worker';
 import { AriTestServer } from '../support/ari-server/server';
+import { startCallPath } from '../support/call-path';
 import { quietLogger, testConfig } from '../support/config';
-import { dropQueue, until } from '../support/events';
-import { dropPrefix } from '../support/redis';
-import { seededScreening } from '../support/screening';
+import { until } from '../support/events';
 
 export const VERDICT_KEY = 'verdict-key-0123456789abcdef';
 
@@ -37,27 +35,21 @@ export async function startHarness(overrides: Record<string, unknown> = {}): Pro
     },
     verdictHeader: { key: VERDICT_KEY, maxAgeSec: 30 },
   });
-  const screening = await seededScreening(config);
-  const events = openProducer(config, logger, `ari-${config.queue.name}`);
-  const worker = await runWorker(config, logger);
-  const ari = runAri(config, logger, screening, events.producer);
+  const callPath = await startCallPath(config, logger, 'ari');
+  const ari = runAri(config, logger, callPath.screening, callPath.producer);
   await until(() => server.connectedApps > 0, 10000, 'ARI app connected');
   return {
     server,
     config,
-    screening,
+    screening: callPath.screening,
     ari,
-    worker,
+    worker: callPath.worker,
     close: async () => {
       // calls still up would keep the drain waiting, as it should in production: end them from the network
       for (const id of [...server.channels.keys()]) server.hangupFromNetwork(id);
       await ari.close();
-      await events.close();
-      await worker.close();
-      await screening.close();
+      await callPath.close();
       await server.stop();
-      await dropQueue(config);
-      await dropPrefix(config.redis.keyPrefix);
     },
   };
 }

@@ -1,13 +1,10 @@
 import type { Config } from '../../services/common/config';
-import { openProducer } from '../../services/events';
 import type { Screening } from '../../services/screening';
 import { runSip, type RunningSip } from '../../services/sip';
-import { runWorker, type RunningLogWorker } from '../../services/worker';
+import type { RunningLogWorker } from '../../services/worker';
+import { startCallPath, storedRecord } from '../support/call-path';
 import { quietLogger, testConfig } from '../support/config';
 import { DrachtioTestServer } from '../support/drachtio-server/server';
-import { dropQueue, until } from '../support/events';
-import { dropPrefix } from '../support/redis';
-import { seededScreening } from '../support/screening';
 
 export const VERDICT_KEY = 'verdict-key-0123456789abcdef';
 export const NEXT_HOP = 'sip:pbx.example.de:5060';
@@ -84,40 +81,25 @@ export async function startSipHarness(overrides: Record<string, unknown> = {}): 
     trunks: TEST_TRUNKS,
     verdictHeader: { key: VERDICT_KEY, maxAgeSec: 30 },
   });
-  const screening = await seededScreening(config);
-  const events = openProducer(config, logger, `sip-${config.queue.name}`);
-  const worker = await runWorker(config, logger);
-  const sip = runSip(config, logger, screening, events.producer);
+  const callPath = await startCallPath(config, logger, 'sip');
+  const sip = runSip(config, logger, callPath.screening, callPath.producer);
   await server.waitRouted('invite');
   let closed = false;
   return {
     server,
     config,
-    screening,
+    screening: callPath.screening,
     sip,
-    worker,
+    worker: callPath.worker,
     close: async () => {
       if (closed) return;
       closed = true;
       await sip.close();
-      await events.close();
-      await worker.close();
-      await screening.close();
+      await callPath.close();
       await server.stop();
-      await dropQueue(config);
-      await dropPrefix(config.redis.keyPrefix);
     },
   };
 }
 
-export async function storedRow(h: SipHarness, callId: string, has: (row: Record<string, unknown>) => boolean) {
-  await until(
-    async () => {
-      const row = (await h.worker.store.get(callId)) as unknown as Record<string, unknown> | undefined;
-      return row !== undefined && has(row);
-    },
-    10000,
-    `row ${callId} stored`,
-  );
-  return (await h.worker.store.get(callId)) as unknown as Record<string, unknown>;
-}
+export const storedRow = (h: SipHarness, callId: string, has: (row: Record<string, unknown>) => boolean) =>
+  storedRecord(h.worker.store, callId, has);
