@@ -151,7 +151,10 @@ export function decodeCursor(cursor: string | undefined): { receivedAt: number; 
   throw new RangeError('invalid cursor');
 }
 
-/** The merge rule of an upsert, per column: earliest receivedAt, the screening part's source, later non-empty values win. */
+/**
+ * The merge rule of an upsert, per column: the earliest receivedAt, the source of the part that screened the
+ * call, and later non-empty values for the rest.
+ */
 export function mergeAssignments(table: string, minFunction: 'MIN' | 'LEAST'): string {
   return COLUMNS.filter((c) => c !== 'call_id')
     .map((c) => {
