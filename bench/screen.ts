@@ -61,7 +61,7 @@ function engineAlone(): void {
   const names = new NameMatcher(
     seedEntries(loadRuleSet(config).brands)
       .filter((e) => e.kind === 'name')
-      .map((e) => ({ ...e, pattern: e.value, match: e.match ?? 'contains' })),
+      .map((e) => ({ ...e, pattern: e.value, match: e.match ?? 'word' })),
   );
   const trunk = { id: 'de-national', ...config.trunks['de-national'] };
   const run = (n: number, samples?: number[]): void => {
@@ -72,7 +72,7 @@ function engineAlone(): void {
       rules.evaluate({
         caller,
         calledDigits: '4930901820',
-        displayName: caller.displayName,
+        displayNames: caller.displayName ? [caller.displayName] : [],
         trunk,
         names,
         lookup: { version: 1, names },

@@ -110,7 +110,10 @@ export class CallSession {
   async begin(): Promise<void> {
     try {
       const request: ScreeningRequest = {
-        from: this.args.assertedIdentity || this.caller.caller.number || 'anonymous',
+        // the caller ID as Asterisk took it (From, or P-Asserted-Identity where the endpoint trusts it) and the
+        // P-Asserted-Identity the dialplan passed: which counts is the trunk's setting, in the screening engine
+        from: this.caller.caller.number || 'anonymous',
+        ...(this.args.assertedIdentity ? { assertedIdentity: this.args.assertedIdentity } : {}),
         name: this.caller.caller.name || undefined,
         to: this.args.to,
         trunk: this.args.trunk,

@@ -49,6 +49,13 @@ export const trunkSchema = z.strictObject({
     .optional(),
   /** Calls on this trunk normally carry a STIR/SHAKEN Identity header or a verstat: its absence is a signal. */
   expectIdentity: z.boolean().default(false),
+  /**
+   * The trunk's own network runs a STIR/SHAKEN verification service that puts its result (verstat) on this
+   * header. Without it every verstat is self-asserted by the caller and ignored (shown as ignored).
+   */
+  verification: z.strictObject({ header: identityHeader }).optional(),
+  /** The network always sends its first identity header: one that is present but unreadable is suspicious. */
+  identityAlwaysSent: z.boolean().default(false),
   mode: z.enum(['route', 'tag']).default('route'),
   tagPrefix: z.string().max(40).default('Betrugsverdacht: '),
 });

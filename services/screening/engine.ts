@@ -2,8 +2,9 @@ import { performance } from 'node:perf_hooks';
 import type { TrunkConfig } from '../common/config-schema';
 import type { Logger } from '../common/logger';
 import type { ListLookup, ListStore } from './list-store';
-import { normalizeCaller, normalizeNumber } from './normalize';
-import type { RuleSet, TrunkContext } from './rules';
+import { readCallerIdentity } from './caller-identity';
+import { type NormalizedCaller, normalizeNumber } from './normalize';
+import type { Evaluation, RuleSet, TrunkContext } from './rules';
 import { type ScreeningRequest, type Verdict } from './verdict';
 
 export interface EngineOptions {
@@ -41,14 +42,15 @@ export class ScreeningEngine {
   async screen(request: ScreeningRequest): Promise<Verdict> {
     const started = performance.now();
     const trunk = this.trunkFor(request.trunk);
-    const caller = normalizeCaller(request.from, trunk, request.name);
+    const identity = readCallerIdentity(request, trunk);
     const calledNumber = request.to ? normalizeNumber(request.to, trunk) : undefined;
     const called = calledNumber?.e164 ?? (request.to?.trim() || undefined);
     const calledKey = calledNumber?.digits ?? (request.to ? request.to.trim().slice(0, 64) : undefined);
 
-    let lookup: ListLookup | undefined;
+    // every value of the screened header is looked up: asked for in one turn, they share one round trip
+    let lookups: (ListLookup | undefined)[] = identity.callers.map(() => undefined);
     try {
-      lookup = await this.store.lookup(caller.digits, calledKey);
+      lookups = await Promise.all(identity.callers.map((c) => this.store.lookup(c.digits, calledKey)));
       if (this.degradedSince !== undefined) {
         this.logger.info(
           { degradedMs: Date.now() - this.degradedSince, screenings: this.degradedCount },
@@ -61,26 +63,38 @@ export class ScreeningEngine {
       this.noteDegraded(err as Error, request.callId);
     }
 
-    const evaluation = this.rules.evaluate({
-      caller,
-      calledDigits: calledKey,
-      displayName: caller.displayName,
-      trunk,
-      verstat: request.verstat ?? caller.params?.verstat,
-      ...(request.identityHeader !== undefined ? { identityHeader: request.identityHeader } : {}),
-      lookup,
-      names: lookup?.names ?? this.store.cachedNames,
+    // the value that looks worst decides: a harmless second value cannot hide the one that poses as a brand
+    let worst: { caller: NormalizedCaller; evaluation: Evaluation; lookup?: ListLookup } | undefined;
+    identity.callers.forEach((caller, i) => {
+      const lookup = lookups[i];
+      const verified = identity.verified;
+      const evaluation = this.rules.evaluate({
+        caller,
+        calledDigits: calledKey,
+        displayNames: identity.names,
+        trunk,
+        ...(verified && (verified.digits === undefined || verified.digits === caller.digits)
+          ? { verstat: verified.verstat }
+          : {}),
+        ignoredVerstat: identity.ignoredVerstat,
+        unreadable: identity.unreadable,
+        ...(request.identityHeader !== undefined ? { identityHeader: request.identityHeader } : {}),
+        lookup,
+        names: lookup?.names ?? this.store.cachedNames,
+      });
+      if (!worst || evaluation.score > worst.evaluation.score) worst = { caller, evaluation, lookup };
     });
+    const { caller, evaluation, lookup } = worst as NonNullable<typeof worst>;
     const degraded = lookup === undefined;
     // identity-header parameters were signals for the rules; they are not part of the verdict
-    const callerOut: Verdict['caller'] = caller;
-    delete (caller as { params?: unknown }).params;
+    const { params: _params, ...callerOut } = caller;
     const verdict: Verdict = {
       verdict: degraded ? 'allow' : evaluation.verdict,
       score: evaluation.score,
       reasons: degraded ? [this.rules.reason('degraded'), ...evaluation.reasons] : evaluation.reasons,
       caller: callerOut,
       trunk: trunk.id,
+      identity: identity.header,
       degraded,
       elapsedMs: 0,
     };

@@ -40,8 +40,14 @@ function percentDecode(text: string): string {
   }
 }
 
+/** Parameters are signals (verstat, privacy, phone-context): a padded list is read only this far. */
+const MAX_PARAMS = 32;
+const MAX_PARAM_VALUE = 256;
+
 function readParams(text: string, into: Record<string, string>): void {
-  for (const part of text.split(';')) {
+  let count = Object.keys(into).length;
+  for (const part of text.split(';', MAX_PARAMS + 1)) {
+    if (count >= MAX_PARAMS) return;
     const trimmed = part.trim();
     if (!trimmed) continue;
     const eq = trimmed.indexOf('=');
@@ -53,7 +59,10 @@ function readParams(text: string, into: Record<string, string>): void {
             .slice(eq + 1)
             .trim()
             .replace(/^"(.*)"$/, '$1');
-    if (name) into[name] = percentDecode(value);
+    if (name && !(name in into)) {
+      into[name.slice(0, 64)] = percentDecode(value.slice(0, MAX_PARAM_VALUE));
+      count++;
+    }
   }
 }
 
@@ -89,10 +98,60 @@ function readUri(uri: string, out: IdentityValue): void {
   }
 }
 
+/**
+ * The values of a header that may carry several (P-Asserted-Identity: "A" <sip:…>, <tel:…>), split at commas
+ * outside quotes and angle brackets; at most `max`, the rest are left unread.
+ */
+export function splitValues(header: string, max: number): string[] {
+  const values: string[] = [];
+  let quoted = false;
+  let angle = false;
+  let start = 0;
+  for (let i = 0; i < header.length && values.length < max; i++) {
+    const ch = header[i];
+    if (quoted && ch === '\\') i++;
+    else if (ch === '"' && !angle) quoted = !quoted;
+    else if (!quoted && ch === '<') angle = true;
+    else if (!quoted && ch === '>') angle = false;
+    else if (!quoted && !angle && ch === ',') {
+      if (header.slice(start, i).trim()) values.push(header.slice(start, i).trim());
+      start = i + 1;
+    }
+  }
+  if (values.length < max && header.slice(start).trim()) values.push(header.slice(start).trim());
+  return values;
+}
+
+const SALVAGE_URI = /<?\s*((?:sips?|tel):[^\s<>",]+)/gi;
+const SALVAGE_NUMBER = /(?:^|[^\d])(\+?\d[\d\s\-.()/]{1,30}\d)/;
+
+/**
+ * A value that is not well-formed (an unterminated quote or bracket, a stray character) still names a number
+ * somewhere: bad form must not take a caller out of screening. The URIs in it, or else the first number, are
+ * read with `error` kept, so the rules can see both. Returns one value per URI found (at most `max`).
+ */
+export function salvageIdentityValues(input: string, error: string, max = 4): IdentityValue[] {
+  const found: IdentityValue[] = [];
+  const firstUri = input.search(/(?:sips?|tel):/i);
+  const before = (firstUri < 0 ? input : input.slice(0, firstUri)).replace(/[<"]/g, ' ').trim();
+  const displayName = before || undefined;
+  for (const m of input.matchAll(SALVAGE_URI)) {
+    if (found.length >= max) break;
+    const out: IdentityValue = { params: {}, ...(displayName ? { displayName } : {}) };
+    readUri(m[1], out);
+    if (out.user) found.push({ ...out, error });
+  }
+  if (found.length) return found;
+  const number = SALVAGE_NUMBER.exec(input);
+  if (number) return [{ params: {}, plain: number[1], error, ...(displayName ? { displayName } : {}) }];
+  return [{ params: {}, error, ...(displayName ? { displayName } : {}) }];
+}
+
 export function parseIdentityValue(input: string): IdentityValue {
   const out: IdentityValue = { params: {} };
   let text = input.trim();
-  // Several values may be folded into one header (P-Asserted-Identity: <sip:…>, <tel:…>): the first counts.
+  // Several values may be folded into one header (P-Asserted-Identity: <sip:…>, <tel:…>): the first counts
+  // here; splitValues reads them all.
   if (text.startsWith('"')) {
     const quoted = readQuotedString(text);
     if (!quoted) return { ...out, error: 'unterminated quoted display name' };

@@ -44,7 +44,7 @@ export interface ImportResult {
 
 /** A name pattern's field (folded pattern and match kind, so one spelling is stored once) and its JSON. */
 function nameRecord(entry: ListEntry): [string, string] {
-  const match = entry.match ?? 'contains';
+  const match = entry.match ?? 'word';
   const json = JSON.stringify({ ...metaFields(entry), pattern: entry.value, match });
   return [`${foldName(entry.value).compact}:${match}`, json];
 }
@@ -186,6 +186,16 @@ export class ListAdmin {
       else {
         const folded = foldName(value).compact;
         removed = await this.redis.hdel(this.keys.names(state.gen), `${folded}:contains`, `${folded}:word`);
+        if (!removed) {
+          // entries written before name folding changed are keyed by their old folded form
+          const stale = Object.entries(await this.redis.hgetall(this.keys.names(state.gen)))
+            .filter(([, json]) => {
+              const entry = decodeNameEntry(json);
+              return entry !== undefined && foldName(entry.pattern).compact === folded;
+            })
+            .map(([field]) => field);
+          if (stale.length) removed = await this.redis.hdel(this.keys.names(state.gen), ...stale);
+        }
       }
       if (removed) await this.publish(await this.redis.hincrby(this.keys.state, 'version', 1));
       return removed > 0;

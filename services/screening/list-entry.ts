@@ -89,7 +89,7 @@ export const listEntryInputSchema = z
       expiresAt: row.expiresAt,
     };
     if (row.kind === 'name') {
-      return { ...base, value: row.value.trim(), match: row.match ?? 'contains' };
+      return { ...base, value: row.value.trim(), match: row.match ?? 'word' };
     }
     if (row.kind === 'prefix') {
       const digits = row.value.replace(/[\s\-.()]/g, '');

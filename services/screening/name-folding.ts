@@ -1,12 +1,22 @@
+import unhomoglyph from 'unhomoglyph';
 import { RecentCache } from './recent-cache';
 
 /**
- * Folds display names so that spelling tricks do not get past a pattern: case, accents, zero-width and
- * spacing characters, and look-alike letters (digits, symbols, Cyrillic and Greek homoglyphs).
+ * How display names are matched against brand name patterns (README "Name matching"):
+ *
+ * 1. Fold every character: Unicode compatibility forms (NFKC: full-width, ligatures), case, accents and
+ *    invisible characters are dropped, and look-alike letters become the letters they imitate by Unicode's
+ *    confusables table (TR39 skeletons, via `unhomoglyph`: Cyrillic "а", Greek "Ο", "0" → o, "1" → l,
+ *    "m" ≈ "rn" …), plus the few digit and symbol spellings that table leaves out ("4" → a, "3" → e, "@" → a).
+ * 2. Split into words at spaces, punctuation and symbols, at a change from lower to upper case ("AmazonService")
+ *    and between letters and a number of two or more digits ("Amazon24"); a single digit among letters is a
+ *    look-alike ("Amaz0n"), not a boundary.
+ * 3. A pattern matches whole words only: it must equal one word or a run of neighbouring words joined
+ *    ("A m a z o n", "Ama-zon", "Amazon Kundenservice" → "amazonkundenservice"). A brand inside a longer word
+ *    ("Amazonas", "Mamazone") does not match. Patterns marked `contains` (opt-in, for names that cannot be
+ *    part of an ordinary word) match anywhere in the joined words.
  */
-const LOOK_ALIKES: Record<string, string> = {
-  '0': 'o',
-  '1': 'l',
+const SPELLINGS: Record<string, string> = {
   '3': 'e',
   '4': 'a',
   '5': 's',
@@ -14,67 +24,43 @@ const LOOK_ALIKES: Record<string, string> = {
   '8': 'b',
   '@': 'a',
   $: 's',
-  '|': 'l',
   '!': 'i',
-  // Cyrillic
-  а: 'a',
-  в: 'b',
-  е: 'e',
-  ё: 'e',
-  к: 'k',
-  м: 'm',
-  н: 'h',
-  о: 'o',
-  р: 'p',
-  с: 'c',
-  т: 't',
-  у: 'y',
-  х: 'x',
-  і: 'i',
-  ї: 'i',
-  ј: 'j',
-  ѕ: 's',
-  ԁ: 'd',
-  ԛ: 'q',
-  ԝ: 'w',
-  ո: 'n',
-  ᴢ: 'z',
-  ɑ: 'a',
-  ɡ: 'g',
-  ı: 'i',
-  // Greek
-  α: 'a',
-  β: 'b',
-  ε: 'e',
-  ζ: 'z',
-  η: 'n',
-  ι: 'i',
-  κ: 'k',
-  μ: 'm',
-  ν: 'v',
-  ο: 'o',
-  ρ: 'p',
-  τ: 't',
-  υ: 'u',
-  χ: 'x',
+  '€': 'e',
 };
 
+/** Folding is linear, but the names a pattern can match are short: the rest of a padded name is not read. */
+export const MAX_FOLDED_LENGTH = 1024;
+
 export interface FoldedName {
-  /** Letters only, no spaces: "Amaz0n Prime" → "amazonprime". */
+  /** The words joined: "Amaz0n Prime" → "arnazonprirne" (skeletons, so "m" reads as "rn"). */
   compact: string;
-  /** The folded words: ["amazon", "prime"]. */
+  /** The folded words. */
   words: string[];
 }
 
-export function foldName(name: string): FoldedName {
-  const lowered = name
-    .normalize('NFKC')
-    .toLowerCase()
-    .normalize('NFD')
-    .replace(/[\p{M}\p{Cf}]/gu, '');
+const skeleton = (text: string): string => unhomoglyph(unhomoglyph(text).toLowerCase()).toLowerCase();
+
+/** Skeletons are case-sensitive ("Ο" and "ο" both read as o, but "ΑΜΑΖΟΝ" only in upper case): fold, lower, fold. */
+function foldCharacters(text: string): string {
   let mapped = '';
-  for (const ch of lowered) mapped += LOOK_ALIKES[ch] ?? ch;
-  const words = mapped.split(/[^\p{L}\p{N}]+/u).filter(Boolean);
+  for (const ch of text.normalize('NFD').replace(/[\p{M}\p{Cf}]/gu, '')) mapped += SPELLINGS[ch] ?? ch;
+  return skeleton(mapped);
+}
+
+export function foldName(name: string): FoldedName {
+  const text = name
+    .slice(0, MAX_FOLDED_LENGTH)
+    .normalize('NFKC')
+    .replace(/[\p{Cf}]/gu, '')
+    // a symbol that spells a letter inside a word is that letter ("Am@zon"), not a word boundary
+    .replace(/(?<=\p{L})[@$€!](?=\p{L})/gu, (ch) => SPELLINGS[ch])
+    .replace(/(\p{Ll})(?=\p{Lu})/gu, '$1 ')
+    .replace(/(\p{L})(?=\d{2})/gu, '$1 ')
+    .replace(/(\d{2})(?=\p{L})/gu, '$1 ');
+  const words = text
+    .split(/[\s\p{P}\p{Z}\p{S}\p{C}]+/u)
+    .map((raw) => foldCharacters(raw).replace(/[^\p{L}\p{N}]+/gu, ''))
+    .filter(Boolean);
   return { compact: words.join(''), words };
 }
 
@@ -88,27 +74,49 @@ export interface NamePatternLike {
 const foldedNames = new RecentCache<FoldedName>(20_000);
 
 export class NameMatcher<P extends NamePatternLike> {
-  private readonly compiled: { entry: P; folded: string }[];
+  /** Whole-word patterns by their folded form; the longer of two entries folding alike is kept. */
+  private readonly words = new Map<string, P>();
+  private readonly contains: { entry: P; folded: string }[];
+  private readonly longestWord: number;
 
   constructor(patterns: readonly P[]) {
-    // Longer patterns first: "Amazon Kundenservice" explains a match better than "Amazon".
-    this.compiled = patterns
+    const compiled = patterns
       .map((entry) => ({ entry, folded: foldName(entry.pattern).compact }))
       .filter((p) => p.folded.length > 0)
+      // longer patterns first: "Amazon Kundenservice" explains a match better than "Amazon"
       .sort((a, b) => b.folded.length - a.folded.length);
+    for (const p of compiled)
+      if (p.entry.match === 'word' && !this.words.has(p.folded)) this.words.set(p.folded, p.entry);
+    this.contains = compiled.filter((p) => p.entry.match === 'contains');
+    this.longestWord = Math.max(0, ...[...this.words.keys()].map((w) => w.length));
   }
 
   get size(): number {
-    return this.compiled.length;
+    return this.words.size + this.contains.length;
   }
 
   match(name: string | undefined): P | undefined {
-    if (!name || this.compiled.length === 0) return undefined;
+    if (!name || this.size === 0) return undefined;
     // display names repeat a lot ("WIRELESS CALLER", "Amazon"): folding is the costly part
-    const folded = foldedNames.get(name, () => foldName(name.slice(0, 256)));
-    for (const { entry, folded: pattern } of this.compiled) {
-      if (entry.match === 'contains' ? folded.compact.includes(pattern) : folded.words.includes(pattern)) return entry;
+    const folded = foldedNames.get(name.length > MAX_FOLDED_LENGTH ? name.slice(0, MAX_FOLDED_LENGTH) : name, () =>
+      foldName(name),
+    );
+    for (const { entry, folded: pattern } of this.contains) if (folded.compact.includes(pattern)) return entry;
+    return this.matchWords(folded.words);
+  }
+
+  /** The longest pattern equal to a word or to a run of neighbouring words. */
+  private matchWords(words: readonly string[]): P | undefined {
+    let best: { entry: P; length: number } | undefined;
+    for (let i = 0; i < words.length; i++) {
+      let joined = '';
+      for (let j = i; j < words.length; j++) {
+        joined += words[j];
+        if (joined.length > this.longestWord) break;
+        const entry = this.words.get(joined);
+        if (entry && (!best || joined.length > best.length)) best = { entry, length: joined.length };
+      }
     }
-    return undefined;
+    return best?.entry;
   }
 }

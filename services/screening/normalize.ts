@@ -1,5 +1,5 @@
 import { type CountryCode, type NumberType, parsePhoneNumberFromString, type PhoneNumber } from 'libphonenumber-js/max';
-import { parseIdentityValue } from './identity-header';
+import { type IdentityValue, parseIdentityValue, salvageIdentityValues, splitValues } from './identity-header';
 import { RecentCache } from './recent-cache';
 
 export type CallerKind = 'number' | 'anonymous' | 'unparseable';
@@ -23,6 +23,8 @@ export interface NormalizedCaller {
   readAs?: 'international' | 'national' | 'missing-plus' | 'phone-context';
   /** Why an unparseable caller ID could not be read. */
   detail?: string;
+  /** The value was not well-formed (what was wrong); its number, if one was found, is screened all the same. */
+  malformed?: string;
   /** Identity-header parameters that are signals (verstat, privacy). */
   params?: Record<string, string>;
 }
@@ -34,7 +36,10 @@ export interface NumberingContext {
   international: boolean;
 }
 
-export const MAX_RAW_LENGTH = 2048;
+/** What a verdict keeps of a display name (a phone shows far less); padding beyond it is not read. */
+export const MAX_DISPLAY_NAME = 256;
+/** Values of one header read at the most (P-Asserted-Identity may carry a sip and a tel URI). */
+export const MAX_IDENTITY_VALUES = 4;
 const ANONYMOUS_USERS = new Set([
   'anonymous',
   'restricted',
@@ -47,7 +52,7 @@ const ANONYMOUS_USERS = new Set([
 // C0/C1 controls, DEL, the replacement character (what invalid UTF-8 decodes to) and lone surrogates.
 const BAD_CHARACTERS =
   // eslint-disable-next-line no-control-regex
-  /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\ufffd]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+  /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\ufffd]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 const VISUAL_SEPARATORS = /[\s\-.()/\u00a0\u2010-\u2015]/g;
 
@@ -135,26 +140,80 @@ function parseNumber(compact: string, context: NumberingContext, phoneContext?: 
   return { valid: false, ...(shortCode ? { shortCode } : {}) };
 }
 
-/** Normalises a caller ID header value or number. Never throws. */
+/**
+ * A display name as a phone would show it: no invisible characters (which would hide a brand behind padding),
+ * no stacks of combining marks, spaces folded, and no longer than MAX_DISPLAY_NAME.
+ */
+export function cleanDisplayName(name: string | undefined): string | undefined {
+  if (!name) return undefined;
+  const clean = name
+    // eslint-disable-next-line no-control-regex
+    .replace(/[\p{Cf}\p{Cc}\u0000-\u001f]/gu, '')
+    .replace(/(\p{M}{2})\p{M}+/gu, '$1')
+    .replace(/\s+/g, ' ')
+    .trim()
+    .slice(0, MAX_DISPLAY_NAME);
+  return clean || undefined;
+}
+
+/** Control characters and broken encoding are replaced, not a reason to stop reading: the number still counts. */
+function withoutBadCharacters(input: string): { text: string; malformed?: string } {
+  if (PRINTABLE_ASCII.test(input)) return { text: input };
+  BAD_CHARACTERS.lastIndex = 0;
+  if (!BAD_CHARACTERS.test(input)) return { text: input };
+  return { text: input.replace(BAD_CHARACTERS, ''), malformed: 'control characters or invalid encoding' };
+}
+
+/** Normalises a caller ID header value or number (the first value of a header that has several). Never throws. */
 export function normalizeCaller(
   input: unknown,
   context: NumberingContext,
   displayNameOverride?: string,
 ): NormalizedCaller {
-  if (typeof input !== 'string') return unparseable('', 'not text');
-  if (input.length > MAX_RAW_LENGTH) return unparseable(input, `longer than ${MAX_RAW_LENGTH} characters`);
-  if (!PRINTABLE_ASCII.test(input) && BAD_CHARACTERS.test(input))
-    return unparseable(input, 'control characters or invalid encoding');
-  const raw = input.slice(0, 256);
-  if (input.trim() === '') return unparseable(input, 'empty');
+  return normalizeIdentity(input, context, displayNameOverride, 1)[0];
+}
 
-  const identity = parseIdentityValue(input);
-  const displayName = displayNameOverride ?? identity.displayName;
+/**
+ * Every value of an identity header (at most `max`), normalised. A value that is not well-formed still gives
+ * the number in it, marked `malformed`; one with no number at all is `unparseable`. Never throws.
+ */
+export function normalizeIdentity(
+  input: unknown,
+  context: NumberingContext,
+  displayNameOverride?: string,
+  max = MAX_IDENTITY_VALUES,
+): NormalizedCaller[] {
+  if (typeof input !== 'string') return [unparseable('', 'not text')];
+  const { text, malformed } = withoutBadCharacters(input);
+  if (text.trim() === '') return [unparseable(input, malformed ?? 'empty')];
+  const values = max > 1 ? splitValues(text, max) : [text];
+  const out: NormalizedCaller[] = [];
+  for (const value of values) {
+    const identity = parseIdentityValue(value);
+    const readable = identity.error ? salvageIdentityValues(value, identity.error, max - out.length) : [identity];
+    for (const one of readable) {
+      if (out.length >= max) break;
+      const caller = fromIdentity(one, value, context, displayNameOverride);
+      if (malformed) caller.malformed ??= malformed;
+      out.push(caller);
+    }
+  }
+  return out.length ? out : [unparseable(input, malformed ?? 'empty')];
+}
+
+function fromIdentity(
+  identity: IdentityValue,
+  input: string,
+  context: NumberingContext,
+  displayNameOverride?: string,
+): NormalizedCaller {
+  const raw = input.slice(0, 256);
+  const displayName = cleanDisplayName(displayNameOverride ?? identity.displayName);
   const named = displayName ? { displayName } : {};
   const params = Object.keys(identity.params).length ? { params: identity.params } : {};
-  if (identity.error) return unparseable(input, identity.error, displayName);
-
+  const flaw = identity.error ? { malformed: identity.error } : {};
   const user = identity.user ?? identity.plain ?? '';
+  if (identity.error && !user) return unparseable(input, identity.error, displayName);
   const privacy = identity.params.privacy;
   if (
     ANONYMOUS_USERS.has(user.toLowerCase()) ||
@@ -162,11 +221,11 @@ export function normalizeCaller(
     (privacy !== undefined && privacy !== 'off' && !user) ||
     (!user && /^anonymous$/i.test(displayName ?? ''))
   ) {
-    return { kind: 'anonymous', raw, valid: false, ...named, ...params };
+    return { kind: 'anonymous', raw, valid: false, ...named, ...params, ...flaw };
   }
   if (!user) return unparseable(input, 'no number in the caller ID', displayName);
 
-  const number = normalizeNumber(user, context, identity.params['phone-context']);
-  if (!number) return unparseable(input, 'not a telephone number', displayName);
-  return { kind: 'number', raw, valid: false, ...number, ...named, ...params };
+  const number = normalizeNumber(user.slice(0, 64), context, identity.params['phone-context']);
+  if (!number) return unparseable(input, identity.error ?? 'not a telephone number', displayName);
+  return { kind: 'number', raw, valid: false, ...number, ...named, ...params, ...flaw };
 }

@@ -12,15 +12,23 @@ export interface TrunkContext {
   international: boolean;
   /** Calls on this trunk are normally signed (STIR/SHAKEN). */
   expectIdentity?: boolean;
+  /** The network always sends its first identity header. */
+  identityAlwaysSent?: boolean;
 }
 
 export interface EvaluationInput {
   caller: NormalizedCaller;
   /** Called number's E.164 digits (or the dialled digits of an extension). */
   calledDigits?: string;
-  displayName?: string;
+  /** Every display name the call shows (the screened header's, From's): any may pose as a brand. */
+  displayNames: readonly string[];
   trunk: TrunkContext;
+  /** The trunk's own verification result for this caller's number; nothing else counts. */
   verstat?: string;
+  /** verstat values the call carried that were not trusted. */
+  ignoredVerstat?: readonly string[];
+  /** Trusted identity headers that were present but unreadable. */
+  unreadable?: readonly string[];
   /** Whether the call carried an Identity header (RFC 8224); undefined when the source cannot tell. */
   identityHeader?: boolean;
   /** What Redis answered; undefined when it did not answer in time. */
@@ -39,6 +47,30 @@ export interface Evaluation {
   brand?: string;
   reasons: Reason[];
   warningsOff?: boolean;
+}
+
+/**
+ * Reasons about the number itself. A verified number (stir-passed) lowers only these: the network vouches for
+ * the number it verified, never for the name the caller typed.
+ */
+const NUMBER_CODES: ReadonlySet<ReasonCode> = new Set<ReasonCode>([
+  'brand-number',
+  'brand-prefix',
+  'emergency-caller-id',
+  'police-number-with-area-code',
+  'domestic-on-international',
+  'caller-equals-called',
+  'invalid-number',
+  'unparseable',
+  'malformed-caller-id',
+  'stir-passed',
+]);
+
+/** Positive scores combine as independent signals (100 · (1 − Π(1 − s/100))), then adjustments are added. */
+function combine(reasons: readonly Reason[], base = 0): number {
+  const keep = reasons.filter((r) => r.score > 0).reduce((k, r) => k * (1 - r.score / 100), 1 - base / 100);
+  const adjustments = reasons.filter((r) => r.score < 0).reduce((sum, r) => sum + r.score, 0);
+  return Math.max(0, Math.min(100, 100 * (1 - keep) + adjustments));
 }
 
 const fill = (template: string, vars: Record<string, string | undefined>): string =>
@@ -135,22 +167,26 @@ export class RuleSet {
     if (caller.kind === 'unparseable') reasons.push(this.reason('unparseable', { detail: caller.detail }));
     else if (caller.kind === 'anonymous') reasons.push(this.reason('anonymous'));
     else reasons.push(...this.numberReasons(input));
+    if (caller.kind !== 'unparseable' && caller.malformed)
+      reasons.push(this.reason('malformed-caller-id', { detail: caller.malformed }));
+    for (const header of input.unreadable ?? []) {
+      const reason = this.reason('identity-unreadable', { header });
+      reasons.push(input.trunk.identityAlwaysSent ? reason : { ...reason, score: 0 });
+    }
 
     const verstat = input.verstat?.toLowerCase();
     if (verstat === 'tn-validation-failed') reasons.push(this.reason('stir-failed'));
     else if (verstat === 'tn-validation-passed') reasons.push(this.reason('stir-passed'));
     else if (input.trunk.expectIdentity && (verstat === 'no-tn-validation' || input.identityHeader === false))
       reasons.push(this.reason('stir-unsigned'));
+    for (const ignored of input.ignoredVerstat ?? []) reasons.push(this.reason('stir-ignored', { verstat: ignored }));
 
-    const nameHit = input.names.match(input.displayName);
-    if (nameHit)
-      reasons.push(
-        this.reason(
-          'brand-name',
-          { name: input.displayName?.slice(0, 60), entryReason: nameHit.reason },
-          nameHit.brand,
-        ),
-      );
+    for (const name of input.displayNames) {
+      const nameHit = input.names.match(name);
+      if (!nameHit) continue;
+      reasons.push(this.reason('brand-name', { name: name.slice(0, 60), entryReason: nameHit.reason }, nameHit.brand));
+      break;
+    }
 
     // Allowlists beat list and rule matches; the matches stay in the reasons, marked suppressed, for analysts.
     const subscriber = lookup?.subscriber;
@@ -171,9 +207,13 @@ export class RuleSet {
     if (allowlisted) for (const r of reasons) if (r.score !== 0 && !r.code.endsWith('allowlisted')) r.suppressed = true;
 
     const counted = reasons.filter((r) => !r.suppressed);
-    const positive = counted.filter((r) => r.score > 0).reduce((keep, r) => keep * (1 - r.score / 100), 1);
-    const adjustments = counted.filter((r) => r.score < 0).reduce((sum, r) => sum + r.score, 0);
-    const score = Math.round(Math.max(0, Math.min(100, 100 * (1 - positive) + adjustments)));
+    const numberScore = combine(counted.filter((r) => NUMBER_CODES.has(r.code)));
+    const score = Math.round(
+      combine(
+        counted.filter((r) => !NUMBER_CODES.has(r.code)),
+        numberScore,
+      ),
+    );
     let verdict: VerdictKind =
       score >= this.thresholds.block ? 'block' : score >= this.thresholds.warn ? 'warn' : 'allow';
     let warningsOff: boolean | undefined;

@@ -25,6 +25,8 @@ export interface Verdict {
   /** The called number as E.164, or as it came when it is no public number (an extension). */
   called?: string;
   trunk: string;
+  /** The identity header that was screened (From, P-Asserted-Identity, Remote-Party-ID). */
+  identity?: string;
   /** Redis did not answer within the budget: the verdict is allow (fail open). */
   degraded: boolean;
   /** The subscriber turned warnings off: a warn verdict became allow. */
@@ -38,11 +40,19 @@ export interface Verdict {
 }
 
 /** One screening request from outside (CLI line, API body, call flow): validated here. */
+/** Identity values are read however long they are (padding must not help); this only bounds a request's size. */
+const IDENTITY_MAX = 65536;
 export const screeningRequestSchema = z.strictObject({
-  from: z.string().max(4096),
-  name: z.string().max(512).optional(),
+  /** The From header's value, or a number in any form. */
+  from: z.string().max(IDENTITY_MAX),
+  /** P-Asserted-Identity (several values, or several headers, joined by ","). */
+  assertedIdentity: z.string().max(IDENTITY_MAX).optional(),
+  remotePartyId: z.string().max(IDENTITY_MAX).optional(),
+  /** The display name as the switch shows it (Asterisk's CALLERID(name)); screened beside the headers' names. */
+  name: z.string().max(IDENTITY_MAX).optional(),
   to: z.string().max(256).optional(),
   trunk: z.string().max(64).optional(),
+  /** What the trunk's own verification service reported: counts only on a trunk with `verification`. */
   verstat: z.string().max(64).optional(),
   /** The call carried an Identity header (SIP front only). */
   identityHeader: z.boolean().optional(),

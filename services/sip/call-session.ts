@@ -87,7 +87,7 @@ export class CallSession {
   /** X-Spoofguard-* headers that came from outside: never read, never passed on. */
   foreignHeaders: string[] = [];
   trunk?: MatchedTrunk;
-  input?: ScreeningRequest & { trustedHeader: string };
+  input?: ScreeningRequest;
   verdict?: Verdict;
   /** When the app had decided (its own time, for the benchmark). */
   decidedAt?: number;

@@ -47,7 +47,6 @@ export const readCaller: Middleware = async (call, next) => {
   if (!trunk) throw new Error('readCaller before identifyTrunk');
   call.input = screeningInput(
     { header: (name) => call.header(name), uri: call.transaction.request.uri },
-    trunk,
     trunk.id,
     call.transaction.request.callId,
   );
@@ -59,14 +58,13 @@ export const screenCall =
   (screen: InviteDeps['screen']): Middleware =>
   async (call, next) => {
     if (!call.input) throw new Error('screenCall before readCaller');
-    const { trustedHeader, ...request } = call.input;
-    call.verdict = await screen(request);
+    call.verdict = await screen(call.input);
     // a carrier's clean calls are most of its traffic: their line is debug; flagged and degraded ones are info
     const level = call.verdict.verdict === 'allow' && !call.verdict.degraded ? 'debug' : 'info';
     call.log[level](
       {
         trunk: call.trunk?.id,
-        identity: trustedHeader,
+        identity: call.verdict.identity,
         verdict: call.verdict.verdict,
         score: call.verdict.score,
         brand: call.verdict.brand,

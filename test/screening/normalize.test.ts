@@ -98,13 +98,7 @@ const ordinaryNumbers: [string, string][] = [
 const malformed: [unknown, string][] = [
   ['', 'empty'],
   ['   ', 'empty'],
-  ['x'.repeat(10240), 'longer than'],
-  ['+49\u000030901820', 'control characters'],
-  ['+49\u0007 30 901820', 'control characters'],
-  ['\ud800+4930901820', 'invalid encoding'],
-  ['+4930\ufffd901820', 'invalid encoding'],
-  ['"unterminated <sip:+4930901820@x>', 'unterminated quoted'],
-  ['<sip:+4930901820@example.com', 'unterminated <URI>'],
+  ['x'.repeat(10240), 'not a telephone number'],
   ['mailto:someone@example.com', 'not a telephone number'],
   ['<mailto:someone@example.com>', 'not a sip, sips or tel URI'],
   ['sip:alice@example.com', 'not a telephone number'],
@@ -113,6 +107,17 @@ const malformed: [unknown, string][] = [
   ['sip:@example.com', 'no number'],
   ['+' + '9'.repeat(30), 'not a telephone number'],
   [12345, 'not text'],
+];
+
+/** Bad form never takes a caller out of screening: the number in it is screened, and the flaw is a reason. */
+const malformedWithNumber: [string, string][] = [
+  ['+49\u000030901820', 'control characters'],
+  ['+49\u0007 30 901820', 'control characters'],
+  ['\ud800+4930901820', 'invalid encoding'],
+  ['+4930\ufffd901820', 'invalid encoding'],
+  ['"unterminated <sip:+4930901820@x>', 'unterminated quoted'],
+  ['<sip:+4930901820@example.com', 'unterminated <URI>'],
+  ['"Erika" sip:+4930901820@x', 'display name without <URI>'],
 ];
 
 const anonymousForms = [
@@ -134,6 +139,7 @@ describe('normalisation table, screened against seeded lists', () => {
       amazonOtherCountries.length +
       ordinaryNumbers.length +
       malformed.length +
+      malformedWithNumber.length +
       anonymousForms.length;
     expect(total).toBeGreaterThanOrEqual(80);
   });
@@ -168,6 +174,14 @@ describe('normalisation table, screened against seeded lists', () => {
     expect(v.reasons[0].code).toBe('unparseable');
     expect(v.reasons[0].text.en).toMatch(/^Unparseable caller ID/);
     expect(v.caller.raw.length).toBeLessThanOrEqual(256);
+  });
+
+  it.each(malformedWithNumber)('malformed %j is still screened by its number (%s)', async (from, detail) => {
+    const v = await screening.engine.screen({ from, trunk: 'de-national' });
+    expect(v.caller).toMatchObject({ kind: 'number', e164: '+4930901820', valid: true });
+    expect(v.caller.malformed).toContain(detail);
+    expect(v.reasons.map((r) => r.code)).toEqual(['malformed-caller-id']);
+    expect(v.verdict).toBe('allow');
   });
 
   it.each(anonymousForms)('%j is anonymous', async (from) => {

@@ -9,6 +9,7 @@ const trunk = (extra: object = {}) => ({
   identityHeaders: ['P-Asserted-Identity', 'From'] as ('P-Asserted-Identity' | 'From' | 'Remote-Party-ID')[],
   sources: [] as string[],
   expectIdentity: false,
+  identityAlwaysSent: false,
   mode: 'route' as const,
   tagPrefix: 'Betrugsverdacht: ',
   ...extra,
@@ -56,37 +57,34 @@ describe('caller identity from SIP headers', () => {
     header: (name: string) => Object.entries(headers).find(([k]) => k.toLowerCase() === name.toLowerCase())?.[1],
   });
 
-  it('takes the first trusted header present, and the first of several P-Asserted-Identity values', () => {
+  it('passes every identity header on as it came (all P-Asserted-Identity values), and the called number', () => {
     const input = screeningInput(
       request({
         From: '"Someone" <sip:+4940123456@a.example>;tag=1',
         'P-Asserted-Identity': '"Amazon, Inc." <sip:+18882804331@b.example>, <tel:+18882804331>',
+        'Remote-Party-ID': '<sip:+4940123456@c.example>;party=calling',
       }),
-      trunk(),
       'carrier',
       'call-1',
     );
-    expect(input).toMatchObject({
-      from: '"Amazon, Inc." <sip:+18882804331@b.example>',
-      trustedHeader: 'P-Asserted-Identity',
+    expect(input).toEqual({
+      from: '"Someone" <sip:+4940123456@a.example>;tag=1',
+      assertedIdentity: '"Amazon, Inc." <sip:+18882804331@b.example>, <tel:+18882804331>',
+      remotePartyId: '<sip:+4940123456@c.example>;party=calling',
       to: '+4930901820',
       trunk: 'carrier',
       identityHeader: false,
+      callId: 'call-1',
     });
   });
 
-  it('falls back to From, and finds verstat on P-Asserted-Identity even when From is trusted', () => {
+  it('notes an Identity header; an absent From reads as empty', () => {
     const input = screeningInput(
-      request({
-        From: '<sip:+4940123456@a.example>;tag=1',
-        'P-Asserted-Identity': '<sip:+4940123456@b.example;verstat=TN-Validation-Failed>',
-        Identity: 'eyJhbGciOiJFUzI1NiJ9.e30.c2ln;info=<https://cert.example/x.pem>',
-      }),
-      trunk({ identityHeaders: ['From'] }),
+      request({ Identity: 'eyJhbGciOiJFUzI1NiJ9.e30.c2ln;info=<https://cert.example/x.pem>' }),
       'carrier',
       'call-2',
     );
-    expect(input).toMatchObject({ trustedHeader: 'From', verstat: 'TN-Validation-Failed', identityHeader: true });
+    expect(input).toMatchObject({ from: '', identityHeader: true });
   });
 
   it('reads the called number from sip and tel Request-URIs', () => {
