@@ -36,6 +36,11 @@ export interface FoldedName {
   compact: string;
   /** The folded words. */
   words: string[];
+  /**
+   * joinable[i]: word i and word i + 1 may be read as one ("A m a z o n", "Ama-zon"). Not after an initial
+   * ("A. Mazon", "A Mazon": a single letter before a longer word with a period or a capital is an initial).
+   */
+  joinable: boolean[];
 }
 
 const skeleton = (text: string): string => unhomoglyph(unhomoglyph(text).toLowerCase()).toLowerCase();
@@ -47,6 +52,8 @@ function foldCharacters(text: string): string {
   return skeleton(mapped);
 }
 
+const WORD = /[^\s\p{P}\p{Z}\p{S}\p{C}]+/gu;
+
 export function foldName(name: string): FoldedName {
   const text = name
     .slice(0, MAX_FOLDED_LENGTH)
@@ -57,11 +64,25 @@ export function foldName(name: string): FoldedName {
     .replace(/(\p{Ll})(?=\p{Lu})/gu, '$1 ')
     .replace(/(\p{L})(?=\d{2})/gu, '$1 ')
     .replace(/(\d{2})(?=\p{L})/gu, '$1 ');
-  const words = text
-    .split(/[\s\p{P}\p{Z}\p{S}\p{C}]+/u)
-    .map((raw) => foldCharacters(raw).replace(/[^\p{L}\p{N}]+/gu, ''))
-    .filter(Boolean);
-  return { compact: words.join(''), words };
+  const words: string[] = [];
+  const joinable: boolean[] = [];
+  let previous: { raw: string; end: number } | undefined;
+  for (const m of text.matchAll(WORD)) {
+    const folded = foldCharacters(m[0]).replace(/[^\p{L}\p{N}]+/gu, '');
+    if (!folded) continue;
+    if (previous) {
+      const initial =
+        [...previous.raw].length === 1 &&
+        /\p{L}/u.test(previous.raw) &&
+        [...m[0]].length > 1 &&
+        (text.slice(previous.end, m.index).includes('.') || /^\p{Lu}\p{Ll}/u.test(m[0]));
+      joinable.push(!initial);
+    }
+    words.push(folded);
+    previous = { raw: m[0], end: m.index + m[0].length };
+  }
+  joinable.push(false);
+  return { compact: words.join(''), words, joinable };
 }
 
 export type NameMatch = 'contains' | 'word';
@@ -102,11 +123,11 @@ export class NameMatcher<P extends NamePatternLike> {
       foldName(name),
     );
     for (const { entry, folded: pattern } of this.contains) if (folded.compact.includes(pattern)) return entry;
-    return this.matchWords(folded.words);
+    return this.matchWords(folded);
   }
 
-  /** The longest pattern equal to a word or to a run of neighbouring words. */
-  private matchWords(words: readonly string[]): P | undefined {
+  /** The longest pattern equal to a word or to a run of neighbouring words that may be read as one. */
+  private matchWords({ words, joinable }: FoldedName): P | undefined {
     let best: { entry: P; length: number } | undefined;
     for (let i = 0; i < words.length; i++) {
       let joined = '';
@@ -115,6 +136,7 @@ export class NameMatcher<P extends NamePatternLike> {
         if (joined.length > this.longestWord) break;
         const entry = this.words.get(joined);
         if (entry && (!best || joined.length > best.length)) best = { entry, length: joined.length };
+        if (!joinable[j]) break;
       }
     }
     return best?.entry;
