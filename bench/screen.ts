@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import IORedis from 'ioredis';
 import { loadConfig } from '../services/common/config';
+import { createRedis, redisReady } from '../services/common/redis';
 import { createLogger } from '../services/common/logger';
 import { loadRuleSet, openListAdmin, openScreening } from '../services/screening';
 import type { ListEntry } from '../services/screening/list-entry';
@@ -126,13 +127,23 @@ async function endToEnd(listed: number): Promise<void> {
   for (const [, bytes] of (await pipeline.exec()) ?? []) keyBytes += Number(bytes ?? 0);
 
   const screening = await openScreening(config, logger);
+  // the floor: one bare HGET round trip on a connection made like the call path's, one in flight, taken
+  // alternately with the screenings so that both see the same moments of this machine's Redis jitter
+  const floorClient = createRedis(config.redis, 'call-path', 'spoofguard-bench-floor');
+  await redisReady(floorClient);
+  const floorKey = `{${prefix}lists}:state`;
   // sequential: the latency one call sees on an idle engine
   const seq: number[] = [];
+  const floor: number[] = [];
   for (let i = 0; i < 20000; i++) {
-    const t0 = performance.now();
+    let t0 = performance.now();
     await screening.engine.screen(nextRequest(i, listed));
     seq.push(performance.now() - t0);
+    t0 = performance.now();
+    await floorClient.hget(floorKey, 'version');
+    floor.push(performance.now() - t0);
   }
+  floorClient.disconnect();
   // concurrent: throughput of one process with many calls in flight
   const lat: number[] = [];
   let done = 0;
@@ -163,6 +174,7 @@ async function endToEnd(listed: number): Promise<void> {
   const nodeCpuUs = (cpu.user + cpu.system) / done;
   const redisCpuUs = (((await redisCpu()) - redisCpuBefore) * 1e6) / done;
   const s = summarize(seq);
+  const f = summarize(floor);
   const c = summarize(lat);
   report(`end to end with Redis, ${listed.toLocaleString('en')} listed numbers`, [
     ['import time', `${(importMs / 1000).toFixed(1)} s`],
@@ -170,6 +182,8 @@ async function endToEnd(listed: number): Promise<void> {
     ['Redis bytes / number (used_memory Δ)', ((after - before) / listed).toFixed(2)],
     ['buckets', `${state.buckets.toLocaleString('en')} (~${Math.round(listed / state.buckets)} numbers each)`],
     ['latency p50 / p99, 1 in flight', `${fmt(s.p50)} / ${fmt(s.p99)}`],
+    ['floor: bare HGET p50 / p99', `${fmt(f.p50)} / ${fmt(f.p99)}`],
+    ['p99 screening / p99 HGET', `${(s.p99 / f.p99).toFixed(2)}× (target ≤ 1.3×)`],
     [`screenings/s, ${concurrency} in flight`, Math.round(rate).toLocaleString('en')],
     [`latency p50 / p99, ${concurrency} in flight`, `${fmt(c.p50)} / ${fmt(c.p99)}`],
     ['CPU a screening: node / Redis', `${nodeCpuUs.toFixed(0)} µs / ${redisCpuUs.toFixed(0)} µs`],

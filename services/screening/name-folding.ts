@@ -59,8 +59,8 @@ export function foldName(name: string): FoldedName {
     .slice(0, MAX_FOLDED_LENGTH)
     .normalize('NFKC')
     .replace(/[\p{Cf}]/gu, '')
-    // a symbol that spells a letter inside a word is that letter ("Am@zon"), not a word boundary
-    .replace(/(?<=\p{L})[@$€!](?=\p{L})/gu, (ch) => SPELLINGS[ch])
+    // a symbol that spells a letter inside a word or at its start is that letter ("Am@zon", "@mazon")
+    .replace(/(?<=\p{L})[@$€!](?=\p{L})|(?<![\p{L}\p{N}])[@$€](?=\p{L})/gu, (ch) => SPELLINGS[ch])
     .replace(/(\p{Ll})(?=\p{Lu})/gu, '$1 ')
     .replace(/(\p{L})(?=\d{2})/gu, '$1 ')
     .replace(/(\d{2})(?=\p{L})/gu, '$1 ');
