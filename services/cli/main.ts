@@ -45,6 +45,7 @@ function readableVerdict(v: Verdict): string {
 
 async function screenCommand(opts: {
   from?: string;
+  pai?: string;
   name?: string;
   to?: string;
   trunk?: string;
@@ -57,6 +58,7 @@ async function screenCommand(opts: {
     if (opts.from !== undefined) {
       const request = screeningRequestSchema.parse({
         from: opts.from,
+        assertedIdentity: opts.pai,
         name: opts.name,
         to: opts.to,
         trunk: opts.trunk,
@@ -119,11 +121,15 @@ export function buildProgram(): Command {
   program
     .command('screen')
     .description('screen one caller ID, or JSON requests from stdin (one a line)')
-    .option('--from <value>', 'caller ID: raw From/P-Asserted-Identity value, URI or number')
-    .option('--name <name>', 'display name (overrides the one in --from)')
+    .option('--from <value>', 'caller ID: the From header value, a URI or a number')
+    .option('--pai <value>', 'P-Asserted-Identity value(s), trusted as the trunk says')
+    .option('--name <name>', 'display name as the switch shows it (screened beside the headers’ names)')
     .option('--to <called>', 'called number')
     .option('--trunk <id>', 'trunk id (its country and whether it is international)')
-    .option('--verstat <value>', 'STIR/SHAKEN verstat (TN-Validation-Passed, TN-Validation-Failed, No-TN-Validation)')
+    .option(
+      '--verstat <value>',
+      'STIR/SHAKEN result of the trunk’s own verification service (TN-Validation-Passed, -Failed, No-TN-Validation); ignored on a trunk without `verification`',
+    )
     .option('--json', 'print the verdict as JSON')
     .option('--no-json', 'in bulk mode, print readable lines')
     .action(screenCommand);

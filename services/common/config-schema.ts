@@ -355,7 +355,7 @@ export const configSpec = {
     }),
   },
   trunks: setting({
-    doc: 'Trunks by id: country, whether international, identity headers to trust in order, source addresses (CIDR), and mode (route or tag).',
+    doc: 'Trunks by id: country, whether international, identity headers to trust in order (identityAlwaysSent), the header its own STIR/SHAKEN verification service writes verstat on (verification), source addresses (CIDR), and mode (route or tag).',
     format: z.record(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/), trunkSchema),
     env: 'SPOOFGUARD_TRUNKS',
   }),
