@@ -261,7 +261,8 @@ describe('resilience', () => {
 
 describe('a dialplan that passes only the called number', () => {
   it('reads P-Asserted-Identity through a channel variable', async () => {
-    h = await startHarness();
+    // a dialplan that names no trunk gets the default one: here one that trusts P-Asserted-Identity
+    h = await startHarness({ screening: { defaultTrunk: 'de-national' } });
     const a = h.server.inboundCall({
       ...ERIKA,
       args: ['+4930901899'],

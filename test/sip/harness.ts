@@ -50,6 +50,8 @@ export const TEST_TRUNKS = {
     identityHeaders: ['P-Asserted-Identity', 'From'],
     header: { name: 'X-Trunk-Group', value: 'us-shaken' },
     expectIdentity: true,
+    // the US carrier verifies calls (STIR/SHAKEN) and writes verstat onto P-Asserted-Identity
+    verification: { header: 'P-Asserted-Identity' },
   },
 };
 

@@ -248,17 +248,36 @@ describe('caller identity', () => {
     expect(answer.status).toBe(608);
   });
 
-  it('counts verstat=TN-Validation-Failed against the caller', async () => {
+  it('counts verstat=TN-Validation-Failed where the trunk’s network verifies, and only there', async () => {
     h = await startSipHarness({ sip: { warningIvrUri: '' } });
-    const call = invite('clean-call.xml');
+    const pai = (number: string) =>
+      `"Erika Mustermann" <sip:${number}@carrier.example;verstat=TN-Validation-Failed;user=phone>`;
+    const verified = invite('clean-call.xml');
     const raw = withHeader(
-      call.raw,
-      'P-Asserted-Identity',
-      '"Erika Mustermann" <sip:+4940123456@192.0.2.10;verstat=TN-Validation-Failed;user=phone>',
+      withHeader(verified.raw, 'P-Asserted-Identity', pai('+12025550123')),
+      'X-Trunk-Group',
+      'us-shaken',
     );
-    asProxy(await h.server.deliver(raw, SOURCES.national));
-    const row = await storedRow(h, logId(call.callId), (r) => r.verdict !== undefined);
-    expect(row).toMatchObject({ verdict: 'warn', reasons: expect.arrayContaining(['stir-failed']) });
+    asProxy(await h.server.deliver(raw, SOURCES.unknown));
+    const row = await storedRow(h, logId(verified.callId), (r) => r.verdict !== undefined);
+    expect(row).toMatchObject({
+      trunk: 'carrier-us',
+      verdict: 'warn',
+      reasons: expect.arrayContaining(['stir-failed']),
+    });
+
+    // a German trunk: no STIR/SHAKEN there, so the verstat is the caller's own claim and changes nothing
+    const claimed = invite('clean-call.xml');
+    const proxied = asProxy(
+      await h.server.deliver(withHeader(claimed.raw, 'P-Asserted-Identity', pai('+4940123456')), SOURCES.national),
+    );
+    expect(proxied.destinations).toEqual([`sip:${SUBSCRIBER}@pbx.example.de:5060`]);
+    const verdict = await h.screening.engine.screen({
+      from: '<sip:+4940123456@192.0.2.10>',
+      assertedIdentity: pai('+4940123456'),
+      trunk: 'carrier-de',
+    });
+    expect(verdict.reasons.map((r) => r.code)).toEqual(['stir-ignored']);
   });
 
   it('a malformed From is screened as unparseable and the call goes on; no crash', async () => {
