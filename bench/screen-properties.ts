@@ -34,7 +34,7 @@ async function main(): Promise<void> {
       started = performance.now();
       const within = run.slowestMs <= config.screening.budgetMs ? 'within budget' : 'OVER BUDGET';
       console.log(
-        `  ✓ ${run.name.padEnd(50)} ${run.runs.toLocaleString('en')} cases  ${seconds.toFixed(1)} s  slowest ${run.slowestMs.toFixed(2)} ms (${within})`,
+        `  ✓ ${run.name.padEnd(50)} ${run.runs.toLocaleString('en')} cases  ${seconds.toFixed(1)} s  slowest ${run.slowestMs.toFixed(2)} ms (${within}), ${run.degraded} degraded and screened again`,
       );
     });
   } finally {

@@ -22,6 +22,8 @@ export interface PropertyRun {
   runs: number;
   /** Slowest screening seen (ms), as the engine measured it. */
   slowestMs: number;
+  /** Screenings that missed the Redis budget (fail open) and were screened again. */
+  degraded: number;
 }
 
 /** The brand numbers the seed lists (config/brands/*.yaml), in E.164. */
@@ -207,14 +209,19 @@ export async function checkProperties(
 ): Promise<PropertyRun[]> {
   const results: PropertyRun[] = [];
   const params = { numRuns: options.runs, ...(options.seed !== undefined ? { seed: options.seed } : {}) };
-  const screen = async (request: ScreeningRequest, slowest: { ms: number }): Promise<Verdict> => {
-    const verdict = await screening.engine.screen(request);
-    slowest.ms = Math.max(slowest.ms, verdict.elapsedMs);
-    return verdict;
+  // a screening that missed its Redis budget is allowed by design (fail open): that moment says nothing about
+  // the rules, so it is screened again (and counted) rather than read as a changed verdict
+  const screen = async (request: ScreeningRequest, slowest: { ms: number; degraded: number }): Promise<Verdict> => {
+    for (let attempt = 0; ; attempt++) {
+      const verdict = await screening.engine.screen(request);
+      slowest.ms = Math.max(slowest.ms, verdict.elapsedMs);
+      if (!verdict.degraded || attempt >= 20) return verdict;
+      slowest.degraded++;
+    }
   };
 
   for (const [name, change] of Object.entries(changes(options.maxPadding))) {
-    const slowest = { ms: 0 };
+    const slowest = { ms: 0, degraded: 0 };
     await fc.assert(
       fc.asyncProperty(flaggedIdentity(options.brandNumbers), change, async (identity, partial) => {
         const before = await screen({ from: render(identity, PLAIN), trunk: identity.trunk }, slowest);
@@ -227,14 +234,14 @@ export async function checkProperties(
       }),
       params,
     );
-    const run = { name, runs: options.runs, slowestMs: slowest.ms };
+    const run = { name, runs: options.runs, slowestMs: slowest.ms, degraded: slowest.degraded };
     results.push(run);
     onDone?.(run);
   }
 
   // a second P-Asserted-Identity value, before or after, with a harmless From, on a trunk that trusts PAI
   {
-    const slowest = { ms: 0 };
+    const slowest = { ms: 0, degraded: 0 };
     await fc.assert(
       fc.asyncProperty(
         flaggedIdentity(options.brandNumbers),
@@ -261,14 +268,19 @@ export async function checkProperties(
       ),
       params,
     );
-    const run = { name: 'a second P-Asserted-Identity value', runs: options.runs, slowestMs: slowest.ms };
+    const run = {
+      name: 'a second P-Asserted-Identity value',
+      runs: options.runs,
+      slowestMs: slowest.ms,
+      degraded: slowest.degraded,
+    };
     results.push(run);
     onDone?.(run);
   }
 
   // any input at all: screening answers (never throws)
   {
-    const slowest = { ms: 0 };
+    const slowest = { ms: 0, degraded: 0 };
     const anything = fc.oneof(
       fc.string({ unit: 'binary', maxLength: 300 }),
       fc.string({ unit: 'grapheme', maxLength: 300 }),
@@ -290,7 +302,12 @@ export async function checkProperties(
       ),
       params,
     );
-    const run = { name: 'any input: an answer, never an exception', runs: options.runs, slowestMs: slowest.ms };
+    const run = {
+      name: 'any input: an answer, never an exception',
+      runs: options.runs,
+      slowestMs: slowest.ms,
+      degraded: slowest.degraded,
+    };
     results.push(run);
     onDone?.(run);
   }
