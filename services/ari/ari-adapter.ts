@@ -30,11 +30,60 @@ export interface OriginateRequest {
   originator: string;
 }
 
-export class AriRequestError extends Error {}
+export class AriRequestError extends Error {
+  constructor(
+    message: string,
+    /** The HTTP status Asterisk answered, when it answered (404: channel or bridge gone). */
+    readonly status?: number,
+  ) {
+    super(message);
+  }
+}
+
+/** A channel or bridge as `GET /channels` and `GET /bridges` list them (the part reconciliation reads). */
+export interface AriChannelInfo {
+  id: string;
+  state: string;
+  dialplan?: { app_name?: string; app_data?: string };
+}
+export interface AriBridgeInfo {
+  id: string;
+  channels: string[];
+}
+
+/** Where a channel handed back to the dialplan goes on: the next priority unless a target is named. */
+export interface DialplanTarget {
+  context: string;
+  extension: string;
+  priority: number;
+}
+
+/**
+ * swagger-client (inside ari-client) prints "This API is using a deprecated version of Swagger!" with
+ * console.log on every connect. That line is not ours to print into a JSON log: it goes to the logger at
+ * debug level, and everything else passes through.
+ */
+function quietSwagger<T>(logger: Logger, work: () => Promise<T>): Promise<T> {
+  const original = console.log;
+  console.log = (...args: unknown[]) => {
+    const text = args.map(String).join(' ');
+    if (text.includes('deprecated version of Swagger'))
+      logger.debug({ swagger: text }, 'ari-client description notice');
+    else original(...args);
+  };
+  return work().finally(() => {
+    console.log = original;
+  });
+}
 
 const backoffMs = (attempt: number): number => Math.min(100 * 2 ** attempt, 5000);
 
-export class AriConnection extends EventEmitter<{ event: [AriEvent]; connected: []; disconnected: [] }> {
+export class AriConnection extends EventEmitter<{
+  event: [AriEvent];
+  /** A (re)connection: the event stream may have missed events, so what Asterisk has is worth a look. */
+  connected: [];
+  disconnected: [];
+}> {
   private client?: AriClient;
   private stopped = false;
   private attempt = 0;
@@ -65,7 +114,9 @@ export class AriConnection extends EventEmitter<{ event: [AriEvent]; connected: 
     while (!this.stopped && !this.client) {
       try {
         const client = await withinBudget(
-          ari.connect(this.settings.url, this.settings.username, this.settings.password),
+          quietSwagger(this.logger, () =>
+            ari.connect(this.settings.url, this.settings.username, this.settings.password),
+          ),
           10000,
           'no ARI description',
         );
@@ -99,7 +150,11 @@ export class AriConnection extends EventEmitter<{ event: [AriEvent]; connected: 
       });
     }
     client.on('WebSocketReconnecting', () => this.logger.warn('ARI event socket lost; ari-client reconnecting'));
-    client.on('WebSocketConnected', () => this.client && this.logger.info('ARI event socket back'));
+    client.on('WebSocketConnected', () => {
+      if (!this.client) return;
+      this.logger.info('ARI event socket back');
+      this.emit('connected');
+    });
     // ari-client stops trying after about ten attempts: then start over with a new client, forever
     client.on('WebSocketMaxRetries', () => {
       this.logger.warn('ari-client gave up reconnecting; starting a new connection');
@@ -124,15 +179,25 @@ export class AriConnection extends EventEmitter<{ event: [AriEvent]; connected: 
     if (this.client) this.detach(this.client);
   }
 
-  /** Runs one REST request within the cap and the timeout. */
+  /** Requests waiting for a place under the cap: a measure of how far behind Asterisk (or we) are. */
+  get queued(): number {
+    return this.waiting.length;
+  }
+
+  /**
+   * Runs one REST request within the cap and the timeout. An urgent request (handing a call back to the
+   * dialplan) goes before those waiting: it is what relieves an overload.
+   */
   private async request<T>(
     resource: 'channels' | 'bridges' | 'playbacks',
     operation: string,
     params: Record<string, unknown>,
+    urgent = false,
   ): Promise<T> {
     const client = this.client;
     if (!client) throw new AriRequestError('not connected to Asterisk');
-    if (this.inFlight >= this.settings.maxInFlight) await new Promise<void>((r) => this.waiting.push(r));
+    if (this.inFlight >= this.settings.maxInFlight)
+      await new Promise<void>((r) => (urgent ? this.waiting.unshift(r) : this.waiting.push(r)));
     this.inFlight++;
     try {
       return (await withinBudget(
@@ -141,7 +206,10 @@ export class AriConnection extends EventEmitter<{ event: [AriEvent]; connected: 
         `ARI ${resource}.${operation}: no answer`,
       )) as T;
     } catch (err) {
-      throw new AriRequestError(`ARI ${resource}.${operation}: ${(err as Error).message ?? String(err)}`);
+      // ari-client rejects with the HTTP answer's body as the message and no status: read it from the text
+      const message = (err as Error).message ?? String(err);
+      const status = /not found/i.test(message) ? 404 : /not in stasis/i.test(message) ? 409 : undefined;
+      throw new AriRequestError(`ARI ${resource}.${operation}: ${message}`, status);
     } finally {
       this.inFlight--;
       this.waiting.shift()?.();
@@ -160,8 +228,18 @@ export class AriConnection extends EventEmitter<{ event: [AriEvent]; connected: 
     return this.request('channels', 'hangup', { channelId, reason });
   }
 
-  continueInDialplan(channelId: string): Promise<void> {
-    return this.request('channels', 'continueInDialplan', { channelId });
+  /** Hands a channel back to the dialplan (next priority after Stasis(), or the target); urgent. */
+  continueInDialplan(channelId: string, target?: DialplanTarget): Promise<void> {
+    return this.request('channels', 'continueInDialplan', { channelId, ...target }, true);
+  }
+
+  /** Every channel Asterisk has (reconciliation after a reconnect). */
+  listChannels(): Promise<AriChannelInfo[]> {
+    return this.request<AriChannelInfo[]>('channels', 'list', {}, true);
+  }
+
+  listBridges(): Promise<AriBridgeInfo[]> {
+    return this.request<AriBridgeInfo[]>('bridges', 'list', {}, true);
   }
 
   async variable(channelId: string, variable: string): Promise<string | undefined> {

@@ -2,7 +2,14 @@ import type { Logger } from '../common/logger';
 import { VERDICT_HEADER } from '../common/verdict-header';
 import type { AriConnection } from './ari-adapter';
 import type { AriChannel, AriEvent } from './ari-events';
-import { type CallArgs, CallSession, type SessionDeps } from './call-session';
+import {
+  bridgeIdOf,
+  type CallArgs,
+  CallSession,
+  type HandBackReason,
+  type SessionDeps,
+  subscriberIdOf,
+} from './call-session';
 
 const decode = (text: string | undefined): string | undefined => {
   if (!text) return undefined;
@@ -22,58 +29,89 @@ export function parseArgs(args: readonly string[]): CallArgs {
   };
 }
 
+export interface AppSettings {
+  app: string;
+  maxCallsInSetup: number;
+  /** More ARI requests waiting than this: new calls go back to the dialplan unscreened. */
+  maxQueuedRequests: number;
+}
+
 /**
- * The Stasis app: a session per inbound call, found by either of its channels (fonoster's Map<channelId,
- * session>), created on the caller's StasisStart and dropped when the call has ended.
+ * The Stasis app: a session per inbound call, found by any of its channels (fonoster's Map<channelId,
+ * session>), created on the caller's StasisStart and dropped when every leg it owns is gone. After every
+ * (re)connection it reconciles with what Asterisk has: legs that vanished while the event socket was down
+ * end their calls; bridged calls of an earlier spoofguard are adopted; other leftovers are released.
  */
 export class AriApp {
   readonly sessions = new Map<string, CallSession>();
-  private draining = false;
   private readonly active = new Set<CallSession>();
+  private draining = false;
+  private reconciling?: Promise<void>;
 
   constructor(
     private readonly ari: AriConnection,
     private readonly deps: Omit<SessionDeps, 'ari'>,
+    private readonly settings: AppSettings,
     private readonly logger: Logger,
   ) {
     ari.on(
       'event',
       (event) =>
         void this.route(event).catch((err: Error) =>
-          this.logger.error({ err: err.message, type: event.type }, 'event handling failed'),
+          this.logger.error({ err: err.message, type: event.type }, 'ARI event handling failed'),
         ),
     );
+    ari.on('connected', () => void this.reconcile());
   }
 
   get callsInProgress(): number {
     return this.active.size;
   }
 
+  private get callsInSetup(): number {
+    let n = 0;
+    for (const s of this.active) if (s.inSetup) n++;
+    return n;
+  }
+
   private async route(event: AriEvent): Promise<void> {
     switch (event.type) {
       case 'StasisStart': {
-        if (event.args[0] === 'dialed') return this.sessions.get(event.args[1] ?? '')?.subscriberAnswered();
-        if (this.draining) {
-          // shutting down: the call goes on in the dialplan (e.g. a plain Dial) instead of being dropped
-          this.logger.info({ channel: event.channel.id }, 'draining: call handed back to the dialplan');
-          return this.ari.continueInDialplan(event.channel.id).catch(() => undefined);
-        }
+        if (event.args[0] === 'dialed') return this.sessions.get(event.channel.id)?.subscriberAnswered();
+        if (this.sessions.has(event.channel.id)) return;
+        const busy = this.draining
+          ? 'draining'
+          : this.callsInSetup >= this.settings.maxCallsInSetup || this.ari.queued > this.settings.maxQueuedRequests
+            ? 'overload'
+            : undefined;
+        if (busy) return this.handBackUnscreened(event.channel.id, busy);
         return this.startCall(event.channel, await this.callArgs(event.channel, event.args));
       }
       case 'ChannelDtmfReceived':
         return this.sessions.get(event.channel.id)?.digit(event.channel.id, event.digit);
       case 'PlaybackFinished': {
         const channelId = event.playback.target_uri.replace(/^channel:/, '');
-        const session = this.sessions.get(channelId);
-        if (!session) return;
-        if (channelId === session.caller.id) await session.callerPlaybackFinished(event.playback.id);
-        return session.playbackFinished(event.playback.id);
+        return this.sessions.get(channelId)?.playbackFinished(event.playback.id);
       }
+      case 'ChannelHangupRequest':
+      case 'StasisEnd':
+        return this.sessions
+          .get(event.channel.id)
+          ?.legGone(event.channel.id, event.type, event.type === 'ChannelHangupRequest' ? event.cause : undefined);
       case 'ChannelDestroyed':
-        return this.sessions.get(event.channel.id)?.channelGone(event.channel.id, event.cause);
+        return this.sessions.get(event.channel.id)?.legGone(event.channel.id, event.type, event.cause);
       default:
         return;
     }
+  }
+
+  /** Draining or overloaded: the call goes on in the dialplan, unscreened, at once (and is counted). */
+  private async handBackUnscreened(channelId: string, reason: HandBackReason): Promise<void> {
+    this.deps.handedBack(reason);
+    this.logger.info({ channel: channelId, reason }, 'call handed back to the dialplan unscreened');
+    await this.ari
+      .continueInDialplan(channelId)
+      .catch((err: Error) => this.logger.warn({ channel: channelId, err: err.message }, 'hand-back failed'));
   }
 
   /**
@@ -95,23 +133,113 @@ export class AriApp {
     return parsed;
   }
 
-  private async startCall(channel: CallSession['caller'], args: CallArgs): Promise<void> {
-    const session = new CallSession(channel, args, { ...this.deps, ari: this.ari });
-    this.sessions.set(channel.id, session);
+  private track(session: CallSession): void {
+    this.sessions.set(session.caller.id, session);
+    this.sessions.set(session.subscriberId, session);
     this.active.add(session);
     void session.ended.then(() => {
-      this.sessions.delete(channel.id);
-      this.sessions.delete(session.plannedSubscriberChannel);
+      if (this.sessions.get(session.caller.id) === session) this.sessions.delete(session.caller.id);
+      if (this.sessions.get(session.subscriberId) === session) this.sessions.delete(session.subscriberId);
       this.active.delete(session);
     });
-    this.sessions.set(session.plannedSubscriberChannel, session);
+  }
+
+  private async startCall(channel: AriChannel, args: CallArgs): Promise<void> {
+    const session = new CallSession(channel, args, { ...this.deps, ari: this.ari });
+    this.track(session);
     await session.begin();
   }
 
-  /** Stops taking new calls and waits for the ones in progress to end. */
-  async drain(): Promise<void> {
+  /**
+   * What Asterisk has, against what the sessions think they own. Runs after every (re)connection; events
+   * missed while the socket was down are made up for here.
+   */
+  reconcile(): Promise<void> {
+    this.reconciling ??= this.reconcileOnce()
+      .catch((err: Error) => this.logger.warn({ err: err.message }, 'reconciliation with Asterisk failed'))
+      .finally(() => (this.reconciling = undefined));
+    return this.reconciling;
+  }
+
+  private async reconcileOnce(): Promise<void> {
+    const [channels, bridges] = await Promise.all([this.ari.listChannels(), this.ari.listBridges()]);
+    const live = new Map(channels.map((c) => [c.id, c]));
+    let vanished = 0;
+    for (const session of [...this.active]) {
+      for (const leg of session.legs) {
+        if (live.has(leg)) continue;
+        vanished++;
+        await session.legGone(leg, 'vanished');
+      }
+    }
+    if (vanished)
+      this.logger.warn({ legs: vanished }, 'call legs vanished while the ARI event socket was down: calls ended');
+
+    // what belongs to this app but to no session: left by an earlier spoofguard (a restart, a bounded drain)
+    const ours = (id: string): boolean => {
+      const app = live.get(id)?.dialplan;
+      return app?.app_name === 'Stasis' && (app.app_data ?? '').split(',')[0] === this.settings.app;
+    };
+    const owned = (id: string): boolean => this.sessions.has(id);
+    let adopted = 0;
+    let released = 0;
+    for (const bridge of bridges) {
+      const callerId = bridge.id.endsWith('-bridge') ? bridge.id.slice(0, -'-bridge'.length) : undefined;
+      if (!callerId || bridgeIdOf(callerId) !== bridge.id || owned(callerId)) continue;
+      const subscriberId = subscriberIdOf(callerId);
+      const members = new Set(bridge.channels);
+      if (members.has(callerId) && members.has(subscriberId) && live.has(callerId) && live.has(subscriberId)) {
+        const caller = live.get(callerId);
+        this.track(
+          CallSession.adopt(
+            { id: callerId, name: '', state: caller?.state ?? 'Up', caller: { name: '', number: '' } },
+            { ...this.deps, ari: this.ari },
+          ),
+        );
+        adopted++;
+        continue;
+      }
+      // half a call: release what is left of it
+      for (const id of members) if (live.has(id)) await this.ari.hangup(id, 'normal').catch(() => undefined);
+      await this.ari.destroyBridge(bridge.id).catch(() => undefined);
+      released++;
+    }
+    for (const channel of channels) {
+      if (!ours(channel.id) || owned(channel.id)) continue;
+      if (bridges.some((b) => b.channels.includes(channel.id))) continue;
+      released++;
+      // a subscriber leg without its call is hung up; a caller waiting in Stasis goes on in the dialplan
+      if (channel.id.endsWith('-sub')) await this.ari.hangup(channel.id, 'normal').catch(() => undefined);
+      else await this.handBackUnscreened(channel.id, 'failure');
+    }
+    if (adopted || released)
+      this.logger.info(
+        { adopted, released },
+        'reconciled with Asterisk: calls of an earlier spoofguard adopted or released',
+      );
+  }
+
+  /**
+   * Stops taking new calls (they go on in the dialplan) and waits up to `timeoutMs` for the calls in
+   * progress to end. Then calls not yet bridged are handed back to the dialplan; bridged calls stay up in
+   * Asterisk, and the next spoofguard to connect adopts them. No call is dropped.
+   */
+  async drain(timeoutMs: number): Promise<void> {
     this.draining = true;
-    if (this.active.size) this.logger.info({ calls: this.active.size }, 'waiting for calls in progress to end');
-    await Promise.all([...this.active].map((s) => s.ended));
+    if (this.active.size === 0) return;
+    this.logger.info({ calls: this.active.size, timeoutMs }, 'waiting for calls in progress to end');
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<boolean>((r) => (timer = setTimeout(() => r(true), timeoutMs)));
+    const allEnded = Promise.all([...this.active].map((s) => s.ended)).then(() => false);
+    const late = await Promise.race([allEnded, timedOut]);
+    clearTimeout(timer);
+    if (!late) return;
+    const setups = [...this.active].filter((s) => s.inSetup);
+    await Promise.all(setups.map((s) => s.abandon()));
+    const bridged = [...this.active].filter((s) => s.state === 'connected').length;
+    this.logger.warn(
+      { handedBack: setups.length, bridged },
+      'drain timeout: calls not yet bridged went back to the dialplan; bridged calls stay up for the next spoofguard',
+    );
   }
 }

@@ -1,24 +1,29 @@
 import { callLogger, type Logger } from '../common/logger';
 import { type FlaggedCallEvent, flaggedEvent, type Outcome, outcomeEvent } from '../events/flagged-call';
 import type { ScreeningRequest, Verdict } from '../screening/verdict';
-import type { AriConnection, HangupReason } from './ari-adapter';
+import { AriRequestError, type AriConnection, type HangupReason } from './ari-adapter';
 import type { AriChannel } from './ari-events';
 import { media, type Prompts } from './prompts';
 
 /**
- * One inbound call, as an explicit state machine:
+ * One inbound call, as an explicit state machine whose legs live and die by what Asterisk reports:
  *
- *   screening ─┬─ allow ──► dialing ──(answer)──► connected ──► ended
- *              ├─ warn ───► dialing ──(answer)──► warning ──(1)──► connected
- *              │                                      ├──(2 / 3 / no key twice)──► rejecting ──► ended
- *              │                                      └──(caller hangs up)──► notifying ──► ended
- *              └─ block ──► blocking ──► ended
+ *   screening ─┬─ allow ──► handed back to the dialplan (it dials the subscriber itself)   [cleanCalls: dialplan]
+ *              │         └► dialing ──(answer)──► connected                                  [cleanCalls: stasis]
+ *              ├─ warn ───► dialing ──(answer)──► warning ──(1, once the warning was heard)──► connected
+ *              │                                      ├──(2 / 3 / no key after the choices twice)──► rejecting
+ *              │                                      └──(caller hangs up)──► notifying
+ *              └─ block ──► refused in the dialplan (608), or answered with an announcement (blocking)
+ *   every path ──► ended, once every leg it owns is gone
  *
- * The caller hears ringing while the subscriber's phone rings; on a warned call only the subscriber hears
- * the warning. Busy, unanswered and rejected subscribers pass their cause back to the caller.
+ * A leg is gone at the first of ChannelHangupRequest, StasisEnd and ChannelDestroyed: Asterisk sends a
+ * channel that entered Stasis from the dialplan no ChannelDestroyed (it leaves the app at StasisEnd), while
+ * the legs spoofguard originates get all three. The caller is answered only once the subscriber's leg is in
+ * the bridge, so the caller's 200 OK comes with a media path. A call that takes longer than
+ * ari.setupDeadlineSec to be bridged or ended goes back to the dialplan (fail open).
  */
 export type SessionState =
-  'screening' | 'dialing' | 'warning' | 'connected' | 'rejecting' | 'notifying' | 'blocking' | 'ended';
+  'screening' | 'dialing' | 'warning' | 'connected' | 'rejecting' | 'notifying' | 'blocking' | 'handed-back' | 'ended';
 
 /** What the Stasis dialplan passes: Stasis(app, <called>, <trunk>, <URIENCODE(PAI)>, <URIENCODE(X-Spoofguard-Verdict)>). */
 export interface CallArgs {
@@ -28,6 +33,23 @@ export interface CallArgs {
   verdictHeader?: string;
 }
 
+/** Why a call went back to the dialplan (the label of spoofguard_ari_handed_back_total). */
+export type HandBackReason = 'clean' | 'overload' | 'draining' | 'failure' | 'deadline';
+
+export interface SessionSettings {
+  subscriberEndpoint: string;
+  dialTimeoutSec: number;
+  digitTimeoutMs: number;
+  warnedNamePrefix: string;
+  defaultLanguage: string;
+  rejectWith: 'busy' | 'announcement';
+  blockAnswer: boolean;
+  cleanCalls: 'dialplan' | 'stasis';
+  refuseContext: string;
+  setupDeadlineSec: number;
+  maxCallSec: number;
+}
+
 export interface SessionDeps {
   ari: AriConnection;
   screen(request: ScreeningRequest): Promise<Verdict>;
@@ -35,16 +57,9 @@ export interface SessionDeps {
   trustedVerdict(header: string | undefined, request: ScreeningRequest): Verdict | undefined;
   emit(event: FlaggedCallEvent): void;
   report(callerE164: string | undefined, brand: string | undefined): void;
+  handedBack(reason: HandBackReason): void;
   prompts: Prompts;
-  settings: {
-    subscriberEndpoint: string;
-    dialTimeoutSec: number;
-    digitTimeoutMs: number;
-    warnedNamePrefix: string;
-    defaultLanguage: string;
-    rejectWith: 'busy' | 'announcement';
-    blockAnswer: boolean;
-  };
+  settings: SessionSettings;
   /** Prefix of call ids: unique across the cluster (one per Asterisk). */
   callIdPrefix: string;
   logger: Logger;
@@ -59,23 +74,36 @@ export function reasonForCause(cause: number): HangupReason {
   return 'congestion';
 }
 
-const DIGITS = new Set(['1', '2', '3']);
+/** The id a leg or bridge of a call gets, so that its events and a later reconciliation find the call. */
+export const subscriberIdOf = (callerId: string): string => `${callerId}-sub`;
+export const bridgeIdOf = (callerId: string): string => `${callerId}-bridge`;
+
+const CHOICE_DIGITS = new Set(['1', '2', '3']);
+type PlaybackKind = 'warning' | 'choices' | 'notice' | 'caller-bye' | 'blocked';
+
+/** What the app tells a session about one of its legs. */
+export type LegSignal = 'ChannelHangupRequest' | 'StasisEnd' | 'ChannelDestroyed' | 'vanished';
 
 export class CallSession {
   state: SessionState = 'screening';
   /** Its id in the flagged-call log. */
   callId: string;
-  /** The id the subscriber's channel gets when it is dialled (known up front, so its events find this call). */
-  readonly plannedSubscriberChannel: string;
-  subscriberChannel?: string;
+  readonly subscriberId: string;
+  readonly bridgeId: string;
   private verdict?: Verdict;
-  private bridgeId?: string;
-  private playbackId?: string;
-  private promptRounds = 0;
-  private digitTimer?: NodeJS.Timeout;
-  private readonly ourHangups = new Set<string>();
+  private bridgeCreated?: Promise<boolean>;
+  private subscriberDialled = false;
   private callerGone = false;
-  private subscriberGone = true;
+  private subscriberGone = false;
+  private readonly ourHangups = new Set<string>();
+  private warningHeard = false;
+  private choiceRounds = 0;
+  /** What plays to the subscriber, and to the caller (an announcement after which the caller is hung up). */
+  private playback?: { id: string; kind: PlaybackKind };
+  private callerPlayback?: { id: string; kind: PlaybackKind };
+  private playbackSeq = 0;
+  private digitTimer?: NodeJS.Timeout;
+  private deadline?: NodeJS.Timeout;
   private outcome?: Outcome;
   private readonly times: {
     start: number;
@@ -88,9 +116,6 @@ export class CallSession {
   private resolveEnded!: () => void;
   readonly ended = new Promise<void>((resolve) => (this.resolveEnded = resolve));
   private readonly log: Logger;
-  private playbackSeq = 0;
-  /** The announcement to a rejected caller: when it ends, the caller is hung up. */
-  private pendingCallerBye?: string;
 
   constructor(
     readonly caller: AriChannel,
@@ -98,7 +123,8 @@ export class CallSession {
     private readonly deps: SessionDeps,
   ) {
     this.callId = `${deps.callIdPrefix}${caller.id}`;
-    this.plannedSubscriberChannel = `${caller.id}-sub`;
+    this.subscriberId = subscriberIdOf(caller.id);
+    this.bridgeId = bridgeIdOf(caller.id);
     this.log = callLogger(deps.logger, this.callId, { channel: caller.id });
   }
 
@@ -106,8 +132,33 @@ export class CallSession {
     return this.verdict !== undefined && this.verdict.verdict !== 'allow';
   }
 
+  /** Not yet bridged or ended: counts against ari.maxCallsInSetup and is handed back when a drain runs out. */
+  get inSetup(): boolean {
+    return !['connected', 'handed-back', 'ended'].includes(this.state);
+  }
+
+  /** The channels this call still holds in Asterisk. */
+  get legs(): string[] {
+    const legs: string[] = [];
+    if (!this.callerGone && this.state !== 'handed-back') legs.push(this.caller.id);
+    if (this.subscriberDialled && !this.subscriberGone) legs.push(this.subscriberId);
+    return legs;
+  }
+
+  /** A bridged call found in Asterisk after a restart of spoofguard: watched until either side hangs up. */
+  static adopt(caller: AriChannel, deps: SessionDeps): CallSession {
+    const session = new CallSession(caller, { to: '' }, deps);
+    session.state = 'connected';
+    session.subscriberDialled = true;
+    session.bridgeCreated = Promise.resolve(true);
+    session.log.info('bridged call of an earlier spoofguard adopted');
+    return session;
+  }
+
   /** Screens (or trusts the SIP front's signed verdict) and takes the path the verdict says. */
   async begin(): Promise<void> {
+    // a deadline watches a call; it must not keep a stopping process alive
+    this.deadline = setTimeout(() => void this.expire(), this.deps.settings.setupDeadlineSec * 1000).unref();
     try {
       const request: ScreeningRequest = {
         // the caller ID as Asterisk took it (From, or P-Asserted-Identity where the endpoint trusts it) and the
@@ -123,7 +174,7 @@ export class CallSession {
       this.verdict = trusted ?? (await this.deps.screen(request));
       // the SIP front logged this call (caller, its trunk, verdict) first: only the outcome is added here
       if (trusted?.logId) this.callId = trusted.logId;
-      this.log.info(
+      this.log[this.flagged ? 'info' : 'debug'](
         {
           verdict: this.verdict.verdict,
           score: this.verdict.score,
@@ -133,29 +184,56 @@ export class CallSession {
         },
         'screened',
       );
-      if (this.callerGone) return this.finish('caller-hung-up');
       if (this.flagged && !this.verdict.logId) this.emitFlagged();
+      if (this.callerGone) return await this.finish('caller-hung-up');
       if (this.verdict.verdict === 'block') return await this.block();
+      if (!this.flagged && this.deps.settings.cleanCalls === 'dialplan') return await this.handBack('clean');
       await this.dialSubscriber();
     } catch (err) {
-      this.log.error({ err: (err as Error).message }, 'call setup failed');
-      await this.fail();
+      this.log.error({ err: (err as Error).message }, 'call setup failed: handing the caller back to the dialplan');
+      this.outcome = 'failed';
+      await this.handBack('failure');
     }
+  }
+
+  /**
+   * Back to the dialplan, which dials the subscriber itself (fail open), or to `target`. The call is done
+   * for spoofguard once Asterisk took it; the StasisEnd that follows finds no session.
+   */
+  async handBack(
+    reason: HandBackReason,
+    target?: { context: string; extension: string; priority: number },
+  ): Promise<void> {
+    if (this.state === 'handed-back' || this.state === 'ended') return;
+    this.state = 'handed-back';
+    this.clearTimers();
+    if (this.subscriberDialled && !this.subscriberGone) await this.hangup(this.subscriberId, 'normal');
+    try {
+      await this.deps.ari.continueInDialplan(this.caller.id, target);
+      if (reason !== 'clean' || target)
+        this.log.info({ reason, target: target?.context }, 'handed back to the dialplan');
+    } catch (err) {
+      // the caller is gone already: nothing is left to hand back
+      this.callerGone = true;
+      this.log.debug({ err: (err as Error).message, reason }, 'hand-back of a caller already gone');
+    }
+    if (!target) this.deps.handedBack(reason);
+    await this.finish(this.outcome ?? (this.flagged ? 'failed' : 'accepted'));
   }
 
   private async dialSubscriber(): Promise<void> {
     this.state = 'dialing';
-    this.subscriberChannel = this.plannedSubscriberChannel;
-    this.subscriberGone = false;
+    this.subscriberDialled = true;
     const { caller } = this.caller;
     const prefix = this.deps.settings.warnedNamePrefix.replace('{brand}', this.verdict?.brandName ?? '');
-    const name = this.flagged ? `${prefix}${caller.name}`.slice(0, 80) : caller.name;
+    // a warned call without a name shows the prefix and the number, never a bare "⚠ Amazon? "
+    const name = this.flagged ? `${prefix}${caller.name || caller.number}`.trim().slice(0, 80) : caller.name;
     this.times.dial = Date.now();
-    // the dial request first: building an ARI request costs the client time, and the subscriber's phone
-    // should start ringing as early as possible; the caller's ringing indication follows
+    // the dial request first: the subscriber's phone should ring as early as possible; the caller's ringing
+    // indication and (for a clean call) the bridge follow while it rings
     const dialled = this.deps.ari.originate({
       endpoint: this.deps.settings.subscriberEndpoint.replace('{to}', this.args.to),
-      channelId: this.subscriberChannel,
+      channelId: this.subscriberId,
       appArgs: `dialed,${this.caller.id}`,
       callerId: `"${name.replace(/["\\]/g, '')}" <${caller.number}>`,
       timeoutSec: this.deps.settings.dialTimeoutSec,
@@ -163,33 +241,43 @@ export class CallSession {
     });
     const ringing = this.deps.ari
       .ring(this.caller.id)
-      .catch((err: Error) => this.log.warn({ err: err.message }, 'ring indication failed'));
+      .catch((err: Error) => this.log.debug({ err: err.message }, 'ring indication failed'));
+    if (!this.flagged) this.prepareBridge();
     await Promise.all([dialled, ringing]);
+  }
+
+  private prepareBridge(): Promise<boolean> {
+    this.bridgeCreated ??= this.deps.ari.createBridge(this.bridgeId).then(
+      () => true,
+      (err: Error) => {
+        this.log.warn({ err: err.message }, 'bridge could not be created');
+        return false;
+      },
+    );
+    return this.bridgeCreated;
   }
 
   /** The subscriber picked up (their channel entered Stasis). */
   async subscriberAnswered(): Promise<void> {
-    if (this.state !== 'dialing' || !this.subscriberChannel) return;
+    if (this.state !== 'dialing') return;
     this.times.answer = Date.now();
-    if (this.callerGone) return this.hangup(this.subscriberChannel, 'normal');
+    if (this.callerGone) return this.hangup(this.subscriberId, 'normal');
     if (!this.flagged) return this.connect();
     this.state = 'warning';
-    await this.playPrompt();
+    void this.prepareBridge(); // while the warning plays: connecting after "1" is then one request less
+    await this.play(this.subscriberId, 'warning', this.deps.prompts.warning(this.verdict?.brand, this.reasonCodes()));
   }
 
-  private async playPrompt(): Promise<void> {
-    if (!this.subscriberChannel) return;
-    this.promptRounds++;
-    const mediaList =
-      this.promptRounds === 1
-        ? this.deps.prompts.warning(this.verdict?.brand, this.verdict?.reasons.map((r) => r.code) ?? [])
-        : [media('choices')];
-    await this.play(this.subscriberChannel, mediaList);
+  private reasonCodes(): string[] {
+    return this.verdict?.reasons.map((r) => r.code) ?? [];
   }
 
-  private async play(channelId: string, mediaList: string[]): Promise<void> {
-    this.playbackId = `${channelId}-pb${++this.playbackSeq}`;
-    await this.deps.ari.play(channelId, this.playbackId, mediaList, this.language);
+  /** Plays to one leg; its PlaybackFinished is matched by the id, per leg. */
+  private async play(channelId: string, kind: PlaybackKind, mediaList: string[]): Promise<void> {
+    const playback = { id: `${channelId}-pb${++this.playbackSeq}`, kind };
+    if (channelId === this.subscriberId) this.playback = playback;
+    else this.callerPlayback = playback;
+    await this.deps.ari.play(channelId, playback.id, mediaList, this.language);
   }
 
   private get language(): string {
@@ -197,146 +285,227 @@ export class CallSession {
   }
 
   async playbackFinished(playbackId: string): Promise<void> {
-    if (playbackId !== this.playbackId) return;
-    this.playbackId = undefined;
-    if (this.state === 'warning') {
-      clearTimeout(this.digitTimer);
-      this.digitTimer = setTimeout(() => void this.noDigit(), this.deps.settings.digitTimeoutMs);
-    } else if (this.state === 'rejecting' || this.state === 'notifying') {
-      if (this.subscriberChannel && !this.subscriberGone) await this.hangup(this.subscriberChannel, 'normal');
-    } else if (this.state === 'blocking') {
-      await this.hangup(this.caller.id, 'normal');
+    if (this.callerPlayback?.id === playbackId) {
+      this.callerPlayback = undefined;
+      return this.hangup(this.caller.id, 'normal');
     }
+    if (this.playback?.id !== playbackId) return;
+    const { kind } = this.playback;
+    this.playback = undefined;
+    if (this.state === 'warning') {
+      if (kind === 'warning') {
+        // "1" counts from here on: the subscriber has heard why this call is suspicious
+        this.warningHeard = true;
+        return this.playChoices();
+      }
+      if (kind === 'choices') {
+        clearTimeout(this.digitTimer);
+        this.digitTimer = setTimeout(() => void this.noDigit(), this.deps.settings.digitTimeoutMs);
+      }
+    } else if (this.state === 'rejecting' || this.state === 'notifying') {
+      if (!this.subscriberGone) await this.hangup(this.subscriberId, 'normal');
+    }
+  }
+
+  private async playChoices(): Promise<void> {
+    this.choiceRounds++;
+    await this.play(this.subscriberId, 'choices', [media('choices')]);
   }
 
   private async noDigit(): Promise<void> {
     if (this.state !== 'warning') return;
-    if (this.promptRounds < 2) return this.playPrompt();
-    this.log.info('no choice after two rounds: rejecting');
+    if (this.choiceRounds < 2) return this.playChoices();
+    this.log.info('no choice after the choices were read twice: rejecting');
     await this.reject('rejected');
   }
 
+  /**
+   * A key from the subscriber. 2 and 3 count at any time (a subscriber who already knows enough may hang
+   * up the scam early); 1 counts only once the warning was played to its end, so a key pressed by habit in
+   * the first second cannot connect a warned call whose warning was never heard.
+   */
   async digit(channelId: string, digit: string): Promise<void> {
-    if (this.state !== 'warning' || channelId !== this.subscriberChannel || !DIGITS.has(digit)) return;
+    if (this.state !== 'warning' || channelId !== this.subscriberId || !CHOICE_DIGITS.has(digit)) return;
+    if (digit === '1' && !this.warningHeard) {
+      this.log.info('1 pressed before the warning ended: not counted');
+      return;
+    }
     clearTimeout(this.digitTimer);
     this.times.decision = Date.now();
-    if (this.playbackId) await this.deps.ari.stopPlayback(this.playbackId).catch(() => undefined);
-    this.playbackId = undefined;
     this.log.info({ digit }, 'subscriber chose');
+    if (this.playback) {
+      const { id } = this.playback;
+      this.playback = undefined;
+      await this.deps.ari.stopPlayback(id).catch(() => undefined);
+    }
     if (digit === '1') return this.connect();
     if (digit === '3') this.deps.report(this.verdict?.caller.e164, this.verdict?.brand);
     await this.reject(digit === '3' ? 'reported' : 'rejected');
   }
 
+  /** Bridge both legs, then answer the caller: its 200 OK comes once the media path exists. */
   private async connect(): Promise<void> {
-    if (!this.subscriberChannel) return;
     this.state = 'connected';
-    this.outcome = 'accepted';
-    this.bridgeId = `${this.caller.id}-bridge`;
-    await this.deps.ari.answer(this.caller.id);
-    await this.deps.ari.createBridge(this.bridgeId);
-    await this.deps.ari.addToBridge(this.bridgeId, [this.caller.id, this.subscriberChannel]);
-    this.times.connect = Date.now();
+    if (this.flagged) this.outcome = 'accepted';
+    clearTimeout(this.deadline);
+    this.deadline = setTimeout(() => void this.callTooLong(), this.deps.settings.maxCallSec * 1000).unref();
+    try {
+      if (!(await this.prepareBridge())) throw new Error('no bridge');
+      await this.deps.ari.addToBridge(this.bridgeId, [this.caller.id, this.subscriberId]);
+      this.times.connect = Date.now();
+      await this.deps.ari.answer(this.caller.id);
+    } catch (err) {
+      if (this.callerGone || this.subscriberGone) return; // the hang-up events finish the call
+      this.log.error({ err: (err as Error).message }, 'bridging failed: hanging up both sides');
+      this.outcome = 'failed';
+      await Promise.all([this.hangup(this.caller.id, 'congestion'), this.hangup(this.subscriberId, 'normal')]);
+    }
   }
 
   private async reject(outcome: 'rejected' | 'reported'): Promise<void> {
     this.state = 'rejecting';
     this.outcome = outcome;
     this.times.decision ??= Date.now();
-    const toCaller =
-      this.deps.settings.rejectWith === 'busy'
-        ? this.hangup(this.caller.id, 'busy')
-        : this.deps.ari.answer(this.caller.id).then(() => this.hangupAfter(this.caller.id, media('rejected-caller')));
     await Promise.all([
-      toCaller,
-      this.subscriberChannel
-        ? this.play(this.subscriberChannel, [media(outcome === 'reported' ? 'call-reported' : 'call-rejected')])
-        : undefined,
+      this.releaseCaller(),
+      this.play(this.subscriberId, 'notice', [media(outcome === 'reported' ? 'call-reported' : 'call-rejected')]).catch(
+        () => this.hangup(this.subscriberId, 'normal'),
+      ),
     ]);
   }
 
-  /** The neutral announcement to the caller, then hang up (the playback's end is not tracked for the caller). */
-  private async hangupAfter(channelId: string, mediaName: string): Promise<void> {
-    const id = `${channelId}-bye`;
-    await this.deps.ari.play(channelId, id, [mediaName], this.language);
-    this.pendingCallerBye = id;
+  /** The caller of a call the subscriber turned down: busy, or a neutral announcement (ari.rejectWith). */
+  private async releaseCaller(): Promise<void> {
+    if (this.callerGone) return;
+    if (this.deps.settings.rejectWith === 'busy') return this.hangup(this.caller.id, 'busy');
+    try {
+      await this.deps.ari.answer(this.caller.id);
+      await this.play(this.caller.id, 'caller-bye', [media('rejected-caller')]);
+    } catch {
+      await this.hangup(this.caller.id, 'busy');
+    }
   }
 
   private async block(): Promise<void> {
     this.state = 'blocking';
     this.outcome = 'blocked';
-    if (!this.deps.settings.blockAnswer) return this.hangup(this.caller.id, 'rejected');
-    await this.deps.ari.answer(this.caller.id);
-    await this.play(this.caller.id, [media('blocked')]);
-  }
-
-  /** A channel of this call is gone (ChannelDestroyed). */
-  async channelGone(channelId: string, cause: number): Promise<void> {
-    const ours = this.ourHangups.has(channelId);
-    if (channelId === this.caller.id) {
-      this.callerGone = true;
-      if (!ours) await this.callerHungUp();
-    } else if (channelId === this.subscriberChannel) {
-      this.subscriberGone = true;
-      if (!ours) await this.subscriberHungUp(cause);
+    if (!this.deps.settings.blockAnswer) {
+      // a refusal the caller's network reads as one: 608 Rejected from the dialplan (PJSIPHangup)
+      return this.handBack('clean', { context: this.deps.settings.refuseContext, extension: 's', priority: 1 });
     }
-    if (this.callerGone && this.subscriberGone) await this.finish(this.outcome ?? 'failed');
+    try {
+      await this.deps.ari.answer(this.caller.id);
+      await this.play(this.caller.id, 'blocked', [media('blocked')]);
+    } catch {
+      await this.hangup(this.caller.id, 'rejected');
+    }
   }
 
-  private async callerHungUp(): Promise<void> {
+  /** A leg of this call is gone, or leaving: the first of the signals Asterisk sends for it counts. */
+  async legGone(channelId: string, signal: LegSignal, cause?: number): Promise<void> {
+    if (this.state === 'ended') return;
+    if (channelId === this.caller.id) {
+      if (this.callerGone || this.state === 'handed-back') return;
+      this.callerGone = true;
+      if (this.state === 'screening') return; // begin() sees it once the verdict is in
+      if (!this.ourHangups.has(channelId)) await this.callerHungUp(signal);
+    } else if (channelId === this.subscriberId) {
+      if (this.subscriberGone) return;
+      // an unanswered leg's cause (busy, no answer) comes with its ChannelDestroyed
+      if (this.state === 'dialing' && signal === 'ChannelHangupRequest' && cause === undefined) return;
+      this.subscriberGone = true;
+      if (!this.ourHangups.has(channelId)) await this.subscriberHungUp(cause ?? 16);
+    } else return;
+    if (this.legs.length === 0) await this.finish(this.outcome ?? 'failed');
+  }
+
+  private async callerHungUp(signal: LegSignal): Promise<void> {
     clearTimeout(this.digitTimer);
-    if (this.state === 'warning' && this.subscriberChannel && !this.subscriberGone) {
+    this.log.info({ state: this.state, signal }, 'caller gone');
+    if (this.state === 'warning' && !this.subscriberGone) {
       // release the subscriber with a short notice instead of dead air
       this.outcome = 'caller-hung-up';
       this.state = 'notifying';
-      if (this.playbackId) await this.deps.ari.stopPlayback(this.playbackId).catch(() => undefined);
-      await this.play(this.subscriberChannel, [media('caller-hung-up')]).catch(() =>
-        this.hangup(this.subscriberChannel as string, 'normal'),
+      if (this.playback) await this.deps.ari.stopPlayback(this.playback.id).catch(() => undefined);
+      await this.play(this.subscriberId, 'notice', [media('caller-hung-up')]).catch(() =>
+        this.hangup(this.subscriberId, 'normal'),
       );
       return;
     }
-    if (this.state === 'dialing' || this.state === 'screening') this.outcome = 'caller-hung-up';
-    if (this.subscriberChannel && !this.subscriberGone) await this.hangup(this.subscriberChannel, 'normal');
+    if (this.state === 'dialing' || this.state === 'screening') this.outcome ??= 'caller-hung-up';
+    if (this.subscriberDialled && !this.subscriberGone) await this.hangup(this.subscriberId, 'normal');
   }
 
   private async subscriberHungUp(cause: number): Promise<void> {
     clearTimeout(this.digitTimer);
+    this.log.info({ state: this.state, cause }, 'subscriber gone');
     if (this.state === 'dialing') {
       this.outcome = cause === 17 || cause === 21 ? 'rejected' : cause === 18 || cause === 19 ? 'unanswered' : 'failed';
       if (!this.callerGone) await this.hangup(this.caller.id, reasonForCause(cause));
       return;
     }
-    if (this.state === 'warning') this.outcome = 'rejected';
+    if (this.state === 'warning') {
+      // hung up on the warning: a rejection, and the caller hears it as one
+      this.outcome = 'rejected';
+      this.state = 'rejecting';
+      return this.releaseCaller();
+    }
+    if (this.state === 'rejecting' && this.callerPlayback) return; // the caller's announcement ends it
     if (!this.callerGone) await this.hangup(this.caller.id, 'normal');
   }
 
   private async hangup(channelId: string, reason: HangupReason): Promise<void> {
     if (this.ourHangups.has(channelId)) return;
     this.ourHangups.add(channelId);
+    if (channelId === this.caller.id) this.callerGone = true;
+    else if (channelId === this.subscriberId) this.subscriberGone = true;
     await this.deps.ari
       .hangup(channelId, reason)
       .catch((err: Error) => this.log.debug({ err: err.message, channelId }, 'hang-up of a channel already gone'));
+    if (this.legs.length === 0) await this.finish(this.outcome ?? 'failed');
   }
 
-  /** The caller's announcement after a rejection finished: hang the caller up. */
-  async callerPlaybackFinished(playbackId: string): Promise<void> {
-    if (playbackId === this.pendingCallerBye) await this.hangup(this.caller.id, 'normal');
-  }
-
-  private async fail(): Promise<void> {
+  /** Setup took longer than ari.setupDeadlineSec: something is stuck; the caller goes back to the dialplan. */
+  private async expire(): Promise<void> {
+    if (!this.inSetup) return;
+    this.log.warn(
+      { state: this.state, deadlineSec: this.deps.settings.setupDeadlineSec },
+      'call not bridged or ended within ari.setupDeadlineSec: handing the caller back to the dialplan',
+    );
     this.outcome = 'failed';
-    await this.hangup(this.caller.id, 'failure');
-    if (this.subscriberChannel && !this.subscriberGone) await this.hangup(this.subscriberChannel, 'normal');
+    await this.handBack('deadline');
+  }
+
+  private async callTooLong(): Promise<void> {
+    if (this.state !== 'connected') return;
+    this.log.warn({ maxCallSec: this.deps.settings.maxCallSec }, 'call longer than ari.maxCallSec: hanging up');
+    await Promise.all([this.hangup(this.caller.id, 'normal'), this.hangup(this.subscriberId, 'normal')]);
+  }
+
+  /** The drain ran out: a call not yet bridged goes back to the dialplan rather than being dropped. */
+  async abandon(): Promise<void> {
+    if (this.inSetup) await this.handBack('draining');
+  }
+
+  private clearTimers(): void {
+    clearTimeout(this.digitTimer);
+    clearTimeout(this.deadline);
   }
 
   private async finish(outcome: Outcome): Promise<void> {
     if (this.state === 'ended') return;
+    const handedBack = this.state === 'handed-back';
     this.state = 'ended';
-    clearTimeout(this.digitTimer);
+    this.clearTimers();
     this.times.end = Date.now();
-    if (this.bridgeId) await this.deps.ari.destroyBridge(this.bridgeId).catch(() => undefined);
+    if (this.bridgeCreated && (await this.bridgeCreated)) {
+      await this.deps.ari.destroyBridge(this.bridgeId).catch((err: unknown) => {
+        if (!(err instanceof AriRequestError && err.status === 404))
+          this.log.warn({ err: (err as Error).message }, 'bridge not destroyed');
+      });
+    }
     if (this.flagged) this.emitOutcome(outcome);
-    this.log.info({ outcome }, 'call ended');
+    if (this.flagged || !handedBack) this.log.info({ outcome: this.flagged ? outcome : undefined }, 'call ended');
     this.resolveEnded();
   }
 

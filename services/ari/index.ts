@@ -1,5 +1,6 @@
 import type { Config } from '../common/config';
 import type { Logger } from '../common/logger';
+import type { Metrics } from '../common/metrics';
 import { verifyVerdict } from '../common/verdict-header';
 import type { FlaggedCallProducer } from '../events';
 import type { Screening } from '../screening';
@@ -23,6 +24,7 @@ export function runAri(
   logger: Logger,
   screening: Screening,
   producer: FlaggedCallProducer,
+  metrics?: Pick<Metrics, 'observeHandBack' | 'watchSessions'>,
 ): RunningAri {
   const log = logger.child({ role: 'ari' });
   const connection = new AriConnection({ ...config.ari }, log);
@@ -55,19 +57,23 @@ export function runAri(
       },
       emit: (event) => void producer.emit(event),
       report: (caller, brand) => screening.reports.record(caller, brand),
+      handedBack: (reason) => metrics?.observeHandBack(reason),
       prompts: new Prompts(),
       settings: config.ari,
       callIdPrefix: `ari:${new URL(config.ari.url).host}:`,
       logger: log,
     },
+    // as many requests may wait as run: beyond that Asterisk is not keeping up, and new calls go on unscreened
+    { app: config.ari.app, maxCallsInSetup: config.ari.maxCallsInSetup, maxQueuedRequests: config.ari.maxInFlight },
     log,
   );
+  metrics?.watchSessions(() => app.callsInProgress);
   void connection.start();
   return {
     app,
     connection,
     close: async () => {
-      await app.drain();
+      await app.drain(config.ari.drainTimeoutMs);
       await connection.stop();
     },
   };

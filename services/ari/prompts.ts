@@ -33,12 +33,12 @@ export class Prompts {
     this.names = new Set(Object.keys(loadPromptTexts('en')));
   }
 
-  /** The media of the warning for a verdict's brand or reasons, then the choices. */
+  /** The media of the warning for a verdict's brand or reasons (the choices are played after it). */
   warning(brand: string | undefined, reasons: readonly string[]): string[] {
     const police = reasons.some((r) => r === 'emergency-caller-id' || r === 'police-number-with-area-code');
     const name =
       brand && this.names.has(`warning-${brand}`) ? `warning-${brand}` : police ? 'warning-police' : 'warning-generic';
-    return [media(name), media('choices')];
+    return [media(name)];
   }
 }
 

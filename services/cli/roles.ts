@@ -78,8 +78,12 @@ export function startCallApp(
   shutdown: Shutdown,
   screening: Screening,
   producer: FlaggedCallProducer,
+  ops: ProcessOps,
 ): void {
-  const app = (kind === 'ari' ? runAri : runSip)(config, logger, screening, producer);
+  const app =
+    kind === 'ari'
+      ? runAri(config, logger, screening, producer, ops.metrics)
+      : runSip(config, logger, screening, producer);
   shutdown.add(kind, () => app.close());
 }
 
@@ -89,7 +93,7 @@ export async function runCallRole(kind: 'ari' | 'sip', config: Config, logger: L
   const stopped = shutdown.listen();
   const ops = processOps(kind);
   const screening = await startScreening(config, logger, shutdown, ops);
-  startCallApp(kind, config, logger, shutdown, screening, startEvents(config, logger, shutdown, kind, ops));
+  startCallApp(kind, config, logger, shutdown, screening, startEvents(config, logger, shutdown, kind, ops), ops);
   await startOps(config, logger, shutdown, ops);
   await stopped;
 }

@@ -38,8 +38,8 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
   const worker = await startWorker(config, logger, shutdown, ops);
   const producer = startEvents(config, logger, shutdown, 'serve', ops);
   // without an Asterisk the ARI app keeps retrying in the background and says so once
-  startCallApp('ari', config, logger, shutdown, screening, producer);
-  if (config.sip.enabled) startCallApp('sip', config, logger, shutdown, screening, producer);
+  startCallApp('ari', config, logger, shutdown, screening, producer, ops);
+  if (config.sip.enabled) startCallApp('sip', config, logger, shutdown, screening, producer, ops);
   // the console serves health and metrics for the whole process
   const console = await startConsole(config, logger, shutdown, ops);
   logger.info(

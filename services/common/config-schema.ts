@@ -273,6 +273,30 @@ export const configSpec = {
       doc: 'How long the subscriber has to press 1, 2 or 3 after the choices were read; then they are read once more, then the call is rejected.',
       format: z.number().int().min(100).max(60000),
     }),
+    cleanCalls: setting({
+      doc: 'Clean calls: handed straight back to the dialplan, which dials the subscriber itself (dialplan: cheap for Asterisk, keeps FreePBX follow-me, ring groups and CDRs), or dialled and bridged by spoofguard (stasis).',
+      format: z.enum(['dialplan', 'stasis']),
+    }),
+    refuseContext: setting({
+      doc: 'Dialplan context (extension s) a blocked call is sent to when blockAnswer is false; asterisk/extensions.conf’s [spoofguard-refuse] answers 608 Rejected.',
+      format: z.string().regex(/^[A-Za-z0-9_.-]{1,80}$/),
+    }),
+    setupDeadlineSec: setting({
+      doc: 'Longest a call may take from arriving until it is bridged or ended (ringing, warning, choices); past it the subscriber’s leg is hung up and the caller handed back to the dialplan (fail open), logged as failed.',
+      format: z.number().int().min(1).max(3600),
+    }),
+    maxCallSec: setting({
+      doc: 'Longest a call bridged by spoofguard may last; then both sides are hung up.',
+      format: z.number().int().min(60).max(86400),
+    }),
+    maxCallsInSetup: setting({
+      doc: 'Calls being screened, rung or warned at once; a call beyond this (or while ARI requests queue up) goes back to the dialplan unscreened at once, counted in spoofguard_ari_handed_back_total{reason="overload"}.',
+      format: z.number().int().min(1).max(100000),
+    }),
+    drainTimeoutMs: setting({
+      doc: 'On SIGTERM: how long calls in progress may take to end. Calls not yet bridged are then handed back to the dialplan; bridged calls stay up in Asterisk and the next spoofguard to connect adopts them.',
+      format: z.number().int().min(0).max(600000),
+    }),
     warnedNamePrefix: setting({
       doc: 'Put before the caller name on the subscriber’s display for a warned call; {brand} is the brand’s name.',
       format: z.string().max(40),
@@ -286,7 +310,7 @@ export const configSpec = {
       format: z.enum(['busy', 'announcement']),
     }),
     blockAnswer: setting({
-      doc: 'Blocked calls: answer and play an announcement (true) or refuse with "rejected" (false).',
+      doc: 'Blocked calls: answer and play an announcement (true) or refuse them through refuseContext (false: 608 Rejected).',
       format: z.boolean(),
     }),
     requestTimeoutMs: setting({

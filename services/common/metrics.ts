@@ -32,7 +32,9 @@ export class Metrics {
   private readonly latency: Histogram;
   private readonly calls: Counter<'source' | 'outcome'>;
   private readonly flagged: Counter<'source' | 'verdict'>;
+  private readonly handedBack: Counter<'reason'>;
   private queueCounts?: () => Promise<QueueCounts>;
+  private sessionCount?: () => number;
 
   constructor(role: string) {
     this.registry.setDefaultLabels({ role });
@@ -66,6 +68,22 @@ export class Metrics {
       help: 'Outcomes of flagged calls (accepted, rejected, reported, caller-hung-up, unanswered, blocked, failed).',
       labelNames: ['source', 'outcome'],
       registers,
+    });
+    this.handedBack = new Counter({
+      name: 'spoofguard_ari_handed_back_total',
+      help: 'Calls the ARI app handed back to the dialplan, by reason: clean (screened, nothing found), overload and draining (unscreened), failure and deadline (fail open).',
+      labelNames: ['reason'],
+      registers,
+    });
+    const sessions = (): (() => number) | undefined => this.sessionCount;
+    new Gauge({
+      name: 'spoofguard_ari_calls_in_progress',
+      help: 'Calls the ARI app is handling now (screening, ringing, warning or bridged).',
+      registers,
+      collect() {
+        const count = sessions();
+        if (count) this.set(count());
+      },
     });
     const source = (): (() => Promise<QueueCounts>) | undefined => this.queueCounts;
     const queueGauge = (name: string, help: string, pick: (c: QueueCounts) => number): void => {
@@ -103,6 +121,15 @@ export class Metrics {
     if (e.kind === 'flagged' && e.verdict) this.flagged.inc({ source: e.source, verdict: e.verdict });
     if (e.kind === 'outcome' && e.outcome) this.calls.inc({ source: e.source, outcome: e.outcome });
   };
+
+  readonly observeHandBack = (reason: string): void => {
+    this.handedBack.inc({ reason });
+  };
+
+  /** Where the calls-in-progress gauge reads from (processes that run the ARI app). */
+  watchSessions(count: () => number): void {
+    this.sessionCount = count;
+  }
 
   /** Where the queue gauges read from (processes that hold a queue handle). */
   watchQueue(counts: () => Promise<QueueCounts>): void {

@@ -1,4 +1,6 @@
+import { runAri } from '../../services/ari';
 import { signVerdict } from '../../services/common/verdict-header';
+import { quietLogger } from '../support/config';
 import { storedRecord } from '../support/call-path';
 import { requestsTo, startHarness, type Harness, VERDICT_KEY } from './harness';
 import { flagged, until } from '../support/events';
@@ -29,14 +31,42 @@ async function warningPlayed(sub: string): Promise<void> {
   );
 }
 
+/** The warning played to its end: the choices start (from here on "1" counts). */
+async function warningHeard(sub: string): Promise<void> {
+  await h.server.waitForEvent(
+    (e) =>
+      e.type === 'PlaybackStarted' &&
+      (e.playback as { target_uri: string; media_uri: string }).target_uri === `channel:${sub}` &&
+      (e.playback as { media_uri: string }).media_uri === 'sound:spoofguard/choices',
+  );
+}
+
 const stored = (callId: string, outcome: string): Promise<Record<string, unknown>> =>
   storedRecord(h.worker.store, callId, (row) => row.outcome === outcome);
 
 const callIdOf = (channelId: string): string => `ari:${new URL(h.config.ari.url).host}:${channelId}`;
+const isChannel = (type: string, id: string) => (e: Record<string, unknown>) =>
+  e.type === type && (e.channel as { id: string }).id === id;
 
-describe('clean calls', () => {
-  it('dials the subscriber at once and bridges on answer; hang-ups propagate', async () => {
+describe('clean calls (ari.cleanCalls: dialplan)', () => {
+  it('go straight back to the dialplan, which dials the subscriber itself: no originate, no bridge', async () => {
     h = await startHarness();
+    const a = h.server.inboundCall({ ...ERIKA, args: args() });
+    await h.server.waitForEvent(isChannel('StasisEnd', a));
+    expect(requestsTo(h.server, 'POST', `/channels/${a}/continue`)[0].query).toEqual({});
+    expect(h.server.channels.get(a)?.continuedTo).toEqual({});
+    await until(() => h.ari.app.callsInProgress === 0);
+    expect(h.ari.app.sessions.size).toBe(0);
+    expect(requestsTo(h.server, 'POST', '/channels')).toHaveLength(0);
+    expect(requestsTo(h.server, 'POST', '/bridges')).toHaveLength(0);
+    expect(requestsTo(h.server, 'POST', `/channels/${a}/answer`)).toHaveLength(0);
+  });
+});
+
+describe('clean calls (ari.cleanCalls: stasis)', () => {
+  const stasis = { ari: { cleanCalls: 'stasis' } };
+  it('dials at once, bridges on answer and only then answers the caller; hang-ups propagate', async () => {
+    h = await startHarness(stasis);
     const a = h.server.inboundCall({ ...ERIKA, args: args() });
     const b = await subscriberLeg(a);
     const originate = requestsTo(h.server, 'POST', '/channels')[0].query;
@@ -48,14 +78,32 @@ describe('clean calls', () => {
       originator: a,
     });
     expect(requestsTo(h.server, 'POST', `/channels/${a}/ring`)).toHaveLength(1);
-    await h.server.waitForEvent((e) => e.type === 'ChannelEnteredBridge' && (e.channel as { id: string }).id === b);
-    expect(requestsTo(h.server, 'POST', `/channels/${a}/answer`)).toHaveLength(1);
+    await until(() => requestsTo(h.server, 'POST', `/channels/${a}/answer`).length === 1);
+    // the caller's 200 OK only once the subscriber is in the bridge with it
+    const order = h.server.requests.map((r) => `${r.method} ${r.path}`);
+    expect(order.indexOf(`POST /channels/${a}/answer`)).toBeGreaterThan(
+      order.indexOf(`POST /bridges/${a}-bridge/addChannel`),
+    );
     expect(requestsTo(h.server, 'POST', `/channels/${b}/play`)).toHaveLength(0);
     h.server.hangupFromNetwork(b);
-    await h.server.waitForEvent((e) => e.type === 'ChannelDestroyed' && (e.channel as { id: string }).id === a);
+    // the caller entered Stasis from the dialplan: Asterisk sends it no ChannelDestroyed, StasisEnd is its end
+    await h.server.waitForEvent(isChannel('StasisEnd', a));
     await until(() => h.ari.app.callsInProgress === 0);
     expect(h.ari.app.sessions.size).toBe(0);
-    expect(await h.worker.store.count({})).toBe(0);
+    expect(h.server.bridges.size).toBe(0);
+    expect(h.server.channels.size).toBe(0);
+  });
+
+  it('the caller hangs up while the subscriber rings: the subscriber leg is hung up, nothing is left', async () => {
+    h = await startHarness(stasis);
+    h.server.behaviour = () => ({ neverAnswer: true });
+    const a = h.server.inboundCall({ ...ERIKA, args: args() });
+    await until(() => requestsTo(h.server, 'POST', '/channels').length === 1);
+    h.server.hangupFromNetwork(a, 127);
+    await h.server.waitForEvent(isChannel('ChannelDestroyed', `${a}-sub`));
+    await until(() => h.ari.app.callsInProgress === 0);
+    expect(h.server.channels.size).toBe(0);
+    expect(h.server.bridges.size).toBe(0);
   });
 
   it.each([
@@ -63,11 +111,13 @@ describe('clean calls', () => {
     [{ rejectAfterMs: 10 }, 'rejected'],
     [{ neverAnswer: true }, 'no_answer'],
   ] as const)('subscriber %j: the caller is released with %s', async (behaviour, reason) => {
-    h = await startHarness({ ari: { dialTimeoutSec: 1 } });
+    h = await startHarness({ ari: { cleanCalls: 'stasis', dialTimeoutSec: 1 } });
     h.server.behaviour = () => behaviour;
     const a = h.server.inboundCall({ ...ERIKA, args: args() });
-    await h.server.waitForEvent((e) => e.type === 'ChannelDestroyed' && (e.channel as { id: string }).id === a, 5000);
+    await h.server.waitForEvent(isChannel('StasisEnd', a), 5000);
     expect(requestsTo(h.server, 'DELETE', `/channels/${a}`)[0].query.reason).toBe(reason);
+    await until(() => h.ari.app.callsInProgress === 0);
+    expect(h.server.bridges.size).toBe(0);
   });
 });
 
@@ -80,9 +130,9 @@ describe('warned calls', () => {
       requestsTo(h.server, 'POST', '/channels')[0].query);
     expect(originate.callerId).toBe('"⚠ Amazon? Amazon" <+18882804331>');
     const b = await subscriberLeg(a);
-    await warningPlayed(b);
+    await warningHeard(b);
     const play = requestsTo(h.server, 'POST', `/channels/${b}/play`)[0].query;
-    expect(play.media).toBe('sound:spoofguard/warning-amazon,sound:spoofguard/choices');
+    expect(play.media).toBe('sound:spoofguard/warning-amazon');
     expect(play.lang).toBe('de');
     expect(requestsTo(h.server, 'POST', `/channels/${a}/play`)).toHaveLength(0);
     expect(requestsTo(h.server, 'POST', `/channels/${a}/answer`)).toHaveLength(0);
@@ -94,6 +144,40 @@ describe('warned calls', () => {
     expect(record.ringMs).toEqual(expect.any(Number));
     expect(record.warningMs).toEqual(expect.any(Number));
     expect(record.talkMs).toEqual(expect.any(Number));
+    expect(h.server.bridges.size).toBe(0);
+    expect(h.server.channels.size).toBe(0);
+  });
+
+  it('a warned call without a caller name shows the warning and the number, not a bare prefix', async () => {
+    h = await startHarness();
+    h.server.inboundCall({ number: '+18882804331', args: args() });
+    await until(() => requestsTo(h.server, 'POST', '/channels').length === 1);
+    expect(requestsTo(h.server, 'POST', '/channels')[0].query.callerId).toBe('"⚠ Amazon? +18882804331" <+18882804331>');
+  });
+
+  it('"1" during the warning is not counted; 2 is; "1" after the warning connects', async () => {
+    h = await startHarness();
+    h.server.playbackMs = 400;
+    const a = h.server.inboundCall({ ...AMAZON, args: args() });
+    const b = await subscriberLeg(a);
+    await warningPlayed(b);
+    h.server.press(b, '1');
+    await warningHeard(b);
+    expect(requestsTo(h.server, 'POST', `/bridges/${a}-bridge/addChannel`)).toHaveLength(0);
+    h.server.press(b, '1');
+    await h.server.waitForEvent(isChannel('ChannelEnteredBridge', a));
+    h.server.hangupFromNetwork(b);
+    await stored(callIdOf(a), 'accepted');
+
+    const c = h.server.inboundCall({ ...AMAZON, args: args() });
+    const d = await subscriberLeg(c);
+    await warningPlayed(d);
+    h.server.press(d, '2'); // a rejection counts at once, warning or not
+    await stored(callIdOf(c), 'rejected');
+    expect(requestsTo(h.server, 'POST', `/channels/${d}/play`).map((r) => r.query.media)).toEqual([
+      'sound:spoofguard/warning-amazon',
+      'sound:spoofguard/call-rejected',
+    ]);
   });
 
   it('warn + 2: the caller gets busy, the subscriber a confirmation, then both are released', async () => {
@@ -128,7 +212,8 @@ describe('warned calls', () => {
     await stored(callIdOf(a), 'rejected');
     const plays = requestsTo(h.server, 'POST', `/channels/${b}/play`).map((r) => r.query.media);
     expect(plays).toEqual([
-      'sound:spoofguard/warning-amazon,sound:spoofguard/choices',
+      'sound:spoofguard/warning-amazon',
+      'sound:spoofguard/choices',
       'sound:spoofguard/choices',
       'sound:spoofguard/call-rejected',
     ]);
@@ -138,13 +223,14 @@ describe('warned calls', () => {
     h = await startHarness();
     const a = h.server.inboundCall({ ...AMAZON, args: args() });
     const b = await subscriberLeg(a);
-    await warningPlayed(b);
-    h.server.press(b, '9');
+    await warningHeard(b);
+    // only a wrong key could connect this call: the caller's 1, then the subscriber's 9, then the subscriber's 2
     h.server.press(a, '1');
-    h.server.press(b, '1');
-    await h.server.waitForEvent((e) => e.type === 'ChannelEnteredBridge');
-    h.server.hangupFromNetwork(b);
-    await stored(callIdOf(a), 'accepted');
+    h.server.press(b, '9');
+    h.server.press(b, '2');
+    await stored(callIdOf(a), 'rejected');
+    expect(h.server.events.some((e) => e.type === 'ChannelEnteredBridge')).toBe(false);
+    expect(requestsTo(h.server, 'POST', `/bridges/${a}-bridge/addChannel`)).toHaveLength(0);
   });
 
   it('the caller hangs up during the warning: the subscriber hears a short notice and is released', async () => {
@@ -152,12 +238,13 @@ describe('warned calls', () => {
     const a = h.server.inboundCall({ ...AMAZON, args: args() });
     const b = await subscriberLeg(a);
     await warningPlayed(b);
-    h.server.hangupFromNetwork(a);
-    await h.server.waitForEvent((e) => e.type === 'ChannelDestroyed' && (e.channel as { id: string }).id === b);
+    h.server.hangupFromNetwork(a, 127);
+    await h.server.waitForEvent(isChannel('ChannelDestroyed', b));
     expect(requestsTo(h.server, 'POST', `/channels/${b}/play`).map((r) => r.query.media)).toContain(
       'sound:spoofguard/caller-hung-up',
     );
     await stored(callIdOf(a), 'caller-hung-up');
+    expect(h.server.bridges.size).toBe(0);
   });
 
   it('a warned call the subscriber does not answer is logged as unanswered', async () => {
@@ -170,12 +257,16 @@ describe('warned calls', () => {
 });
 
 describe('blocked calls', () => {
-  it('never rings the subscriber and refuses the caller', async () => {
+  it('never rings the subscriber and refuses the caller in the dialplan (608 Rejected)', async () => {
     h = await startHarness();
     const a = h.server.inboundCall({ number: '110', name: 'Polizei', args: args() });
     await stored(callIdOf(a), 'blocked');
     expect(requestsTo(h.server, 'POST', '/channels')).toHaveLength(0);
-    expect(requestsTo(h.server, 'DELETE', `/channels/${a}`)[0].query.reason).toBe('rejected');
+    expect(h.server.channels.get(a)?.continuedTo).toEqual({
+      context: 'spoofguard-refuse',
+      extension: 's',
+      priority: '1',
+    });
   });
 
   it('answers and plays an announcement when so configured', async () => {
@@ -223,12 +314,12 @@ describe('verdict header from the SIP front', () => {
     expect(await h.worker.store.get(callIdOf(a))).toBeUndefined();
   });
 
-  it('a forged verdict is not trusted: the call is screened (clean here) and connected', async () => {
+  it('a forged verdict is not trusted: the call is screened again (a warning here) and connected on 1', async () => {
     h = await startHarness();
     const header = signVerdict({ verdict: 'allow', score: 0, reasons: [] }, 'someone-elses-key-0123456789');
     const a = h.server.inboundCall({ ...AMAZON, args: args('+4930901899', 'de-national', '', header) });
     const b = await subscriberLeg(a);
-    await warningPlayed(b); // screened as Amazon despite the forged "allow"
+    await warningHeard(b); // screened as Amazon despite the forged "allow"
     h.server.press(b, '1');
     await h.server.waitForEvent((e) => e.type === 'ChannelEnteredBridge');
   });
@@ -240,7 +331,7 @@ describe('verdict header from the SIP front', () => {
       args: args('+4930901899', 'de-national', '"Amazon" <sip:+498003638469@sbc.example.de>'),
     });
     const b = await subscriberLeg(a);
-    await warningPlayed(b);
+    await warningHeard(b);
     h.server.press(b, '1');
     await h.server.waitForEvent((e) => e.type === 'ChannelEnteredBridge');
   });
@@ -251,7 +342,7 @@ describe('resilience', () => {
     h = await startHarness();
     const a = h.server.inboundCall({ ...AMAZON, args: args() });
     const b = await subscriberLeg(a);
-    await warningPlayed(b);
+    await warningHeard(b);
     h.server.dropWebSockets();
     await until(() => h.server.connectedApps > 0, 10000, 'event socket back');
     h.server.press(b, '1');
@@ -269,7 +360,7 @@ describe('a dialplan that passes only the called number', () => {
       vars: { 'PJSIP_HEADER(read,P-Asserted-Identity)': '<sip:+498003638469@sbc.example.de>' },
     });
     const b = await subscriberLeg(a);
-    await warningPlayed(b);
+    await warningHeard(b);
     expect(requestsTo(h.server, 'GET', `/channels/${a}/variable`).map((r) => r.query.variable)).toContain(
       'PJSIP_HEADER(read,P-Asserted-Identity)',
     );
@@ -278,9 +369,73 @@ describe('a dialplan that passes only the called number', () => {
   });
 
   it('takes the called number from the channel when no argument names it', async () => {
-    h = await startHarness();
+    h = await startHarness({ ari: { cleanCalls: 'stasis' } });
     h.server.inboundCall({ ...ERIKA, args: [], exten: '+4930901877' });
     await until(() => requestsTo(h.server, 'POST', '/channels').length === 1);
     expect(requestsTo(h.server, 'POST', '/channels')[0].query.endpoint).toBe('PJSIP/+4930901877@subscribers');
+  });
+});
+
+describe('a call follows what Asterisk reports', () => {
+  it('legs that vanished while Asterisk was away end their calls after the reconnect, outcome logged', async () => {
+    h = await startHarness();
+    const a = h.server.inboundCall({ ...AMAZON, args: args() });
+    const b = await subscriberLeg(a);
+    await warningHeard(b);
+    const port = h.server.port;
+    await h.server.stop();
+    h.server.hangupFromNetwork(b); // the subscriber hangs up while no event socket is there to tell
+    await h.server.start(port);
+    await stored(callIdOf(a), 'rejected');
+    expect(requestsTo(h.server, 'GET', '/channels').length).toBeGreaterThanOrEqual(1);
+    expect(requestsTo(h.server, 'DELETE', `/channels/${a}`)[0].query.reason).toBe('busy');
+    await until(() => h.ari.app.callsInProgress === 0);
+  });
+
+  it('a call not bridged within ari.setupDeadlineSec goes back to the dialplan, logged as failed', async () => {
+    h = await startHarness({ ari: { setupDeadlineSec: 1, dialTimeoutSec: 30 } });
+    h.server.behaviour = () => ({ neverAnswer: true });
+    const a = h.server.inboundCall({ ...AMAZON, args: args() });
+    await stored(callIdOf(a), 'failed');
+    expect(h.server.channels.get(a)?.continuedTo).toEqual({});
+    expect(h.server.channels.has(`${a}-sub`)).toBe(false);
+  });
+
+  it('above ari.maxCallsInSetup a new call goes back to the dialplan unscreened at once', async () => {
+    h = await startHarness({ ari: { maxCallsInSetup: 1 } });
+    h.server.behaviour = () => ({ neverAnswer: true });
+    const a = h.server.inboundCall({ ...AMAZON, args: args() });
+    await until(() => requestsTo(h.server, 'POST', '/channels').length === 1);
+    const c = h.server.inboundCall({ ...AMAZON, args: args() });
+    await h.server.waitForEvent(isChannel('StasisEnd', c));
+    expect(h.server.channels.get(c)?.continuedTo).toEqual({});
+    expect(requestsTo(h.server, 'POST', '/channels')).toHaveLength(1);
+    expect(h.ari.app.sessions.has(a)).toBe(true);
+  });
+
+  it('a drain that runs out hands unbridged calls back; a bridged call stays up and the next app adopts it', async () => {
+    h = await startHarness({ ari: { drainTimeoutMs: 300 } });
+    const a = h.server.inboundCall({ ...AMAZON, args: args() });
+    const b = await subscriberLeg(a);
+    await warningHeard(b);
+    h.server.press(b, '1');
+    await h.server.waitForEvent(isChannel('ChannelEnteredBridge', a));
+    h.server.playbackMs = 60_000; // the second call is still in its warning when the drain runs out
+    const c = h.server.inboundCall({ ...AMAZON, args: args() });
+    const d = await subscriberLeg(c);
+    await warningPlayed(d);
+    await h.ari.close();
+    expect(h.server.channels.get(c)?.continuedTo).toEqual({});
+    expect(h.server.channels.has(d)).toBe(false);
+    expect([...(h.server.bridges.get(`${a}-bridge`)?.channels ?? [])].sort()).toEqual([a, b].sort());
+
+    const next = runAri(h.config, quietLogger(), h.screening, h.producer);
+    try {
+      await until(() => next.app.callsInProgress === 1, 10000, 'bridged call adopted');
+      h.server.hangupFromNetwork(a);
+      await until(() => !h.server.channels.has(b) && h.server.bridges.size === 0, 10000, 'adopted call released');
+    } finally {
+      await next.close();
+    }
   });
 });

@@ -1,5 +1,6 @@
 import type { Config } from '../../services/common/config';
 import { runAri, type RunningAri } from '../../services/ari';
+import type { FlaggedCallProducer } from '../../services/events';
 import type { Screening } from '../../services/screening';
 import type { RunningLogWorker } from '../../services/worker';
 import { AriTestServer } from '../support/ari-server/server';
@@ -13,6 +14,7 @@ export interface Harness {
   server: AriTestServer;
   config: Config;
   screening: Screening;
+  producer: FlaggedCallProducer;
   ari: RunningAri;
   worker: RunningLogWorker;
   close(): Promise<void>;
@@ -42,6 +44,7 @@ export async function startHarness(overrides: Record<string, unknown> = {}): Pro
     server,
     config,
     screening: callPath.screening,
+    producer: callPath.producer,
     ari,
     worker: callPath.worker,
     close: async () => {

@@ -21,9 +21,6 @@ describe('prompts', () => {
     const prompts = new Prompts();
     expect(prompts.warning('amazon', ['brand-number'])[0]).toBe('sound:spoofguard/warning-amazon');
     expect(prompts.warning(undefined, ['emergency-caller-id'])[0]).toBe('sound:spoofguard/warning-police');
-    expect(prompts.warning('paypal', ['brand-name'])).toEqual([
-      'sound:spoofguard/warning-generic',
-      'sound:spoofguard/choices',
-    ]);
+    expect(prompts.warning('paypal', ['brand-name'])).toEqual(['sound:spoofguard/warning-generic']);
   });
 });

@@ -264,6 +264,7 @@ export function description(basePath: string): Record<string, object> {
         {
           path: '/bridges',
           operations: [
+            op('GET', 'list', 'List[Bridge]'),
             op('POST', 'create', 'Bridge', [
               p('type', 'query', 'string'),
               p('bridgeId', 'query', 'string'),

@@ -26,6 +26,10 @@ export interface ChannelState {
   endpoint?: string;
   timers: NodeJS.Timeout[];
   hungUp: boolean;
+  /** Entered Stasis from the dialplan (an inbound call), as opposed to originated through ARI. */
+  fromDialplan: boolean;
+  /** Where `continue` sent it on in the dialplan (the test server runs no dialplan). */
+  continuedTo?: { context?: string; extension?: string; priority?: string };
 }
 
 /** How the far end of a dialled endpoint behaves. */
@@ -190,6 +194,7 @@ export class AriTestServer {
     };
     channel.apps.add(options.app ?? 'spoofguard');
     channel.inStasis = true;
+    channel.fromDialplan = true;
     this.emit('StasisStart', channel, { args: options.args, channel: this.json(channel) });
     return channel.id;
   }
@@ -296,11 +301,18 @@ export class AriTestServer {
       }
       if (action === 'play' && method === 'POST') return this.play(channel, q);
       if (action === 'continue' && method === 'POST') {
+        // Asterisk 22: StasisEnd, then the channel goes on in the dialplan and the app hears no more of it
         channel.inStasis = false;
-        setImmediate(() => this.emit('StasisEnd', channel, { channel: this.json(channel) }));
+        channel.continuedTo = { context: q.context, extension: q.extension, priority: q.priority };
+        setImmediate(() => {
+          this.emit('StasisEnd', channel, { channel: this.json(channel) });
+          channel.apps.clear();
+        });
         return [204];
       }
     }
+    if (method === 'GET' && path === '/bridges')
+      return [200, [...this.bridges.values()].map((b) => this.bridgeJson(b))];
     if (method === 'POST' && path === '/bridges') {
       const id = q.bridgeId || `bridge-${this.pad()}`;
       if (this.bridges.has(id)) return [409, { message: 'Bridge with this ID already exists' }];
@@ -384,6 +396,7 @@ export class AriTestServer {
           dial('ANSWER');
           this.setState(channel, 'Up');
           channel.inStasis = true;
+          channel.dialplan = { ...channel.dialplan, app_name: 'Stasis', app_data: [q.app ?? '', ...appArgs].join(',') };
           this.emit('StasisStart', channel, { args: appArgs, channel: this.json(channel) });
         });
       else if ('busyAfterMs' in behaviour)
@@ -442,12 +455,18 @@ export class AriTestServer {
     if (channel) this.emit('PlaybackFinished', channel, { playback: this.playbackJson(playback) });
   }
 
-  /** Hang-up in Asterisk's order: ChannelHangupRequest, ChannelLeftBridge, StasisEnd, ChannelDestroyed. */
+  /**
+   * Hang-up in the order Asterisk 22 sends it (recorded by the real-server suite): ChannelHangupRequest
+   * (with the cause), ChannelLeftBridge, StasisEnd, then ChannelDestroyed only for a channel the app
+   * originated. A channel that entered Stasis from the dialplan leaves the app at StasisEnd, and the app
+   * hears nothing more of it: no ChannelDestroyed. An unanswered originated leg (busy, rejected, no answer)
+   * gets ChannelHangupRequest and ChannelDestroyed.
+   */
   private destroy(channel: ChannelState, cause: number, causeText: string, fromNetwork: boolean): void {
     if (channel.hungUp) return;
     channel.hungUp = true;
     channel.timers.forEach(clearTimeout);
-    if (fromNetwork || channel.inStasis)
+    if (fromNetwork || channel.inStasis || !channel.fromDialplan)
       this.emit('ChannelHangupRequest', channel, { cause, channel: this.json(channel) });
     for (const p of [...this.playbacks.values()].filter((p) => p.channelId === channel.id)) this.finishPlayback(p);
     const bridge = channel.bridge ? this.bridges.get(channel.bridge) : undefined;
@@ -460,7 +479,8 @@ export class AriTestServer {
       channel.inStasis = false;
       this.emit('StasisEnd', channel, { channel: this.json(channel) });
     }
-    this.emit('ChannelDestroyed', channel, { cause, cause_txt: causeText, channel: this.json(channel) });
+    if (!channel.fromDialplan)
+      this.emit('ChannelDestroyed', channel, { cause, cause_txt: causeText, channel: this.json(channel) });
     channel.apps.clear();
     this.channels.delete(channel.id);
   }
@@ -497,6 +517,7 @@ export class AriTestServer {
       inStasis: false,
       timers: [],
       hungUp: false,
+      fromDialplan: false,
     };
     this.channels.set(channel.id, channel);
     return channel;
