@@ -170,10 +170,13 @@ ${body ? `Content-Type: application/sdp\nContent-Length: [len]\n\n${SDP}` : 'Con
   }
   steps.push(response('180 Ringing'));
   if (answer.kind === 'no-answer') {
+    // the 487 answers the INVITE: the CANCEL's CSeq number is the INVITE's
     steps.push(
-      `  <recv request="CANCEL" timeout="120000"/>`,
+      `  <recv request="CANCEL" timeout="120000"><action>
+    <ereg regexp="[0-9]+" search_in="hdr" header="CSeq:" assign_to="cancel_cseq"/>
+  </action></recv>`,
       okToLast(),
-      response('487 Request Terminated'),
+      response('487 Request Terminated').replace('[last_CSeq:]', 'CSeq: [$cancel_cseq] INVITE'),
       `  <recv request="ACK"/>`,
     );
     return scenario('subscriber', steps);
@@ -258,5 +261,5 @@ export async function startSipp(
   child.stdout?.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20000)));
   child.stderr?.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20000)));
   const done = new Promise<number>((resolve) => child.once('exit', (code) => resolve(code ?? -1)));
-  return { port, process: child, done, output: () => out, stop: () => child.kill('SIGTERM') };
+  return { port, process: child, done, output: () => out, stop: () => child.kill('SIGKILL') };
 }

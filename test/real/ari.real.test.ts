@@ -1,0 +1,341 @@
+import { randomInt } from 'node:crypto';
+import type { Config } from '../../services/common/config';
+import { openLogStore, type LogStore } from '../../services/flagged-log';
+import { exited, spawnSpoofguard } from '../support/child';
+import { testConfig } from '../support/config';
+import { freePort, PrivateRedis } from '../support/redis';
+import { RealAsterisk } from './support/asterisk';
+import { type CallerEnd, callerScenario, type SubscriberAnswer, startSipp, subscriberScenario } from './support/sipp';
+import { describeReal, eventually } from './support/suite';
+
+/**
+ * The ARI app on a real Asterisk 22: the project's own asterisk/*.conf (addresses, ports and the ARI password
+ * rewritten), a Redis of its own, `spoofguard serve` as a child process, sipp as caller (through the carrier
+ * trunk) and as subscriber (RFC 2833 digits). After every test: no channel and no bridge left in Asterisk.
+ */
+describeReal('asterisk', 'ARI app on a real Asterisk 22', (env) => {
+  let asterisk: RealAsterisk;
+  let redis: PrivateRedis;
+  let config: Config;
+  let store: LogStore;
+  let spoofguard: ReturnType<typeof spawnSpoofguard>;
+  let subscriberPort: number;
+  let consolePort: number;
+  const CALLED = '+4930901820';
+  // English prompts: the warning is 12.4 s, the choices 7 s
+  const WARNING_MS = 13_000;
+
+  const startSpoofguard = async (): Promise<void> => {
+    spoofguard = spawnSpoofguard(['serve'], config);
+    await eventually(
+      async () => {
+        const apps = (await (await asterisk.ari('GET', '/applications')).json()) as { name: string }[];
+        return apps.some((a) => a.name === 'spoofguard');
+      },
+      `spoofguard connected to Asterisk\n${spoofguard.output().slice(-2000)}`,
+      30_000,
+    );
+  };
+
+  beforeAll(async () => {
+    subscriberPort = await freePort();
+    asterisk = new RealAsterisk(env, { subscriberPort });
+    redis = await PrivateRedis.start({ persistent: true }); // its lists survive the outage test
+    await asterisk.start();
+    consolePort = await freePort();
+    config = testConfig({
+      console: { port: consolePort },
+      redis: { url: redis.url, connectTimeoutMs: 300 },
+      ari: {
+        url: asterisk.ariUrl,
+        username: asterisk.ariUser,
+        password: asterisk.ariPassword,
+        defaultLanguage: 'en',
+        digitTimeoutMs: 1000,
+        dialTimeoutSec: 3,
+        drainTimeoutMs: 20_000,
+      },
+    });
+    store = await openLogStore(config);
+    await startSpoofguard();
+  }, 90_000);
+
+  afterAll(async () => {
+    if (spoofguard) {
+      spoofguard.kill('SIGKILL');
+      await exited(spoofguard);
+    }
+    await store?.close();
+    await asterisk?.close();
+    await redis?.stop();
+  });
+
+  afterEach(async () => {
+    // nothing may be left up in Asterisk after a call, whatever path it took
+    await eventually(async () => {
+      const left = await asterisk.leftovers();
+      return left.channels === 0 && left.bridges === 0;
+    }, 'no channels and no bridges left in Asterisk');
+  });
+
+  const someNumber = (): string => `+4930${randomInt(1_000_000, 9_999_999)}`;
+
+  /** One call: the subscriber (if any) waits on its port, the caller calls through the trunk. */
+  async function call(
+    caller: { number: string; name?: string; end: CallerEnd },
+    subscriber?: SubscriberAnswer,
+    calls = 1,
+  ) {
+    const sub = subscriber
+      ? await startSipp(env, subscriberScenario(subscriber, env.dtmfPcaps), { port: subscriberPort, calls })
+      : undefined;
+    const uac = await startSipp(env, callerScenario({ ...caller, called: CALLED }), {
+      remote: `127.0.0.1:${asterisk.ports.sip}`,
+    });
+    const callerExit = await uac.done;
+    const subscriberExit = sub
+      ? await Promise.race([sub.done, new Promise<number>((r) => setTimeout(() => r(-2), 15_000))])
+      : 0;
+    sub?.stop();
+    if (callerExit !== 0 || subscriberExit !== 0)
+      throw new Error(
+        `sipp: caller ${callerExit}, subscriber ${subscriberExit}\n--- caller\n${uac.output().slice(0, 3000)}\n--- subscriber\n${sub?.output().slice(0, 3000)}\n--- spoofguard\n${spoofguard.output().slice(-3000)}`,
+      );
+  }
+
+  const outcomeOf = async (caller: string, outcome: string): Promise<Record<string, unknown>> => {
+    let found: Record<string, unknown> | undefined;
+    await eventually(
+      async () => {
+        const page = await store.list({ caller }, { limit: 5 });
+        found = page.records.find((r) => r.outcome === outcome) as Record<string, unknown> | undefined;
+        return found !== undefined;
+      },
+      `outcome ${outcome} of ${caller} in the flagged-call log\n${spoofguard.output().slice(-3000)}`,
+    );
+    return found as Record<string, unknown>;
+  };
+
+  describe('clean calls: handed back, dialled by the dialplan', () => {
+    it('bridged, the caller hangs up', async () => {
+      await call(
+        { number: someNumber(), name: 'Erika Mustermann', end: { kind: 'bye', afterMs: 1000 } },
+        {
+          kind: 'answer',
+          then: 'wait-bye',
+        },
+      );
+    });
+
+    it('bridged, the subscriber hangs up', async () => {
+      await call(
+        { number: someNumber(), end: { kind: 'wait-bye', timeoutMs: 20_000 } },
+        {
+          kind: 'answer',
+          then: { byeAfterMs: 1000 },
+        },
+      );
+    });
+  });
+
+  describe('warned calls: the subscriber hears the warning and chooses', () => {
+    it('1 after the warning: bridged, then released by the caller; outcome accepted', async () => {
+      const number = someNumber();
+      await call(
+        { number, name: 'Amazon', end: { kind: 'bye', afterMs: 1500 } },
+        {
+          kind: 'answer',
+          digit: '1',
+          digitAfterMs: WARNING_MS + 1000,
+          then: 'wait-bye',
+        },
+      );
+      const row = await outcomeOf(number, 'accepted');
+      expect(row).toMatchObject({ verdict: 'warn', brand: 'amazon', source: 'ari' });
+    }, 60_000);
+
+    it('2: the caller gets busy (486); outcome rejected', async () => {
+      const number = someNumber();
+      await call(
+        { number, name: 'Amazon', end: { kind: 'refused', status: 486 } },
+        {
+          kind: 'answer',
+          digit: '2',
+          digitAfterMs: 1500,
+          then: 'wait-bye',
+        },
+      );
+      await outcomeOf(number, 'rejected');
+    });
+
+    it('3: rejected and reported', async () => {
+      const number = someNumber();
+      await call(
+        { number, name: 'Amazon', end: { kind: 'refused', status: 486 } },
+        {
+          kind: 'answer',
+          digit: '3',
+          digitAfterMs: 1500,
+          then: 'wait-bye',
+        },
+      );
+      await outcomeOf(number, 'reported');
+    });
+
+    it('no key: the choices once more, then rejected', async () => {
+      const number = someNumber();
+      await call(
+        { number, name: 'Amazon', end: { kind: 'refused', status: 486 } },
+        { kind: 'answer', then: 'wait-bye' },
+      );
+      await outcomeOf(number, 'rejected');
+    }, 90_000);
+
+    it('1 pressed during the warning is not counted (2 later is)', async () => {
+      const number = someNumber();
+      // the subscriber presses 1 a second into the warning and then nothing: the call is rejected, not connected
+      await call(
+        { number, name: 'Amazon', end: { kind: 'refused', status: 486 } },
+        {
+          kind: 'answer',
+          digit: '1',
+          digitAfterMs: 1000,
+          then: 'wait-bye',
+        },
+      );
+      await outcomeOf(number, 'rejected');
+    }, 90_000);
+  });
+
+  describe('the caller hangs up', () => {
+    it('while the subscriber rings: the subscriber gets a CANCEL; outcome caller-hung-up', async () => {
+      const number = someNumber();
+      await call({ number, name: 'Amazon', end: { kind: 'cancel', afterMs: 1000 } }, { kind: 'no-answer' });
+      await outcomeOf(number, 'caller-hung-up');
+    });
+
+    it('during the warning: the subscriber hears a notice and is released', async () => {
+      const number = someNumber();
+      await call(
+        { number, name: 'Amazon', end: { kind: 'cancel', afterMs: 3000 } },
+        { kind: 'answer', then: 'wait-bye' },
+      );
+      await outcomeOf(number, 'caller-hung-up');
+    });
+  });
+
+  describe('the subscriber', () => {
+    it('is busy: the caller gets 486', async () => {
+      const number = someNumber();
+      await call({ number, name: 'Amazon', end: { kind: 'refused', status: 486 } }, { kind: 'busy' });
+      await outcomeOf(number, 'rejected');
+    });
+
+    it('does not answer: the caller gets 480 after ari.dialTimeoutSec; outcome unanswered', async () => {
+      const number = someNumber();
+      await call({ number, name: 'Amazon', end: { kind: 'refused', status: 480 } }, { kind: 'no-answer' });
+      await outcomeOf(number, 'unanswered');
+    });
+  });
+
+  it('a blocked call is refused with 608 Rejected and logged', async () => {
+    const before = await store.count({ outcome: 'blocked' });
+    await call({ number: '110', name: 'Polizei', end: { kind: 'refused', status: 608 } });
+    await eventually(async () => (await store.count({ outcome: 'blocked' })) === before + 1, 'blocked call logged');
+  });
+
+  it('Redis stopped: calls go through unwarned (fail open); Redis back: warned again', async () => {
+    await redis.stop();
+    try {
+      await call(
+        { number: someNumber(), name: 'Amazon', end: { kind: 'bye', afterMs: 500 } },
+        {
+          kind: 'answer',
+          then: 'wait-bye',
+        },
+      );
+      expect(spoofguard.output()).toContain('screening degraded');
+    } finally {
+      await redis.start();
+    }
+    // ready again once its Redis answers (the readiness check pings it)
+    await eventually(
+      async () => (await fetch(`http://127.0.0.1:${consolePort}/health/ready`).catch(() => undefined))?.status === 200,
+      'spoofguard ready again',
+      30_000,
+    );
+    const number = someNumber();
+    await call(
+      { number, name: 'Amazon', end: { kind: 'refused', status: 486 } },
+      { kind: 'answer', digit: '2', digitAfterMs: 1000, then: 'wait-bye' },
+    );
+    await outcomeOf(number, 'rejected');
+  }, 120_000);
+
+  it('Asterisk restarted: spoofguard reconnects by itself and takes calls again', async () => {
+    await asterisk.restart();
+    await eventually(
+      async () => {
+        const apps = (await (await asterisk.ari('GET', '/applications')).json()) as { name: string }[];
+        return apps.some((a) => a.name === 'spoofguard');
+      },
+      'spoofguard reconnected',
+      30_000,
+    );
+    const number = someNumber();
+    await call(
+      { number, name: 'Amazon', end: { kind: 'refused', status: 486 } },
+      {
+        kind: 'answer',
+        digit: '2',
+        digitAfterMs: 1000,
+        then: 'wait-bye',
+      },
+    );
+    await outcomeOf(number, 'rejected');
+  }, 90_000);
+
+  describe('SIGTERM', () => {
+    it('with a call up: a call arriving during the drain is dialled by the dialplan, the call in progress ends, then spoofguard exits 0', async () => {
+      const warned = someNumber();
+      const mark = spoofguard.output().length;
+      // the subscriber takes both calls; its 2 counts in the warned one (the dialplan's plain Dial ignores it)
+      const sub = await startSipp(
+        env,
+        subscriberScenario({ kind: 'answer', digit: '2', digitAfterMs: 4000, then: 'wait-bye' }, env.dtmfPcaps),
+        { port: subscriberPort, calls: 2 },
+      );
+      const first = await startSipp(
+        env,
+        callerScenario({ number: warned, name: 'Amazon', called: CALLED, end: { kind: 'refused', status: 486 } }),
+        {
+          remote: `127.0.0.1:${asterisk.ports.sip}`,
+        },
+      );
+      await eventually(() => spoofguard.output().slice(mark).includes('"verdict":"warn"'), 'the warned call screened');
+      await new Promise((r) => setTimeout(r, 1500)); // the subscriber hears the warning
+      spoofguard.kill('SIGTERM');
+      await eventually(() => spoofguard.output().includes('waiting for calls in progress to end'), 'draining');
+      // a call during the drain: handed back, so the dialplan dials it; the caller talks, then hangs up
+      const late = await startSipp(
+        env,
+        callerScenario({ number: someNumber(), called: CALLED, end: { kind: 'bye', afterMs: 6000 } }),
+        { remote: `127.0.0.1:${asterisk.ports.sip}` },
+      );
+      expect(await late.done).toBe(0);
+      expect(await first.done).toBe(0);
+      sub.stop();
+      const { code } = await exited(spoofguard);
+      expect(code).toBe(0);
+      await outcomeOf(warned, 'rejected');
+      await startSpoofguard();
+    }, 90_000);
+
+    it('without calls: spoofguard exits 0 at once', async () => {
+      spoofguard.kill('SIGTERM');
+      const { code } = await exited(spoofguard);
+      expect(code).toBe(0);
+      await startSpoofguard();
+    }, 60_000);
+  });
+});

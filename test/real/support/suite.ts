@@ -1,0 +1,56 @@
+import { type RealServerEnv, realServerEnv } from './asterisk';
+
+/**
+ * The real-server suite runs where real servers are: `ASTERISK_BIN` (Asterisk 22) and `DRACHTIO_BIN`
+ * (drachtio-server), as `../shared/real-servers/install.sh` prints them or as a user points them at their own.
+ * Without them it is skipped with one line saying why; with REQUIRE_REAL_SERVERS=1 (CI) a skip is a failure.
+ */
+export type RealServer = 'asterisk' | 'drachtio';
+
+const VARIABLES: Record<RealServer, (keyof RealServerEnv)[]> = {
+  asterisk: ['asteriskBin', 'asteriskModules', 'asteriskData'],
+  drachtio: ['drachtioBin'],
+};
+const NAMES: Record<keyof RealServerEnv, string> = {
+  asteriskBin: 'ASTERISK_BIN',
+  asteriskModules: 'ASTERISK_MODULES',
+  asteriskData: 'ASTERISK_DATA',
+  drachtioBin: 'DRACHTIO_BIN',
+  sippBin: 'SIPP_BIN',
+  dtmfPcaps: 'SIPP_DTMF_PCAPS',
+};
+
+export function describeReal(server: RealServer, title: string, body: (env: Required<RealServerEnv>) => void): void {
+  const env = realServerEnv();
+  const missing = VARIABLES[server].filter((key) => !env[key]).map((key) => NAMES[key]);
+  if (missing.length === 0) {
+    describe(title, () => body(env as Required<RealServerEnv>));
+    return;
+  }
+  const why = `real ${server} tests skipped: ${missing.join(', ')} not set (bash ../shared/real-servers/install.sh prints them)`;
+  if (process.env.REQUIRE_REAL_SERVERS === '1') {
+    describe(title, () => {
+      it('has its real server (REQUIRE_REAL_SERVERS=1)', () => {
+        throw new Error(why);
+      });
+    });
+    return;
+  }
+  console.warn(why);
+  const skipped = describe.skip;
+  skipped(title, () => body(env as Required<RealServerEnv>));
+}
+
+/** Polls until `check` holds, or fails with what it waited for. */
+export async function eventually(
+  check: () => Promise<boolean> | boolean,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
