@@ -59,6 +59,8 @@ export interface AsteriskOptions {
   /** Where the subscribers endpoint's aor points: the sipp subscriber's port on 127.0.0.1. */
   subscriberPort: number;
   ariPassword?: string;
+  /** Sections added after the project's own (benchmarks: endpoints and contexts of the apps compared). */
+  extra?: { pjsip?: string; extensions?: string };
 }
 
 /**
@@ -87,6 +89,14 @@ export class RealAsterisk {
 
   get output(): string {
     return this.log;
+  }
+
+  /** CPU seconds Asterisk has used so far (user + system), from /proc. */
+  cpuSeconds(): number {
+    const pid = this.process?.pid;
+    if (!pid) return 0;
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
   }
 
   async start(): Promise<void> {
@@ -135,9 +145,9 @@ export class RealAsterisk {
         .replace(
           /^contact\s*=\s*sip:pbx-phones\.example\.net.*$/m,
           `contact = sip:127.0.0.1:${this.options.subscriberPort}`,
-        ),
+        ) + (this.options.extra?.pjsip ?? ''),
     );
-    writeFileSync(join(this.dir, 'extensions.conf'), read('extensions.conf'));
+    writeFileSync(join(this.dir, 'extensions.conf'), read('extensions.conf') + (this.options.extra?.extensions ?? ''));
     // sounds: Asterisk's data folder as installed, with the project's prompts beside the core sounds
     const data = join(this.dir, 'data');
     mkdirSync(join(data, 'sounds'), { recursive: true });

@@ -223,6 +223,8 @@ ${steps.join('\n')}
 
 export interface SippRun {
   port: number;
+  /** Its working folder (trace files: -trace_rtt, -trace_msg). */
+  dir: string;
   process: ChildProcess;
   /** Resolves with sipp's exit code: 0 when every call succeeded. */
   done: Promise<number>;
@@ -261,5 +263,5 @@ export async function startSipp(
   child.stdout?.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20000)));
   child.stderr?.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20000)));
   const done = new Promise<number>((resolve) => child.once('exit', (code) => resolve(code ?? -1)));
-  return { port, process: child, done, output: () => out, stop: () => child.kill('SIGKILL') };
+  return { port, dir, process: child, done, output: () => out, stop: () => child.kill('SIGKILL') };
 }

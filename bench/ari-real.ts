@@ -1,0 +1,316 @@
+/**
+ * npm run bench:ari:real — clean calls on a real Asterisk 22, in one run and alternating:
+ *   spoofguard         the project's dialplan and `spoofguard ari` (ari.cleanCalls: dialplan, the default)
+ *   spoofguard-stasis  the same app keeping clean calls in Stasis (ari.cleanCalls: stasis)
+ *   minimal            a minimal ari-client app: one Redis look-up, dial the subscriber, bridge (bench/ari-real-minimal.ts)
+ *   dialplan           a dialplan-only look-up (AstDB), then Dial(): the floor
+ * sipp calls through its own trunk endpoint per variant (127.0.0.1 … 127.0.0.4); a sipp UAS answers as the
+ * subscriber at once; every call is held 1 s, then the caller hangs up. Prints caller INVITE→200 p50/p99 at
+ * 10 and 30 calls/s, the highest rate with 0 failed calls for BENCH_STEP_SEC (20) s, Asterisk's CPU per
+ * call, the channels and bridges left after each run, and what spoofguard handed back above its rate.
+ * Needs ASTERISK_BIN, ASTERISK_MODULES, ASTERISK_DATA, SIPP_BIN (bash ../shared/real-servers/install.sh). Run as root.
+ * Options: BENCH_STEP_SEC=20 BENCH_LADDER=20,40,60,80,100,130,160,200 BENCH_LATENCY_SEC=20
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadConfig } from '../services/common/config';
+import { createLogger } from '../services/common/logger';
+import { openListAdmin } from '../services/screening';
+import { seedEntries } from '../services/screening/seed';
+import { spawnSpoofguard } from '../test/support/child';
+import { freePort, PrivateRedis } from '../test/support/redis';
+import { RealAsterisk, realServerEnv } from '../test/real/support/asterisk';
+import { callerScenario, startSipp } from '../test/real/support/sipp';
+import { fmt, report, summarize } from './stats';
+
+const STEP_SEC = Number(process.env.BENCH_STEP_SEC ?? 20);
+const LATENCY_SEC = Number(process.env.BENCH_LATENCY_SEC ?? 20);
+const LADDER = (process.env.BENCH_LADDER ?? '20,40,60,80,100,130,160,200').split(',').map(Number);
+const CALLED = '+4930901820';
+
+type Variant = 'spoofguard' | 'spoofguard-stasis' | 'minimal' | 'dialplan';
+const SOURCE: Record<Variant, string> = {
+  spoofguard: '127.0.0.1',
+  'spoofguard-stasis': '127.0.0.4',
+  minimal: '127.0.0.2',
+  dialplan: '127.0.0.3',
+};
+
+const endpoint = (name: string, context: string, address: string): string => `
+[${name}]
+type = endpoint
+context = ${context}
+disallow = all
+allow = alaw,ulaw
+direct_media = no
+
+[${name}]
+type = identify
+endpoint = ${name}
+match = ${address}
+`;
+
+/** The compared apps' way in: bench-only endpoints and contexts after the project's own (left as they are). */
+const EXTRA = {
+  pjsip:
+    endpoint('bench-minimal', 'bench-minimal', SOURCE.minimal) +
+    endpoint('bench-dialplan', 'bench-dialplan', SOURCE.dialplan) +
+    endpoint('bench-sg-stasis', 'bench-sg-stasis', SOURCE['spoofguard-stasis']),
+  extensions: `
+[bench-minimal]
+exten => _[+0-9].,1,Stasis(minimal,\${EXTEN})
+ same => n,Hangup()
+
+[bench-dialplan]
+exten => _[+0-9].,1,Set(LISTED=\${DB(spoofguard/\${CALLERID(num)})})
+ same => n,Dial(PJSIP/\${EXTEN}@subscribers,45)
+ same => n,Hangup()
+
+[bench-sg-stasis]
+exten => _[+0-9].,1,Stasis(sgstasis,\${EXTEN},de-national,,)
+ same => n,Dial(PJSIP/\${EXTEN}@subscribers,45)
+ same => n,Hangup()
+`,
+};
+
+/** A subscriber that answers every call at once and waits for the caller's BYE. */
+const ANSWER_ALL = `<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE scenario SYSTEM "sipp.dtd">
+<scenario name="answer all">
+  <recv request="INVITE" crlf="true"/>
+  <send><![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 0
+      a=rtpmap:0 PCMU/8000
+  ]]></send>
+  <recv request="ACK" crlf="true"/>
+  <recv request="BYE" timeout="120000"/>
+  <send><![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+  ]]></send>
+</scenario>
+`;
+
+interface RunResult {
+  variant: Variant;
+  rate: number;
+  ok: number;
+  failed: number;
+  latency: number[];
+  asteriskCpuMsPerCall: number;
+  left: { channels: number; bridges: number };
+}
+
+async function main(): Promise<void> {
+  const env = realServerEnv();
+  if (!env.asteriskBin || !env.asteriskModules || !env.asteriskData) {
+    console.log(
+      'bench:ari:real needs ASTERISK_BIN, ASTERISK_MODULES and ASTERISK_DATA (bash ../shared/real-servers/install.sh)',
+    );
+    process.exitCode = 1;
+    return;
+  }
+  const subscriberPort = await freePort();
+  const asterisk = new RealAsterisk(env as Required<typeof env> as never, { subscriberPort, extra: EXTRA });
+  const redis = await PrivateRedis.start();
+  await asterisk.start();
+  const opsPort = await freePort();
+  const base = {
+    redis: { url: redis.url },
+    log: { level: 'warn' },
+    ops: { port: opsPort },
+    ari: { url: asterisk.ariUrl, username: asterisk.ariUser, password: asterisk.ariPassword },
+  };
+  const config = loadConfig({ overrides: base });
+  const lists = await openListAdmin(config, createLogger({ level: 'warn' }));
+  await lists.admin.import(seedEntries(lists.brands), { replace: { origin: 'seed' } });
+  await lists.close();
+
+  const children: ChildProcess[] = [];
+  const sg = spawnSpoofguard(['ari'], config, { SPOOFGUARD_LOG_LEVEL: 'warn' });
+  const stasisPort = await freePort();
+  const sgStasis = spawnSpoofguard(
+    ['ari'],
+    loadConfig({
+      overrides: { ...base, ops: { port: stasisPort }, ari: { ...base.ari, app: 'sgstasis', cleanCalls: 'stasis' } },
+    }),
+    { SPOOFGUARD_LOG_LEVEL: 'warn' },
+  );
+  const minimal = fork(join(__dirname, 'ari-real-minimal.ts'), [], {
+    execArgv: ['--import', 'tsx'],
+    env: {
+      ...process.env,
+      ARI_URL: asterisk.ariUrl,
+      ARI_USER: asterisk.ariUser,
+      ARI_PASSWORD: asterisk.ariPassword,
+      ARI_APP: 'minimal',
+      REDIS_URL: redis.url,
+      ENDPOINT: 'PJSIP/{to}@subscribers',
+    },
+  });
+  children.push(sg, sgStasis, minimal);
+  const subscriber = await startSipp(env, ANSWER_ALL, {
+    port: subscriberPort,
+    calls: 10_000_000,
+    extra: ['-mp', '16000', '-max_socket', '100000'],
+  });
+  try {
+    for (let i = 0; ; i++) {
+      const apps = (await (await asterisk.ari('GET', '/applications')).json()) as { name: string }[];
+      if (['spoofguard', 'sgstasis', 'minimal'].every((n) => apps.some((a) => a.name === n))) break;
+      if (i > 300) throw new Error('the apps did not connect to Asterisk');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const cpuMs = (): Promise<number> => Promise.resolve(asterisk.cpuSeconds() * 1000);
+
+    const run = async (variant: Variant, rate: number, seconds: number): Promise<RunResult> => {
+      const calls = Math.round(rate * seconds);
+      const cpuBefore = await cpuMs();
+      const uac = await startSipp(
+        env,
+        callerScenario({ number: '+4940123456', called: CALLED, end: { kind: 'bye', afterMs: 1000 } }),
+        {
+          remote: `127.0.0.1:${asterisk.ports.sip}`,
+          calls,
+          rate,
+          extra: [
+            '-i',
+            SOURCE[variant],
+            '-mp',
+            '26000',
+            '-trace_rtt',
+            '-rtt_freq',
+            '1',
+            '-recv_timeout',
+            '10000',
+            '-max_socket',
+            '100000',
+            '-l',
+            String(rate * 15),
+          ],
+        },
+      );
+      await uac.done;
+      const out = uac.output();
+      const count = (label: string): number =>
+        Number(new RegExp(`${label}\\s*\\|\\s*\\d+\\s*\\|\\s*(\\d+)`).exec(out)?.[1] ?? 0);
+      const ok = count('Successful call');
+      const failed = count('Failed call') + Math.max(0, calls - ok - count('Failed call'));
+      const dir = uac.dir;
+      const rttFile = readdirSync(dir).find((f) => f.endsWith('_rtt.csv'));
+      const latency = rttFile
+        ? readFileSync(join(dir, rttFile), 'utf8')
+            .split('\n')
+            .slice(1)
+            .map((l) => Number(l.split(';')[1]))
+            .filter((n) => Number.isFinite(n) && n > 0)
+        : [];
+      await new Promise((r) => setTimeout(r, 2500));
+      const cpu = (await cpuMs()) - cpuBefore;
+      let left = await asterisk.leftovers();
+      for (let i = 0; i < 50 && (left.channels || left.bridges); i++) {
+        await new Promise((r) => setTimeout(r, 200));
+        left = await asterisk.leftovers();
+      }
+      return { variant, rate, ok, failed, latency, asteriskCpuMsPerCall: cpu / Math.max(1, calls), left };
+    };
+
+    const variants: Variant[] = ['spoofguard', 'spoofguard-stasis', 'minimal', 'dialplan'];
+    console.log(`spoofguard bench:ari:real — Asterisk 22 (${asterisk.ariUrl}), sipp, calls held 1 s`);
+    // warm-up: every app compiles its hot paths before it is measured
+    for (const v of variants) await run(v, 10, 3);
+
+    const latency = new Map<string, RunResult>();
+    for (const rate of [10, 30]) for (const v of variants) latency.set(`${v}@${rate}`, await run(v, rate, LATENCY_SEC));
+    for (const rate of [10, 30]) {
+      const rows: [string, string][] = variants.map((v) => {
+        const r = latency.get(`${v}@${rate}`) as RunResult;
+        const s = summarize(r.latency);
+        return [
+          v,
+          `INVITE→200 p50 ${fmt(s.p50)} p99 ${fmt(s.p99)}  failed ${r.failed}/${r.ok + r.failed}  Asterisk CPU ${r.asteriskCpuMsPerCall.toFixed(2)} ms/call  left ${r.left.channels} ch ${r.left.bridges} br`,
+        ];
+      });
+      report(`${rate} calls/s for ${LATENCY_SEC} s`, rows);
+      const ratio = (a: Variant, b: Variant, p: 'p50' | 'p99'): string =>
+        (
+          summarize((latency.get(`${a}@${rate}`) as RunResult).latency)[p] /
+          summarize((latency.get(`${b}@${rate}`) as RunResult).latency)[p]
+        ).toFixed(2);
+      console.log(
+        `  spoofguard / minimal: p50 ${ratio('spoofguard', 'minimal', 'p50')}× (target ≤ 1.15), p99 ${ratio('spoofguard', 'minimal', 'p99')}× (target ≤ 1.3)`,
+      );
+    }
+
+    // the highest rate with 0 failed calls, alternating the variants at each step
+    const best = new Map<Variant, number>();
+    const alive = new Set<Variant>(variants);
+    const ladderRows: [string, string][] = [];
+    for (const rate of LADDER) {
+      for (const v of variants) {
+        if (!alive.has(v)) continue;
+        const r = await run(v, rate, STEP_SEC);
+        ladderRows.push([
+          `${v} @ ${rate}/s`,
+          `failed ${r.failed}/${r.ok + r.failed}  p99 ${fmt(summarize(r.latency).p99)}  left ${r.left.channels} ch ${r.left.bridges} br`,
+        ]);
+        if (r.failed === 0 && r.left.channels === 0 && r.left.bridges === 0) best.set(v, rate);
+        else alive.delete(v);
+      }
+      if (alive.size === 0) break;
+    }
+    report(`rate ladder, ${STEP_SEC} s a step`, ladderRows);
+    report(
+      'highest rate with 0 failed calls',
+      variants.map((v) => [v, `${best.get(v) ?? 0} calls/s${alive.has(v) ? ' (the ladder ended first)' : ''}`]),
+    );
+    const sgBest = best.get('spoofguard') ?? 0;
+    console.log(
+      `  spoofguard / minimal: ${(sgBest / Math.max(1, best.get('minimal') ?? 0)).toFixed(2)}× (target ≥ 0.9)`,
+    );
+
+    // above spoofguard's highest clean rate: what it hands back unscreened, counted
+    const over = Math.round(Math.max(sgBest, 20) * 1.5);
+    const r = await run('spoofguard', over, STEP_SEC);
+    const metrics = await (await fetch(`http://127.0.0.1:${opsPort}/metrics`)).text();
+    const handedBack = [...metrics.matchAll(/spoofguard_ari_handed_back_total\{reason="(\w+)"[^}]*\} (\d+)/g)]
+      .map((m) => `${m[1]} ${m[2]}`)
+      .join(', ');
+    report(`spoofguard at ${over} calls/s (1.5× its highest)`, [
+      ['calls', `ok ${r.ok}, failed ${r.failed}, left ${r.left.channels} ch ${r.left.bridges} br`],
+      ['handed back (whole run)', handedBack || 'none'],
+      ['INVITE→200 p50 / p99', `${fmt(summarize(r.latency).p50)} / ${fmt(summarize(r.latency).p99)}`],
+    ]);
+  } finally {
+    subscriber.stop();
+    for (const c of children) c.kill('SIGKILL');
+    await asterisk.close();
+    await redis.stop();
+  }
+}
+
+main().catch((err: Error) => {
+  console.error(err);
+  process.exitCode = 1;
+});
