@@ -247,9 +247,11 @@ async function main(): Promise<void> {
       const rows: [string, string][] = variants.map((v) => {
         const r = latency.get(`${v}@${rate}`) as RunResult;
         const s = summarize(r.latency);
+        // sipp's clock ticks in 4 ms steps here: the mean of many calls is the finer figure
+        const mean = r.latency.reduce((a, b) => a + b, 0) / Math.max(1, r.latency.length);
         return [
           v,
-          `INVITE→200 p50 ${fmt(s.p50)} p99 ${fmt(s.p99)}  failed ${r.failed}/${r.ok + r.failed}  Asterisk CPU ${r.asteriskCpuMsPerCall.toFixed(2)} ms/call  left ${r.left.channels} ch ${r.left.bridges} br`,
+          `INVITE→200 p50 ${fmt(s.p50)} p99 ${fmt(s.p99)} mean ${fmt(mean)}  failed ${r.failed}/${r.ok + r.failed}  Asterisk CPU ${r.asteriskCpuMsPerCall.toFixed(2)} ms/call  left ${r.left.channels} ch ${r.left.bridges} br`,
         ];
       });
       report(`${rate} calls/s for ${LATENCY_SEC} s`, rows);

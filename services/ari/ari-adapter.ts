@@ -45,10 +45,12 @@ export interface AriChannelInfo {
   id: string;
   state: string;
   dialplan?: { app_name?: string; app_data?: string };
+  creationtime?: string;
 }
 export interface AriBridgeInfo {
   id: string;
   channels: string[];
+  creationtime?: string;
 }
 
 /** Where a channel handed back to the dialplan goes on: the next priority unless a target is named. */

@@ -34,6 +34,29 @@ export interface AppSettings {
   maxCallsInSetup: number;
   /** More ARI requests waiting than this: new calls go back to the dialplan unscreened. */
   maxQueuedRequests: number;
+  /** A call that reaches the app this much later than usual (Asterisk or the app behind) goes on unscreened. */
+  maxLagMs: number;
+  /** How often to reconcile with Asterisk besides after every (re)connection (0: never). */
+  reconcileEveryMs: number;
+}
+
+/**
+ * How late calls reach the app: (now − the channel's creation time) less the smallest such delay seen
+ * recently, so that a clock difference between Asterisk's host and ours cancels out.
+ */
+class ArrivalLag {
+  private readonly recent: number[] = [];
+  private next = 0;
+
+  /** The lag of a call created at `created` (ms); 0 when Asterisk did not say. */
+  observe(created: string | undefined, now = Date.now()): number {
+    const at = created ? Date.parse(created) : NaN;
+    if (!Number.isFinite(at)) return 0;
+    const delay = now - at;
+    if (this.recent.length < 200) this.recent.push(delay);
+    else this.recent[this.next++ % 200] = delay;
+    return delay - Math.min(...this.recent);
+  }
 }
 
 /**
@@ -47,6 +70,8 @@ export class AriApp {
   private readonly active = new Set<CallSession>();
   private draining = false;
   private reconciling?: Promise<void>;
+  private readonly lag = new ArrivalLag();
+  private readonly reconcileTimer?: NodeJS.Timeout;
 
   constructor(
     private readonly ari: AriConnection,
@@ -62,6 +87,15 @@ export class AriApp {
         ),
     );
     ari.on('connected', () => void this.reconcile());
+    // besides after a reconnect: what a request that timed out under load left behind (a bridge, a leg)
+    if (settings.reconcileEveryMs > 0)
+      this.reconcileTimer = setInterval(() => {
+        if (this.ari.connected) void this.reconcile();
+      }, settings.reconcileEveryMs).unref();
+  }
+
+  stop(): void {
+    clearInterval(this.reconcileTimer);
   }
 
   get callsInProgress(): number {
@@ -79,9 +113,12 @@ export class AriApp {
       case 'StasisStart': {
         if (event.args[0] === 'dialed') return this.sessions.get(event.channel.id)?.subscriberAnswered();
         if (this.sessions.has(event.channel.id)) return;
+        const lag = this.lag.observe(event.channel.creationtime);
         const busy = this.draining
           ? 'draining'
-          : this.callsInSetup >= this.settings.maxCallsInSetup || this.ari.queued > this.settings.maxQueuedRequests
+          : this.callsInSetup >= this.settings.maxCallsInSetup ||
+              this.ari.queued > this.settings.maxQueuedRequests ||
+              lag > this.settings.maxLagMs
             ? 'overload'
             : undefined;
         if (busy) return this.handBackUnscreened(event.channel.id, busy);
@@ -183,6 +220,7 @@ export class AriApp {
     const owned = (id: string): boolean => this.sessions.has(id);
     let adopted = 0;
     let released = 0;
+    const now = Date.now();
     for (const bridge of bridges) {
       const callerId = bridge.id.endsWith('-bridge') ? bridge.id.slice(0, -'-bridge'.length) : undefined;
       if (!callerId || bridgeIdOf(callerId) !== bridge.id || owned(callerId)) continue;
@@ -204,8 +242,13 @@ export class AriApp {
       await this.ari.destroyBridge(bridge.id).catch(() => undefined);
       released++;
     }
+    // a channel that entered Stasis a moment ago may not have its session yet
+    const settled = (id: string): boolean => {
+      const created = Date.parse(live.get(id)?.creationtime ?? '');
+      return !Number.isFinite(created) || now - created > 10_000;
+    };
     for (const channel of channels) {
-      if (!ours(channel.id) || owned(channel.id)) continue;
+      if (!ours(channel.id) || owned(channel.id) || !settled(channel.id)) continue;
       if (bridges.some((b) => b.channels.includes(channel.id))) continue;
       released++;
       // a subscriber leg without its call is hung up; a caller waiting in Stasis goes on in the dialplan

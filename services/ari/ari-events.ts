@@ -7,6 +7,8 @@ const channel = z.object({
   state: z.string(),
   caller: z.object({ name: z.string(), number: z.string() }),
   dialplan: z.object({ exten: z.string().optional() }).partial().optional(),
+  /** When Asterisk created the channel ("2026-12-02T01:02:33.105+0000"): how long a call waited for us. */
+  creationtime: z.string().optional(),
 });
 export type AriChannel = z.infer<typeof channel>;
 

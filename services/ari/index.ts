@@ -64,7 +64,13 @@ export function runAri(
       logger: log,
     },
     // as many requests may wait as run: beyond that Asterisk is not keeping up, and new calls go on unscreened
-    { app: config.ari.app, maxCallsInSetup: config.ari.maxCallsInSetup, maxQueuedRequests: config.ari.maxInFlight },
+    {
+      app: config.ari.app,
+      maxCallsInSetup: config.ari.maxCallsInSetup,
+      maxQueuedRequests: config.ari.maxInFlight,
+      maxLagMs: config.ari.maxLagMs,
+      reconcileEveryMs: config.ari.reconcileEverySec * 1000,
+    },
     log,
   );
   metrics?.watchSessions(() => app.callsInProgress);
@@ -73,6 +79,7 @@ export function runAri(
     app,
     connection,
     close: async () => {
+      app.stop();
       await app.drain(config.ari.drainTimeoutMs);
       await connection.stop();
     },

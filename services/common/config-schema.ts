@@ -293,6 +293,14 @@ export const configSpec = {
       doc: 'Calls being screened, rung or warned at once; a call beyond this (or while ARI requests queue up) goes back to the dialplan unscreened at once, counted in spoofguard_ari_handed_back_total{reason="overload"}.',
       format: z.number().int().min(1).max(100000),
     }),
+    maxLagMs: setting({
+      doc: 'A call that reaches the app this much later than calls usually do (Asterisk or the app falling behind) goes back to the dialplan unscreened at once, counted as overload.',
+      format: z.number().int().min(100).max(60000),
+    }),
+    reconcileEverySec: setting({
+      doc: 'How often the app compares its calls with what Asterisk has (besides after every reconnect), releasing what requests that timed out left behind; 0: only after reconnects.',
+      format: z.number().int().min(0).max(3600),
+    }),
     drainTimeoutMs: setting({
       doc: 'On SIGTERM: how long calls in progress may take to end. Calls not yet bridged are then handed back to the dialplan; bridged calls stay up in Asterisk and the next spoofguard to connect adopts them.',
       format: z.number().int().min(0).max(600000),

@@ -413,6 +413,16 @@ describe('a call follows what Asterisk reports', () => {
     expect(h.ari.app.sessions.has(a)).toBe(true);
   });
 
+  it('a call that reaches the app far later than calls usually do goes on unscreened at once', async () => {
+    h = await startHarness();
+    const first = h.server.inboundCall({ ...ERIKA, args: args() });
+    await h.server.waitForEvent(isChannel('StasisEnd', first));
+    const late = h.server.inboundCall({ ...AMAZON, args: args(), createdAgoMs: 5000 });
+    await h.server.waitForEvent(isChannel('StasisEnd', late));
+    expect(h.server.channels.get(late)?.continuedTo).toEqual({});
+    expect(requestsTo(h.server, 'POST', '/channels')).toHaveLength(0); // not screened: no warning leg
+  });
+
   it('a drain that runs out hands unbridged calls back; a bridged call stays up and the next app adopts it', async () => {
     h = await startHarness({ ari: { drainTimeoutMs: 300 } });
     const a = h.server.inboundCall({ ...AMAZON, args: args() });

@@ -4,7 +4,9 @@ import { openLogStore, type LogStore } from '../../services/flagged-log';
 import { exited, spawnSpoofguard } from '../support/child';
 import { testConfig } from '../support/config';
 import { freePort, PrivateRedis } from '../support/redis';
+import { AriTestServer } from '../support/ari-server/server';
 import { RealAsterisk } from './support/asterisk';
+import { EventRecorder } from './support/event-recorder';
 import { type CallerEnd, callerScenario, type SubscriberAnswer, startSipp, subscriberScenario } from './support/sipp';
 import { describeReal, eventually } from './support/suite';
 
@@ -297,6 +299,66 @@ describeReal('asterisk', 'ARI app on a real Asterisk 22', (env) => {
     await outcomeOf(number, 'rejected');
   }, 90_000);
 
+  describe('the ARI test server sends what Asterisk 22 sends', () => {
+    // the same small Stasis app drives one bridged call on the real Asterisk and on the test server; the
+    // events each leg gets must be the same, in the same order
+    beforeAll(async () => {
+      spoofguard.kill('SIGTERM');
+      await exited(spoofguard);
+    });
+    afterAll(startSpoofguard);
+
+    it.each(['caller', 'subscriber'] as const)('a bridged call that the %s hangs up', async (who) => {
+      const real = new EventRecorder(
+        asterisk.ariUrl,
+        asterisk.ariUser,
+        asterisk.ariPassword,
+        'spoofguard',
+        `PJSIP/${CALLED}@subscribers`,
+      );
+      await real.start();
+      try {
+        await call(
+          {
+            number: someNumber(),
+            end: who === 'caller' ? { kind: 'bye', afterMs: 1000 } : { kind: 'wait-bye', timeoutMs: 20_000 },
+          },
+          { kind: 'answer', then: who === 'caller' ? 'wait-bye' : { byeAfterMs: 1000 } },
+        );
+        await real.done;
+      } finally {
+        real.close();
+      }
+
+      const server = new AriTestServer();
+      await server.start();
+      const fake = new EventRecorder(
+        server.url,
+        server.username,
+        server.password,
+        'spoofguard',
+        `PJSIP/${CALLED}@subscribers`,
+      );
+      await fake.start();
+      try {
+        server.behaviour = () => ({ answerAfterMs: 20 });
+        const callerId = server.inboundCall({ number: someNumber(), args: [CALLED] });
+        await eventually(
+          () =>
+            fake.recording.caller.includes('ChannelEnteredBridge') &&
+            fake.recording.subscriber.includes('ChannelEnteredBridge'),
+          'bridged on the test server',
+        );
+        server.hangupFromNetwork(who === 'caller' ? callerId : `${callerId}-sub`);
+        await fake.done;
+      } finally {
+        fake.close();
+        await server.stop();
+      }
+      expect(fake.recording).toEqual(real.recording);
+    });
+  });
+
   describe('SIGTERM', () => {
     it('with a call up: a call arriving during the drain is dialled by the dialplan, the call in progress ends, then spoofguard exits 0', async () => {
       const warned = someNumber();
@@ -333,7 +395,9 @@ describeReal('asterisk', 'ARI app on a real Asterisk 22', (env) => {
       await startSpoofguard();
     }, 90_000);
 
-    it('without calls: spoofguard exits 0 at once', async () => {
+    it('without calls: spoofguard exits 0 at once; its log holds JSON lines only', async () => {
+      // ari-client's swagger prints a plain notice on every connect: it must not reach the JSON log
+      expect(spoofguard.output()).not.toContain('deprecated version of Swagger');
       spoofguard.kill('SIGTERM');
       const { code } = await exited(spoofguard);
       expect(code).toBe(0);

@@ -151,7 +151,7 @@ export class AriTestServer {
   }
 
   /** Resolves with the first event (already sent or future) that matches. */
-  waitForEvent(match: (e: Record<string, unknown>) => boolean, timeoutMs = 5000): Promise<Record<string, unknown>> {
+  waitForEvent(match: (e: Record<string, unknown>) => boolean, timeoutMs = 15000): Promise<Record<string, unknown>> {
     const seen = this.events.find(match);
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
@@ -179,11 +179,15 @@ export class AriTestServer {
     app?: string;
     vars?: Record<string, string>;
     exten?: string;
+    /** The call waited this long in Asterisk before it reached the app (Asterisk falling behind). */
+    createdAgoMs?: number;
   }): string {
     const channel = this.newChannel(`PJSIP/trunk-${this.pad()}`, 'Ring', {
       name: options.name ?? '',
       number: options.number,
     });
+    if (options.createdAgoMs)
+      channel.creationtime = new Date(Date.now() - options.createdAgoMs).toISOString().replace('Z', '+0000');
     channel.vars = { ...options.vars };
     channel.dialplan = {
       context: 'from-trunk',
