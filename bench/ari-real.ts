@@ -183,6 +183,15 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, 100));
     }
     const cpuMs = (): Promise<number> => Promise.resolve(asterisk.cpuSeconds() * 1000);
+    const clearAsterisk = async (): Promise<void> => {
+      const channels = (await (await asterisk.ari('GET', '/channels')).json()) as { id: string }[];
+      const bridges = (await (await asterisk.ari('GET', '/bridges')).json()) as { id: string }[];
+      await Promise.all([
+        ...channels.map((c) => asterisk.ari('DELETE', `/channels/${c.id}`).catch(() => undefined)),
+        ...bridges.map((b) => asterisk.ari('DELETE', `/bridges/${b.id}`).catch(() => undefined)),
+      ]);
+      await new Promise((r) => setTimeout(r, 1000));
+    };
 
     const run = async (variant: Variant, rate: number, seconds: number): Promise<RunResult> => {
       const calls = Math.round(rate * seconds);
@@ -233,6 +242,8 @@ async function main(): Promise<void> {
         await new Promise((r) => setTimeout(r, 200));
         left = await asterisk.leftovers();
       }
+      // what one variant left must not count against the next: clear it (it is reported above)
+      if (left.channels || left.bridges) await clearAsterisk();
       return { variant, rate, ok, failed, latency, asteriskCpuMsPerCall: cpu / Math.max(1, calls), left };
     };
 
