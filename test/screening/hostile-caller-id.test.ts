@@ -1,34 +1,21 @@
-import type { Config } from '../../services/common/config';
-import type { Screening } from '../../services/screening';
 import type { Verdict } from '../../services/screening/verdict';
-import { testConfig } from '../support/config';
-import { dropPrefix } from '../support/redis';
-import { seededScreening } from '../support/screening';
+import { seededScreeningPerFile } from '../support/screening';
 
 /** What a scammer can put into the caller ID, screened end to end against seeded lists on a real Redis. */
-let config: Config;
-let screening: Screening;
-
 const trunkBase = { country: 'DE', international: false };
-beforeAll(async () => {
-  config = testConfig({
-    trunks: {
-      // a network that verifies calls (STIR/SHAKEN) and writes its result onto P-Asserted-Identity
-      verifying: {
-        ...trunkBase,
-        identityHeaders: ['P-Asserted-Identity', 'From'],
-        verification: { header: 'P-Asserted-Identity' },
-      },
-      // a network that always sends P-Asserted-Identity
-      asserting: { ...trunkBase, identityHeaders: ['P-Asserted-Identity', 'From'], identityAlwaysSent: true },
+const file = seededScreeningPerFile({
+  trunks: {
+    // a network that verifies calls (STIR/SHAKEN) and writes its result onto P-Asserted-Identity
+    verifying: {
+      ...trunkBase,
+      identityHeaders: ['P-Asserted-Identity', 'From'],
+      verification: { header: 'P-Asserted-Identity' },
     },
-  });
-  screening = await seededScreening(config);
+    // a network that always sends P-Asserted-Identity
+    asserting: { ...trunkBase, identityHeaders: ['P-Asserted-Identity', 'From'], identityAlwaysSent: true },
+  },
 });
-afterAll(async () => {
-  await screening.close();
-  await dropPrefix(config.redis.keyPrefix);
-});
+
 
 const AMAZON_DE = '+498003638469';
 const codes = (v: Verdict): string[] => v.reasons.filter((r) => !r.suppressed).map((r) => r.code);
@@ -36,8 +23,8 @@ const codes = (v: Verdict): string[] => v.reasons.filter((r) => !r.suppressed).m
 describe('verstat counts only where the trunk’s own network verified the call', () => {
   it('ignores a self-asserted verstat on a trunk without a verification service, and says so', async () => {
     for (const trunk of ['de-national', 'unknown']) {
-      const plain = await screening.engine.screen({ from: `<sip:${AMAZON_DE}@carrier.example>`, trunk });
-      const asserted = await screening.engine.screen({
+      const plain = await file.screening.engine.screen({ from: `<sip:${AMAZON_DE}@carrier.example>`, trunk });
+      const asserted = await file.screening.engine.screen({
         from: `<sip:${AMAZON_DE};verstat=TN-Validation-Passed@carrier.example;user=phone>`,
         trunk,
       });
@@ -49,7 +36,7 @@ describe('verstat counts only where the trunk’s own network verified the call'
   });
 
   it('ignores a verstat in P-Asserted-Identity on a trunk that trusts only From', async () => {
-    const v = await screening.engine.screen({
+    const v = await file.screening.engine.screen({
       from: `<sip:${AMAZON_DE}@carrier.example>`,
       assertedIdentity: `<sip:${AMAZON_DE}@carrier.example;verstat=TN-Validation-Passed>`,
       trunk: 'unknown',
@@ -60,12 +47,16 @@ describe('verstat counts only where the trunk’s own network verified the call'
   });
 
   it('an explicit verstat (CLI, API, dialplan) is ignored on a trunk without verification too', async () => {
-    const v = await screening.engine.screen({ from: AMAZON_DE, verstat: 'TN-Validation-Passed', trunk: 'de-national' });
+    const v = await file.screening.engine.screen({
+      from: AMAZON_DE,
+      verstat: 'TN-Validation-Passed',
+      trunk: 'de-national',
+    });
     expect(codes(v)).toEqual(['brand-number', 'stir-ignored']);
   });
 
   it('on a verifying trunk, a passed verification lowers the number’s suspicion, never the name’s', async () => {
-    const numberOnly = await screening.engine.screen({
+    const numberOnly = await file.screening.engine.screen({
       from: `<sip:${AMAZON_DE}@a.example>`,
       assertedIdentity: `<sip:${AMAZON_DE}@carrier.example;verstat=TN-Validation-Passed>`,
       trunk: 'verifying',
@@ -73,7 +64,7 @@ describe('verstat counts only where the trunk’s own network verified the call'
     expect(codes(numberOnly)).toEqual(['brand-number', 'stir-passed']);
     expect(numberOnly.verdict).toBe('allow');
 
-    const named = await screening.engine.screen({
+    const named = await file.screening.engine.screen({
       from: `<sip:${AMAZON_DE}@a.example>`,
       assertedIdentity: `"Amazon" <sip:${AMAZON_DE}@carrier.example;verstat=TN-Validation-Passed>`,
       trunk: 'verifying',
@@ -81,7 +72,7 @@ describe('verstat counts only where the trunk’s own network verified the call'
     expect(codes(named)).toEqual(['brand-number', 'stir-passed', 'brand-name']);
     expect(named.verdict).toBe('warn');
     // the name alone keeps its full weight: 60, as without any verification
-    const nameAlone = await screening.engine.screen({
+    const nameAlone = await file.screening.engine.screen({
       from: '<sip:+4930901830@a.example>',
       assertedIdentity: '"Amazon" <sip:+4930901830@carrier.example;verstat=TN-Validation-Passed>',
       trunk: 'verifying',
@@ -91,7 +82,7 @@ describe('verstat counts only where the trunk’s own network verified the call'
   });
 
   it('on a verifying trunk, a verstat on another header or for another number is ignored', async () => {
-    const inFrom = await screening.engine.screen({
+    const inFrom = await file.screening.engine.screen({
       from: `<sip:${AMAZON_DE}@a.example;verstat=TN-Validation-Passed>`,
       assertedIdentity: `<sip:${AMAZON_DE}@carrier.example>`,
       trunk: 'verifying',
@@ -99,7 +90,7 @@ describe('verstat counts only where the trunk’s own network verified the call'
     expect(codes(inFrom)).toEqual(['brand-number', 'stir-ignored']);
 
     // the verified value is a harmless number; Amazon's number beside it is not verified
-    const other = await screening.engine.screen({
+    const other = await file.screening.engine.screen({
       from: '<sip:+4930901830@a.example>',
       assertedIdentity: `<sip:+4930901830@carrier.example;verstat=TN-Validation-Passed>, <tel:${AMAZON_DE}>`,
       trunk: 'verifying',
@@ -110,7 +101,7 @@ describe('verstat counts only where the trunk’s own network verified the call'
   });
 
   it('a failed verification on a verifying trunk counts', async () => {
-    const v = await screening.engine.screen({
+    const v = await file.screening.engine.screen({
       from: '<sip:+4930901830@a.example>',
       assertedIdentity: '<sip:+4930901830@carrier.example;verstat=TN-Validation-Failed>',
       trunk: 'verifying',
@@ -122,7 +113,7 @@ describe('verstat counts only where the trunk’s own network verified the call'
 describe('bad form never helps the caller', () => {
   it('screens the number of a display name padded past any length', async () => {
     for (const padding of [2100, 20_000, 60_000]) {
-      const v = await screening.engine.screen({
+      const v = await file.screening.engine.screen({
         from: `"Amazon ${'x'.repeat(padding)}" <sip:${AMAZON_DE}@carrier.example>`,
         trunk: 'de-national',
       });
@@ -135,12 +126,12 @@ describe('bad form never helps the caller', () => {
 
   it('screens the number of a URI padded with parameters, and of a padded P-Asserted-Identity', async () => {
     const params = Array.from({ length: 400 }, (_, i) => `;p${i}=${'y'.repeat(20)}`).join('');
-    const uri = await screening.engine.screen({
+    const uri = await file.screening.engine.screen({
       from: `<sip:${AMAZON_DE}@carrier.example${params}>`,
       trunk: 'unknown',
     });
     expect(uri.verdict).toBe('warn');
-    const pai = await screening.engine.screen({
+    const pai = await file.screening.engine.screen({
       from: '<sip:+4930901830@a.example>',
       assertedIdentity: `"${'z'.repeat(3000)}" <sip:${AMAZON_DE}@carrier.example${params}>`,
       trunk: 'de-national',
@@ -157,7 +148,7 @@ describe('bad form never helps the caller', () => {
       `"Amazon\u0000" <sip:${AMAZON_DE}@carrier.example>`,
       `"Amazon" <sip:${AMAZON_DE}\u0007@carrier.example>`,
     ]) {
-      const v = await screening.engine.screen({ from, trunk: 'de-national' });
+      const v = await file.screening.engine.screen({ from, trunk: 'de-national' });
       expect(v.caller.e164).toBe(AMAZON_DE);
       expect(v.verdict).toBe('warn');
       expect(codes(v)).toContain('malformed-caller-id');
@@ -166,12 +157,12 @@ describe('bad form never helps the caller', () => {
 
   it('an unreadable trusted header falls back to the next one; suspicious where the network always sends it', async () => {
     const request = { from: `"Amazon" <sip:${AMAZON_DE}@a.example>`, assertedIdentity: '<garbage' };
-    const lenient = await screening.engine.screen({ ...request, trunk: 'de-national' });
+    const lenient = await file.screening.engine.screen({ ...request, trunk: 'de-national' });
     expect(lenient.identity).toBe('From');
     expect(lenient.caller.e164).toBe(AMAZON_DE);
     expect(lenient.reasons.find((r) => r.code === 'identity-unreadable')?.score).toBe(0);
 
-    const strict = await screening.engine.screen({
+    const strict = await file.screening.engine.screen({
       from: '<sip:+4930901830@a.example>',
       assertedIdentity: '<garbage',
       trunk: 'asserting',
@@ -179,7 +170,7 @@ describe('bad form never helps the caller', () => {
     expect(strict.identity).toBe('From');
     expect(codes(strict)).toEqual(['identity-unreadable']);
     expect(strict.score).toBe(40);
-    const clean = await screening.engine.screen({ from: '<sip:+4930901830@a.example>', trunk: 'asserting' });
+    const clean = await file.screening.engine.screen({ from: '<sip:+4930901830@a.example>', trunk: 'asserting' });
     expect(strict.score).toBeGreaterThan(clean.score);
   });
 
@@ -189,7 +180,7 @@ describe('bad form never helps the caller', () => {
       `<sip:${AMAZON_DE}@carrier.example>, <tel:+4930901830>`,
       `<sip:+4930901830@carrier.example>, "x,y" <tel:+4930901831>, <tel:${AMAZON_DE}>`,
     ]) {
-      const v = await screening.engine.screen({
+      const v = await file.screening.engine.screen({
         from: '<sip:+4930901830@a.example>',
         assertedIdentity,
         trunk: 'de-national',
@@ -200,7 +191,7 @@ describe('bad form never helps the caller', () => {
   });
 
   it('a brand name in From counts when P-Asserted-Identity (without a name) is the screened header', async () => {
-    const v = await screening.engine.screen({
+    const v = await file.screening.engine.screen({
       from: '"Amazon Kundenservice" <sip:+4930901830@a.example>',
       assertedIdentity: '<sip:+4930901830@carrier.example>',
       trunk: 'de-national',
@@ -211,7 +202,7 @@ describe('bad form never helps the caller', () => {
   });
 
   it('invisible characters do not push a brand name out of what is screened', async () => {
-    const v = await screening.engine.screen({
+    const v = await file.screening.engine.screen({
       from: `"${'\u200b'.repeat(5000)}Amazon" <sip:+4930901830@a.example>`,
       trunk: 'de-national',
     });

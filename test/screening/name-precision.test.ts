@@ -1,24 +1,11 @@
-import type { Config } from '../../services/common/config';
-import type { Screening } from '../../services/screening';
-import { testConfig } from '../support/config';
-import { dropPrefix } from '../support/redis';
-import { seededScreening } from '../support/screening';
+import { seededScreeningPerFile } from '../support/screening';
 import { IMPERSONATIONS, ORDINARY_NAMES } from './fixtures/name-precision';
 
 /** Names match as words: no cry of wolf for ordinary names, no escape for impersonations (seeded lists, real Redis). */
-let config: Config;
-let screening: Screening;
-beforeAll(async () => {
-  config = testConfig();
-  screening = await seededScreening(config);
-});
-afterAll(async () => {
-  await screening.close();
-  await dropPrefix(config.redis.keyPrefix);
-});
+const file = seededScreeningPerFile();
 
 const screenName = (name: string) =>
-  screening.engine.screen({
+  file.screening.engine.screen({
     from: `"${name.replace(/["\\]/g, '')}" <sip:+4930901830@carrier.example>`,
     trunk: 'de-national',
   });

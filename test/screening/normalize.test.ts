@@ -1,22 +1,8 @@
-import type { Config } from '../../services/common/config';
-import type { Screening } from '../../services/screening';
 import { normalizeCaller } from '../../services/screening/normalize';
-import { testConfig } from '../support/config';
-import { dropPrefix } from '../support/redis';
-import { seededScreening } from '../support/screening';
+import { seededScreeningPerFile } from '../support/screening';
 
 /** The normalisation table, screened end to end against a seeded real Redis. */
-let config: Config;
-let screening: Screening;
-
-beforeAll(async () => {
-  config = testConfig();
-  screening = await seededScreening(config);
-});
-afterAll(async () => {
-  await screening.close();
-  await dropPrefix(config.redis.keyPrefix);
-});
+const file = seededScreeningPerFile();
 
 const AMAZON_US = '+18882804331';
 // [caller ID as it arrives, trunk]
@@ -145,7 +131,7 @@ describe('normalisation table, screened against seeded lists', () => {
   });
 
   it.each(amazonUsForms)('Amazon US as %j on %s matches the brand number', async (from, trunk) => {
-    const v = await screening.engine.screen({ from, trunk });
+    const v = await file.screening.engine.screen({ from, trunk });
     expect(v.caller.e164).toBe(AMAZON_US);
     expect(v.reasons.map((r) => r.code)).toContain('brand-number');
     expect(v.brand).toBe('amazon');
@@ -153,14 +139,14 @@ describe('normalisation table, screened against seeded lists', () => {
   });
 
   it.each(amazonOtherCountries)('Amazon number %j on %s normalises to %s and matches', async (from, trunk, e164) => {
-    const v = await screening.engine.screen({ from, trunk });
+    const v = await file.screening.engine.screen({ from, trunk });
     expect(v.caller.e164).toBe(e164);
     expect(v.reasons.map((r) => r.code)).toContain('brand-number');
     expect(v.verdict).toBe('warn');
   });
 
   it.each(ordinaryNumbers)('ordinary number %j on %s stays clean', async (from, trunk) => {
-    const v = await screening.engine.screen({ from, trunk });
+    const v = await file.screening.engine.screen({ from, trunk });
     expect(v.caller.kind).toBe('number');
     expect(v.caller.valid).toBe(true);
     expect(v.verdict).toBe('allow');
@@ -168,7 +154,7 @@ describe('normalisation table, screened against seeded lists', () => {
   });
 
   it.each(malformed)('malformed %j gives the unparseable reason', async (from, detail) => {
-    const v = await screening.engine.screen({ from: from as string, trunk: 'de-national' });
+    const v = await file.screening.engine.screen({ from: from as string, trunk: 'de-national' });
     expect(v.caller.kind).toBe('unparseable');
     expect(v.caller.detail).toContain(detail);
     expect(v.reasons[0].code).toBe('unparseable');
@@ -177,7 +163,7 @@ describe('normalisation table, screened against seeded lists', () => {
   });
 
   it.each(malformedWithNumber)('malformed %j is still screened by its number (%s)', async (from, detail) => {
-    const v = await screening.engine.screen({ from, trunk: 'de-national' });
+    const v = await file.screening.engine.screen({ from, trunk: 'de-national' });
     expect(v.caller).toMatchObject({ kind: 'number', e164: '+4930901820', valid: true });
     expect(v.caller.malformed).toContain(detail);
     expect(v.reasons.map((r) => r.code)).toEqual(['malformed-caller-id']);
@@ -185,7 +171,7 @@ describe('normalisation table, screened against seeded lists', () => {
   });
 
   it.each(anonymousForms)('%j is anonymous', async (from) => {
-    const v = await screening.engine.screen({ from, trunk: 'de-national' });
+    const v = await file.screening.engine.screen({ from, trunk: 'de-national' });
     expect(v.caller.kind).toBe('anonymous');
     expect(v.reasons.map((r) => r.code)).toEqual(['anonymous']);
     expect(v.verdict).toBe('allow');

@@ -1,4 +1,6 @@
 import { type Config } from '../../services/common/config';
+import { testConfig } from './config';
+import { dropPrefix } from './redis';
 import { openListAdmin, openScreening, type Screening } from '../../services/screening';
 import { seedEntries } from '../../services/screening/seed';
 import { quietLogger } from './config';
@@ -9,4 +11,24 @@ export async function seededScreening(config: Config): Promise<Screening> {
   await admin.admin.import(seedEntries(admin.brands), { replace: { origin: 'seed' } });
   await admin.close();
   return openScreening(config, quietLogger());
+}
+
+/**
+ * A test file's screening against seeded lists on a key prefix of its own: made before the file's tests,
+ * closed and its keys dropped after them. Read `.config` and `.screening` inside tests.
+ */
+export function seededScreeningPerFile(overrides: Record<string, unknown> = {}): {
+  readonly config: Config;
+  readonly screening: Screening;
+} {
+  const state = {} as { config: Config; screening: Screening };
+  beforeAll(async () => {
+    state.config = testConfig(overrides);
+    state.screening = await seededScreening(state.config);
+  });
+  afterAll(async () => {
+    await state.screening?.close();
+    if (state.config) await dropPrefix(state.config.redis.keyPrefix);
+  });
+  return state;
 }

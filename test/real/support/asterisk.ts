@@ -61,6 +61,8 @@ export interface AsteriskOptions {
   ariPassword?: string;
   /** Sections added after the project's own (benchmarks: endpoints and contexts of the apps compared). */
   extra?: { pjsip?: string; extensions?: string };
+  /** http.conf sessionlimit, for a benchmark that runs several ARI apps against one Asterisk. */
+  httpSessionLimit?: number;
 }
 
 /**
@@ -130,7 +132,10 @@ export class RealAsterisk {
       join(this.dir, 'http.conf'),
       read('http.conf')
         .replace(/^bindaddr\s*=.*$/m, 'bindaddr = 127.0.0.1')
-        .replace(/^bindport\s*=.*$/m, `bindport = ${http}`),
+        .replace(/^bindport\s*=.*$/m, `bindport = ${http}`)
+        .replace(/^sessionlimit\s*=.*$/m, (line) =>
+          this.options.httpSessionLimit ? `sessionlimit = ${this.options.httpSessionLimit}` : line,
+        ),
     );
     writeFileSync(
       join(this.dir, 'ari.conf'),
@@ -208,6 +213,17 @@ export class RealAsterisk {
 
   /** Channels and bridges Asterisk still has (all of them, not only the app's). */
   async leftovers(): Promise<{ channels: number; bridges: number; cli: string }> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.leftoversOnce();
+      } catch (err) {
+        if (attempt >= 5) throw err;
+        await new Promise((r) => setTimeout(r, 500)); // Asterisk's HTTP server busy: ask again
+      }
+    }
+  }
+
+  private async leftoversOnce(): Promise<{ channels: number; bridges: number; cli: string }> {
     const [channels, bridges] = await Promise.all([
       this.ari('GET', '/channels').then((r) => r.json() as Promise<unknown[]>),
       this.ari('GET', '/bridges').then((r) => r.json() as Promise<unknown[]>),

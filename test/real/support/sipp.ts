@@ -168,7 +168,8 @@ ${body ? `Content-Type: application/sdp\nContent-Length: [len]\n\n${SDP}` : 'Con
     steps.push(response('486 Busy Here'), `  <recv request="ACK"/>`);
     return scenario('subscriber', steps);
   }
-  steps.push(response('180 Ringing'));
+  // a subscriber that answers at once (ringMs: 0, benchmarks) sends no 180
+  if (answer.kind !== 'answer' || answer.ringMs !== 0) steps.push(response('180 Ringing'));
   if (answer.kind === 'no-answer') {
     // the 487 answers the INVITE: the CANCEL's CSeq number is the INVITE's
     steps.push(
@@ -182,7 +183,7 @@ ${body ? `Content-Type: application/sdp\nContent-Length: [len]\n\n${SDP}` : 'Con
     return scenario('subscriber', steps);
   }
   steps.push(
-    `  <pause milliseconds="${answer.ringMs ?? 300}"/>`,
+    ...(answer.ringMs === 0 ? [] : [`  <pause milliseconds="${answer.ringMs ?? 300}"/>`]),
     response('200 OK', true),
     `  <recv request="ACK" crlf="true"/>`,
   );
