@@ -72,13 +72,13 @@ export function readCallerIdentity(request: ScreeningRequest, trunk: TrunkIdenti
   }
 
   const from = chosen.header === 'From' ? undefined : read('From');
-  const names = [
-    ...new Set(
-      [request.name, ...chosen.callers.map((c) => c.displayName), ...(from ?? []).map((c) => c.displayName)].filter(
-        (n): n is string => !!n,
-      ),
-    ),
-  ];
+  const names: string[] = [];
+  const addName = (name: string | undefined): void => {
+    if (name && !names.includes(name)) names.push(name);
+  };
+  addName(request.name);
+  for (const caller of chosen.callers) addName(caller.displayName);
+  for (const caller of from ?? []) addName(caller.displayName);
   for (const caller of chosen.callers) if (!caller.displayName && names[0]) caller.displayName = names[0];
 
   const { verified, ignoredVerstat } = readVerstat(request, trunk, chosen.callers, read);
@@ -106,7 +106,7 @@ function readVerstat(
   const ignored = new Set<string>();
   let verified: CallerIdentity['verified'];
   const service = trunk.verification?.header;
-  const screenedDigits = new Set(screened.map((c) => c.digits).filter(Boolean));
+  const isScreened = (digits: string | undefined): boolean => !!digits && screened.some((c) => c.digits === digits);
   if (request.verstat) {
     if (service) verified = { verstat: request.verstat, digits: screened[0]?.digits };
     else ignored.add(request.verstat);
@@ -115,8 +115,7 @@ function readVerstat(
     for (const caller of read(header) ?? []) {
       const verstat = caller.params?.verstat;
       if (!verstat) continue;
-      if (!verified && header === service && caller.digits && screenedDigits.has(caller.digits))
-        verified = { verstat, digits: caller.digits };
+      if (!verified && header === service && isScreened(caller.digits)) verified = { verstat, digits: caller.digits };
       else if (verstat !== verified?.verstat || caller.digits !== verified.digits) ignored.add(verstat);
     }
   }

@@ -50,7 +50,10 @@ export class ScreeningEngine {
     // every value of the screened header is looked up: asked for in one turn, they share one round trip
     let lookups: (ListLookup | undefined)[] = identity.callers.map(() => undefined);
     try {
-      lookups = await Promise.all(identity.callers.map((c) => this.store.lookup(c.digits, calledKey)));
+      lookups =
+        identity.callers.length === 1
+          ? [await this.store.lookup(identity.callers[0].digits, calledKey)]
+          : await Promise.all(identity.callers.map((c) => this.store.lookup(c.digits, calledKey)));
       if (this.degradedSince !== undefined) {
         this.logger.info(
           { degradedMs: Date.now() - this.degradedSince, screenings: this.degradedCount },

@@ -8,9 +8,10 @@ import { NameMatcher } from './name-folding';
 /**
  * The call-path side of the lists: one script call answers whole screenings (exact number, longest prefix,
  * allowlist, the subscriber's own allowlist and preferences). The script reads the current generation and
- * its keys atomically, so an import that flips generations is seen wholly or not at all. Look-ups of
- * concurrent calls made in one event-loop turn share one call, which spares the client most of its
- * per-command cost; a lone look-up goes out on the next turn.
+ * its keys atomically, so an import that flips generations is seen wholly or not at all. Look-ups asked
+ * for before the process gets back to the event loop (e.g. by the calls whose replies came in one read)
+ * share one call, which spares the client most of its per-command cost; a lone look-up goes out at once,
+ * without waiting for the next turn of the event loop.
  */
 const LOOKUP_SCRIPT = `
 local st = redis.call('HMGET', KEYS[1], 'version', 'gen', 'buckets', 'pxlens')
@@ -195,7 +196,7 @@ export class ListStore {
       });
       if (!this.flushScheduled) {
         this.flushScheduled = true;
-        setImmediate(() => this.flush());
+        process.nextTick(() => this.flush());
       }
     });
   }

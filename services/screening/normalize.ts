@@ -146,6 +146,9 @@ function parseNumber(compact: string, context: NumberingContext, phoneContext?: 
  */
 export function cleanDisplayName(name: string | undefined): string | undefined {
   if (!name) return undefined;
+  // the common case, plain printable ASCII with single spaces, needs no more than a trim
+  if (name.length <= MAX_DISPLAY_NAME && PRINTABLE_ASCII.test(name) && !name.includes('  '))
+    return name.trim() || undefined;
   const clean = name
     // eslint-disable-next-line no-control-regex
     .replace(/[\p{Cf}\p{Cc}\u0000-\u001f]/gu, '')

@@ -16,7 +16,6 @@ const file = seededScreeningPerFile({
   },
 });
 
-
 const AMAZON_DE = '+498003638469';
 const codes = (v: Verdict): string[] => v.reasons.filter((r) => !r.suppressed).map((r) => r.code);
 
