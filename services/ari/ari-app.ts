@@ -71,6 +71,8 @@ export class AriApp {
   private draining = false;
   private reconciling?: Promise<void>;
   private readonly lag = new ArrivalLag();
+  /** Bridges older than this process may belong to an earlier spoofguard; younger ones were ours. */
+  private readonly startedAt = Date.now();
   private readonly reconcileTimer?: NodeJS.Timeout;
 
   constructor(
@@ -199,11 +201,12 @@ export class AriApp {
   }
 
   private async reconcileOnce(): Promise<void> {
+    const askedAt = Date.now();
     const [channels, bridges] = await Promise.all([this.ari.listChannels(), this.ari.listBridges()]);
     const live = new Map(channels.map((c) => [c.id, c]));
     let vanished = 0;
     for (const session of [...this.active]) {
-      for (const leg of session.legs) {
+      for (const leg of session.legsConfirmedBefore(askedAt)) {
         if (live.has(leg)) continue;
         vanished++;
         await session.legGone(leg, 'vanished');
@@ -226,7 +229,15 @@ export class AriApp {
       if (!callerId || bridgeIdOf(callerId) !== bridge.id || owned(callerId)) continue;
       const subscriberId = subscriberIdOf(callerId);
       const members = new Set(bridge.channels);
-      if (members.has(callerId) && members.has(subscriberId) && live.has(callerId) && live.has(subscriberId)) {
+      const created = Date.parse(bridge.creationtime ?? '');
+      const earlier = !Number.isFinite(created) || created < this.startedAt;
+      if (
+        earlier &&
+        members.has(callerId) &&
+        members.has(subscriberId) &&
+        live.has(callerId) &&
+        live.has(subscriberId)
+      ) {
         const caller = live.get(callerId);
         this.track(
           CallSession.adopt(

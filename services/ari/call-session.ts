@@ -126,6 +126,7 @@ export class CallSession {
     this.subscriberId = subscriberIdOf(caller.id);
     this.bridgeId = bridgeIdOf(caller.id);
     this.log = callLogger(deps.logger, this.callId, { channel: caller.id });
+    this.confirmedAt.set(caller.id, Date.now());
   }
 
   get flagged(): boolean {
@@ -145,11 +146,23 @@ export class CallSession {
     return legs;
   }
 
+  /** When Asterisk confirmed each leg exists (the caller's StasisStart, the dial request's answer). */
+  private readonly confirmedAt = new Map<string, number>();
+
+  /**
+   * The legs Asterisk had confirmed before `time`: only those can have vanished from a list of channels
+   * asked for at `time` (a leg being dialled then may not be in it yet).
+   */
+  legsConfirmedBefore(time: number): string[] {
+    return this.legs.filter((leg) => (this.confirmedAt.get(leg) ?? Infinity) < time);
+  }
+
   /** A bridged call found in Asterisk after a restart of spoofguard: watched until either side hangs up. */
   static adopt(caller: AriChannel, deps: SessionDeps): CallSession {
     const session = new CallSession(caller, { to: '' }, deps);
     session.state = 'connected';
     session.subscriberDialled = true;
+    session.confirmedAt.set(session.subscriberId, Date.now());
     session.bridgeCreated = Promise.resolve(true);
     session.log.info('bridged call of an earlier spoofguard adopted');
     return session;
@@ -231,14 +244,16 @@ export class CallSession {
     this.times.dial = Date.now();
     // the dial request first: the subscriber's phone should ring as early as possible; the caller's ringing
     // indication and (for a clean call) the bridge follow while it rings
-    const dialled = this.deps.ari.originate({
-      endpoint: this.deps.settings.subscriberEndpoint.replace('{to}', this.args.to),
-      channelId: this.subscriberId,
-      appArgs: `dialed,${this.caller.id}`,
-      callerId: `"${name.replace(/["\\]/g, '')}" <${caller.number}>`,
-      timeoutSec: this.deps.settings.dialTimeoutSec,
-      originator: this.caller.id,
-    });
+    const dialled = this.deps.ari
+      .originate({
+        endpoint: this.deps.settings.subscriberEndpoint.replace('{to}', this.args.to),
+        channelId: this.subscriberId,
+        appArgs: `dialed,${this.caller.id}`,
+        callerId: `"${name.replace(/["\\]/g, '')}" <${caller.number}>`,
+        timeoutSec: this.deps.settings.dialTimeoutSec,
+        originator: this.caller.id,
+      })
+      .then(() => void this.confirmedAt.set(this.subscriberId, Date.now()));
     const ringing = this.deps.ari
       .ring(this.caller.id)
       .catch((err: Error) => this.log.debug({ err: err.message }, 'ring indication failed'));

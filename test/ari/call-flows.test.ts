@@ -114,7 +114,7 @@ describe('clean calls (ari.cleanCalls: stasis)', () => {
     h = await startHarness({ ari: { cleanCalls: 'stasis', dialTimeoutSec: 1 } });
     h.server.behaviour = () => behaviour;
     const a = h.server.inboundCall({ ...ERIKA, args: args() });
-    await h.server.waitForEvent(isChannel('StasisEnd', a), 5000);
+    await h.server.waitForEvent(isChannel('StasisEnd', a));
     expect(requestsTo(h.server, 'DELETE', `/channels/${a}`)[0].query.reason).toBe(reason);
     await until(() => h.ari.app.callsInProgress === 0);
     expect(h.server.bridges.size).toBe(0);
@@ -417,7 +417,7 @@ describe('a call follows what Asterisk reports', () => {
     h = await startHarness();
     const first = h.server.inboundCall({ ...ERIKA, args: args() });
     await h.server.waitForEvent(isChannel('StasisEnd', first));
-    const late = h.server.inboundCall({ ...AMAZON, args: args(), createdAgoMs: 5000 });
+    const late = h.server.inboundCall({ ...AMAZON, args: args(), createdAgoMs: 30_000 });
     await h.server.waitForEvent(isChannel('StasisEnd', late));
     expect(h.server.channels.get(late)?.continuedTo).toEqual({});
     expect(requestsTo(h.server, 'POST', '/channels')).toHaveLength(0); // not screened: no warning leg
