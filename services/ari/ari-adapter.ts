@@ -210,7 +210,7 @@ export class AriConnection extends EventEmitter<{
     } catch (err) {
       // ari-client rejects with the HTTP answer's body as the message and no status: read it from the text
       const message = (err as Error).message ?? String(err);
-      const status = /not found/i.test(message) ? 404 : /not in stasis/i.test(message) ? 409 : undefined;
+      const status = /not found/i.test(message) ? 404 : undefined;
       throw new AriRequestError(`ARI ${resource}.${operation}: ${message}`, status);
     } finally {
       this.inFlight--;

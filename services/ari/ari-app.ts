@@ -3,7 +3,7 @@ import { VERDICT_HEADER } from '../common/verdict-header';
 import type { AriConnection } from './ari-adapter';
 import type { AriChannel, AriEvent } from './ari-events';
 import {
-  bridgeIdOf,
+  callerIdOfBridge,
   type CallArgs,
   CallSession,
   type HandBackReason,
@@ -134,11 +134,10 @@ export class AriApp {
       }
       case 'ChannelHangupRequest':
       case 'StasisEnd':
+      case 'ChannelDestroyed':
         return this.sessions
           .get(event.channel.id)
-          ?.legGone(event.channel.id, event.type, event.type === 'ChannelHangupRequest' ? event.cause : undefined);
-      case 'ChannelDestroyed':
-        return this.sessions.get(event.channel.id)?.legGone(event.channel.id, event.type, event.cause);
+          ?.legGone(event.channel.id, event.type, event.type === 'StasisEnd' ? undefined : event.cause);
       default:
         return;
     }
@@ -225,8 +224,8 @@ export class AriApp {
     let released = 0;
     const now = Date.now();
     for (const bridge of bridges) {
-      const callerId = bridge.id.endsWith('-bridge') ? bridge.id.slice(0, -'-bridge'.length) : undefined;
-      if (!callerId || bridgeIdOf(callerId) !== bridge.id || owned(callerId)) continue;
+      const callerId = callerIdOfBridge(bridge.id);
+      if (!callerId || owned(callerId)) continue;
       const subscriberId = subscriberIdOf(callerId);
       const members = new Set(bridge.channels);
       const created = Date.parse(bridge.creationtime ?? '');
@@ -258,9 +257,9 @@ export class AriApp {
       const created = Date.parse(live.get(id)?.creationtime ?? '');
       return !Number.isFinite(created) || now - created > 10_000;
     };
+    const bridged = new Set(bridges.flatMap((b) => b.channels));
     for (const channel of channels) {
-      if (!ours(channel.id) || owned(channel.id) || !settled(channel.id)) continue;
-      if (bridges.some((b) => b.channels.includes(channel.id))) continue;
+      if (!ours(channel.id) || owned(channel.id) || !settled(channel.id) || bridged.has(channel.id)) continue;
       released++;
       // a subscriber leg without its call is hung up; a caller waiting in Stasis goes on in the dialplan
       if (channel.id.endsWith('-sub')) await this.ari.hangup(channel.id, 'normal').catch(() => undefined);

@@ -1,7 +1,7 @@
 import { callLogger, type Logger } from '../common/logger';
 import { type FlaggedCallEvent, flaggedEvent, type Outcome, outcomeEvent } from '../events/flagged-call';
 import type { ScreeningRequest, Verdict } from '../screening/verdict';
-import { AriRequestError, type AriConnection, type HangupReason } from './ari-adapter';
+import { AriRequestError, type AriConnection, type DialplanTarget, type HangupReason } from './ari-adapter';
 import type { AriChannel } from './ari-events';
 import { media, type Prompts } from './prompts';
 
@@ -77,9 +77,12 @@ export function reasonForCause(cause: number): HangupReason {
 /** The id a leg or bridge of a call gets, so that its events and a later reconciliation find the call. */
 export const subscriberIdOf = (callerId: string): string => `${callerId}-sub`;
 export const bridgeIdOf = (callerId: string): string => `${callerId}-bridge`;
+/** The caller's channel id of a bridge named by bridgeIdOf; undefined for any other bridge. */
+export const callerIdOfBridge = (bridgeId: string): string | undefined =>
+  bridgeId.endsWith('-bridge') ? bridgeId.slice(0, -'-bridge'.length) : undefined;
 
 const CHOICE_DIGITS = new Set(['1', '2', '3']);
-type PlaybackKind = 'warning' | 'choices' | 'notice' | 'caller-bye' | 'blocked';
+type PlaybackKind = 'warning' | 'choices' | 'notice';
 
 /** What the app tells a session about one of its legs. */
 export type LegSignal = 'ChannelHangupRequest' | 'StasisEnd' | 'ChannelDestroyed' | 'vanished';
@@ -98,9 +101,9 @@ export class CallSession {
   private readonly ourHangups = new Set<string>();
   private warningHeard = false;
   private choiceRounds = 0;
-  /** What plays to the subscriber, and to the caller (an announcement after which the caller is hung up). */
+  /** What plays to the subscriber; and the id of an announcement to the caller, after which it is hung up. */
   private playback?: { id: string; kind: PlaybackKind };
-  private callerPlayback?: { id: string; kind: PlaybackKind };
+  private callerPlayback?: string;
   private playbackSeq = 0;
   private digitTimer?: NodeJS.Timeout;
   private deadline?: NodeJS.Timeout;
@@ -209,29 +212,33 @@ export class CallSession {
     }
   }
 
+  /** Back to the dialplan, which dials the subscriber itself (fail open); counted by reason. */
+  async handBack(reason: HandBackReason): Promise<void> {
+    if (await this.leaveStasis()) {
+      if (reason !== 'clean') this.log.info({ reason }, 'handed back to the dialplan');
+      this.deps.handedBack(reason);
+    }
+    await this.finish(this.outcome ?? (this.flagged ? 'failed' : 'accepted'));
+  }
+
   /**
-   * Back to the dialplan, which dials the subscriber itself (fail open), or to `target`. The call is done
-   * for spoofguard once Asterisk took it; the StasisEnd that follows finds no session.
+   * The caller leaves Stasis, to the next priority or to `target`; a subscriber leg still up is hung up.
+   * The call is done for spoofguard once Asterisk took it (the StasisEnd that follows finds no session).
+   * False when the caller was gone already, or the call had left before.
    */
-  async handBack(
-    reason: HandBackReason,
-    target?: { context: string; extension: string; priority: number },
-  ): Promise<void> {
-    if (this.state === 'handed-back' || this.state === 'ended') return;
+  private async leaveStasis(target?: DialplanTarget): Promise<boolean> {
+    if (this.state === 'handed-back' || this.state === 'ended') return false;
     this.state = 'handed-back';
     this.clearTimers();
     if (this.subscriberDialled && !this.subscriberGone) await this.hangup(this.subscriberId, 'normal');
     try {
       await this.deps.ari.continueInDialplan(this.caller.id, target);
-      if (reason !== 'clean' || target)
-        this.log.info({ reason, target: target?.context }, 'handed back to the dialplan');
+      return true;
     } catch (err) {
-      // the caller is gone already: nothing is left to hand back
       this.callerGone = true;
-      this.log.debug({ err: (err as Error).message, reason }, 'hand-back of a caller already gone');
+      this.log.debug({ err: (err as Error).message }, 'caller already gone: nothing to hand back');
+      return false;
     }
-    if (!target) this.deps.handedBack(reason);
-    await this.finish(this.outcome ?? (this.flagged ? 'failed' : 'accepted'));
   }
 
   private async dialSubscriber(): Promise<void> {
@@ -280,19 +287,24 @@ export class CallSession {
     if (!this.flagged) return this.connect();
     this.state = 'warning';
     void this.prepareBridge(); // while the warning plays: connecting after "1" is then one request less
-    await this.play(this.subscriberId, 'warning', this.deps.prompts.warning(this.verdict?.brand, this.reasonCodes()));
+    await this.play('warning', this.deps.prompts.warning(this.verdict?.brand, this.reasonCodes()));
   }
 
   private reasonCodes(): string[] {
     return this.verdict?.reasons.map((r) => r.code) ?? [];
   }
 
-  /** Plays to one leg; its PlaybackFinished is matched by the id, per leg. */
-  private async play(channelId: string, kind: PlaybackKind, mediaList: string[]): Promise<void> {
-    const playback = { id: `${channelId}-pb${++this.playbackSeq}`, kind };
-    if (channelId === this.subscriberId) this.playback = playback;
-    else this.callerPlayback = playback;
-    await this.deps.ari.play(channelId, playback.id, mediaList, this.language);
+  /** Plays to the subscriber; its PlaybackFinished is matched by the id. */
+  private async play(kind: PlaybackKind, mediaList: string[]): Promise<void> {
+    this.playback = { id: `${this.subscriberId}-pb${++this.playbackSeq}`, kind };
+    await this.deps.ari.play(this.subscriberId, this.playback.id, mediaList, this.language);
+  }
+
+  /** Answers the caller and plays an announcement, after which the caller is hung up. */
+  private async announceToCaller(mediaName: string): Promise<void> {
+    await this.deps.ari.answer(this.caller.id);
+    this.callerPlayback = `${this.caller.id}-pb${++this.playbackSeq}`;
+    await this.deps.ari.play(this.caller.id, this.callerPlayback, [media(mediaName)], this.language);
   }
 
   private get language(): string {
@@ -300,7 +312,7 @@ export class CallSession {
   }
 
   async playbackFinished(playbackId: string): Promise<void> {
-    if (this.callerPlayback?.id === playbackId) {
+    if (this.callerPlayback === playbackId) {
       this.callerPlayback = undefined;
       return this.hangup(this.caller.id, 'normal');
     }
@@ -324,7 +336,7 @@ export class CallSession {
 
   private async playChoices(): Promise<void> {
     this.choiceRounds++;
-    await this.play(this.subscriberId, 'choices', [media('choices')]);
+    await this.play('choices', [media('choices')]);
   }
 
   private async noDigit(): Promise<void> {
@@ -383,8 +395,8 @@ export class CallSession {
     this.times.decision ??= Date.now();
     await Promise.all([
       this.releaseCaller(),
-      this.play(this.subscriberId, 'notice', [media(outcome === 'reported' ? 'call-reported' : 'call-rejected')]).catch(
-        () => this.hangup(this.subscriberId, 'normal'),
+      this.play('notice', [media(outcome === 'reported' ? 'call-reported' : 'call-rejected')]).catch(() =>
+        this.hangup(this.subscriberId, 'normal'),
       ),
     ]);
   }
@@ -393,12 +405,7 @@ export class CallSession {
   private async releaseCaller(): Promise<void> {
     if (this.callerGone) return;
     if (this.deps.settings.rejectWith === 'busy') return this.hangup(this.caller.id, 'busy');
-    try {
-      await this.deps.ari.answer(this.caller.id);
-      await this.play(this.caller.id, 'caller-bye', [media('rejected-caller')]);
-    } catch {
-      await this.hangup(this.caller.id, 'busy');
-    }
+    await this.announceToCaller('rejected-caller').catch(() => this.hangup(this.caller.id, 'busy'));
   }
 
   private async block(): Promise<void> {
@@ -406,14 +413,10 @@ export class CallSession {
     this.outcome = 'blocked';
     if (!this.deps.settings.blockAnswer) {
       // a refusal the caller's network reads as one: 608 Rejected from the dialplan (PJSIPHangup)
-      return this.handBack('clean', { context: this.deps.settings.refuseContext, extension: 's', priority: 1 });
+      await this.leaveStasis({ context: this.deps.settings.refuseContext, extension: 's', priority: 1 });
+      return this.finish('blocked');
     }
-    try {
-      await this.deps.ari.answer(this.caller.id);
-      await this.play(this.caller.id, 'blocked', [media('blocked')]);
-    } catch {
-      await this.hangup(this.caller.id, 'rejected');
-    }
+    await this.announceToCaller('blocked').catch(() => this.hangup(this.caller.id, 'rejected'));
   }
 
   /** A leg of this call is gone, or leaving: the first of the signals Asterisk sends for it counts. */
@@ -442,9 +445,7 @@ export class CallSession {
       this.outcome = 'caller-hung-up';
       this.state = 'notifying';
       if (this.playback) await this.deps.ari.stopPlayback(this.playback.id).catch(() => undefined);
-      await this.play(this.subscriberId, 'notice', [media('caller-hung-up')]).catch(() =>
-        this.hangup(this.subscriberId, 'normal'),
-      );
+      await this.play('notice', [media('caller-hung-up')]).catch(() => this.hangup(this.subscriberId, 'normal'));
       return;
     }
     if (this.state === 'dialing' || this.state === 'screening') this.outcome ??= 'caller-hung-up';

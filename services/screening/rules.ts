@@ -20,7 +20,7 @@ export interface EvaluationInput {
   caller: NormalizedCaller;
   /** Called number's E.164 digits (or the dialled digits of an extension). */
   calledDigits?: string;
-  /** Every display name the call shows (the screened header's, From's): any may pose as a brand. */
+  /** Every display name the call shows (the screened header's, From's): each of them may pose as a brand. */
   displayNames: readonly string[];
   trunk: TrunkContext;
   /** The trunk's own verification result for this caller's number; nothing else counts. */
