@@ -1,5 +1,11 @@
 import type { TrunkConfig } from '../common/config-schema';
-import { MAX_IDENTITY_VALUES, type NormalizedCaller, type NumberingContext, normalizeIdentity } from './normalize';
+import {
+  guessDigits,
+  MAX_IDENTITY_VALUES,
+  type NormalizedCaller,
+  type NumberingContext,
+  normalizeIdentity,
+} from './normalize';
 import type { ScreeningRequest } from './verdict';
 
 export type IdentityHeaderName = TrunkConfig['identityHeaders'][number];
@@ -38,6 +44,19 @@ function headerValue(request: ScreeningRequest, header: IdentityHeaderName): str
   // a caller that is not text at all (a bad API body) is read as such: normalizeIdentity says why
   if (typeof value !== 'string') return header === 'From' ? (value as unknown as string) : undefined;
   return value.trim() !== '' ? value : undefined;
+}
+
+/**
+ * The digits readCallerIdentity will most likely screen, guessed without parsing (see guessDigits): the first
+ * trusted header that looks like it holds a number. Undefined when no header does.
+ */
+export function guessCallerDigits(request: ScreeningRequest, trunk: TrunkIdentitySettings): string | undefined {
+  for (const header of trunk.identityHeaders) {
+    const value = headerValue(request, header);
+    const digits = typeof value === 'string' ? guessDigits(value, trunk) : undefined;
+    if (digits !== undefined) return digits;
+  }
+  return undefined;
 }
 
 export function readCallerIdentity(request: ScreeningRequest, trunk: TrunkIdentitySettings): CallerIdentity {

@@ -2,8 +2,8 @@ import { performance } from 'node:perf_hooks';
 import type { TrunkConfig } from '../common/config-schema';
 import type { Logger } from '../common/logger';
 import type { ListLookup, ListStore } from './list-store';
-import { readCallerIdentity } from './caller-identity';
-import { type NormalizedCaller, normalizeNumber } from './normalize';
+import { guessCallerDigits, readCallerIdentity } from './caller-identity';
+import { guessDigits, type NormalizedCaller, normalizeNumber } from './normalize';
 import type { Evaluation, RuleSet, TrunkContext } from './rules';
 import { type ScreeningRequest, type Verdict } from './verdict';
 
@@ -42,18 +42,29 @@ export class ScreeningEngine {
   async screen(request: ScreeningRequest): Promise<Verdict> {
     const started = performance.now();
     const trunk = this.trunkFor(request.trunk);
+    // The look-up goes out first, for the number a quick reading gives; the full parse (libphonenumber, most of
+    // a screening's CPU) then runs while Redis answers. Only a guess the parse proves wrong costs a second trip.
+    const guessedCalled = request.to ? (guessDigits(request.to, trunk) ?? request.to.trim().slice(0, 64)) : undefined;
+    const guessed = guessCallerDigits(request, trunk);
+    const early = this.store.lookup(guessed, guessedCalled);
+    early.catch(() => undefined); // awaited below unless the guess was wrong
+    await Promise.resolve(); // the store sends in a microtask queued before this one
     const identity = readCallerIdentity(request, trunk);
     const calledNumber = request.to ? normalizeNumber(request.to, trunk) : undefined;
     const called = calledNumber?.e164 ?? (request.to?.trim() || undefined);
     const calledKey = calledNumber?.digits ?? (request.to ? request.to.trim().slice(0, 64) : undefined);
+    // names are folded (their costly part, kept in a cache) while Redis answers, too
+    for (const name of identity.names) this.store.cachedNames.match(name);
 
     // every value of the screened header is looked up: asked for in one turn, they share one round trip
     let lookups: (ListLookup | undefined)[] = identity.callers.map(() => undefined);
     try {
+      const lookup = (digits: string | undefined): Promise<ListLookup> =>
+        digits === guessed && calledKey === guessedCalled ? early : this.store.lookup(digits, calledKey);
       lookups =
         identity.callers.length === 1
-          ? [await this.store.lookup(identity.callers[0].digits, calledKey)]
-          : await Promise.all(identity.callers.map((c) => this.store.lookup(c.digits, calledKey)));
+          ? [await lookup(identity.callers[0].digits)]
+          : await Promise.all(identity.callers.map((c) => lookup(c.digits)));
       if (this.degradedSince !== undefined) {
         this.logger.info(
           { degradedMs: Date.now() - this.degradedSince, screenings: this.degradedCount },

@@ -11,7 +11,7 @@ import { NameMatcher } from './name-folding';
  * its keys atomically, so an import that flips generations is seen wholly or not at all. Look-ups asked
  * for before the process gets back to the event loop (e.g. by the calls whose replies came in one read)
  * share one call, which spares the client most of its per-command cost; a lone look-up goes out at once,
- * without waiting for the next turn of the event loop.
+ * without waiting for the next turn of the event loop (a microtask: before the asking code's next await resumes).
  */
 const LOOKUP_SCRIPT = `
 local st = redis.call('HMGET', KEYS[1], 'version', 'gen', 'buckets', 'pxlens')
@@ -196,7 +196,7 @@ export class ListStore {
       });
       if (!this.flushScheduled) {
         this.flushScheduled = true;
-        process.nextTick(() => this.flush());
+        queueMicrotask(() => this.flush());
       }
     });
   }
@@ -217,13 +217,8 @@ export class ListStore {
     for (const p of batch) args.push(p.digits, p.subscriber);
     // one deadline for the batch (its look-ups were asked for in the same turn); a promise settles once,
     // so whichever of the answer and the deadline comes second does nothing
-    const timer = setTimeout(
-      () => {
-        const late = new BudgetExceededError(`no answer from Redis within ${this.budgetMs} ms`);
-        for (const p of batch) p.reject(late);
-      },
-      Math.max(0, batch[0].deadline - Date.now()),
-    );
+    const watched = { deadline: batch[0].deadline, batch };
+    this.watch(watched);
     try {
       const [versionText, prefixLengthsText, ...replies] = await call.sgLookup(this.keys.state, this.keys.tag, ...args);
       const version = Number(versionText);
@@ -234,8 +229,40 @@ export class ListStore {
     } catch (err) {
       for (const p of batch) p.reject(err);
     } finally {
-      clearTimeout(timer);
+      this.inFlight.delete(watched);
     }
+  }
+
+  /**
+   * Budgets are enforced by one timer for all batches in flight, armed for the earliest deadline and re-armed
+   * when it fires, instead of one timer created and cleared for every batch (on the call path's critical path).
+   */
+  private readonly inFlight = new Set<{ deadline: number; batch: PendingLookup[] }>();
+  private budgetTimer?: NodeJS.Timeout;
+
+  private watch(watched: { deadline: number; batch: PendingLookup[] }): void {
+    this.inFlight.add(watched);
+    if (!this.budgetTimer) this.armBudgetTimer(watched.deadline);
+  }
+
+  private armBudgetTimer(at: number): void {
+    this.budgetTimer = setTimeout(() => this.expireLate(), Math.max(0, at - Date.now()));
+    // a command in flight keeps the process alive by its socket; the timer alone must not
+    this.budgetTimer.unref();
+  }
+
+  private expireLate(): void {
+    this.budgetTimer = undefined;
+    const now = Date.now();
+    let next = Infinity;
+    for (const watched of this.inFlight) {
+      if (watched.deadline <= now) {
+        this.inFlight.delete(watched);
+        const late = new BudgetExceededError(`no answer from Redis within ${this.budgetMs} ms`);
+        for (const p of watched.batch) p.reject(late);
+      } else next = Math.min(next, watched.deadline);
+    }
+    if (next !== Infinity) this.armBudgetTimer(next);
   }
 
   private toLookup(

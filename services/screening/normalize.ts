@@ -1,4 +1,10 @@
-import { type CountryCode, type NumberType, parsePhoneNumberFromString, type PhoneNumber } from 'libphonenumber-js/max';
+import {
+  type CountryCode,
+  getCountryCallingCode,
+  type NumberType,
+  parsePhoneNumberFromString,
+  type PhoneNumber,
+} from 'libphonenumber-js/max';
 import { type IdentityValue, parseIdentityValue, salvageIdentityValues, splitValues } from './identity-header';
 import { RecentCache } from './recent-cache';
 
@@ -111,6 +117,38 @@ export function normalizeNumber(
     return parsed && Object.freeze(parsed);
   });
   return cached && { ...cached };
+}
+
+const callingCodes = new Map<string, string>();
+const QUICK_URI = /(?:sips?|tel):([^@;>?,\s]*)/i;
+
+/**
+ * The digits a full reading of a header value (or number) most likely gives, worked out in a microsecond
+ * without libphonenumber: the user part of its first URI, read as a number the plain way. Only a first guess
+ * for sending the list look-ups early; normalizeIdentity decides, and a wrong guess costs a second look-up.
+ */
+export function guessDigits(value: string, context: NumberingContext): string | undefined {
+  const compact = (QUICK_URI.exec(value)?.[1] ?? value).replace(VISUAL_SEPARATORS, '');
+  if (!/^\+?\d{1,20}$/.test(compact)) return undefined;
+  const known = parseCache.peek(`${context.country}${context.international ? '+' : '-'}|${compact}`);
+  if (known) return known.digits;
+  if (compact.startsWith('+')) return compact.slice(1);
+  if (compact.startsWith('00')) return compact.slice(2);
+  if (context.international && !compact.startsWith('0')) return compact;
+  let code = callingCodes.get(context.country);
+  if (code === undefined) {
+    code = safeCallingCode(context.country);
+    callingCodes.set(context.country, code);
+  }
+  return code + (compact.startsWith('0') ? compact.slice(1) : compact);
+}
+
+function safeCallingCode(country: string): string {
+  try {
+    return getCountryCallingCode(country as CountryCode);
+  } catch {
+    return '';
+  }
 }
 
 function parseNumber(compact: string, context: NumberingContext, phoneContext?: string): Partial<NormalizedCaller> {

@@ -32,6 +32,11 @@ export class RecentCache<V> {
     return value;
   }
 
+  /** The value kept for `key`, if any, without counting or refreshing it. */
+  peek(key: string): V | undefined {
+    return this.young.get(key) ?? this.old.get(key);
+  }
+
   resetCounters(): void {
     this.hits = this.misses = 0;
   }

@@ -51,6 +51,23 @@ it('paused Redis: degraded allow within the budget, recovery after resume', asyn
   expect((await screening.engine.screen(amazon)).verdict).toBe('warn');
 });
 
+it('paused Redis: look-ups asked for at different moments each end degraded, none hangs', async () => {
+  redis.pause();
+  try {
+    const pending: Promise<unknown>[] = [];
+    for (let i = 0; i < 4; i++) {
+      // a guess the full reading corrects costs a second look-up: that one too ends within its budget
+      pending.push(screening.engine.screen(i % 2 ? amazon : { from: '498003638469', trunk: 'de-national' }));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const verdicts = await Promise.all(pending);
+    expect(verdicts).toEqual(Array(4).fill(expect.objectContaining({ verdict: 'allow', degraded: true })));
+  } finally {
+    redis.resume();
+  }
+  await eventually(async () => !(await screening.engine.screen(amazon)).degraded);
+});
+
 it('stopped Redis: degraded allow at once, recovery when it is back', async () => {
   await redis.stop();
   const v = await screening.engine.screen(amazon);
