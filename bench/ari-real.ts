@@ -9,7 +9,7 @@
  * 10 and 30 calls/s, the highest rate with 0 failed calls for BENCH_STEP_SEC (20) s, Asterisk's CPU per
  * call, the channels and bridges left after each run, and what spoofguard handed back above its rate.
  * Needs ASTERISK_BIN, ASTERISK_MODULES, ASTERISK_DATA, SIPP_BIN (bash ../shared/real-servers/install.sh). Run as root.
- * Options: BENCH_STEP_SEC=20 BENCH_LADDER=20,40,60,80,100,130,160,200 BENCH_LATENCY_SEC=20
+ * Options: BENCH_STEP_SEC=20 BENCH_LADDER=20,40,60,80,100,130,160,200,250,300 BENCH_LATENCY_SEC=20
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -26,7 +26,7 @@ import { fmt, report, summarize } from './stats';
 
 const STEP_SEC = Number(process.env.BENCH_STEP_SEC ?? 20);
 const LATENCY_SEC = Number(process.env.BENCH_LATENCY_SEC ?? 20);
-const LADDER = (process.env.BENCH_LADDER ?? '20,40,60,80,100,130,160,200').split(',').map(Number);
+const LADDER = (process.env.BENCH_LADDER ?? '20,40,60,80,100,130,160,200,250,300').split(',').map(Number);
 const CALLED = '+4930901820';
 
 type Variant = 'spoofguard' | 'spoofguard-stasis' | 'minimal' | 'dialplan';
@@ -121,7 +121,12 @@ async function main(): Promise<void> {
   const sgStasis = spawnSpoofguard(
     ['ari'],
     loadConfig({
-      overrides: { ...base, ops: { port: stasisPort }, ari: { ...base.ari, app: 'sgstasis', cleanCalls: 'stasis' } },
+      // its bench context has no bypass check, and the global it would set is the other app's
+      overrides: {
+        ...base,
+        ops: { port: stasisPort },
+        ari: { ...base.ari, app: 'sgstasis', cleanCalls: 'stasis', overloadBypassSec: 0 },
+      },
     }),
     { SPOOFGUARD_LOG_LEVEL: 'warn' },
   );
@@ -249,22 +254,42 @@ async function main(): Promise<void> {
       );
     }
 
-    // the highest rate with 0 failed calls, alternating the variants at each step
+    // spoofguard's hand-backs so far, by reason (its metrics endpoint)
+    const handedBack = async (): Promise<Map<string, number>> => {
+      const text = await (await fetch(`http://127.0.0.1:${opsPort}/metrics`)).text();
+      return new Map(
+        [...text.matchAll(/spoofguard_ari_handed_back_total\{reason="(\w+)"[^}]*\} (\d+)/g)].map((m) => [
+          m[1],
+          Number(m[2]),
+        ]),
+      );
+    };
+    // the highest rate with 0 failed calls (and, for spoofguard, none passed on unscreened for overload),
+    // alternating the variants at each step
     const best = new Map<Variant, number>();
     const alive = new Set<Variant>(variants);
     const ladderRows: [string, string][] = [];
     for (const rate of LADDER) {
       for (const v of variants) {
         if (!alive.has(v)) continue;
+        const before = v === 'spoofguard' ? await handedBack() : undefined;
         const r = await run(v, rate, STEP_SEC);
+        const unscreenedBy = before
+          ? [...(await handedBack())]
+              .filter(([reason]) => reason !== 'clean')
+              .map(([reason, n]) => [reason, n - (before.get(reason) ?? 0)] as const)
+              .filter(([, n]) => n > 0)
+          : [];
+        const unscreened = unscreenedBy.map(([reason, n]) => `${reason} ${n}`).join(', ');
         console.log(
-          `  ladder: ${v} @ ${rate}/s failed ${r.failed}/${r.ok + r.failed}, left ${r.left.channels} ch ${r.left.bridges} br`,
+          `  ladder: ${v} @ ${rate}/s failed ${r.failed}/${r.ok + r.failed}, left ${r.left.channels} ch ${r.left.bridges} br${unscreened ? `; unscreened: ${unscreened}` : ''}`,
         );
         ladderRows.push([
           `${v} @ ${rate}/s`,
           `failed ${r.failed}/${r.ok + r.failed}  p99 ${fmt(summarize(r.latency).p99)}  left ${r.left.channels} ch ${r.left.bridges} br`,
         ]);
-        if (r.failed === 0 && r.left.channels === 0 && r.left.bridges === 0) best.set(v, rate);
+        if (r.failed === 0 && r.left.channels === 0 && r.left.bridges === 0 && unscreenedBy.length === 0)
+          best.set(v, rate);
         else alive.delete(v);
       }
       if (alive.size === 0) break;
@@ -279,17 +304,23 @@ async function main(): Promise<void> {
       `  spoofguard / minimal: ${(sgBest / Math.max(1, best.get('minimal') ?? 0)).toFixed(2)}× (target ≥ 0.9)`,
     );
 
-    // above spoofguard's highest clean rate: what it hands back unscreened, counted
+    // above spoofguard's highest clean rate: what it hands back unscreened, counted; the dialplan-only floor at
+    // the same rate says what this Asterisk can do at all
     const over = Math.round(Math.max(sgBest, 20) * 1.5);
+    const before = await handedBack();
     const r = await run('spoofguard', over, STEP_SEC);
-    const metrics = await (await fetch(`http://127.0.0.1:${opsPort}/metrics`)).text();
-    const handedBack = [...metrics.matchAll(/spoofguard_ari_handed_back_total\{reason="(\w+)"[^}]*\} (\d+)/g)]
-      .map((m) => `${m[1]} ${m[2]}`)
-      .join(', ');
-    report(`spoofguard at ${over} calls/s (1.5× its highest)`, [
-      ['calls', `ok ${r.ok}, failed ${r.failed}, left ${r.left.channels} ch ${r.left.bridges} br`],
-      ['handed back (whole run)', handedBack || 'none'],
-      ['INVITE→200 p50 / p99', `${fmt(summarize(r.latency).p50)} / ${fmt(summarize(r.latency).p99)}`],
+    const after = await handedBack();
+    const floor = await run('dialplan', over, STEP_SEC);
+    const delta = [...after].map(([reason, n]) => `${reason} ${n - (before.get(reason) ?? 0)}`).join(', ');
+    report(`${over} calls/s (1.5× spoofguard's highest), ${STEP_SEC} s`, [
+      ['spoofguard', `ok ${r.ok}, failed ${r.failed}, left ${r.left.channels} ch ${r.left.bridges} br`],
+      ['  handed back in this run', delta || 'none'],
+      ['  INVITE→200 p50 / p99', `${fmt(summarize(r.latency).p50)} / ${fmt(summarize(r.latency).p99)}`],
+      [
+        'dialplan only',
+        `ok ${floor.ok}, failed ${floor.failed}, left ${floor.left.channels} ch ${floor.left.bridges} br`,
+      ],
+      ['  INVITE→200 p50 / p99', `${fmt(summarize(floor.latency).p50)} / ${fmt(summarize(floor.latency).p99)}`],
     ]);
     // what the apps warned about (a failed call is explained here, if the app saw it)
     for (const [name, child] of [

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import ari, { type AriClient } from 'ari-client';
 import type { Logger } from '../common/logger';
 import { withinBudget } from '../common/within-budget';
+import { Semaphore } from 'async-mutex';
 import { type AriEvent, ariEventSchema, HANDLED_EVENTS } from './ari-events';
 
 /**
@@ -18,6 +19,9 @@ export interface AriSettings {
   requestTimeoutMs: number;
   maxInFlight: number;
 }
+
+/** A request that timed out holds its place under the cap at most this many timeouts longer. */
+const HELD_AFTER_TIMEOUT = 5;
 
 export type HangupReason = 'normal' | 'busy' | 'congestion' | 'no_answer' | 'rejected' | 'failure';
 
@@ -89,8 +93,9 @@ export class AriConnection extends EventEmitter<{
   private client?: AriClient;
   private stopped = false;
   private attempt = 0;
-  private inFlight = 0;
-  private readonly waiting: (() => void)[] = [];
+  /** The cap on requests at Asterisk at once; urgent requests (priority 1) are let in before the others. */
+  private readonly cap: Semaphore;
+  private waiting = 0;
   private unreachableSaid = false;
 
   constructor(
@@ -98,6 +103,7 @@ export class AriConnection extends EventEmitter<{
     private readonly logger: Logger,
   ) {
     super();
+    this.cap = new Semaphore(settings.maxInFlight);
   }
 
   get connected(): boolean {
@@ -183,38 +189,52 @@ export class AriConnection extends EventEmitter<{
 
   /** Requests waiting for a place under the cap: a measure of how far behind Asterisk (or we) are. */
   get queued(): number {
-    return this.waiting.length;
+    return this.waiting;
   }
 
   /**
    * Runs one REST request within the cap and the timeout. An urgent request (handing a call back to the
-   * dialplan) goes before those waiting: it is what relieves an overload.
+   * dialplan) goes before those waiting: it is what relieves an overload. A request that timed out may still
+   * be running at Asterisk (ari-client cannot abort it): it keeps its place under the cap until Asterisk
+   * answers it, or for HELD_AFTER_TIMEOUT timeouts at most, so the cap counts what Asterisk really has.
    */
   private async request<T>(
-    resource: 'channels' | 'bridges' | 'playbacks',
+    resource: 'channels' | 'bridges' | 'playbacks' | 'asterisk',
     operation: string,
     params: Record<string, unknown>,
     urgent = false,
   ): Promise<T> {
+    if (!this.client) throw new AriRequestError('not connected to Asterisk');
+    const queued = this.cap.isLocked();
+    if (queued) this.waiting++;
+    const [, release] = await this.cap.acquire(1, urgent ? 1 : 0).finally(() => {
+      if (queued) this.waiting--;
+    });
     const client = this.client;
-    if (!client) throw new AriRequestError('not connected to Asterisk');
-    if (this.inFlight >= this.settings.maxInFlight)
-      await new Promise<void>((r) => (urgent ? this.waiting.unshift(r) : this.waiting.push(r)));
-    this.inFlight++;
+    if (!client) {
+      release();
+      throw new AriRequestError('not connected to Asterisk');
+    }
+    let work: Promise<unknown>;
     try {
-      return (await withinBudget(
-        client[resource][operation](params),
-        this.settings.requestTimeoutMs,
-        `ARI ${resource}.${operation}: no answer`,
-      )) as T;
+      work = client[resource][operation](params);
+    } catch (err) {
+      release();
+      throw new AriRequestError(`ARI ${resource}.${operation}: ${(err as Error).message}`);
+    }
+    const held = setTimeout(release, this.settings.requestTimeoutMs * HELD_AFTER_TIMEOUT);
+    held.unref();
+    void work.then(
+      () => (clearTimeout(held), release()),
+      () => (clearTimeout(held), release()),
+    );
+    try {
+      return (await withinBudget(work, this.settings.requestTimeoutMs, `ARI ${resource}.${operation}: no answer`)) as T;
     } catch (err) {
       // ari-client rejects with the HTTP answer's body as the message and no status: read it from the text
       const message = (err as Error).message ?? String(err);
       const status = /not found/i.test(message) ? 404 : undefined;
       throw new AriRequestError(`ARI ${resource}.${operation}: ${message}`, status);
-    } finally {
-      this.inFlight--;
-      this.waiting.shift()?.();
     }
   }
 
@@ -251,6 +271,17 @@ export class AriConnection extends EventEmitter<{
     } catch {
       return undefined;
     }
+  }
+
+  /** Sets an Asterisk global variable (what the dialplan reads, e.g. the overload bypass); urgent. */
+  setGlobal(variable: string, value: string): Promise<void> {
+    return this.request('asterisk', 'setGlobalVar', { variable, value }, true);
+  }
+
+  /** An Asterisk global variable ('' when unset). */
+  async getGlobal(variable: string): Promise<string> {
+    const result = await this.request<{ value?: string }>('asterisk', 'getGlobalVar', { variable }, true);
+    return result?.value ?? '';
   }
 
   async originate(request: OriginateRequest): Promise<void> {

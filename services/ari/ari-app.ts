@@ -2,6 +2,7 @@ import type { Logger } from '../common/logger';
 import { VERDICT_HEADER } from '../common/verdict-header';
 import type { AriConnection } from './ari-adapter';
 import type { AriChannel, AriEvent } from './ari-events';
+import { OverloadBypass } from './overload-bypass';
 import {
   callerIdOfBridge,
   type CallArgs,
@@ -38,6 +39,8 @@ export interface AppSettings {
   maxLagMs: number;
   /** How often to reconcile with Asterisk besides after every (re)connection (0: never). */
   reconcileEveryMs: number;
+  /** While overloaded, the dialplan sends new calls past the app for this long, renewed (0: never). */
+  overloadBypassSec: number;
 }
 
 /**
@@ -74,6 +77,7 @@ export class AriApp {
   /** Bridges older than this process may belong to an earlier spoofguard; younger ones were ours. */
   private readonly startedAt = Date.now();
   private readonly reconcileTimer?: NodeJS.Timeout;
+  private readonly bypass: OverloadBypass;
 
   constructor(
     private readonly ari: AriConnection,
@@ -88,6 +92,12 @@ export class AriApp {
           this.logger.error({ err: err.message, type: event.type }, 'ARI event handling failed'),
         ),
     );
+    this.bypass = new OverloadBypass(
+      ari,
+      { bypassSec: settings.overloadBypassSec },
+      (calls) => deps.handedBack('bypassed', calls),
+      logger,
+    );
     ari.on('connected', () => void this.reconcile());
     // besides after a reconnect: what a request that timed out under load left behind (a bridge, a leg)
     if (settings.reconcileEveryMs > 0)
@@ -96,8 +106,10 @@ export class AriApp {
       }, settings.reconcileEveryMs).unref();
   }
 
-  stop(): void {
+  /** Stops the timers; an overload bypass runs out in Asterisk by itself. */
+  async stop(): Promise<void> {
     clearInterval(this.reconcileTimer);
+    await this.bypass.stop();
   }
 
   get callsInProgress(): number {
@@ -146,6 +158,7 @@ export class AriApp {
   /** Draining or overloaded: the call goes on in the dialplan, unscreened, at once (and is counted). */
   private async handBackUnscreened(channelId: string, reason: HandBackReason): Promise<void> {
     this.deps.handedBack(reason);
+    if (reason === 'overload') this.bypass.overloaded();
     this.logger.info({ channel: channelId, reason }, 'call handed back to the dialplan unscreened');
     await this.ari
       .continueInDialplan(channelId)

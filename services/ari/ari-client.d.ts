@@ -6,6 +6,7 @@ declare module 'ari-client' {
     channels: Record<string, Operation>;
     bridges: Record<string, Operation>;
     playbacks: Record<string, Operation>;
+    asterisk: Record<string, Operation>;
     start(apps: string | string[], subscribeAll?: boolean): Promise<void>;
     stop(): void;
   }

@@ -34,7 +34,8 @@ export interface CallArgs {
 }
 
 /** Why a call went back to the dialplan (the label of spoofguard_ari_handed_back_total). */
-export type HandBackReason = 'clean' | 'overload' | 'draining' | 'failure' | 'deadline';
+/** Why a call went on in the dialplan; 'bypassed': sent past Stasis() by the dialplan while the app was overloaded. */
+export type HandBackReason = 'clean' | 'overload' | 'bypassed' | 'draining' | 'failure' | 'deadline';
 
 export interface SessionSettings {
   subscriberEndpoint: string;
@@ -57,7 +58,7 @@ export interface SessionDeps {
   trustedVerdict(header: string | undefined, request: ScreeningRequest): Verdict | undefined;
   emit(event: FlaggedCallEvent): void;
   report(callerE164: string | undefined, brand: string | undefined): void;
-  handedBack(reason: HandBackReason): void;
+  handedBack(reason: HandBackReason, calls?: number): void;
   prompts: Prompts;
   settings: SessionSettings;
   /** Prefix of call ids: unique across the cluster (one per Asterisk). */

@@ -57,7 +57,7 @@ export function runAri(
       },
       emit: (event) => void producer.emit(event),
       report: (caller, brand) => screening.reports.record(caller, brand),
-      handedBack: (reason) => metrics?.observeHandBack(reason),
+      handedBack: (reason, calls) => metrics?.observeHandBack(reason, calls),
       prompts: new Prompts(),
       settings: config.ari,
       callIdPrefix: `ari:${new URL(config.ari.url).host}:`,
@@ -70,6 +70,7 @@ export function runAri(
       maxQueuedRequests: config.ari.maxInFlight,
       maxLagMs: config.ari.maxLagMs,
       reconcileEveryMs: config.ari.reconcileEverySec * 1000,
+      overloadBypassSec: config.ari.overloadBypassSec,
     },
     log,
   );
@@ -79,7 +80,7 @@ export function runAri(
     app,
     connection,
     close: async () => {
-      app.stop();
+      await app.stop();
       await app.drain(config.ari.drainTimeoutMs);
       await connection.stop();
     },

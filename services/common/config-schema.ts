@@ -297,6 +297,10 @@ export const configSpec = {
       doc: 'A call that reaches the app this much later than calls usually do (Asterisk or the app falling behind) goes back to the dialplan unscreened at once, counted as overload.',
       format: z.number().int().min(100).max(60000),
     }),
+    overloadBypassSec: setting({
+      doc: 'While the app is overloaded it sets the Asterisk global SPOOFGUARD_BYPASS_UNTIL to now + this many seconds (renewed while the overload lasts): the dialplan then sends new calls straight to Dial(), unscreened, without the cost of Stasis (asterisk/extensions.conf), counted in spoofguard_ari_handed_back_total{reason="bypassed"}. 0: never; overloaded calls are then only handed back one by one.',
+      format: z.number().int().min(0).max(60),
+    }),
     reconcileEverySec: setting({
       doc: 'How often the app compares its calls with what Asterisk has (besides after every reconnect), releasing what requests that timed out left behind; 0: only after reconnects.',
       format: z.number().int().min(0).max(3600),

@@ -71,7 +71,7 @@ export class Metrics {
     });
     this.handedBack = new Counter({
       name: 'spoofguard_ari_handed_back_total',
-      help: 'Calls the ARI app handed back to the dialplan, by reason: clean (screened, nothing found), overload and draining (unscreened), failure and deadline (fail open).',
+      help: 'Calls the ARI app handed back to the dialplan, by reason: clean (screened, nothing found), overload and draining (unscreened), bypassed (sent past the app by the dialplan while it was overloaded, unscreened), failure and deadline (fail open).',
       labelNames: ['reason'],
       registers,
     });
@@ -122,8 +122,8 @@ export class Metrics {
     if (e.kind === 'outcome' && e.outcome) this.calls.inc({ source: e.source, outcome: e.outcome });
   };
 
-  readonly observeHandBack = (reason: string): void => {
-    this.handedBack.inc({ reason });
+  readonly observeHandBack = (reason: string, calls = 1): void => {
+    this.handedBack.inc({ reason }, calls);
   };
 
   /** Where the calls-in-progress gauge reads from (processes that run the ARI app). */

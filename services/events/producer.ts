@@ -44,7 +44,24 @@ export class FlaggedCallProducer {
     void this.replay();
   }
 
+  /** Emits under way (not yet queued, spooled or given up). */
+  private emitting = 0;
+
+  /** Nothing of this producer's is on its way: no emit under way, nothing waiting in the spool. */
+  get idle(): boolean {
+    return this.emitting === 0 && !this.spool.pending;
+  }
+
   async emit(event: FlaggedCallEvent): Promise<EmitResult> {
+    this.emitting++;
+    try {
+      return await this.emitOnce(event);
+    } finally {
+      this.emitting--;
+    }
+  }
+
+  private async emitOnce(event: FlaggedCallEvent): Promise<EmitResult> {
     const parsed = flaggedCallEventSchema.safeParse(event);
     if (!parsed.success) {
       this.logger.error(

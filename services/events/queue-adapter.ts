@@ -102,6 +102,18 @@ export class EventQueue {
     return retried;
   }
 
+  /**
+   * Events still on their way to the log: waiting, being stored, or delayed for a retry. The next run of a
+   * scheduled maintenance job (delayed too) is not an event.
+   */
+  async eventsInFlight(): Promise<number> {
+    const c = await this.counts();
+    const delayed = c.delayed
+      ? (await this.queue.getDelayed(0, 999)).filter((job) => job && !String(job.id).startsWith('repeat:')).length
+      : 0;
+    return c.waiting + c.active + c.prioritized + delayed;
+  }
+
   /** A repeatable maintenance job (one per id however many processes schedule it). */
   async schedule(id: string, everyMs: number): Promise<void> {
     await this.queue.upsertJobScheduler(

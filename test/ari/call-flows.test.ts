@@ -1,8 +1,8 @@
 import { runAri } from '../../services/ari';
 import { signVerdict } from '../../services/common/verdict-header';
 import { quietLogger } from '../support/config';
-import { storedRecord } from '../support/call-path';
-import { requestsTo, startHarness, type Harness, VERDICT_KEY } from './harness';
+import { pipelineIdle, storedRecord } from '../support/call-path';
+import { handedBack, requestsTo, startHarness, type Harness, VERDICT_KEY } from './harness';
 import { flagged, until } from '../support/events';
 
 let h: Harness;
@@ -57,6 +57,9 @@ describe('clean calls (ari.cleanCalls: dialplan)', () => {
     expect(h.server.channels.get(a)?.continuedTo).toEqual({});
     await until(() => h.ari.app.callsInProgress === 0);
     expect(h.ari.app.sessions.size).toBe(0);
+    // a clean call is not logged
+    await pipelineIdle(h);
+    expect(await h.worker.store.count({})).toBe(0);
     expect(requestsTo(h.server, 'POST', '/channels')).toHaveLength(0);
     expect(requestsTo(h.server, 'POST', '/bridges')).toHaveLength(0);
     expect(requestsTo(h.server, 'POST', `/channels/${a}/answer`)).toHaveLength(0);
@@ -311,6 +314,8 @@ describe('verdict header from the SIP front', () => {
     // still the SIP front's record: its source and carrier trunk, not the IVR hop's
     expect(row).toMatchObject({ verdict: 'warn', brand: 'amazon', source: 'sip', trunk: 'carrier-a' });
     expect(row.warningMs).toBeGreaterThanOrEqual(0);
+    await until(() => h.ari.app.callsInProgress === 0);
+    await pipelineIdle(h);
     expect(await h.worker.store.get(callIdOf(a))).toBeUndefined();
   });
 
@@ -411,6 +416,30 @@ describe('a call follows what Asterisk reports', () => {
     expect(h.server.channels.get(c)?.continuedTo).toEqual({});
     expect(requestsTo(h.server, 'POST', '/channels')).toHaveLength(1);
     expect(h.ari.app.sessions.has(a)).toBe(true);
+  });
+
+  it('while overloaded, the dialplan sends new calls past the app until the load falls, and they are counted', async () => {
+    h = await startHarness({ ari: { maxCallsInSetup: 1, overloadBypassSec: 1 } });
+    h.server.behaviour = () => ({ neverAnswer: true });
+    const a = h.server.inboundCall({ ...AMAZON, args: args() });
+    await until(() => requestsTo(h.server, 'POST', '/channels').length === 1);
+    const c = h.server.inboundCall({ ...AMAZON, args: args() });
+    await h.server.waitForEvent(isChannel('StasisEnd', c));
+    const bypassUntil = (): number => Number(h.server.globals.get('SPOOFGUARD_BYPASS_UNTIL') ?? 0);
+    await until(() => bypassUntil() > Date.now() / 1000, 5000, 'bypass set in Asterisk');
+    const passedBy = [1, 2, 3].map(() => h.server.inboundCall({ ...AMAZON, args: args() }));
+    expect(h.server.bypassedCalls).toEqual(passedBy);
+    await until(async () => (await handedBack(h, 'bypassed')) === 3, 5000, 'bypassed calls counted');
+    expect(await handedBack(h, 'overload')).toBe(1);
+    expect(requestsTo(h.server, 'POST', '/channels')).toHaveLength(1);
+
+    // the load falls: nothing renews the bypass, it runs out in Asterisk and calls reach the app again
+    h.server.hangupFromNetwork(a);
+    await until(() => bypassUntil() <= Math.floor(Date.now() / 1000), 5000, 'bypass run out');
+    const e = h.server.inboundCall({ ...AMAZON, args: args() });
+    expect(h.server.bypassedCalls).not.toContain(e);
+    await until(() => requestsTo(h.server, 'POST', '/channels').length === 2, 5000, 'screened and dialled');
+    expect(await handedBack(h, 'bypassed')).toBe(3);
   });
 
   it('a call that reaches the app far later than calls usually do goes on unscreened at once', async () => {

@@ -1,4 +1,5 @@
 import type { Config } from '../../services/common/config';
+import { Metrics } from '../../services/common/metrics';
 import { runAri, type RunningAri } from '../../services/ari';
 import type { FlaggedCallProducer } from '../../services/events';
 import type { Screening } from '../../services/screening';
@@ -17,6 +18,7 @@ export interface Harness {
   producer: FlaggedCallProducer;
   ari: RunningAri;
   worker: RunningLogWorker;
+  metrics: Metrics;
   close(): Promise<void>;
 }
 
@@ -43,7 +45,8 @@ export async function startHarness(overrides: Record<string, unknown> = {}): Pro
     verdictHeader: { key: VERDICT_KEY, maxAgeSec: 30 },
   });
   const callPath = await startCallPath(config, logger, 'ari');
-  const ari = runAri(config, logger, callPath.screening, callPath.producer);
+  const metrics = new Metrics('ari');
+  const ari = runAri(config, logger, callPath.screening, callPath.producer, metrics);
   await until(() => server.connectedApps > 0, 10000, 'ARI app connected');
   return {
     server,
@@ -52,6 +55,7 @@ export async function startHarness(overrides: Record<string, unknown> = {}): Pro
     producer: callPath.producer,
     ari,
     worker: callPath.worker,
+    metrics,
     close: async () => {
       // calls still up would keep the drain waiting, as it should in production: end them from the network
       for (const id of [...server.channels.keys()]) server.hangupFromNetwork(id);
@@ -71,3 +75,9 @@ export const requestsTo = (
   server.requests.filter(
     (r) => r.method === method && (typeof path === 'string' ? r.path === path : path.test(r.path)),
   );
+
+/** spoofguard_ari_handed_back_total{reason} as the app counted it. */
+export async function handedBack(h: Harness, reason: string): Promise<number> {
+  const metric = await h.metrics.registry.getSingleMetric('spoofguard_ari_handed_back_total')?.get();
+  return metric?.values.find((v) => v.labels.reason === reason)?.value ?? 0;
+}

@@ -248,6 +248,31 @@ describeReal('asterisk', 'ARI app on a real Asterisk 22', (env) => {
     await eventually(async () => (await store.count({ outcome: 'blocked' })) === before + 1, 'blocked call logged');
   });
 
+  it('overload bypass: while SPOOFGUARD_BYPASS_UNTIL lies ahead, the dialplan dials calls past Stasis and counts them', async () => {
+    const global = async (variable: string): Promise<string> =>
+      ((await (await asterisk.ari('GET', `/asterisk/variable?variable=${variable}`)).json()) as { value: string })
+        .value;
+    const counted = Number(await global('SPOOFGUARD_BYPASSED')) || 0;
+    const until = Math.floor(Date.now() / 1000) + 30;
+    await asterisk.ari('POST', `/asterisk/variable?variable=SPOOFGUARD_BYPASS_UNTIL&value=${until}`);
+    try {
+      // Amazon's number: screened it would be warned and the caller not answered before a key; bypassed it
+      // is dialled and bridged at once
+      await call(
+        { number: '+498003638469', name: 'Amazon', end: { kind: 'bye', afterMs: 1000 } },
+        { kind: 'answer', then: 'wait-bye' },
+      );
+      expect(Number(await global('SPOOFGUARD_BYPASSED'))).toBe(counted + 1);
+    } finally {
+      // run out (what spoofguard does by not renewing it): calls are screened again
+      await asterisk.ari('POST', `/asterisk/variable?variable=SPOOFGUARD_BYPASS_UNTIL&value=${until - 60}`);
+    }
+    const number = someNumber();
+    await call({ number, name: 'Amazon', end: { kind: 'refused', status: 480 } }, { kind: 'no-answer' });
+    await outcomeOf(number, 'unanswered');
+    expect(Number(await global('SPOOFGUARD_BYPASSED'))).toBe(counted + 1);
+  });
+
   it('Redis stopped: calls go through unwarned (fail open); Redis back: warned again', async () => {
     await redis.stop();
     try {

@@ -52,3 +52,17 @@ export async function storedRecord(
   );
   return (await read()) as Record<string, unknown>;
 }
+
+/**
+ * Waits until nothing emitted is still on its way to the log: no emit under way, nothing spooled, nothing
+ * queued, delayed or being stored. Only then does "nothing was logged" mean something.
+ */
+export async function pipelineIdle(path: { producer: FlaggedCallProducer; worker: RunningLogWorker }): Promise<void> {
+  await until(
+    async () => {
+      return path.producer.idle && (await path.worker.queue.eventsInFlight()) === 0;
+    },
+    15000,
+    'flagged-call pipeline idle (nothing emitted still on its way)',
+  );
+}

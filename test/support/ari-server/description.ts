@@ -199,11 +199,25 @@ export function description(basePath: string): Record<string, object> {
       apiVersion: '10.0.0',
       swaggerVersion: '1.1',
       basePath,
-      apis: ['channels', 'bridges', 'playbacks', 'events'].map((name) => ({
+      apis: ['asterisk', 'channels', 'bridges', 'playbacks', 'events'].map((name) => ({
         path: `/api-docs/${name}.{format}`,
         description: `${name} resources`,
       })),
     },
+    asterisk: resource(
+      'asterisk',
+      [
+        {
+          path: '/asterisk/variable',
+          operations: [
+            op('GET', 'getGlobalVar', 'Variable', [p('variable', 'query', 'string', true)]),
+            op('POST', 'setGlobalVar', 'void', [p('variable', 'query', 'string', true), p('value', 'query', 'string')]),
+          ],
+        },
+      ],
+      { Variable: channelModels.Variable },
+      basePath,
+    ),
     channels: resource(
       'channels',
       [

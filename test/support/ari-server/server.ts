@@ -169,6 +169,15 @@ export class AriTestServer {
     });
   }
 
+  /** REST requests being answered now, and the most at once so far (what an app's request cap allows). */
+  requestsInProgress = 0;
+  mostRequestsAtOnce = 0;
+
+  /** Asterisk's global variables (GET/POST /asterisk/variable). */
+  readonly globals = new Map<string, string>();
+  /** Calls the dialplan sent past Stasis() (the project's extensions.conf, while the bypass is on). */
+  readonly bypassedCalls: string[] = [];
+
   // ---- the network side, driven by tests ----
 
   /** A call arrives from a trunk and the dialplan sends it to Stasis(app, args…). */
@@ -189,6 +198,14 @@ export class AriTestServer {
     if (options.createdAgoMs)
       channel.creationtime = new Date(Date.now() - options.createdAgoMs).toISOString().replace('Z', '+0000');
     channel.vars = { ...options.vars };
+    // the project's dialplan: while SPOOFGUARD_BYPASS_UNTIL lies ahead, the call skips Stasis() and is counted
+    if (Number(this.globals.get('SPOOFGUARD_BYPASS_UNTIL') ?? 0) > Math.floor(Date.now() / 1000)) {
+      this.globals.set('SPOOFGUARD_BYPASSED', String(Number(this.globals.get('SPOOFGUARD_BYPASSED') ?? 0) + 1));
+      const exten = options.exten ?? options.args[0] ?? 's';
+      channel.dialplan = { context: 'from-trunk', exten, priority: 6, app_name: 'Dial', app_data: '' };
+      this.bypassedCalls.push(channel.id);
+      return channel.id;
+    }
     channel.dialplan = {
       context: 'from-trunk',
       exten: options.exten ?? options.args[0] ?? 's',
@@ -246,6 +263,9 @@ export class AriTestServer {
     const path = url.pathname.replace(/^\/ari/, '');
     if (this.keepHistory) this.requests.push({ method: req.method ?? 'GET', path, query });
     for (const l of this.requestListeners) l(req.method ?? 'GET', path, query);
+    this.requestsInProgress++;
+    this.mostRequestsAtOnce = Math.max(this.mostRequestsAtOnce, this.requestsInProgress);
+    res.once('close', () => this.requestsInProgress--);
     if (this.responseDelayMs) await new Promise((r) => setTimeout(r, this.responseDelayMs));
     const docs = /^\/api-docs\/(\w+)\.json$/.exec(path);
     if (req.method === 'GET' && docs) {
@@ -270,6 +290,15 @@ export class AriTestServer {
 
   private route(method: string, path: string, q: Record<string, string>): [number, unknown?] {
     let m: RegExpExecArray | null;
+    if (path === '/asterisk/variable' && (method === 'GET' || method === 'POST')) {
+      if (!q.variable) return [400, { message: 'Variable name is required' }];
+      if (method === 'POST') {
+        this.globals.set(q.variable, q.value ?? '');
+        return [204];
+      }
+      // Asterisk answers an unset global with an empty value, not 404
+      return [200, { value: this.globals.get(q.variable) ?? '' }];
+    }
     if (method === 'GET' && path === '/channels')
       return [200, [...this.channels.values()].filter((c) => !c.hungUp).map((c) => this.json(c))];
     if (method === 'POST' && path === '/channels') return this.originate(q);
