@@ -1,16 +1,28 @@
-import { existsSync, mkdirSync, statSync } from 'node:fs';
-import { type FileHandle, open, readFile, rename, unlink } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { type FileHandle, open, readFile, rename, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import lockfile from 'proper-lockfile';
 import type { Logger } from '../common/logger';
 
+const SPOOL = '.ndjson';
+const REPLAYING = '.replaying.ndjson';
+
 /**
- * An append-only file of events that could not reach Redis. Lines are written and fsync'ed in groups (one
- * fsync for all lines that arrived meanwhile). Replay renames the file first, so events spooled during a
- * replay land in a fresh file and are replayed after it: the order is kept, nothing is lost on a crash.
+ * An append-only file of events that could not reach Redis, one per process: `<name>.<pid>.<random>.ndjson`,
+ * held under a lock (proper-lockfile: a lock directory whose time the owner renews). Lines are written and
+ * fsync'ed in groups (one fsync for all lines that arrived meanwhile). Replay renames the file first, so events
+ * spooled during a replay land in a fresh file and are replayed after it: the order is kept, nothing is lost on
+ * a crash. Spool files of processes that ended (lock released) or died (lock not renewed for `staleMs`) are
+ * taken over by whichever process replays next, under their lock: each is replayed by one process, once.
  */
 export class Spool {
+  private readonly dir: string;
+  private readonly base: string;
   private readonly file: string;
   private readonly replayFile: string;
+  private release?: () => void;
+  private readonly staleMs: number;
   private handle?: FileHandle;
   private queued: { line: string; done: () => void; failed: (err: unknown) => void }[] = [];
   /** A group write is scheduled on `fileOps` and has not started yet. */
@@ -25,19 +37,54 @@ export class Spool {
     dir: string,
     name: string,
     private readonly logger: Logger,
+    options: { staleMs?: number } = {},
   ) {
     mkdirSync(dir, { recursive: true });
-    this.file = join(dir, `${name}.ndjson`);
-    this.replayFile = join(dir, `${name}.replaying.ndjson`);
-    this.onDisk = nonEmpty(this.file) || nonEmpty(this.replayFile);
+    this.dir = dir;
+    this.staleMs = Math.max(2000, options.staleMs ?? 10_000);
+    this.base = `${name}.${process.pid}.${randomBytes(3).toString('hex')}`;
+    this.file = join(dir, `${this.base}${SPOOL}`);
+    this.replayFile = join(dir, `${this.base}${REPLAYING}`);
+    // the lock first: a file without one would look like a dead process's to the others
+    this.release = lockfile.lockSync(this.file, {
+      realpath: false,
+      stale: this.staleMs,
+      onCompromised: (err) =>
+        this.logger.error(
+          { err: err.message, file: this.file },
+          'spool lock lost (this process stalled longer than the lock stays fresh): another process may replay this file too; the job ids keep each event once in the queue',
+        ),
+    });
+    this.onDisk = false;
+    this.orphans = this.findOrphans().some((o) => o.hasFiles);
   }
 
-  /** Whether the files hold events: checked on disk once, then kept up to date here (no syscalls per emit). */
+  /** Whether this process's files hold events: kept up to date here (no syscalls per emit). */
   private onDisk: boolean;
+  /** Whether other processes' spool files were seen: looked for again at every drain. */
+  private orphans: boolean;
 
-  /** True while spooled events wait for replay (or are being written). */
+  /** True while spooled events wait for replay (or are being written), this process's or a dead one's. */
   get pending(): boolean {
-    return this.onDisk || this.queued.length > 0 || this.groupScheduled || this.groupWriting;
+    return this.onDisk || this.orphans || this.queued.length > 0 || this.groupScheduled || this.groupWriting;
+  }
+
+  /**
+   * Other processes' spools in the folder: their files, or only the lock a dead process left (taken over to be
+   * removed). Their owners may be alive: the lock decides.
+   */
+  private findOrphans(): { base: string; hasFiles: boolean }[] {
+    const bases = new Map<string, boolean>();
+    for (const entry of readdirSync(this.dir)) {
+      if (entry.endsWith(REPLAYING)) bases.set(entry.slice(0, -REPLAYING.length), true);
+      else if (entry.endsWith(SPOOL)) bases.set(entry.slice(0, -SPOOL.length), true);
+      else if (entry.endsWith(`${SPOOL}.lock`)) {
+        const base = entry.slice(0, -`${SPOOL}.lock`.length);
+        if (!bases.has(base)) bases.set(base, false);
+      }
+    }
+    bases.delete(this.base);
+    return [...bases].map(([base, hasFiles]) => ({ base, hasFiles }));
   }
 
   append(record: unknown): Promise<void> {
@@ -103,28 +150,70 @@ export class Spool {
   private async drainAll(send: (records: unknown[]) => Promise<void>, chunk: number): Promise<number> {
     let sent = 0;
     for (;;) {
-      if (!nonEmpty(this.replayFile) && !(await this.rotate())) return sent;
-      const records: unknown[] = [];
-      for (const line of (await readFile(this.replayFile, 'utf8')).split('\n')) {
-        if (!line) continue;
-        try {
-          records.push(JSON.parse(line));
-        } catch {
-          // a line torn by a crash mid-write: it was never acknowledged to the caller
-          this.logger.warn({ file: this.replayFile }, 'skipping a torn spool line');
-        }
-      }
-      for (let i = 0; i < records.length; i += chunk) await send(records.slice(i, i + chunk));
-      await unlink(this.replayFile);
-      sent += records.length;
-      this.logger.info({ events: records.length }, 'spooled events replayed');
+      if (!nonEmpty(this.replayFile) && !(await this.rotate())) break;
+      sent += await this.sendFile(this.replayFile, send, chunk);
     }
+    return sent + (await this.adoptOrphans(send, chunk));
   }
 
+  /** Sends one file's events in order, in chunks, then deletes it. */
+  private async sendFile(file: string, send: (records: unknown[]) => Promise<void>, chunk: number): Promise<number> {
+    if (!existsSync(file)) return 0;
+    const records: unknown[] = [];
+    for (const line of (await readFile(file, 'utf8')).split('\n')) {
+      if (!line) continue;
+      try {
+        records.push(JSON.parse(line));
+      } catch {
+        // a line torn by a crash mid-write: it was never acknowledged to the caller
+        this.logger.warn({ file }, 'skipping a torn spool line');
+      }
+    }
+    for (let i = 0; i < records.length; i += chunk) await send(records.slice(i, i + chunk));
+    await unlink(file);
+    if (records.length) this.logger.info({ events: records.length, file }, 'spooled events replayed');
+    return records.length;
+  }
+
+  /**
+   * Replays the spool files of processes that ended or died: each under its lock, so that one process replays
+   * it, once. A file whose owner still renews its lock is left to its owner.
+   */
+  private async adoptOrphans(send: (records: unknown[]) => Promise<void>, chunk: number): Promise<number> {
+    let sent = 0;
+    let left = false;
+    for (const { base, hasFiles } of this.findOrphans()) {
+      const file = join(this.dir, `${base}${SPOOL}`);
+      let release: () => Promise<void>;
+      try {
+        release = await lockfile.lock(file, { realpath: false, stale: this.staleMs, retries: 0 });
+      } catch {
+        // its owner is alive (or another process is replaying it right now)
+        if (hasFiles) left = true;
+        continue;
+      }
+      try {
+        const events =
+          (await this.sendFile(join(this.dir, `${base}${REPLAYING}`), send, chunk)) +
+          (await this.sendFile(file, send, chunk));
+        if (events) this.logger.info({ events, spool: base }, 'took over the spool of a process that ended');
+        sent += events;
+      } finally {
+        await release().catch(() => undefined);
+      }
+    }
+    this.orphans = left;
+    return sent;
+  }
+
+  /** Closes the file and gives up the lock: what is left in the file is taken over by the next replay. */
   async close(): Promise<void> {
     await this.exclusive(async () => {
       await this.handle?.close();
       this.handle = undefined;
+      if (!nonEmpty(this.file)) await rm(this.file, { force: true });
+      this.release?.();
+      this.release = undefined;
     });
   }
 }

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -72,5 +73,49 @@ describe('spool', () => {
     // a new spool over the same directory (a restarted process) finds nothing left
     expect(new Spool(dir, 'retry', logger).pending).toBe(false);
     await spool.close();
+  });
+
+  it('two processes of one role keep a file each: one replaying does not lose what the other appends', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sg-spool-'));
+    const a = new Spool(dir, 'sip', logger);
+    const b = new Spool(dir, 'sip', logger);
+    const replayed: unknown[] = [];
+    const send = async (records: unknown[]): Promise<void> => void replayed.push(...records);
+    for (let n = 0; n < 50; n++) await b.append({ b: n });
+    for (let n = 0; n < 10; n++) await a.append({ a: n });
+    await a.drain(send); // a's own file; b's is b's while b lives
+    for (let n = 50; n < 100; n++) await b.append({ b: n });
+    await b.drain(send);
+    expect(replayed).toHaveLength(110);
+    expect(replayed.filter((r) => 'b' in (r as object))).toEqual(Array.from({ length: 100 }, (_, n) => ({ b: n })));
+    await a.close();
+    await b.close();
+  });
+
+  it('takes over the spool of a process that was killed, once, after its lock went stale', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sg-spool-'));
+    const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, 'spool-child.ts'), dir, '20'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    await new Promise<void>((resolve) => child.stdout.on('data', (d: Buffer) => d.includes('spooled') && resolve()));
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+
+    // two live processes of the role (this one restarted, and a second one) both try to replay
+    const c = new Spool(dir, 'sip', logger, { staleMs: 2000 });
+    const d = new Spool(dir, 'sip', logger, { staleMs: 2000 });
+    expect(c.pending).toBe(true);
+    const replayed: unknown[] = [];
+    const send = async (records: unknown[]): Promise<void> => void replayed.push(...records);
+    const deadline = Date.now() + 15_000;
+    while ((c.pending || d.pending) && Date.now() < deadline) {
+      await Promise.all([c.drain(send), d.drain(send)]);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(replayed).toEqual(Array.from({ length: 20 }, (_, n) => ({ n, from: child.pid })));
+    await c.close();
+    await d.close();
+    // nothing left behind: no file and no lock of the dead process
+    expect(readdirSync(dir)).toEqual([]);
   });
 });
