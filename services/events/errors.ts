@@ -5,3 +5,6 @@ export class InvalidEventError extends SpoofguardError {}
 
 /** The log store did not take the batch: the worker retries the jobs with backoff. */
 export class StoreUnavailableError extends SpoofguardError {}
+
+/** The log store refused this event while it took the others of its batch: it retries alone, then fails alone. */
+export class EventRefusedError extends SpoofguardError {}

@@ -1,5 +1,5 @@
 import type { Logger } from '../common/logger';
-import { StoreUnavailableError } from '../events/errors';
+import { EventRefusedError, StoreUnavailableError } from '../events/errors';
 import type { FlaggedCallEvent } from '../events/flagged-call';
 import type { LogStore } from '../flagged-log';
 
@@ -11,8 +11,10 @@ interface Waiting {
 
 /**
  * Collects the events of the jobs in hand and writes them in one transaction: when `batchSize` are waiting,
- * or `batchWaitMs` after the first. Each job's promise settles with its batch, so a failed batch fails every
- * job in it, and BullMQ retries them with backoff.
+ * or `batchWaitMs` after the first. Each job's promise settles with its event's write. When the transaction
+ * fails, the store decides what failed: if it does not answer, the whole batch is retried with backoff
+ * (StoreUnavailableError); if it does, the events are written one by one, so an event the store refuses
+ * (PostgreSQL takes no NUL character in text, for instance) fails alone with its reason and the rest are stored.
  */
 export class BatchWriter {
   private waiting: Waiting[] = [];
@@ -49,14 +51,40 @@ export class BatchWriter {
     try {
       await this.store.upsert(batch.map((w) => w.event));
       for (const w of batch) w.done();
+      return;
     } catch (err) {
+      if (
+        await this.store.ping().then(
+          () => true,
+          () => false,
+        )
+      )
+        return this.writeOneByOne(batch, err as Error);
       this.logger.warn(
         { events: batch.length, err: (err as Error).message },
-        'log store did not take the batch; the jobs will retry',
+        'log store did not take the batch and does not answer; the jobs will retry',
       );
       const failure = new StoreUnavailableError(`log store: ${(err as Error).message}`);
       for (const w of batch) w.failed(failure);
     }
+  }
+
+  /** The store answers but refused the batch: each event on its own, so one bad event cannot sink the others. */
+  private async writeOneByOne(batch: Waiting[], batchError: Error): Promise<void> {
+    const refused: { callId: string; err: string }[] = [];
+    for (const w of batch) {
+      try {
+        await this.store.upsert([w.event]);
+        w.done();
+      } catch (err) {
+        refused.push({ callId: w.event.callId, err: (err as Error).message });
+        w.failed(new EventRefusedError(`log store refused the event: ${(err as Error).message}`));
+      }
+    }
+    this.logger.warn(
+      { events: batch.length, refused: refused.slice(0, 10), batchErr: batchError.message },
+      `log store refused ${refused.length} of ${batch.length} events of a batch; the others are stored, the refused ones retry alone`,
+    );
   }
 
   /** Writes the rest and waits for every write in progress. */

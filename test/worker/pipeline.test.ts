@@ -4,6 +4,7 @@ import type { Config } from '../../services/common/config';
 import { openProducer, openQueue } from '../../services/events';
 import { openLogStore, type LogStore } from '../../services/flagged-log';
 import { Spool } from '../../services/events/spool';
+import { jobIdOf } from '../../services/events/flagged-call';
 import { runWorker } from '../../services/worker';
 import { quietLogger, REDIS_URL, testConfig } from '../support/config';
 import { dropQueue, flagged, outcome, until } from '../support/events';
@@ -74,6 +75,34 @@ describe('failure handling', () => {
     } finally {
       await close();
       await worker.close();
+    }
+  });
+
+  it('an event the log store refuses fails alone with its reason; the rest of its batch is stored', async () => {
+    const db = await createTestDatabase();
+    // one batch of ten; PostgreSQL refuses a NUL character in text
+    config = testConfig({
+      flaggedLog: { databaseUrl: db.url },
+      worker: { batchSize: 10, batchWaitMs: 500 },
+      queue: { attempts: 2, backoffMs: 100 },
+    });
+    const worker = await runWorker(config, logger);
+    const { queue, close } = openQueue(config);
+    try {
+      const events = Array.from({ length: 10 }, (_, i) =>
+        flagged(`row-${i}`, i === 4 ? { caller: { raw: 'x', kind: 'number', displayName: 'Ama\u0000zon' } } : {}),
+      );
+      await queue.addBulk(events.map((data) => ({ jobId: jobIdOf(data), name: 'flagged', data })));
+      await until(async () => (await queue.counts()).failed === 1, 15000, 'the refused event failed');
+      await until(async () => (await worker.store.count({})) === 9, 15000, 'the other nine stored');
+      const [failed] = await queue.failed();
+      expect(failed.id).toBe(jobIdOf(events[4]));
+      expect(failed.reason).toMatch(/log store refused the event: .*0x00/);
+      expect(await worker.store.get('row-4')).toBeUndefined();
+    } finally {
+      await close();
+      await worker.close();
+      await db.drop();
     }
   });
 
