@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { type Config, loadConfig } from '../common/config';
 import { listSettings } from '../common/config-schema';
-import { InputError, SpoofguardError } from '../common/errors';
+import { InputError, SpoofguardError, StartupError } from '../common/errors';
 import { createLogger, type Logger } from '../common/logger';
 import { openListAdmin, openScreening } from '../screening';
 import { LIST_KINDS, type ListKind, listEntryInputSchema } from '../screening/list-entry';
@@ -369,7 +369,14 @@ export function buildProgram(): Command {
     .description('run every role of one box in one process (what npm start runs); SIGTERM stops it cleanly')
     .action(async () => {
       const { config, logger } = ctx();
-      await serve(config, logger);
+      try {
+        await serve(config, logger);
+      } catch (err) {
+        if (!(err instanceof StartupError)) throw err;
+        // every role was stopped in order: what a half-started role may still hold (a listener of a server
+        // that never listened) must not keep the process up
+        process.stderr.write(`spoofguard: ${err.message}\n`, () => process.exit(err.exitCode));
+      }
     });
 
   program

@@ -1,5 +1,6 @@
 import type { Config } from '../common/config';
 import type { Logger } from '../common/logger';
+import { StartupError } from '../common/errors';
 import { Shutdown } from '../common/shutdown';
 import { openListAdmin } from '../screening';
 import { seedEntries } from '../screening/seed';
@@ -34,17 +35,33 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
     );
   }
   const ops = processOps('serve');
-  const screening = await startScreening(config, logger, shutdown, ops);
-  const worker = await startWorker(config, logger, shutdown, ops);
-  const producer = startEvents(config, logger, shutdown, 'serve', ops);
-  // without an Asterisk the ARI app keeps retrying in the background and says so once
-  startCallApp('ari', config, logger, shutdown, screening, producer, ops);
-  if (config.sip.enabled) startCallApp('sip', config, logger, shutdown, screening, producer, ops);
-  // the console serves health and metrics for the whole process
-  const console = await startConsole(config, logger, shutdown, ops);
-  logger.info(
-    { listVersion: screening.store.cachedVersion, log: worker.store.kind, console: console.url },
-    'spoofguard ready',
-  );
+  // every role starts, or none stays up: a box that screens calls but cannot log them (or shows no console)
+  // must not look healthy
+  let starting = 'screening';
+  try {
+    const screening = await startScreening(config, logger, shutdown, ops);
+    starting = 'worker';
+    const worker = await startWorker(config, logger, shutdown, ops);
+    starting = 'events';
+    const producer = startEvents(config, logger, shutdown, 'serve', ops);
+    // without an Asterisk the ARI app keeps retrying in the background and says so once
+    starting = 'ari';
+    startCallApp('ari', config, logger, shutdown, screening, producer, ops);
+    starting = 'sip';
+    if (config.sip.enabled) startCallApp('sip', config, logger, shutdown, screening, producer, ops);
+    // the console serves health and metrics for the whole process
+    starting = 'console';
+    const console = await startConsole(config, logger, shutdown, ops);
+    logger.info(
+      { listVersion: screening.store.cachedVersion, log: worker.store.kind, console: console.url },
+      'spoofguard ready',
+    );
+  } catch (err) {
+    // the roles already started stop first; the central error handler then prints the one line and exits
+    await shutdown.stop();
+    throw new StartupError(`could not start the ${starting} role: ${(err as Error).message}; every role stopped`, {
+      cause: err,
+    });
+  }
   await stopped;
 }

@@ -16,3 +16,8 @@ export class ConfigError extends SpoofguardError {
 export class InputError extends SpoofguardError {
   override readonly exitCode = 65; // EX_DATAERR
 }
+
+/** A role of the process could not start: every role already started is stopped again. */
+export class StartupError extends SpoofguardError {
+  override readonly exitCode = 69; // EX_UNAVAILABLE
+}

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { hashToken } from '../../services/console/auth';
 import { AriTestServer } from '../support/ari-server/server';
@@ -79,4 +80,54 @@ it('`spoofguard serve` without an Asterisk: runs, says so once (not in a flood),
     await dropQueue(config);
     await dropPrefix(config.redis.keyPrefix);
   }
+});
+
+describe('`spoofguard serve` starts every role or none', () => {
+  const startsNone = async (config: ReturnType<typeof testConfig>, role: string): Promise<void> => {
+    const child = spawnSpoofguard(['serve'], config);
+    try {
+      const { code } = await Promise.race([
+        exited(child),
+        new Promise<never>((_, reject) =>
+          setTimeout(() => reject(new Error(`still running after 30 s\n${child.output()}`)), 30_000),
+        ),
+      ]);
+      expect(code).toBe(69);
+      const stderr = child
+        .output()
+        .split('\n')
+        .filter((l) => l.startsWith('spoofguard:'));
+      expect(stderr).toEqual([
+        expect.stringMatching(new RegExp(`^spoofguard: could not start the ${role} role: .+; every role stopped$`)),
+      ]);
+      expect(child.output()).not.toContain('spoofguard ready');
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      await dropQueue(config);
+      await dropPrefix(config.redis.keyPrefix);
+    }
+  };
+
+  it('the console’s port is taken: the other roles stop and it exits non-zero with one line', async () => {
+    const blocker = createServer();
+    const port = await freePort();
+    await new Promise<void>((resolve) => blocker.listen(port, '127.0.0.1', resolve));
+    try {
+      const closed = await freePort();
+      await startsNone(testConfig({ ari: { url: `http://127.0.0.1:${closed}` }, console: { port } }), 'console');
+    } finally {
+      blocker.close();
+    }
+  });
+
+  it('the worker cannot open the log store: the roles started before it stop and it exits non-zero', async () => {
+    const closed = await freePort();
+    await startsNone(
+      testConfig({
+        ari: { url: `http://127.0.0.1:${closed}` },
+        flaggedLog: { databaseUrl: `postgres://spoofguard@127.0.0.1:${closed}/test` },
+      }),
+      'worker',
+    );
+  });
 });
