@@ -140,6 +140,22 @@ async function measure(url: string): Promise<[string, string][]> {
       `${fmt(s.p50)} / max ${fmt(s.max)}; longest event-loop stall ${fmt(stall.max / 1e6)}`,
     ]);
   }
+  // the CSV export of every row: streamed, so the heap stays flat however many rows there are
+  {
+    global.gc?.();
+    const before = process.memoryUsage().heapUsed;
+    let peak = before;
+    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().heapUsed)), 5);
+    const t0 = performance.now();
+    const res = await fetch(`${url}/api/calls.csv`, { headers });
+    let bytes = 0;
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) bytes += chunk.length;
+    clearInterval(sampler);
+    out.push([
+      'CSV export of every row',
+      `${((performance.now() - t0) / 1000).toFixed(1)} s, ${(bytes / 1048576).toFixed(0)} MB, heap peak +${((peak - before) / 1048576).toFixed(0)} MB (target: flat, far below the export's size)`,
+    ]);
+  }
   const one = summarize(all);
   out.unshift(['filtered list p50 / p99, 1 at a time', `${fmt(one.p50)} / ${fmt(one.p99)}`]);
   const busy: number[] = [];

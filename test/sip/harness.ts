@@ -1,3 +1,4 @@
+import type { FlaggedCallProducer } from '../../services/events';
 import type { Config } from '../../services/common/config';
 import type { Screening } from '../../services/screening';
 import { runSip, type RunningSip } from '../../services/sip';
@@ -61,6 +62,7 @@ export interface SipHarness {
   screening: Screening;
   sip: RunningSip;
   worker: RunningLogWorker;
+  producer: FlaggedCallProducer;
   close(): Promise<void>;
 }
 
@@ -93,6 +95,7 @@ export async function startSipHarness(overrides: Record<string, unknown> = {}): 
     screening: callPath.screening,
     sip,
     worker: callPath.worker,
+    producer: callPath.producer,
     close: async () => {
       if (closed) return;
       closed = true;
