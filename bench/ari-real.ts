@@ -187,6 +187,7 @@ async function main(): Promise<void> {
             '-mp',
             '26000',
             '-trace_rtt',
+            '-trace_err',
             '-rtt_freq',
             '1',
             '-recv_timeout',
@@ -204,6 +205,26 @@ async function main(): Promise<void> {
         Number(new RegExp(`${label}\\s*\\|\\s*\\d+\\s*\\|\\s*(\\d+)`).exec(out)?.[1] ?? 0);
       const ok = count('Successful call');
       const failed = count('Failed call') + Math.max(0, calls - ok - count('Failed call'));
+      // why calls failed, as sipp saw it (its error file), for the record
+      if (failed > 0) {
+        const errors = readdirSync(uac.dir).find((f) => f.endsWith('_errors.log'));
+        const lines = errors ? readFileSync(join(uac.dir, errors), 'utf8').split('\n').filter(Boolean) : [];
+        const kinds = new Map<string, number>();
+        for (const line of lines) {
+          const kind = line
+            .replace(/^[\d\-:. ]+/, '')
+            .replace(/\d+/g, 'N')
+            .slice(0, 120);
+          kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
+        }
+        console.log(
+          `  ${variant} @ ${rate}/s: ${failed} failed (planned ${calls}, successful ${ok}, failed ${count('Failed call')})` +
+            [...kinds]
+              .slice(0, 4)
+              .map(([k, n]) => `\n    ${n}× ${k}`)
+              .join(''),
+        );
+      }
       const dir = uac.dir;
       const rttFile = readdirSync(dir).find((f) => f.endsWith('_rtt.csv'));
       const latency = rttFile

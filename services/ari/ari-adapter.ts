@@ -53,6 +53,8 @@ export interface AriChannelInfo {
 }
 export interface AriBridgeInfo {
   id: string;
+  /** What the creator named it: spoofguard names its bridges after its Stasis app (older versions: the id). */
+  name?: string;
   channels: string[];
   creationtime?: string;
 }
@@ -304,8 +306,9 @@ export class AriConnection extends EventEmitter<{
     return this.request('playbacks', 'stop', { playbackId });
   }
 
+  /** A mixing bridge named after the app: another app's reconciliation on the same Asterisk leaves it alone. */
   async createBridge(bridgeId: string): Promise<void> {
-    await this.request('bridges', 'create', { type: 'mixing', bridgeId, name: bridgeId });
+    await this.request('bridges', 'create', { type: 'mixing', bridgeId, name: this.settings.app });
   }
 
   addToBridge(bridgeId: string, channels: string[]): Promise<void> {

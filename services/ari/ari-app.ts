@@ -1,6 +1,6 @@
 import type { Logger } from '../common/logger';
 import { VERDICT_HEADER } from '../common/verdict-header';
-import type { AriConnection } from './ari-adapter';
+import type { AriBridgeInfo, AriConnection } from './ari-adapter';
 import type { AriChannel, AriEvent } from './ari-events';
 import { OverloadBypass } from './overload-bypass';
 import {
@@ -236,9 +236,14 @@ export class AriApp {
     let adopted = 0;
     let released = 0;
     const now = Date.now();
+    // Asterisk lists every app's bridges: only this app's are its business (another spoofguard, or any other
+    // app, on the same Asterisk keeps its own calls). Older versions named a bridge by its id: theirs are ours
+    // when one of their channels is in this app.
+    const ofThisApp = (bridge: AriBridgeInfo): boolean =>
+      bridge.name === this.settings.app || (bridge.name === bridge.id && bridge.channels.some(ours));
     for (const bridge of bridges) {
       const callerId = callerIdOfBridge(bridge.id);
-      if (!callerId || owned(callerId)) continue;
+      if (!callerId || owned(callerId) || !ofThisApp(bridge)) continue;
       const subscriberId = subscriberIdOf(callerId);
       const members = new Set(bridge.channels);
       const created = Date.parse(bridge.creationtime ?? '');

@@ -33,8 +33,10 @@ export interface CallArgs {
   verdictHeader?: string;
 }
 
-/** Why a call went back to the dialplan (the label of spoofguard_ari_handed_back_total). */
-/** Why a call went on in the dialplan; 'bypassed': sent past Stasis() by the dialplan while the app was overloaded. */
+/**
+ * Why a call went on in the dialplan (the label of spoofguard_ari_handed_back_total); 'bypassed': sent past
+ * Stasis() by the dialplan while the app was overloaded.
+ */
 export type HandBackReason = 'clean' | 'overload' | 'bypassed' | 'draining' | 'failure' | 'deadline';
 
 export interface SessionSettings {

@@ -35,10 +35,6 @@ export class OverloadBypass {
     private readonly logger: Logger,
   ) {}
 
-  get active(): boolean {
-    return this.episode !== undefined;
-  }
-
   /** The app just turned a call away for overload: switch the bypass on, or keep it on. */
   overloaded(now = Date.now()): void {
     if (this.settings.bypassSec <= 0 || this.starting) return;

@@ -128,6 +128,7 @@ const QUICK_URI = /(?:sips?|tel):([^@;>?,\s]*)/i;
  * for sending the list look-ups early; normalizeIdentity decides, and a wrong guess costs a second look-up.
  */
 export function guessDigits(value: string, context: NumberingContext): string | undefined {
+  if (value.length > 1024) return undefined; // padded: not worth a guess, the full reading bounds it
   const compact = (QUICK_URI.exec(value)?.[1] ?? value).replace(VISUAL_SEPARATORS, '');
   if (!/^\+?\d{1,20}$/.test(compact)) return undefined;
   const known = parseCache.peek(`${context.country}${context.international ? '+' : '-'}|${compact}`);

@@ -382,6 +382,25 @@ describe('a dialplan that passes only the called number', () => {
 });
 
 describe('a call follows what Asterisk reports', () => {
+  it('reconciliation leaves the bridged calls of another app on the same Asterisk alone', async () => {
+    h = await startHarness();
+    // another spoofguard (app "other") bridged a call with the same naming: caller, caller-sub, caller-bridge
+    const rest = (method: string, path: string): Promise<Response> =>
+      fetch(`${h.server.url}/ari${path}`, {
+        method,
+        headers: {
+          authorization: `Basic ${Buffer.from(`${h.server.username}:${h.server.password}`).toString('base64')}`,
+        },
+      });
+    const a = h.server.inboundCall({ ...ERIKA, args: args(), app: 'other' });
+    expect((await rest('POST', `/bridges?type=mixing&bridgeId=${a}-bridge&name=other`)).status).toBe(200);
+    expect((await rest('POST', `/bridges/${a}-bridge/addChannel?channel=${a}`)).status).toBe(204);
+    await h.ari.app.reconcile();
+    expect(h.server.bridges.get(`${a}-bridge`)?.channels.has(a)).toBe(true);
+    expect(h.server.channels.get(a)?.hungUp).toBeFalsy();
+    expect(requestsTo(h.server, 'DELETE', new RegExp(a))).toHaveLength(0);
+  });
+
   it('legs that vanished while Asterisk was away end their calls after the reconnect, outcome logged', async () => {
     h = await startHarness();
     const a = h.server.inboundCall({ ...AMAZON, args: args() });

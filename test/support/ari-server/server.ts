@@ -64,7 +64,7 @@ export class AriTestServer {
   readonly channels = new Map<string, ChannelState>();
   readonly bridges = new Map<
     string,
-    { id: string; channels: Set<string>; bridge_type: string; creationtime: string }
+    { id: string; name: string; channels: Set<string>; bridge_type: string; creationtime: string }
   >();
   readonly playbacks = new Map<
     string,
@@ -349,7 +349,13 @@ export class AriTestServer {
     if (method === 'POST' && path === '/bridges') {
       const id = q.bridgeId || `bridge-${this.pad()}`;
       if (this.bridges.has(id)) return [409, { message: 'Bridge with this ID already exists' }];
-      const bridge = { id, channels: new Set<string>(), bridge_type: q.type || 'mixing', creationtime: stamp() };
+      const bridge = {
+        id,
+        name: q.name ?? '',
+        channels: new Set<string>(),
+        bridge_type: q.type || 'mixing',
+        creationtime: stamp(),
+      };
       this.bridges.set(id, bridge);
       return [200, this.bridgeJson(bridge)];
     }
@@ -577,6 +583,7 @@ export class AriTestServer {
 
   private bridgeJson(b: {
     id: string;
+    name: string;
     channels: Set<string>;
     bridge_type: string;
     creationtime: string;
@@ -587,7 +594,7 @@ export class AriTestServer {
       bridge_type: b.bridge_type,
       bridge_class: 'stasis',
       creator: 'Stasis',
-      name: '',
+      name: b.name,
       channels: [...b.channels],
       creationtime: b.creationtime,
     };
