@@ -307,7 +307,7 @@ async function main(): Promise<void> {
         );
         ladderRows.push([
           `${v} @ ${rate}/s`,
-          `failed ${r.failed}/${r.ok + r.failed}  p99 ${fmt(summarize(r.latency).p99)}  left ${r.left.channels} ch ${r.left.bridges} br`,
+          `failed ${r.failed}/${r.ok + r.failed}  p50 ${fmt(summarize(r.latency).p50)} p99 ${fmt(summarize(r.latency).p99)}  left ${r.left.channels} ch ${r.left.bridges} br${unscreened ? `  unscreened: ${unscreened}` : ''}`,
         ]);
         if (r.failed === 0 && r.left.channels === 0 && r.left.bridges === 0 && unscreenedBy.length === 0)
           best.set(v, rate);
