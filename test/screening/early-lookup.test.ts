@@ -1,4 +1,4 @@
-import type { ListStore } from '../../services/screening/list-store';
+import type { ScreeningRequest, Verdict } from '../../services/screening/verdict';
 import { guessDigits } from '../../services/screening/normalize';
 import { seededScreeningPerFile } from '../support/screening';
 
@@ -9,15 +9,25 @@ import { seededScreeningPerFile } from '../support/screening';
 const file = seededScreeningPerFile();
 const DE = { country: 'DE', international: false };
 
-function countLookups(store: ListStore): { digits: (string | undefined)[]; restore(): void } {
-  const digits: (string | undefined)[] = [];
+/** Screens the requests one after another; returns their verdicts and the digits of every look-up they cost. */
+async function screenCounting(...requests: ScreeningRequest[]): Promise<{ verdicts: Verdict[]; digits: string[] }> {
+  const store = file.screening.store;
+  const digits: string[] = [];
   const original = store.lookup.bind(store);
   const spy = jest.spyOn(store, 'lookup').mockImplementation((d, s) => {
-    digits.push(d);
+    digits.push(d ?? '');
     return original(d, s);
   });
-  return { digits, restore: () => spy.mockRestore() };
+  try {
+    const verdicts: Verdict[] = [];
+    for (const request of requests) verdicts.push(await file.screening.engine.screen(request));
+    return { verdicts, digits };
+  } finally {
+    spy.mockRestore();
+  }
 }
+
+const codes = (v: Verdict): string[] => v.reasons.map((r) => r.code);
 
 describe('the early look-up', () => {
   it('guesses the digits of the usual forms as libphonenumber reads them', () => {
@@ -31,50 +41,37 @@ describe('the early look-up', () => {
   });
 
   it('costs one look-up when the guess is right', async () => {
-    const spy = countLookups(file.screening.store);
-    try {
-      const v = await file.screening.engine.screen({
-        from: '"Amazon" <sip:08003638469@carrier.example>',
-        to: '030 901820',
-        trunk: 'de-national',
-      });
-      expect(v.verdict).not.toBe('allow');
-      expect(spy.digits).toEqual(['498003638469']);
-    } finally {
-      spy.restore();
-    }
+    const { verdicts, digits } = await screenCounting({
+      from: '"Amazon" <sip:08003638469@carrier.example>',
+      to: '030 901820',
+      trunk: 'de-national',
+    });
+    expect(verdicts[0].verdict).not.toBe('allow');
+    expect(digits).toEqual(['498003638469']);
   });
 
   it('looks up the number the full reading gives when the guess was wrong', async () => {
     // "498003638469" is no valid German national number: libphonenumber reads it as +49 800 3638469 (a '+'
     // lost on the way), the quick guess as a national number of Germany; and "+49 (0) 800…" keeps its 0 there
-    const spy = countLookups(file.screening.store);
-    try {
-      const v = await file.screening.engine.screen({ from: '498003638469', trunk: 'de-national' });
-      expect(spy.digits).toEqual(['49498003638469', '498003638469']);
-      expect(v.caller.e164).toBe('+498003638469');
-      expect(v.reasons.map((r) => r.code)).toContain('brand-number');
+    const { verdicts, digits } = await screenCounting(
+      { from: '498003638469', trunk: 'de-national' },
+      { from: '+49 (0) 800 3638469', trunk: 'de-national' },
+    );
+    expect(digits).toEqual(['49498003638469', '498003638469', '4908003638469', '498003638469']);
+    expect(verdicts[0].caller.e164).toBe('+498003638469');
+    for (const v of verdicts) {
+      expect(codes(v)).toContain('brand-number');
       expect(v.verdict).not.toBe('allow');
-      const bracketed = await file.screening.engine.screen({ from: '+49 (0) 800 3638469', trunk: 'de-national' });
-      expect(bracketed.reasons.map((r) => r.code)).toContain('brand-number');
-      expect(spy.digits.slice(2)).toEqual(['4908003638469', '498003638469']);
-    } finally {
-      spy.restore();
     }
   });
 
   it('looks up every value of a header once, the guessed one included', async () => {
-    const spy = countLookups(file.screening.store);
-    try {
-      const v = await file.screening.engine.screen({
-        from: '<sip:+4930123456@carrier.example>',
-        assertedIdentity: '<sip:+4930123456@carrier.example>, <tel:+498003638469>',
-        trunk: 'de-national',
-      });
-      expect(v.reasons.map((r) => r.code)).toContain('brand-number');
-      expect([...spy.digits].sort()).toEqual(['4930123456', '498003638469']);
-    } finally {
-      spy.restore();
-    }
+    const { verdicts, digits } = await screenCounting({
+      from: '<sip:+4930123456@carrier.example>',
+      assertedIdentity: '<sip:+4930123456@carrier.example>, <tel:+498003638469>',
+      trunk: 'de-national',
+    });
+    expect(codes(verdicts[0])).toContain('brand-number');
+    expect(digits.sort()).toEqual(['4930123456', '498003638469']);
   });
 });
