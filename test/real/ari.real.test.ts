@@ -252,6 +252,8 @@ describeReal('asterisk', 'ARI app on a real Asterisk 22', (env) => {
     const global = async (variable: string): Promise<string> =>
       ((await (await asterisk.ari('GET', `/asterisk/variable?variable=${variable}`)).json()) as { value: string })
         .value;
+    // an unset global reads as '' (200, not 404), as the ARI test server answers too: the app's first count
+    expect(await global('SPOOFGUARD_NEVER_SET')).toBe('');
     const counted = Number(await global('SPOOFGUARD_BYPASSED')) || 0;
     const until = Math.floor(Date.now() / 1000) + 30;
     await asterisk.ari('POST', `/asterisk/variable?variable=SPOOFGUARD_BYPASS_UNTIL&value=${until}`);
