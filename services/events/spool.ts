@@ -46,15 +46,23 @@ export class Spool {
     this.file = join(dir, `${this.base}${SPOOL}`);
     this.replayFile = join(dir, `${this.base}${REPLAYING}`);
     // the lock first: a file without one would look like a dead process's to the others
-    this.release = lockfile.lockSync(this.file, {
-      realpath: false,
-      stale: this.staleMs,
-      onCompromised: (err) =>
-        this.logger.error(
-          { err: err.message, file: this.file },
-          'spool lock lost (this process stalled longer than the lock stays fresh): another process may replay this file too; the job ids keep each event once in the queue',
-        ),
-    });
+    try {
+      this.release = lockfile.lockSync(this.file, {
+        realpath: false,
+        stale: this.staleMs,
+        onCompromised: (err) =>
+          this.logger.error(
+            { err: err.message, file: this.file },
+            'spool lock lost (this process stalled longer than the lock stays fresh): another process may replay this file too; the job ids keep each event once in the queue',
+          ),
+      });
+    } catch (err) {
+      // a full or read-only disk must not keep a call-handling role from starting: it spools as it can
+      this.logger.error(
+        { err: (err as Error).message, file: this.file },
+        'spool lock not taken: events are still spooled, but another process may take this file over',
+      );
+    }
     this.onDisk = false;
     this.orphans = this.findOrphans().some((o) => o.hasFiles);
   }

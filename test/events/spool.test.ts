@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import lockfile from 'proper-lockfile';
 import { Spool } from '../../services/events/spool';
 import { quietLogger } from '../support/config';
 
@@ -117,5 +118,28 @@ describe('spool', () => {
     await d.close();
     // nothing left behind: no file and no lock of the dead process
     expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('still spools when its lock cannot be taken (a full disk at start), and says so', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sg-spool-'));
+    const spy = jest.spyOn(lockfile, 'lockSync').mockImplementation(() => {
+      throw Object.assign(new Error('ENOSPC: no space left on device, mkdir'), { code: 'ENOSPC' });
+    });
+    const errors: string[] = [];
+    const watching = quietLogger();
+    jest.spyOn(watching, 'error').mockImplementation(((obj: unknown, msg?: string) => {
+      errors.push(msg ?? String(obj));
+    }) as typeof watching.error);
+    try {
+      const spool = new Spool(dir, 'ari', watching);
+      await spool.append({ n: 1 });
+      const replayed: unknown[] = [];
+      expect(await spool.drain(async (records) => void replayed.push(...records))).toBe(1);
+      expect(replayed).toEqual([{ n: 1 }]);
+      expect(errors).toEqual([expect.stringMatching(/^spool lock not taken/)]);
+      await spool.close();
+    } finally {
+      spy.mockRestore();
+    }
   });
 });
