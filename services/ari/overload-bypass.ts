@@ -6,11 +6,12 @@ export const BYPASS_UNTIL_VAR = 'SPOOFGUARD_BYPASS_UNTIL';
 /** How many calls the dialplan sent past Stasis() since Asterisk started (the dialplan counts them). */
 export const BYPASSED_VAR = 'SPOOFGUARD_BYPASSED';
 
+/** How often the bypass is renewed at most, and its count read while it is on. */
+const RENEW_EVERY_MS = 500;
+
 export interface BypassSettings {
   /** How long one overload notice keeps the bypass on; renewed while the overload lasts (0: never bypass). */
   bypassSec: number;
-  /** How often the bypass is renewed at most, and the count read while it is on. */
-  renewEveryMs?: number;
 }
 
 /**
@@ -38,7 +39,7 @@ export class OverloadBypass {
   /** The app just turned a call away for overload: switch the bypass on, or keep it on. */
   overloaded(now = Date.now()): void {
     if (this.settings.bypassSec <= 0 || this.starting) return;
-    if (now - this.renewedAt < (this.settings.renewEveryMs ?? 500)) return;
+    if (now - this.renewedAt < RENEW_EVERY_MS) return;
     this.renewedAt = now;
     this.starting = this.renew(now).finally(() => (this.starting = undefined));
   }
@@ -53,7 +54,7 @@ export class OverloadBypass {
           { bypassSec: this.settings.bypassSec },
           'overloaded: the dialplan sends new calls past spoofguard, unscreened, until the load falls',
         );
-        this.timer = setInterval(() => void this.poll(), this.settings.renewEveryMs ?? 500).unref();
+        this.timer = setInterval(() => void this.poll(), RENEW_EVERY_MS).unref();
       }
       this.until = Math.ceil(now / 1000) + this.settings.bypassSec;
       await this.ari.setGlobal(BYPASS_UNTIL_VAR, String(this.until));

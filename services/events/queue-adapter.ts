@@ -107,11 +107,9 @@ export class EventQueue {
    * scheduled maintenance job (delayed too) is not an event.
    */
   async eventsInFlight(): Promise<number> {
-    const c = await this.counts();
-    const delayed = c.delayed
-      ? (await this.queue.getDelayed(0, 999)).filter((job) => job && !String(job.id).startsWith('repeat:')).length
-      : 0;
-    return c.waiting + c.active + c.prioritized + delayed;
+    // each job scheduler keeps its next run as one delayed job
+    const [c, schedulers] = await Promise.all([this.counts(), this.queue.getJobSchedulersCount()]);
+    return c.waiting + c.active + c.prioritized + Math.max(0, c.delayed - schedulers);
   }
 
   /** A repeatable maintenance job (one per id however many processes schedule it). */

@@ -7,6 +7,7 @@ import type { Logger } from '../common/logger';
 
 const SPOOL = '.ndjson';
 const REPLAYING = '.replaying.ndjson';
+const LOCK = `${SPOOL}.lock`;
 
 /**
  * An append-only file of events that could not reach Redis, one per process: `<name>.<pid>.<random>.ndjson`,
@@ -86,8 +87,8 @@ export class Spool {
     for (const entry of readdirSync(this.dir)) {
       if (entry.endsWith(REPLAYING)) bases.set(entry.slice(0, -REPLAYING.length), true);
       else if (entry.endsWith(SPOOL)) bases.set(entry.slice(0, -SPOOL.length), true);
-      else if (entry.endsWith(`${SPOOL}.lock`)) {
-        const base = entry.slice(0, -`${SPOOL}.lock`.length);
+      else if (entry.endsWith(LOCK)) {
+        const base = entry.slice(0, -LOCK.length);
         if (!bases.has(base)) bases.set(base, false);
       }
     }
@@ -166,9 +167,13 @@ export class Spool {
 
   /** Sends one file's events in order, in chunks, then deletes it. */
   private async sendFile(file: string, send: (records: unknown[]) => Promise<void>, chunk: number): Promise<number> {
-    if (!existsSync(file)) return 0;
+    const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return undefined;
+      throw err;
+    });
+    if (text === undefined) return 0;
     const records: unknown[] = [];
-    for (const line of (await readFile(file, 'utf8')).split('\n')) {
+    for (const line of text.split('\n')) {
       if (!line) continue;
       try {
         records.push(JSON.parse(line));

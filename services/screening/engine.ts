@@ -7,6 +7,10 @@ import { guessDigits, type NormalizedCaller, normalizeNumber } from './normalize
 import type { Evaluation, RuleSet, TrunkContext } from './rules';
 import { type ScreeningRequest, type Verdict } from './verdict';
 
+/** The key of the called subscriber's record: the called number's digits, or the text as sent. */
+const subscriberKey = (to: string | undefined, digits: string | undefined): string | undefined =>
+  to ? (digits ?? to.trim().slice(0, 64)) : undefined;
+
 export interface EngineOptions {
   trunks: Readonly<Record<string, TrunkConfig>>;
   defaultTrunk: string;
@@ -44,7 +48,7 @@ export class ScreeningEngine {
     const trunk = this.trunkFor(request.trunk);
     // The look-up goes out first, for the number a quick reading gives; the full parse (libphonenumber, most of
     // a screening's CPU) then runs while Redis answers. Only a guess the parse proves wrong costs a second trip.
-    const guessedCalled = request.to ? (guessDigits(request.to, trunk) ?? request.to.trim().slice(0, 64)) : undefined;
+    const guessedCalled = subscriberKey(request.to, request.to ? guessDigits(request.to, trunk) : undefined);
     const guessed = guessCallerDigits(request, trunk);
     const early = this.store.lookup(guessed, guessedCalled);
     early.catch(() => undefined); // awaited below unless the guess was wrong
@@ -52,7 +56,7 @@ export class ScreeningEngine {
     const identity = readCallerIdentity(request, trunk);
     const calledNumber = request.to ? normalizeNumber(request.to, trunk) : undefined;
     const called = calledNumber?.e164 ?? (request.to?.trim() || undefined);
-    const calledKey = calledNumber?.digits ?? (request.to ? request.to.trim().slice(0, 64) : undefined);
+    const calledKey = subscriberKey(request.to, calledNumber?.digits);
     // names are folded (their costly part, kept in a cache) while Redis answers, too
     for (const name of identity.names) this.store.cachedNames.match(name);
 

@@ -53,13 +53,11 @@ export class BatchWriter {
       for (const w of batch) w.done();
       return;
     } catch (err) {
-      if (
-        await this.store.ping().then(
-          () => true,
-          () => false,
-        )
-      )
-        return this.writeOneByOne(batch, err as Error);
+      const answers = await this.store.ping().then(
+        () => true,
+        () => false,
+      );
+      if (answers) return this.writeOneByOne(batch, err as Error);
       this.logger.warn(
         { events: batch.length, err: (err as Error).message },
         'log store did not take the batch and does not answer; the jobs will retry',
