@@ -83,7 +83,7 @@ export function startCallApp(
   const app =
     kind === 'ari'
       ? runAri(config, logger, screening, producer, ops.metrics)
-      : runSip(config, logger, screening, producer);
+      : runSip(config, logger, screening, producer, ops.metrics);
   shutdown.add(kind, () => app.close());
 }
 

@@ -57,6 +57,11 @@ export const trunkSchema = z.strictObject({
   /** The network always sends its first identity header: one that is present but unreadable is suspicious. */
   identityAlwaysSent: z.boolean().default(false),
   mode: z.enum(['route', 'tag']).default('route'),
+  /**
+   * SIP front: proxied calls stay in the dialog (Record-Route), so ACK, re-INVITE and BYE pass through
+   * drachtio-server as they came. false only for a trunk whose peers route in-dialog requests end to end.
+   */
+  recordRoute: z.boolean().default(true),
   tagPrefix: z.string().max(40).default('Betrugsverdacht: '),
 });
 export type TrunkConfig = z.infer<typeof trunkSchema>;
@@ -391,7 +396,7 @@ export const configSpec = {
     }),
   },
   trunks: setting({
-    doc: 'Trunks by id: country, whether international, identity headers to trust in order (identityAlwaysSent), the header its own STIR/SHAKEN verification service writes verstat on (verification), source addresses (CIDR), and mode (route or tag).',
+    doc: 'Trunks by id: country, whether international, identity headers to trust in order (identityAlwaysSent), the header its own STIR/SHAKEN verification service writes verstat on (verification), source addresses (CIDR), mode (route or tag), and whether the SIP front stays in proxied dialogs (recordRoute, default true).',
     format: z.record(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/), trunkSchema),
     env: 'SPOOFGUARD_TRUNKS',
   }),

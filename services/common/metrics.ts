@@ -33,8 +33,10 @@ export class Metrics {
   private readonly calls: Counter<'source' | 'outcome'>;
   private readonly flagged: Counter<'source' | 'verdict'>;
   private readonly handedBack: Counter<'reason'>;
+  private readonly sipUnscreened: Counter<'reason'>;
   private queueCounts?: () => Promise<QueueCounts>;
   private sessionCount?: () => number;
+  private sipCallCount?: () => number;
 
   constructor(role: string) {
     this.registry.setDefaultLabels({ role });
@@ -74,6 +76,22 @@ export class Metrics {
       help: 'Calls the ARI app handed back to the dialplan, by reason: clean (screened, nothing found), overload and draining (unscreened), bypassed (sent past the app by the dialplan while it was overloaded, unscreened), failure and deadline (fail open).',
       labelNames: ['reason'],
       registers,
+    });
+    this.sipUnscreened = new Counter({
+      name: 'spoofguard_sip_unscreened_total',
+      help: 'INVITEs the SIP front answered or passed on without a screening, by reason: unreadable (answered 400), overload (proxied unscreened), failure (fail open after an error).',
+      labelNames: ['reason'],
+      registers,
+    });
+    const sipCalls = (): (() => number) | undefined => this.sipCallCount;
+    new Gauge({
+      name: 'spoofguard_sip_calls_in_progress',
+      help: 'INVITEs the SIP front is handling now (screening, proxied until final answer, or bridged until both legs end).',
+      registers,
+      collect() {
+        const count = sipCalls();
+        if (count) this.set(count());
+      },
     });
     const sessions = (): (() => number) | undefined => this.sessionCount;
     new Gauge({
@@ -125,6 +143,15 @@ export class Metrics {
   readonly observeHandBack = (reason: string, calls = 1): void => {
     this.handedBack.inc({ reason }, calls);
   };
+
+  readonly observeSipUnscreened = (reason: string): void => {
+    this.sipUnscreened.inc({ reason });
+  };
+
+  /** Where the SIP calls-in-progress gauge reads from (processes that run the SIP front). */
+  watchSipCalls(count: () => number): void {
+    this.sipCallCount = count;
+  }
 
   /** Where the calls-in-progress gauge reads from (processes that run the ARI app). */
   watchSessions(count: () => number): void {

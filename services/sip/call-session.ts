@@ -109,6 +109,13 @@ export class CallSession {
     return OWN_HEADER.test(name) ? undefined : this.transaction.request.header(name);
   }
 
+  /** The INVITE's Max-Forwards (70 when absent, RFC 3261 §8.1.1.6); undefined when unreadable. */
+  get maxForwards(): number | undefined {
+    const value = this.transaction.request.header('Max-Forwards');
+    if (value === undefined) return 70;
+    return /^\s*\d{1,9}\s*$/.test(value) ? Number(value) : undefined;
+  }
+
   get flagged(): boolean {
     return this.verdict !== undefined && this.verdict.verdict !== 'allow';
   }
@@ -174,7 +181,7 @@ export class CallSession {
 
     const started = Date.now();
     // the proxy command is on its way when proxy() returns; the log comes after
-    const proxied = this.transaction.proxy([target], added);
+    const proxied = this.transaction.proxy([target], added, (this.trunk as MatchedTrunk).recordRoute);
     if (this.flagged) this.emitFlagged();
     const result = await proxied;
     this.log.debug({ target, finalStatus: result.finalStatus }, 'proxied');
@@ -203,6 +210,8 @@ export class CallSession {
           headers[key] = prefixDisplayName(headers[key] as string, prefix, name);
       }
     }
+    // the B leg is a hop of its own: one fewer left, as a proxy would pass it on
+    headers['Max-Forwards'] = String(Math.min(70, (this.maxForwards ?? 70) - 1));
     Object.assign(headers, added);
     const started = Date.now();
     try {

@@ -1,5 +1,6 @@
 import type { Config } from '../common/config';
 import type { Logger } from '../common/logger';
+import type { Metrics } from '../common/metrics';
 import { signVerdict } from '../common/verdict-header';
 import type { FlaggedCallProducer } from '../events';
 import type { Screening } from '../screening';
@@ -21,6 +22,7 @@ export function runSip(
   logger: Logger,
   screening: Screening,
   producer: FlaggedCallProducer,
+  metrics?: Pick<Metrics, 'observeSipUnscreened' | 'watchSipCalls'>,
 ): RunningSip {
   const log = logger.child({ role: 'sip' });
   const { sip } = config;
@@ -63,6 +65,9 @@ export function runSip(
     },
     log,
   );
+  metrics?.watchSipCalls(() => app.activeCalls);
+  connection.onUnreadable = () => metrics?.observeSipUnscreened('unreadable');
+  app.onUnscreened = (reason) => metrics?.observeSipUnscreened(reason);
   connection.start();
   return {
     app,

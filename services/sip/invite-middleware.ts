@@ -27,6 +27,19 @@ export const rejectOversized =
     await next();
   };
 
+/**
+ * Loop protection (RFC 3261 §16.3): a request with no hops left is answered 483 here, before any work; the
+ * bridge passes Max-Forwards on one lower (CallSession), as the proxy does.
+ */
+export const checkMaxForwards: Middleware = async (call, next) => {
+  const hops = call.maxForwards;
+  if (hops !== undefined && hops <= 0) {
+    call.log.info({ maxForwards: hops }, 'Max-Forwards exhausted: answered 483 Too Many Hops');
+    return call.reply(483, 'Too Many Hops');
+  }
+  await next();
+};
+
 /** X-Spoofguard-* headers are ours: from outside they are forgeries. Noted here, never read, never passed on. */
 export const stripForeignHeaders: Middleware = async (call, next) => {
   call.foreignHeaders = call.transaction.request.headerNames().filter((name) => OWN_HEADER.test(name));
@@ -82,6 +95,7 @@ export const routeCall: Middleware = async (call) => {
 export function inviteMiddleware(deps: InviteDeps): Middleware[] {
   return [
     rejectOversized(deps.maxMessageBytes),
+    checkMaxForwards,
     stripForeignHeaders,
     identifyTrunk(deps.trunks),
     readCaller,

@@ -13,6 +13,8 @@ export class SipApp {
   private draining = false;
   /** Sees each INVITE's own decision time (ms) and verdict when it ends; the benchmark sets it, production not. */
   onDecision?: (sample: { ms: number; screeningMs: number; verdict: string }) => void;
+  /** Counts INVITEs passed on or answered without a screening, by reason (metrics). */
+  onUnscreened?: (reason: 'failure') => void;
 
   constructor(
     private readonly connection: SrfConnection,
@@ -44,19 +46,20 @@ export class SipApp {
     try {
       await runMiddleware(this.inviteSteps, call);
     } catch (err) {
-      this.failOpen(call, err as Error);
+      this.failOpen(call, err);
     }
   }
 
   /** The central error handler: whatever broke, the call is not dropped. */
-  private failOpen(call: CallSession, err: Error): void {
-    call.log.error({ err: err.message }, 'INVITE handling failed: passing the call on unscreened (fail open)');
+  private failOpen(call: CallSession, err: unknown): void {
+    call.log.error({ err: describeError(err) }, 'INVITE handling failed: passing the call on unscreened (fail open)');
+    this.onUnscreened?.('failure');
     if (call.finalSent) return call.end();
     call.finalSent = true;
     call.transaction
-      .proxy([this.deps.routing.nextHop], {})
+      .proxy([this.deps.routing.nextHop], {}, call.trunk?.recordRoute ?? true)
       .catch((proxyErr: Error) => {
-        call.log.error({ err: proxyErr.message }, 'fail-open proxy failed too');
+        call.log.error({ err: describeError(proxyErr) }, 'fail-open proxy failed too: answering 500');
         try {
           call.transaction.reply(500, 'Server Internal Error');
         } catch {
@@ -84,4 +87,15 @@ export class SipApp {
     clearTimeout(timer);
     if (this.calls.size > 0) this.logger.warn({ calls: this.calls.size }, 'drain timeout: hanging up calls still up');
   }
+}
+
+/** What went wrong, even for errors drachtio-srf makes without a message (a SIP status, a bare object). */
+export function describeError(err: unknown): string {
+  if (err instanceof Error) {
+    const status = (err as { status?: unknown }).status;
+    const text = err.message || err.name;
+    return typeof status === 'number' ? `${text} (SIP ${status})` : text;
+  }
+  if (typeof err === 'object' && err !== null) return JSON.stringify(err).slice(0, 300);
+  return String(err);
 }

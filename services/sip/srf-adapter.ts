@@ -2,6 +2,7 @@ import type { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
 import Srf from 'drachtio-srf';
 import type { Logger } from '../common/logger';
+import { excerpt, readableSip, requestMethod } from './sip-text';
 
 /**
  * The only module that imports drachtio-srf. It connects to drachtio-server and reconnects forever (capped
@@ -47,8 +48,11 @@ export class BridgeFailed extends Error {
 export interface ServerTransaction {
   readonly request: InboundRequest;
   reply(status: number, reason?: string, headers?: Record<string, string>): void;
-  /** Stateful proxy: the app leaves the call once a final response went upstream. */
-  proxy(targets: string[], headers: Record<string, string>): Promise<ProxyResult>;
+  /**
+   * Stateful proxy. With recordRoute drachtio-server stays in the dialog (Record-Route) and passes its
+   * in-dialog requests on; the app leaves the call once a final response went upstream either way.
+   */
+  proxy(targets: string[], headers: Record<string, string>, recordRoute: boolean): Promise<ProxyResult>;
   /**
    * Back-to-back user agent: a new INVITE carrying only `headers` (the app decides every header that goes
    * on), answered to the caller as the callee answers. Rejects with BridgeFailed when the callee fails.
@@ -64,17 +68,43 @@ statusTexts[608] ??= 'Rejected';
 
 const backoff = { retryMaxDelay: 5000 };
 
+/** How long a caller's ACK may wait for the dialog it belongs to (see readEveryMessage): 100 × 20 ms. */
+const ACK_WAIT_TRIES = 100;
+const ACK_WAIT_STEP_MS = 20;
+
+/** drachtio-srf's parser, to learn before it does whether it can read a message. */
+const SipMessage = createRequire(require.resolve('drachtio-srf'))('./sip-parser/message') as new (raw: string) => {
+  method?: string;
+};
+
+/** The part of drachtio-srf's agent the adapter steps in front of: every message from drachtio-server passes here. */
+interface AgentInternals {
+  _onMsg(socket: unknown, wireMessage: string): void;
+  sendMessage(socket: unknown, message: string, options: { stackTxnId: string }): void;
+}
+
+/** A request drachtio-server accepted but drachtio-srf cannot read: it was answered 400 here. */
+export interface UnreadableRequest {
+  method?: string;
+  source: string;
+  bytes: number;
+  firstLine: string;
+}
+
 export class SrfConnection {
   private readonly srf = new Srf();
   private connectedNow = false;
   private unreachableSaid = false;
   private closing = false;
   private readonly bridges = new Set<Srf.Dialog>();
+  /** Sees each request answered 400 because it could not be read (metrics). */
+  onUnreadable?: (request: UnreadableRequest) => void;
 
   constructor(
     private readonly settings: DrachtioSettings,
     private readonly logger: Logger,
   ) {
+    this.readEveryMessage();
     this.srf.on('connect', (err: Error | undefined, hostport: string) => {
       if (err) return;
       this.connectedNow = true;
@@ -103,6 +133,87 @@ export class SrfConnection {
       this.connectedNow = false;
       this.logger.warn('drachtio-server connection closed: reconnecting');
     });
+  }
+
+  /**
+   * drachtio-srf reads each message from drachtio-server with a parser stricter than drachtio-server's own:
+   * what it cannot read it drops with a console.error, and an INVITE then never gets a final answer. Every
+   * message passes here first: made readable as drachtio-server read it (sip-text.ts), or, when even that
+   * fails, answered 400 with a log line that says why — never left hanging, never screened as clean.
+   */
+  private readEveryMessage(): void {
+    const app = (this.srf as unknown as { app: { _init(): AgentInternals } }).app;
+    const srf = this.srf as unknown as { findDialogById(id: string): unknown };
+    const findDialog = (id: string): boolean => srf.findDialogById(id) !== undefined;
+    const logger = this.logger;
+    const init = app._init;
+    app._init = function (this: unknown) {
+      const agent = init.call(this);
+      const onMsg = agent._onMsg;
+      /** Messages of a dialog that wait behind its ACK, in the order they came. */
+      const held = new Map<string, string[]>();
+      const pass = (socket: unknown, wire: string): void => onMsg.call(agent, socket, wire);
+
+      const take = (socket: unknown, wire: string): void => {
+        const read = readable(wire);
+        if (!read.ok) return answerUnreadable(agent, socket, read);
+        const waiting = read.dialog ? held.get(read.dialog) : undefined;
+        if (waiting) return void waiting.push(read.wire);
+        // An ACK holds back what comes after it in its dialog until drachtio-srf has handled it:
+        // - drachtio-server may pass on the caller's ACK before the echo of the 200 it answers; the dialog is
+        //   then not known yet and drachtio-srf would drop the ACK;
+        // - drachtio-srf emits a dialog's 'ack' one macrotask late, but handles a BYE at once and removes
+        //   every listener: an ACK and BYE that came together lost the ACK.
+        // Either way createB2BUA of a call without SDP (it listens for the ACK to answer the called leg)
+        // waited forever, and the called leg never got its ACK or BYE.
+        if (read.ack && read.dialog) {
+          held.set(read.dialog, []);
+          return settleAck(socket, read.dialog, read.wire, 0);
+        }
+        pass(socket, read.wire);
+      };
+
+      const settleAck = (socket: unknown, dialog: string, ack: string, tries: number): void => {
+        if (!findDialog(dialog) && tries < ACK_WAIT_TRIES)
+          return void setTimeout(() => settleAck(socket, dialog, ack, tries + 1), ACK_WAIT_STEP_MS);
+        if (!findDialog(dialog))
+          logger.warn(
+            { dialog, waitedMs: ACK_WAIT_TRIES * ACK_WAIT_STEP_MS },
+            'ACK for a dialog the app does not hold: passed on (a late retransmission, or a call already gone)',
+          );
+        pass(socket, ack);
+        // drachtio-srf's own 'ack' emit is queued now: what waited behind the ACK goes after it
+        setImmediate(() => {
+          const behind = held.get(dialog) ?? [];
+          held.delete(dialog);
+          for (const wire of behind) pass(socket, wire);
+        });
+      };
+
+      // one message per macrotask: drachtio-srf attaches some listeners a few promise steps after the message
+      // that makes them needed (createB2BUA listens for the caller's ACK only once the 200's echo resolved
+      // createUAS); messages that came in one TCP read were handled back to back before. Order is kept.
+      agent._onMsg = (socket, wire) => setImmediate(() => take(socket, wire));
+      return agent;
+    };
+    const answerUnreadable = (agent: AgentInternals, socket: unknown, read: Unreadable): void => {
+      const info: UnreadableRequest = {
+        source: read.source,
+        bytes: Buffer.byteLength(read.sip),
+        firstLine: excerpt(read.sip),
+        ...(read.method ? { method: read.method } : {}),
+      };
+      if (read.method && read.method !== 'ACK' && read.transactionId) {
+        agent.sendMessage(socket, `SIP/2.0 400 Bad Request\r\nWarning: 399 spoofguard "unreadable request"\r\n\r\n`, {
+          stackTxnId: read.transactionId,
+        });
+      }
+      this.logger.warn(
+        { ...info, err: read.problem },
+        'unreadable SIP request from drachtio-server: answered 400 Bad Request, not screened',
+      );
+      this.onUnreadable?.(info);
+    };
   }
 
   get connected(): boolean {
@@ -149,9 +260,9 @@ export class SrfConnection {
         if (reason) res.send(status, reason, { headers: headers ?? {} });
         else res.send(status, { headers: headers ?? {} });
       },
-      proxy: async (targets, headers) => {
+      proxy: async (targets, headers, recordRoute) => {
         // drachtio-srf's types omit `headers`, which its proxy command sends
-        const options = { headers, remainInDialog: false, followRedirects: false } as Srf.ProxyRequestOptions;
+        const options = { headers, remainInDialog: recordRoute, followRedirects: false } as Srf.ProxyRequestOptions;
         const result = (await this.srf.proxyRequest(req, targets, options)) as unknown as { finalStatus?: number };
         return result.finalStatus !== undefined ? { finalStatus: result.finalStatus } : {};
       },
@@ -184,4 +295,48 @@ export class SrfConnection {
       },
     };
   }
+}
+
+type Readable = { ok: true; wire: string; dialog?: string; ack?: boolean };
+
+type Unreadable = {
+  ok: false;
+  sip: string;
+  method?: string;
+  transactionId?: string;
+  source: string;
+  problem: string;
+};
+
+/**
+ * One wire message (`<leader>\r\n<SIP text>`; the leader's tokens are `id|sip|network|length|protocol|address|
+ * port|time|transactionId|dialogId…`): requests and responses from the network made readable; anything else
+ * passed on as it came.
+ */
+function readable(wire: string): Readable | Unreadable {
+  const at = wire.indexOf('\r\n');
+  if (at < 0) return { ok: true, wire };
+  const leader = wire.slice(0, at);
+  const token = leader.split('|');
+  if (token[1] !== 'sip' || token[2] !== 'network') return { ok: true, wire };
+  const sip = wire.slice(at + 2);
+  const text = readableSip(sip);
+  try {
+    new SipMessage(text);
+  } catch (err) {
+    const method = requestMethod(text);
+    return {
+      ok: false,
+      sip,
+      source: `${token[5] ?? '?'}:${token[6] ?? '?'}`,
+      problem: (err as Error).message,
+      ...(method ? { method } : {}),
+      ...(token[8] ? { transactionId: token[8] } : {}),
+    };
+  }
+  const ready = text === sip ? wire : `${leader}\r\n${text}`;
+  // a request inside a dialog: drachtio-server names the dialog in the leader
+  return token[9]
+    ? { ok: true, wire: ready, dialog: token[9], ack: text.startsWith('ACK ') }
+    : { ok: true, wire: ready };
 }

@@ -11,6 +11,7 @@ const trunk = (extra: object = {}) => ({
   expectIdentity: false,
   identityAlwaysSent: false,
   mode: 'route' as const,
+  recordRoute: true,
   tagPrefix: 'Betrugsverdacht: ',
   ...extra,
 });

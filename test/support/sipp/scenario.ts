@@ -37,6 +37,9 @@ export function scenarioMessage(file: string, values: ScenarioValues, index = 0)
     pid: '4711',
     call_number: '1',
     peer_tag_param: '',
+    // in-dialog requests: the route set a record-routing SIP front gave (none before the dialog)
+    next_url: `sip:${values.service}@${values.remoteIp ?? 'sbc.example.de'}:5060`,
+    routes: '',
   };
   // sipp strips the indentation of each line and ends lines with CRLF
   const lines = text
@@ -44,9 +47,14 @@ export function scenarioMessage(file: string, values: ScenarioValues, index = 0)
     .map((line) => line.trim())
     .filter((line, i, all) => i > 0 || line !== '' || all.length === 1);
   while (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
-  const filled = lines.map((line) =>
-    line.replace(/\[(\w+)\]/g, (whole, key: string) => (key === 'len' ? whole : (keywords[key] ?? whole))),
-  );
+  // a line that only held a keyword with nothing to fill in ([routes] outside a dialog) goes, as in sipp
+  const filled = lines
+    .map((line) => ({
+      line,
+      filled: line.replace(/\[(\w+)\]/g, (whole, key: string) => (key === 'len' ? whole : (keywords[key] ?? whole))),
+    }))
+    .filter(({ line, filled }) => filled !== '' || line === '')
+    .map(({ filled }) => filled);
   const blank = filled.indexOf('');
   const head = blank < 0 ? filled : filled.slice(0, blank);
   const body =
