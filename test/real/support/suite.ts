@@ -48,9 +48,15 @@ export async function eventually(
   timeoutMs = 10_000,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  let lastError = '';
   for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    try {
+      if (await check()) return;
+    } catch (err) {
+      // a server being restarted refuses for a moment: try again, and say so if it never answers
+      lastError = ` (last try: ${(err as Error).message})`;
+    }
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms${lastError}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
