@@ -13,6 +13,8 @@ export interface SipRouting {
   /** 608 or 603 (config-checked). */
   blockStatus: number;
   blockCallInfo: string;
+  /** Longest wait for a proxied or bridged call's final answer from drachtio-server. */
+  setupTimeoutMs: number;
 }
 
 export interface SessionDeps {
@@ -183,7 +185,8 @@ export class CallSession {
     // the proxy command is on its way when proxy() returns; the log comes after
     const proxied = this.transaction.proxy([target], added, (this.trunk as MatchedTrunk).recordRoute);
     if (this.flagged) this.emitFlagged();
-    const result = await proxied;
+    const result = await this.withinSetupTime(proxied, 'proxied');
+    if (!result) return this.end();
     this.log.debug({ target, finalStatus: result.finalStatus }, 'proxied');
     if (this.flagged && !reachedIvr(how, result.finalStatus))
       this.emitOutcome(outcomeOf(result.finalStatus), { ringMs: Date.now() - started });
@@ -215,7 +218,8 @@ export class CallSession {
     Object.assign(headers, added);
     const started = Date.now();
     try {
-      const call = await this.transaction.bridge(target, headers);
+      const call = await this.withinSetupTime(this.transaction.bridge(target, headers), 'bridged');
+      if (!call) return;
       const answered = Date.now();
       this.log.info({ target, how, removed: this.foreignHeaders }, 'bridged');
       const side = await call.ended;
@@ -229,6 +233,29 @@ export class CallSession {
         this.emitOutcome(outcomeOf(status), { ringMs: Date.now() - started });
     } finally {
       this.end();
+    }
+  }
+
+  /**
+   * drachtio-server reports every proxied or bridged call's final answer, but one lost report (a peer that
+   * answers a CANCEL wrongly, a drachtio-server bug) would keep the call counted, and a drain waiting, forever.
+   */
+  private async withinSetupTime<T>(answer: Promise<T>, what: string): Promise<T | undefined> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), this.deps.routing.setupTimeoutMs);
+      timer.unref();
+    });
+    try {
+      const result = await Promise.race([answer, late]);
+      if (result === undefined)
+        this.log.warn(
+          { waitedMs: this.deps.routing.setupTimeoutMs, how: what },
+          'no final answer reported by drachtio-server within sip.setupTimeoutSec: the app stops waiting for this call',
+        );
+      return result;
+    } finally {
+      clearTimeout(timer);
     }
   }
 

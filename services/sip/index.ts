@@ -60,6 +60,7 @@ export function runSip(
         warningIvrUri: sip.warningIvrUri,
         blockStatus: sip.blockStatus,
         blockCallInfo: sip.blockCallInfo,
+        setupTimeoutMs: sip.setupTimeoutSec * 1000,
       },
       logger: log,
     },

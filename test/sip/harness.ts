@@ -82,7 +82,7 @@ export async function startSipHarness(overrides: Record<string, unknown> = {}): 
       drainTimeoutMs: 5000,
       ...((overrides.sip as object) ?? {}),
     },
-    trunks: TEST_TRUNKS,
+    trunks: (overrides.trunks as object | undefined) ?? TEST_TRUNKS,
     verdictHeader: { key: VERDICT_KEY, maxAgeSec: 30 },
   });
   const callPath = await startCallPath(config, logger, 'sip');

@@ -129,7 +129,7 @@ export class DrachtioTestServer {
   private readonly pendingByTxn = new Map<string, (answer: AppAnswer) => void>();
   /** Requests delivered from the network, by drachtio transaction id (to answer CANCEL, ACK). */
   private readonly delivered = new Map<string, string>();
-  /** What the next hop of a proxied request answers; by default 200. */
+  /** What the next hop of a proxied request answers; by default 200; 0: drachtio-server never reports a result. */
   answerProxy: (destination: string, request: SipText) => number = () => 200;
   /** What the called party of a request the app sends answers (after a 180); by default 200. */
   answerOutgoing: (request: OutgoingRequest) => number = () => 200;
@@ -142,6 +142,16 @@ export class DrachtioTestServer {
   readonly inDialog: OutgoingRequest[] = [];
   /** ACKs the app sent for 2xx responses of its own INVITEs, by dialog id. */
   readonly acked = new Set<string>();
+  /**
+   * When the caller's ACK for the app's 2xx reaches the app, as the real drachtio-server does it (real suite):
+   * after the echo of the 2xx (usual), before it (seen under load: the dialog is not known to the app yet),
+   * or after it with the caller's BYE in the same TCP write (a caller hanging up at once).
+   */
+  callerAck: 'after-echo' | 'before-echo' | 'with-bye' = 'after-echo';
+  /** BYEs the caller sent through callerAck 'with-bye', answered by the app, by dialog id. */
+  readonly callerByes = new Map<string, number>();
+  /** Proxied calls answered 2xx, by Call-ID: whether drachtio-server stays in the dialog (Record-Route). */
+  readonly proxiedDialogs = new Map<string, { recordRoute: boolean }>();
 
   constructor(readonly secret = 'cymru') {}
 
@@ -229,6 +239,20 @@ export class DrachtioTestServer {
     ].join(CRLF);
     this.sendSip(app, 'network', bye, from, txn, dialogId);
     return answer;
+  }
+
+  /**
+   * A request inside a proxied dialog, as the real drachtio-server treats it (real suite): one that follows
+   * the route set (a Route header naming drachtio) of a record-routed dialog is passed on to the other side
+   * without the app; anything else is answered 481 (BYE, UPDATE) or dropped (ACK), and the app never sees it.
+   */
+  inProxiedDialog(callId: string, method: string, followsRouteSet: boolean): 'passed-on' | 481 | 'dropped' {
+    const dialog = this.proxiedDialogs.get(callId);
+    if (dialog?.recordRoute && followsRouteSet) {
+      if (method === 'BYE') this.proxiedDialogs.delete(callId);
+      return 'passed-on';
+    }
+    return method === 'ACK' ? 'dropped' : 481;
   }
 
   private sendSip(
@@ -334,30 +358,53 @@ export class DrachtioTestServer {
       if (!headerOf(sent, 'Contact')) sent = withHeader(sent, 'Contact', '<sip:127.0.0.1:5060>');
       dialogId = `${headerOf(request, 'Call-ID')};from-tag=${tagOf(headerOf(sent, 'To'))}`;
     }
-    this.reply(
-      socket,
-      id,
-      ['OK', 'application', Buffer.byteLength(sent), 'udp', '127.0.0.1', '5060', time(), txn, dialogId],
-      sent,
-    );
+    const echo = (): void =>
+      this.reply(
+        socket,
+        id,
+        ['OK', 'application', Buffer.byteLength(sent), 'udp', '127.0.0.1', '5060', time(), txn, dialogId],
+        sent,
+      );
+    const answered = request?.startsWith('INVITE ') === true && status >= 200 && status < 300;
+    if (!(answered && this.callerAck === 'before-echo')) echo();
     if (status >= 200) {
       const resolve = this.pendingByTxn.get(txn);
       this.pendingByTxn.delete(txn);
-      if (request?.startsWith('INVITE ') && status >= 200 && status < 300) {
-        // the caller's ACK for the 2xx, in the new dialog
-        const ack = [
-          `ACK ${/<([^>]+)>/.exec(headerOf(sent, 'Contact') ?? '')?.[1] ?? 'sip:127.0.0.1'} SIP/2.0`,
-          'Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK-ack',
-          'Max-Forwards: 70',
-          `From: ${headerOf(sent, 'From')}`,
-          `To: ${headerOf(sent, 'To')}`,
-          `Call-ID: ${headerOf(sent, 'Call-ID')}`,
-          `CSeq: ${/^(\d+)/.exec(headerOf(sent, 'CSeq') ?? '1')?.[1]} ACK`,
-          'Content-Length: 0',
-          '',
-          '',
-        ].join(CRLF);
-        this.sendSip(socket, 'network', ack, { address: '192.0.2.10', port: 5060 }, randomUUID(), dialogId);
+      if (answered && request) {
+        // the caller's ACK for the 2xx, in the new dialog; after a late offer (no SDP in the INVITE) it
+        // carries the caller's answer
+        const lateOffer = request.slice(request.indexOf(CRLF + CRLF) + 4).length === 0;
+        const body = lateOffer
+          ? 'v=0\r\no=- 3 3 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\nm=audio 30000 RTP/AVP 0\r\n'
+          : '';
+        const inDialog = (method: string, cseq: string, content: string): string =>
+          [
+            `${method} ${/<([^>]+)>/.exec(headerOf(sent, 'Contact') ?? '')?.[1] ?? 'sip:127.0.0.1'} SIP/2.0`,
+            `Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK-${method.toLowerCase()}-${randomUUID().slice(0, 8)}`,
+            'Max-Forwards: 70',
+            `From: ${headerOf(sent, 'From')}`,
+            `To: ${headerOf(sent, 'To')}`,
+            `Call-ID: ${headerOf(sent, 'Call-ID')}`,
+            `CSeq: ${cseq} ${method}`,
+            ...(content ? ['Content-Type: application/sdp'] : []),
+            `Content-Length: ${Buffer.byteLength(content)}`,
+            '',
+            content,
+          ].join(CRLF);
+        const cseq = /^(\d+)/.exec(headerOf(sent, 'CSeq') ?? '1')?.[1] ?? '1';
+        const caller = { address: '192.0.2.10', port: 5060 };
+        // ACK and BYE leave in one TCP write, as drachtio-server's writes of two quick messages do
+        if (this.callerAck === 'with-bye') socket.cork();
+        this.sendSip(socket, 'network', inDialog('ACK', cseq, body), caller, randomUUID(), dialogId);
+        if (this.callerAck === 'before-echo') echo();
+        if (this.callerAck === 'with-bye') {
+          const byeTxn = randomUUID();
+          this.pendingByTxn.set(byeTxn, (answer) => {
+            if (answer.kind === 'response') this.callerByes.set(dialogId, answer.status);
+          });
+          this.sendSip(socket, 'network', inDialog('BYE', String(Number(cseq) + 1), ''), caller, byeTxn, dialogId);
+          socket.uncork();
+        }
       }
       if (!(request?.startsWith('INVITE ') && status < 300)) this.delivered.delete(txn);
       resolve?.({ kind: 'response', status, reason, dialogId: dialogId || undefined, ...sipText(sent) });
@@ -449,12 +496,13 @@ export class DrachtioTestServer {
 
   /** `proxy|<txn>|remainInDialog|fullResponse|followRedirects|simultaneous|provTimeout|finalTimeout|<dest>…` */
   private proxy(socket: Socket, id: string, args: string[], sip: string): void {
-    const [txn, , , , , , , ...destinations] = args;
+    const [txn, remainInDialog, , , , , , ...destinations] = args;
     const request = this.delivered.get(txn) ?? '';
     this.delivered.delete(txn);
     const forwarded = forwardedRequest(request, sip, destinations[0] ?? '');
     for (const destination of destinations) {
       const status = this.answerProxy(destination, sipText(forwarded));
+      if (status === 0) return;
       const response = [
         `SIP/2.0 ${status} ${status === 200 ? 'OK' : 'Failed'}`,
         `Call-ID: ${headerOf(request, 'Call-ID') ?? headerOf(sip, 'Call-ID') ?? txn}`,
@@ -470,7 +518,12 @@ export class DrachtioTestServer {
         ['OK', 'network', Buffer.byteLength(response), 'udp', '198.51.100.20', '5060', time(), '', '', 'continue'],
         response,
       );
-      if (status < 300) break;
+      if (status < 300) {
+        this.proxiedDialogs.set(headerOf(request, 'Call-ID') ?? txn, {
+          recordRoute: remainInDialog === 'remainInDialog',
+        });
+        break;
+      }
     }
     this.reply(socket, id, ['OK', 'done']);
     const resolve = this.pendingByTxn.get(txn);
