@@ -254,6 +254,10 @@ export const configSpec = {
       doc: 'On SIGTERM, how long calls the SIP front is still handling may take to end before it disconnects.',
       format: z.number().int().min(0).max(600000),
     }),
+    maxCallsInSetup: setting({
+      doc: 'INVITEs being screened at once; one beyond this (the app is overloaded) is proxied to sip.nextHop at once, unscreened, and counted in spoofguard_sip_unscreened_total{reason="overload"}: load is shed, never by leaving calls unanswered.',
+      format: z.number().int().min(1).max(100000),
+    }),
     setupTimeoutSec: setting({
       doc: 'Longest wait for a proxied or bridged call’s final answer (above timer C, 180 s): past it the app stops waiting, logs it and forgets the call, so one lost answer cannot pin a call (or a drain) forever.',
       format: z.number().int().min(1).max(3600),

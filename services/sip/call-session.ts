@@ -93,17 +93,30 @@ export class CallSession {
   verdict?: Verdict;
   /** When the app had decided (its own time, for the benchmark). */
   decidedAt?: number;
-  finalSent = false;
+  private sent = false;
   private resolveEnded!: () => void;
   readonly ended = new Promise<void>((resolve) => (this.resolveEnded = resolve));
 
   constructor(
     readonly transaction: ServerTransaction,
     private readonly deps: SessionDeps,
+    /** Told once, when the call is answered or passed on (the app counts calls still being decided). */
+    private readonly onDecided?: () => void,
   ) {
     const callId = transaction.request.callId;
     this.logId = `sip:${CALL_ID_SAFE.test(callId) ? callId : createHash('sha256').update(callId).digest('hex').slice(0, 40)}`;
     this.log = callLogger(deps.logger, this.logId);
+  }
+
+  /** Whether the caller got (or is getting) its answer: a reply, or the request passed on. */
+  get finalSent(): boolean {
+    return this.sent;
+  }
+
+  set finalSent(sent: boolean) {
+    if (!sent || this.sent) return;
+    this.sent = true;
+    this.onDecided?.();
   }
 
   /** A header as the rest of the app may see it: our own header names never come from outside. */

@@ -65,6 +65,7 @@ export function runSip(
       logger: log,
     },
     log,
+    sip.maxCallsInSetup,
   );
   metrics?.watchSipCalls(() => app.activeCalls);
   connection.onUnreadable = () => metrics?.observeSipUnscreened('unreadable');

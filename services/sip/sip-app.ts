@@ -10,17 +10,22 @@ import type { ServerTransaction, SrfConnection } from './srf-adapter';
  */
 export class SipApp {
   private readonly calls = new Set<CallSession>();
+  /** Calls not yet answered or passed on: the overload measure. */
+  private undecided = 0;
+  private shedSinceLog = 0;
+  private shedLogTimer?: NodeJS.Timeout;
   private draining = false;
   /** Sees each INVITE's own decision time (ms) and verdict when it ends; the benchmark sets it, production not. */
   onDecision?: (sample: { ms: number; screeningMs: number; verdict: string }) => void;
   /** Counts INVITEs passed on or answered without a screening, by reason (metrics). */
-  onUnscreened?: (reason: 'failure') => void;
+  onUnscreened?: (reason: 'failure' | 'overload') => void;
 
   constructor(
     private readonly connection: SrfConnection,
     private readonly inviteSteps: readonly Middleware[],
     private readonly deps: SessionDeps,
     private readonly logger: Logger,
+    private readonly maxCallsInSetup = Number.POSITIVE_INFINITY,
   ) {
     connection.route('invite', (transaction) => void this.onInvite(transaction));
     connection.route('options', (transaction) => this.onOptions(transaction));
@@ -32,9 +37,18 @@ export class SipApp {
 
   private async onInvite(transaction: ServerTransaction): Promise<void> {
     if (this.draining) return transaction.reply(503, 'Service Unavailable', { 'Retry-After': '0' });
-    const call = new CallSession(transaction, this.deps);
+    if (this.undecided >= this.maxCallsInSetup) return this.shed(transaction);
+    let counted = true;
+    const decided = (): void => {
+      if (!counted) return;
+      counted = false;
+      this.undecided--;
+    };
+    this.undecided++;
+    const call = new CallSession(transaction, this.deps, decided);
     this.calls.add(call);
     void call.ended.then(() => {
+      decided();
       this.calls.delete(call);
       if (call.decidedAt !== undefined)
         this.onDecision?.({
@@ -67,6 +81,32 @@ export class SipApp {
         }
       })
       .finally(() => call.end());
+  }
+
+  /**
+   * Overload: more INVITEs in screening than sip.maxCallsInSetup. The call goes on to the next hop at once,
+   * unscreened and counted, rather than waiting in a queue that only grows; one log line a second says how many.
+   */
+  private shed(transaction: ServerTransaction): void {
+    this.onUnscreened?.('overload');
+    this.shedSinceLog++;
+    this.shedLogTimer ??= setTimeout(() => {
+      this.logger.warn(
+        { unscreened: this.shedSinceLog, inSetup: this.undecided, max: this.maxCallsInSetup },
+        'overloaded: INVITEs passed on to the next hop unscreened (sip.maxCallsInSetup)',
+      );
+      this.shedSinceLog = 0;
+      this.shedLogTimer = undefined;
+    }, 1000);
+    this.shedLogTimer.unref();
+    transaction.proxy([this.deps.routing.nextHop], {}, true).catch((err: unknown) => {
+      this.logger.error({ err: describeError(err) }, 'overload: passing an INVITE on failed too: answering 503');
+      try {
+        transaction.reply(503, 'Service Unavailable', { 'Retry-After': '1' });
+      } catch {
+        // the transaction is gone (connection lost): drachtio-server answers the caller itself
+      }
+    });
   }
 
   private onOptions(transaction: ServerTransaction): void {

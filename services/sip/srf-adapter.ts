@@ -190,10 +190,7 @@ export class SrfConnection {
         });
       };
 
-      // one message per macrotask: drachtio-srf attaches some listeners a few promise steps after the message
-      // that makes them needed (createB2BUA listens for the caller's ACK only once the 200's echo resolved
-      // createUAS); messages that came in one TCP read were handled back to back before. Order is kept.
-      agent._onMsg = (socket, wire) => setImmediate(() => take(socket, wire));
+      agent._onMsg = take;
       return agent;
     };
     const answerUnreadable = (agent: AgentInternals, socket: unknown, read: Unreadable): void => {

@@ -125,3 +125,23 @@ it('a proxied call whose final answer drachtio-server never reports is let go af
   await until(() => h.sip.app.activeCalls === 1, 2000, 'the call in hand');
   await until(() => h.sip.app.activeCalls === 0, 3000, 'the call let go');
 });
+
+it('overload: an INVITE beyond sip.maxCallsInSetup goes on to the next hop at once, unscreened and counted', async () => {
+  h = await startSipHarness({ sip: { maxCallsInSetup: 1 } });
+  const shed: string[] = [];
+  h.sip.app.onUnscreened = (reason) => shed.push(reason);
+  const first = invite('spoofed-amazon.xml');
+  const second = invite('spoofed-amazon.xml');
+  // both arrive together: the first is still being screened when the second comes
+  const [a, b] = (await Promise.all([
+    h.server.deliver(first.raw, SOURCES.national),
+    h.server.deliver(second.raw, SOURCES.national),
+  ])) as ProxyRecord[];
+  expect(a?.destinations).toEqual([`sip:${SUBSCRIBER}@ivr.example.de:5070`]);
+  expect(b?.destinations).toEqual(['sip:pbx.example.de:5060']);
+  expect(b?.raw).not.toMatch(/x-spoofguard/i);
+  expect(shed).toEqual(['overload']);
+  // the load gone, the next call is screened again
+  const third = (await h.server.deliver(invite('spoofed-amazon.xml').raw, SOURCES.national)) as ProxyRecord;
+  expect(third.destinations).toEqual([`sip:${SUBSCRIBER}@ivr.example.de:5070`]);
+});
