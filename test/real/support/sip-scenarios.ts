@@ -147,6 +147,8 @@ export interface UacOptions {
   headers?: string[];
   /** No SDP in the INVITE: the offer comes in the 200, the answer in the ACK. */
   lateOffer?: boolean;
+  /** Times INVITE → 200 (sipp's response time, -trace_rtt): benchmarks. */
+  measure?: boolean;
   end:
     | { kind: 'bye'; afterMs: number; reinvite?: boolean }
     | { kind: 'wait-bye' }
@@ -225,7 +227,7 @@ ${withBody ? `Content-Type: application/sdp\nContent-Length: [len]\n\n${SDP}` : 
   steps.push(
     `  <recv response="100" optional="true"/>`,
     `  <recv response="180" optional="true"/>`,
-    `  <recv response="200" rrs="true"/>`,
+    `  <recv response="200" rrs="true"${o.measure ? ' rtd="true"' : ''}/>`,
     // the ACK of a 2xx is a request of its own: it follows the route set; with a late offer it carries the answer
     inDialog('ACK', 1, o.lateOffer),
   );

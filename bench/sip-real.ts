@@ -1,0 +1,287 @@
+/**
+ * npm run bench:sip:real — the SIP front on a real drachtio-server, in one run and alternating:
+ *   spoofguard  `spoofguard sip` (screening, events, metrics; proxied calls record-routed)
+ *   minimal     a minimal drachtio-srf app: one Redis look-up, a record-routed stateful proxy (bench/sip-real-minimal.ts)
+ * Each app has a drachtio-server of its own (both from config/drachtio.conf.xml) and stays up and warm all run;
+ * only the one being measured gets calls. sipp calls through drachtio-server with 10,000 German numbers (clean calls,
+ * a carrier's everyday traffic), a sipp UAS answers at once as the next hop, the caller ACKs and hangs up at
+ * once (ACK and BYE through drachtio-server along the route set). Per rate step and app: failed calls,
+ * INVITE→200 p50/p99 at the caller, the app's node CPU per call (and drachtio-server's), and for spoofguard the
+ * screenings that failed open (degraded) and INVITEs it passed on or answered unscreened.
+ * Prints the highest rate with 0 failures and p99 < 50 ms (two runs per app and step, ABBA, both must pass),
+ * p50/p99 at 500/s (both runs pooled), CPU per 1,000 INVITE/s.
+ * Needs DRACHTIO_BIN and SIPP_BIN (bash ../shared/real-servers/install.sh).
+ * Options: BENCH_STEP_SEC=10 BENCH_LADDER=200,300,400,500,600,750,1000,1250
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import { randomInt } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../services/common/config';
+import { createLogger } from '../services/common/logger';
+import { openListAdmin } from '../services/screening';
+import { seedEntries } from '../services/screening/seed';
+import { exited, spawnSpoofguard } from '../test/support/child';
+import { freePort, PrivateRedis } from '../test/support/redis';
+import { realServerEnv } from '../test/real/support/asterisk';
+import { httpText, RealDrachtio } from '../test/real/support/drachtio';
+import { uacScenario, uasScenario } from '../test/real/support/sip-scenarios';
+import { startSipp } from '../test/real/support/sipp';
+import { fmt, report, summarize } from './stats';
+
+const STEP_SEC = Number(process.env.BENCH_STEP_SEC ?? 10);
+const LADDER = (process.env.BENCH_LADDER ?? '200,300,400,500,600,750,1000,1250').split(',').map(Number);
+const CALLED = '+4930901820';
+type Variant = 'spoofguard' | 'minimal';
+
+interface Step {
+  variant: Variant;
+  rate: number;
+  ok: number;
+  failed: number;
+  latency: number[];
+  appCpuMsPerCall: number;
+  drachtioCpuMsPerCall: number;
+  unscreened: number;
+}
+
+const cpuMs = (pid: number | undefined): number => {
+  if (!pid) return 0;
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return ((Number(fields[11]) + Number(fields[12])) / 100) * 1000;
+};
+
+async function main(): Promise<void> {
+  const env = realServerEnv();
+  if (!env.drachtioBin) {
+    console.log('bench:sip:real needs DRACHTIO_BIN and SIPP_BIN (bash ../shared/real-servers/install.sh)');
+    process.exitCode = 1;
+    return;
+  }
+  const redis = await PrivateRedis.start();
+  const drachtios = { spoofguard: new RealDrachtio(env.drachtioBin), minimal: new RealDrachtio(env.drachtioBin) };
+  for (const d of Object.values(drachtios)) await d.start();
+  const pidOf = (d: RealDrachtio): number | undefined => (d as unknown as { process?: ChildProcess }).process?.pid;
+  const nextHopPort = await freePort();
+  const opsPort = await freePort();
+  const config = loadConfig({
+    overrides: {
+      redis: { url: redis.url },
+      log: { level: 'warn' },
+      ops: { port: opsPort },
+      queue: { spoolDir: join(mkdtempSync(join(tmpdir(), 'sg-bench-sip-real-')), 'spool') },
+      sip: {
+        drachtioHost: '127.0.0.1',
+        drachtioPort: drachtios.spoofguard.ports.admin,
+        drachtioSecret: drachtios.spoofguard.secret,
+        nextHop: `sip:127.0.0.1:${nextHopPort}`,
+      },
+    },
+  });
+  const lists = await openListAdmin(config, createLogger({ level: 'warn' }));
+  await lists.admin.import(seedEntries(lists.brands), { replace: { origin: 'seed' } });
+  await lists.close();
+
+  // callers: 10,000 German landline and mobile numbers, one per call in turn
+  const dir = mkdtempSync(join(tmpdir(), 'sg-bench-sip-real-'));
+  const callers = join(dir, 'callers.csv');
+  const numbers = Array.from({ length: 10_000 }, () =>
+    randomInt(2) ? `+4930${randomInt(1_000_000, 9_999_999)}` : `+49151${randomInt(10_000_000, 99_999_999)}`,
+  );
+  writeFileSync(callers, `SEQUENTIAL\n${numbers.map((n) => `${n};`).join('\n')}\n`);
+
+  const nextHop = await startSipp(env, uasScenario({ ringMs: 0, then: 'wait-bye' }), {
+    port: nextHopPort,
+    calls: 100_000_000,
+    extra: ['-max_socket', '100000'],
+  });
+
+  const unscreenedOf = async (): Promise<number> => {
+    const text = await httpText(`http://127.0.0.1:${opsPort}/metrics`);
+    let sum = 0;
+    for (const m of text.matchAll(
+      /^spoofguard_(?:sip_unscreened_total|screenings_degraded_total)(?:\{[^}]*\})? (\d+)/gm,
+    ))
+      sum += Number(m[1]);
+    return sum;
+  };
+
+  const apps: Record<Variant, ChildProcess> = {
+    spoofguard: spawnSpoofguard(['sip'], config, { SPOOFGUARD_LOG_LEVEL: 'warn' }),
+    minimal: fork(join(__dirname, 'sip-real-minimal.ts'), [], {
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+      env: {
+        ...process.env,
+        DRACHTIO_PORT: String(drachtios.minimal.ports.admin),
+        DRACHTIO_SECRET: drachtios.minimal.secret,
+        REDIS_URL: redis.url,
+        NEXT_HOP: `sip:127.0.0.1:${nextHopPort}`,
+      },
+    }),
+  };
+  for (const d of Object.values(drachtios)) {
+    for (let i = 0; i < 600 && (await d.metric('drachtio_app_connections')) < 1; i++)
+      await new Promise((r) => setTimeout(r, 50));
+    if ((await d.metric('drachtio_app_connections')) < 1) throw new Error('an app did not connect to drachtio-server');
+  }
+
+  const run = async (variant: Variant, rate: number, seconds: number): Promise<Step> => {
+    const app = apps[variant];
+    const drachtio = drachtios[variant];
+    const calls = Math.round(rate * seconds);
+    const unscreenedBefore = variant === 'spoofguard' ? await unscreenedOf() : 0;
+    const appBefore = cpuMs(app.pid);
+    const drachtioBefore = cpuMs(pidOf(drachtio));
+    const uac = await startSipp(
+      env,
+      uacScenario({ number: '[field0]', called: CALLED, measure: true, end: { kind: 'bye', afterMs: 0 } }),
+      {
+        remote: drachtio.sipAddress,
+        calls,
+        rate,
+        extra: [
+          '-inf',
+          callers,
+          '-trace_rtt',
+          '-rtt_freq',
+          '1',
+          '-recv_timeout',
+          '5000',
+          '-max_socket',
+          '100000',
+          '-l',
+          String(rate * 10),
+        ],
+      },
+    );
+    await uac.done;
+    const appCpu = cpuMs(app.pid) - appBefore;
+    const drachtioCpu = cpuMs(pidOf(drachtio)) - drachtioBefore;
+    const out = uac.output();
+    const count = (label: string): number =>
+      Number(new RegExp(`${label}\\s*\\|\\s*\\d+\\s*\\|\\s*(\\d+)`).exec(out)?.[1] ?? 0);
+    const ok = count('Successful call');
+    const failed = Math.max(count('Failed call'), calls - ok);
+    const rttFile = readdirSync(uac.dir).find((f) => f.endsWith('_rtt.csv'));
+    const latency = rttFile
+      ? readFileSync(join(uac.dir, rttFile), 'utf8')
+          .split('\n')
+          .slice(1)
+          .map((l) => Number(l.split(';')[1]))
+          .filter((n) => Number.isFinite(n) && n >= 0)
+      : [];
+    const unscreened = variant === 'spoofguard' ? (await unscreenedOf()) - unscreenedBefore : 0;
+    // the last calls' dialogs drain through drachtio-server before the next run
+    await new Promise((r) => setTimeout(r, 1500));
+    return {
+      variant,
+      rate,
+      ok,
+      failed,
+      latency,
+      appCpuMsPerCall: appCpu / Math.max(1, calls),
+      drachtioCpuMsPerCall: drachtioCpu / Math.max(1, calls),
+      unscreened,
+    };
+  };
+
+  const line = (s: Step): string => {
+    const l = summarize(s.latency);
+    return (
+      `failed ${s.failed}/${s.ok + s.failed}  INVITE→200 p50 ${fmt(l.p50)} p99 ${fmt(l.p99)}  node CPU ${s.appCpuMsPerCall.toFixed(3)} ms/call` +
+      `  drachtio ${s.drachtioCpuMsPerCall.toFixed(3)} ms/call${s.variant === 'spoofguard' ? `  unscreened ${s.unscreened}` : ''}`
+    );
+  };
+  const passes = (s: Step): boolean => s.failed === 0 && summarize(s.latency).p99 < 50 && s.unscreened === 0;
+
+  try {
+    console.log(`spoofguard bench:sip:real — drachtio-server v0.9.4 per app, sipp, ${STEP_SEC} s a step, clean calls`);
+    // warm-up: each app compiles its hot paths before it is measured
+    for (const v of ['spoofguard', 'minimal'] as const) await run(v, 200, 5);
+
+    // two runs per app and step, in ABBA order: on two busy cores one run alone is noise. A step counts as
+    // passed only when both runs pass; an app leaves the ladder after two failed steps in a row.
+    const steps: Step[] = [];
+    const alive = new Set<Variant>(['spoofguard', 'minimal']);
+    const failedInRow = new Map<Variant, number>();
+    const best = new Map<Variant, number>();
+    for (const rate of LADDER) {
+      const order: Variant[] = ['spoofguard', 'minimal', 'minimal', 'spoofguard'];
+      const passed = new Map<Variant, boolean>();
+      for (const v of order) {
+        if (!alive.has(v) && rate !== 500) continue;
+        const s = await run(v, rate, STEP_SEC);
+        steps.push(s);
+        console.log(`  ${v} @ ${rate}/s: ${line(s)}`);
+        passed.set(v, (passed.get(v) ?? true) && passes(s));
+      }
+      for (const v of [...alive]) {
+        if (passed.get(v)) {
+          best.set(v, rate);
+          failedInRow.set(v, 0);
+        } else {
+          failedInRow.set(v, (failedInRow.get(v) ?? 0) + 1);
+          if ((failedInRow.get(v) ?? 0) >= 2) alive.delete(v);
+        }
+      }
+      if (alive.size === 0 && rate >= 500) break;
+    }
+    report(
+      `rate ladder (${STEP_SEC} s a step)`,
+      steps.map((s) => [`${s.variant} @ ${s.rate}/s`, line(s)]),
+    );
+    report(
+      'highest rate with 0 failures and p99 < 50 ms',
+      (['spoofguard', 'minimal'] as const).map((v) => [
+        v,
+        `${best.get(v) ?? 0} INVITE/s${alive.has(v) ? ' (the ladder ended first)' : ''}`,
+      ]),
+    );
+    const ratio = (best.get('spoofguard') ?? 0) / Math.max(1, best.get('minimal') ?? 0);
+    console.log(`  spoofguard / minimal: ${ratio.toFixed(2)}× (target ≥ 0.9)`);
+    // both runs at 500/s of each app, pooled
+    const at500 = (v: Variant): Step | undefined => {
+      const runs = steps.filter((s) => s.variant === v && s.rate === 500);
+      if (runs.length === 0) return undefined;
+      return {
+        ...(runs[0] as Step),
+        latency: runs.flatMap((r) => r.latency),
+        appCpuMsPerCall: runs.reduce((a, r) => a + r.appCpuMsPerCall, 0) / runs.length,
+      };
+    };
+    const sg = at500('spoofguard');
+    const min = at500('minimal');
+    if (sg && min) {
+      const a = summarize(sg.latency);
+      const b = summarize(min.latency);
+      report('at 500 INVITE/s', [
+        ['spoofguard', `p50 ${fmt(a.p50)} p99 ${fmt(a.p99)}`],
+        ['minimal', `p50 ${fmt(b.p50)} p99 ${fmt(b.p99)}`],
+      ]);
+      console.log(`  p99 spoofguard / minimal: ${(a.p99 / Math.max(0.001, b.p99)).toFixed(2)}× (target ≤ 1.3)`);
+      const perThousand = (s: Step): string => `${(s.appCpuMsPerCall * 100).toFixed(0)}% of a core`;
+      report('node CPU per 1,000 INVITE/s (measured at 500/s)', [
+        ['spoofguard', perThousand(sg)],
+        ['minimal', perThousand(min)],
+      ]);
+      console.log(
+        `  spoofguard / minimal: ${(sg.appCpuMsPerCall / Math.max(0.0001, min.appCpuMsPerCall)).toFixed(2)}× (target ≤ 1.2)`,
+      );
+    }
+  } finally {
+    nextHop.stop();
+    for (const app of Object.values(apps)) {
+      app.kill('SIGKILL');
+      await exited(app);
+    }
+    for (const d of Object.values(drachtios)) await d.close();
+    await redis.stop();
+  }
+}
+
+void main().catch((err: Error) => {
+  console.error(`bench:sip:real failed: ${err.message}`);
+  process.exitCode = 1;
+});
