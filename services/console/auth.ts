@@ -37,23 +37,3 @@ export class TokenRegistry {
     return { ok: true, caller: { name: entry.name, role: entry.role } };
   }
 }
-
-/** Fixed one-minute windows per token: simple, enough to stop a runaway script. */
-export class RateLimiter {
-  private windowStart = 0;
-  private readonly counts = new Map<string, number>();
-
-  constructor(readonly perMinute: number) {}
-
-  /** 0 when allowed, else the seconds until the next window. */
-  take(key: string, now = Date.now()): number {
-    const window = Math.floor(now / 60_000) * 60_000;
-    if (window !== this.windowStart) {
-      this.windowStart = window;
-      this.counts.clear();
-    }
-    const n = (this.counts.get(key) ?? 0) + 1;
-    this.counts.set(key, n);
-    return n > this.perMinute ? Math.ceil((window + 60_000 - now) / 1000) : 0;
-  }
-}

@@ -1,20 +1,22 @@
 import { Readable } from 'node:stream';
+import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { InputError } from '../common/errors';
 import type { Logger } from '../common/logger';
-import type { RateLimiter, TokenRegistry } from './auth';
+import type { TokenRegistry } from './auth';
 import { type Caller, NotFound, type Route, type RouteResult } from './route';
 
 /**
- * The only module that imports fastify: serves the route table with one pipeline per request — token and
- * role (before the body is read), rate limit per token, one schema per input, the handler — and one central
- * error handler that turns every failure into a clear JSON answer.
+ * The only module that imports fastify (and its rate-limit plugin): serves the route table with one pipeline
+ * per request — token and role (before the body is read), rate limit per token, one schema per input, the
+ * handler — and one central error handler that turns every failure into a clear JSON answer.
  */
 export interface HttpOptions {
   routes: readonly Route[];
   tokens: TokenRegistry;
-  limiter: RateLimiter;
+  /** Requests a minute per token (ops endpoints without a token are not limited). */
+  rateLimitPerMinute: number;
   bodyLimitBytes: number;
   publicOps: boolean;
   /** Files served as they are (the dashboard): path → content. */
@@ -42,6 +44,9 @@ function parse<T>(schema: z.ZodType<T> | undefined, value: unknown, where: strin
   return undefined as T;
 }
 
+const callerOf = (request: FastifyRequest): Caller | undefined =>
+  (request as FastifyRequest & { caller?: Caller }).caller;
+
 function send(reply: FastifyReply, result: RouteResult): FastifyReply {
   reply.code(result.status ?? 200);
   if ('json' in result) return reply.send(result.json);
@@ -58,38 +63,50 @@ export function createHttpServer(options: HttpOptions): FastifyInstance {
   if (textTypes.size)
     app.addContentTypeParser([...textTypes], { parseAs: 'string' }, (_request, body, done) => done(null, body));
 
-  for (const route of options.routes) {
-    const needs = route.ops && options.publicOps ? 'public' : route.role;
-    app.route({
-      method: route.method,
-      url: route.path,
-      ...(route.textBody ? { bodyLimit: route.textBody.limitBytes } : {}),
-      onRequest: async (request: FastifyRequest, reply: FastifyReply) => {
-        const auth = options.tokens.check(request.headers.authorization, needs);
-        if (!auth.ok) {
-          if (auth.status === 401) reply.header('www-authenticate', 'Bearer realm="spoofguard"');
-          return reply.code(auth.status).send({ error: auth.message });
-        }
-        const wait = auth.caller.name ? options.limiter.take(auth.caller.name) : 0;
-        if (wait > 0) {
-          reply.header('retry-after', String(wait));
-          return reply
-            .code(429)
-            .send({ error: `rate limit: at most ${options.limiter.perMinute} requests a minute; retry in ${wait} s` });
-        }
-        (request as FastifyRequest & { caller?: Caller }).caller = auth.caller;
-      },
-      handler: async (request: FastifyRequest, reply: FastifyReply) => {
-        const issues: Issue[] = [];
-        const query = parse(route.query, request.query, 'query', issues);
-        const params = parse(route.params, request.params, 'params', issues);
-        const body = parse(route.body, request.body, 'body', issues);
-        if (issues.length) throw new InvalidRequest(issues);
-        const caller = (request as FastifyRequest & { caller?: Caller }).caller;
-        return send(reply, await route.handler({ query, params, body, caller: caller ?? {} }));
-      },
-    });
-  }
+  // the limit per token: @fastify/rate-limit, counted after the token check has named the caller
+  app.register(rateLimit, {
+    global: false,
+    hook: 'preHandler',
+    max: options.rateLimitPerMinute,
+    timeWindow: 60_000,
+    keyGenerator: (request) => callerOf(request)?.name ?? `ip:${request.ip}`,
+    allowList: (request) => !callerOf(request)?.name,
+    errorResponseBuilder: (_request, context) =>
+      Object.assign(
+        new Error(`rate limit: at most ${context.max} requests a minute; retry in ${Math.ceil(context.ttl / 1000)} s`),
+        { statusCode: 429 },
+      ),
+  });
+  // the routes load after the plugin, so its hook sees each of them
+  app.register(async (routes) => {
+    for (const route of options.routes) {
+      const needs = route.ops && options.publicOps ? 'public' : route.role;
+      routes.route({
+        method: route.method,
+        url: route.path,
+        // counted per token once the token is known (preHandler), before the handler runs
+        config: { rateLimit: {} },
+        ...(route.textBody ? { bodyLimit: route.textBody.limitBytes } : {}),
+        onRequest: async (request: FastifyRequest, reply: FastifyReply) => {
+          const auth = options.tokens.check(request.headers.authorization, needs);
+          if (!auth.ok) {
+            if (auth.status === 401) reply.header('www-authenticate', 'Bearer realm="spoofguard"');
+            return reply.code(auth.status).send({ error: auth.message });
+          }
+          (request as FastifyRequest & { caller?: Caller }).caller = auth.caller;
+        },
+        handler: async (request: FastifyRequest, reply: FastifyReply) => {
+          const issues: Issue[] = [];
+          const query = parse(route.query, request.query, 'query', issues);
+          const params = parse(route.params, request.params, 'params', issues);
+          const body = parse(route.body, request.body, 'body', issues);
+          if (issues.length) throw new InvalidRequest(issues);
+          const caller = (request as FastifyRequest & { caller?: Caller }).caller;
+          return send(reply, await route.handler({ query, params, body, caller: caller ?? {} }));
+        },
+      });
+    }
+  });
 
   for (const [path, file] of options.staticFiles)
     app.get(path, async (_request, reply) =>

@@ -10,7 +10,7 @@ import { calledNumberPolicy, openLogStore } from '../flagged-log';
 import { loadRuleSet, openListAdmin } from '../screening';
 import { adminRoutes } from './admin-routes';
 import { analystRoutes } from './analyst-routes';
-import { RateLimiter, TokenRegistry } from './auth';
+import { TokenRegistry } from './auth';
 import { createHttpServer } from './http-server';
 import { openApiDocument } from './openapi';
 import { opsRoutes } from './ops-routes';
@@ -70,7 +70,7 @@ export async function runConsole(
   const app = createHttpServer({
     routes,
     tokens,
-    limiter: new RateLimiter(config.console.rateLimitPerMinute),
+    rateLimitPerMinute: config.console.rateLimitPerMinute,
     bodyLimitBytes: config.console.bodyLimitBytes,
     publicOps: config.console.publicOps,
     staticFiles: new Map(
