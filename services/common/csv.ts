@@ -1,62 +1,66 @@
-/** Minimal RFC 4180 CSV: quoted fields with "" escapes and line breaks inside quotes. */
+import { parse } from 'csv-parse/sync';
+import { stringify } from 'csv-stringify/sync';
+import { InputError } from './errors';
 
+/**
+ * The only module that imports csv-parse and csv-stringify: RFC 4180 CSV (quoted fields, "" escapes, line
+ * breaks inside quotes, CRLF or LF, a byte-order mark) read into records with the line each starts on, and
+ * written a row at a time (exports stream row by row), with spreadsheet formulas defused.
+ */
 export interface CsvRecord {
   /** Line number (1-based) where the record starts, for error reports. */
   line: number;
   fields: string[];
 }
 
-export function* parseCsv(text: string): Generator<CsvRecord> {
-  let fields: string[] = [];
-  let field = '';
-  let quoted = false;
-  let line = 1;
-  let recordLine = 1;
-  let fieldStarted = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i];
-    if (quoted) {
-      if (ch === '"' && text[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else if (ch === '"') quoted = false;
-      else {
-        if (ch === '\n') line++;
-        field += ch;
-      }
-      continue;
-    }
-    if (ch === '"' && !fieldStarted) {
-      quoted = true;
-      fieldStarted = true;
-    } else if (ch === ',') {
-      fields.push(field);
-      field = '';
-      fieldStarted = false;
-    } else if (ch === '\n' || ch === '\r') {
-      if (ch === '\r' && text[i + 1] === '\n') i++;
-      fields.push(field);
-      if (fields.length > 1 || fields[0] !== '') yield { line: recordLine, fields };
-      fields = [];
-      field = '';
-      fieldStarted = false;
-      line++;
-      recordLine = line;
-    } else {
-      field += ch;
-      fieldStarted = true;
-    }
-  }
-  fields.push(field);
-  if (fields.length > 1 || fields[0] !== '') yield { line: recordLine, fields };
+interface ParsedWithInfo {
+  record: string[];
+  /** Bytes of the text read when the record was complete (its line count is unreliable across CRLF). */
+  info: { bytes: number };
 }
 
+const CR = 0x0d;
+const LF = 0x0a;
+
+/** Throws an InputError naming the line when the text is not CSV (an unterminated quote, a stray quote). */
+export function* parseCsv(text: string): Generator<CsvRecord> {
+  let records: ParsedWithInfo[];
+  try {
+    records = parse(text, {
+      bom: true,
+      info: true,
+      relax_column_count: true,
+      skip_empty_lines: true,
+      record_delimiter: ['\r\n', '\n', '\r'],
+    }) as unknown as ParsedWithInfo[];
+  } catch (err) {
+    const line = (err as { lines?: number }).lines;
+    throw new InputError(`not CSV${line ? ` at line ${line}` : ''}: ${(err as Error).message}`);
+  }
+  // where each record starts: after the previous one's end, past its line break and any empty lines
+  const bytes = Buffer.from(text, 'utf8');
+  let at = 0;
+  let line = 1;
+  const advanceTo = (end: number): void => {
+    for (; at < end && at < bytes.length; at++) {
+      if (bytes[at] === LF || (bytes[at] === CR && bytes[at + 1] !== LF)) line++;
+    }
+  };
+  for (const { record, info } of records) {
+    let start = at;
+    while (start < bytes.length && (bytes[start] === CR || bytes[start] === LF)) start++;
+    advanceTo(start);
+    yield { line, fields: record };
+    advanceTo(info.bytes);
+  }
+}
+
+/** A leading =, +, - or @ would run as a formula in a spreadsheet: such a value gets a leading apostrophe. */
 export function csvField(value: unknown): string {
   if (value === undefined || value === null) return '';
   const text = String(value);
-  // A leading =, +, - or @ would run as a formula in a spreadsheet: quote it with a leading apostrophe.
-  const safe = /^[=+\-@\t\r]/.test(text) && !/^[+-]?\d[\d\s]*$/.test(text) ? `'${text}` : text;
-  return /[",\n\r]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
+  return /^[=+\-@\t\r]/.test(text) && !/^[+-]?\d[\d\s]*$/.test(text) ? `'${text}` : text;
 }
 
-export const csvRow = (values: readonly unknown[]): string => `${values.map(csvField).join(',')}\n`;
+export const csvRow = (values: readonly unknown[]): string =>
+  stringify([values.map(csvField)], { record_delimiter: 'unix' });
