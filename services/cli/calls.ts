@@ -1,5 +1,4 @@
 import { Command, Option } from 'commander';
-import { createWriteStream } from 'node:fs';
 import { z } from 'zod';
 import { InputError } from '../common/errors';
 import { OUTCOMES } from '../events/flagged-call';
@@ -8,6 +7,7 @@ import { calledNumberPolicy } from '../flagged-log';
 import { callFilterSchema as filterSchema, csvHeaderRow, recordCsv } from '../flagged-log/calls-format';
 import { openQueue } from '../events';
 import type { Config } from '../common/config';
+import { writeExport } from './output';
 import { createProgress } from './progress';
 
 function filterFrom(options: Record<string, string | undefined>, config: Config): CallFilter {
@@ -61,19 +61,22 @@ export function callsCommands(program: Command, config: () => Config, out: (text
     .action(async (o: Record<string, string | undefined>) => {
       const filter = filterFrom(o, config());
       const store = await openLogStore(config());
-      const sink: NodeJS.WritableStream = o.out ? createWriteStream(o.out) : process.stdout;
       try {
         const progress = createProgress('export', o.out ? await store.count(filter) : 0, o.out !== undefined);
-        if (o.format === 'csv') sink.write(csvHeaderRow());
         let n = 0;
-        for await (const record of store.iterate(filter)) {
-          if (!sink.write(o.format === 'csv' ? recordCsv(record) : `${JSON.stringify(record)}\n`))
-            await new Promise<void>((r) => sink.once('drain', () => r()));
-          if (++n % 1000 === 0) progress.update(n);
+        async function* rows(): AsyncGenerator<string> {
+          if (o.format === 'csv') yield csvHeaderRow();
+          for await (const record of store.iterate(filter)) {
+            yield o.format === 'csv' ? recordCsv(record) : `${JSON.stringify(record)}\n`;
+            if (++n % 1000 === 0) progress.update(n);
+          }
         }
-        progress.update(n);
-        progress.stop();
-        if (o.out) await new Promise<void>((resolve) => sink.end(() => resolve()));
+        try {
+          await writeExport(rows(), o.out);
+        } finally {
+          progress.update(n);
+          progress.stop();
+        }
         process.stderr.write(`exported ${n} calls\n`);
       } finally {
         await store.close();

@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { createWriteStream, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
@@ -12,6 +12,7 @@ import { LIST_KINDS, type ListKind, listEntryInputSchema } from '../screening/li
 import { seedEntries } from '../screening/seed';
 import { screeningRequestSchema, type Verdict } from '../screening/verdict';
 import { csvHeader, entryToCsv, entryToRecord, formatFromName, parseListFile } from '../screening/list-files';
+import { writeExport } from './output';
 import { createProgress } from './progress';
 import { serve } from './serve';
 import { callsCommands } from './calls';
@@ -239,24 +240,29 @@ export function buildProgram(): Command {
     .action(async (o: { kind?: string; format: string; out?: string }) => {
       await withAdmin(async ({ admin }) => {
         const state = await admin.state();
-        const sink: NodeJS.WritableStream = o.out ? createWriteStream(o.out) : process.stdout;
         // a bar would mix with the entries when they go to the terminal too
         const progress = createProgress('export', state.count, o.out !== undefined);
-        if (o.format === 'csv') sink.write(csvHeader());
-        if (o.format === 'json') sink.write('[');
         let n = 0;
-        for await (const entry of admin.entries(parseKinds(o.kind))) {
-          const json = JSON.stringify(entryToRecord(entry));
-          // the array is streamed entry by entry, so a million entries never sit in memory at once
-          const text =
-            o.format === 'csv' ? entryToCsv(entry) : o.format === 'json' ? `${n ? ',' : ''}\n${json}` : `${json}\n`;
-          const ok = sink.write(text);
-          if (!ok) await new Promise<void>((r) => sink.once('drain', () => r()));
-          if (++n % 1000 === 0) progress.update(n);
+        async function* text(): AsyncGenerator<string> {
+          if (o.format === 'csv') yield csvHeader();
+          if (o.format === 'json') yield '[';
+          for await (const entry of admin.entries(parseKinds(o.kind))) {
+            const json = JSON.stringify(entryToRecord(entry));
+            // the array is streamed entry by entry, so a million entries never sit in memory at once
+            yield o.format === 'csv'
+              ? entryToCsv(entry)
+              : o.format === 'json'
+                ? `${n ? ',' : ''}\n${json}`
+                : `${json}\n`;
+            if (++n % 1000 === 0) progress.update(n);
+          }
+          if (o.format === 'json') yield '\n]\n';
         }
-        progress.stop();
-        if (o.format === 'json') sink.write('\n]\n');
-        if (o.out) await new Promise<void>((resolve) => sink.end(() => resolve()));
+        try {
+          await writeExport(text(), o.out);
+        } finally {
+          progress.stop();
+        }
         process.stderr.write(`exported ${n} entries\n`);
       });
     });

@@ -75,6 +75,14 @@ describe('spoofguard calls', () => {
     expect(lines[1]).toMatch(/^cli-11,ari,2026-11-20T19:00:00.000Z,\+493011,/);
   });
 
+  it('an export whose file cannot be written fails with the reason and a non-zero exit, not a hang', async () => {
+    const out = join(config.queue.spoolDir, '..', 'no-such-folder', 'calls.csv');
+    const result = await cli(['calls', 'export', '--out', out]);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toMatch(/ENOENT|no such file/i);
+    expect(result.stderr).not.toContain('exported');
+  });
+
   it('rejects bad filters with a clear message', async () => {
     const result = await cli(['calls', 'list', '--since', 'yesterday-ish']);
     expect(result.code).toBe(65);
