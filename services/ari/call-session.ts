@@ -529,7 +529,12 @@ export class CallSession {
   }
 
   private emitFlagged(): void {
-    const call = { callId: this.callId, source: 'ari' as const, receivedAt: this.times.start };
+    const call = {
+      callId: this.callId,
+      channelId: this.caller.id,
+      source: 'ari' as const,
+      receivedAt: this.times.start,
+    };
     this.deps.emit(flaggedEvent({ ...call, called: this.args.to, trunk: this.args.trunk }, this.verdict as Verdict));
   }
 
@@ -546,6 +551,13 @@ export class CallSession {
           : undefined,
       talkMs: span(t.connect),
     };
-    this.deps.emit(outcomeEvent({ callId: this.callId, source: 'ari', receivedAt: t.start }, outcome, timings, end));
+    this.deps.emit(
+      outcomeEvent(
+        { callId: this.callId, channelId: this.caller.id, source: 'ari', receivedAt: t.start },
+        outcome,
+        timings,
+        end,
+      ),
+    );
   }
 }

@@ -30,7 +30,9 @@ const withFilters = (command: Command): Command =>
     .addOption(new Option('--outcome <outcome>').choices([...OUTCOMES]))
     .option('--reason <code>', 'a reason code, e.g. brand-number')
     .option('--caller <e164>', "the caller's number")
-    .option('--called <number>', 'the called number (matched against its pseudonym)');
+    .option('--called <number>', 'the called number (matched against its pseudonym)')
+    .option('--sip-call-id <id>', "the caller's SIP Call-ID (every record of calls that used it)")
+    .option('--channel-id <id>', 'the Asterisk channel id');
 
 export function callsCommands(program: Command, config: () => Config, out: (text: string) => void): void {
   const calls = program.command('calls').description('read the flagged-call log');

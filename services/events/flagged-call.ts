@@ -26,9 +26,13 @@ export const flaggedCallEventSchema = z
   .strictObject({
     v: z.literal(1),
     kind: z.enum(EVENT_KINDS),
-    /** Unique across the cluster: e.g. the Asterisk channel's unique id with the server's name, or the SIP Call-ID. */
+    /** The log's key, made by spoofguard: ari.callIdPrefix + the Asterisk channel id, or sip: + a random UUID (never the caller's Call-ID). */
     callId: z.string().regex(/^[\w.@:+\-/]{1,200}$/, 'letters, digits and . @ : + - / _, at most 200'),
     source: z.enum(SOURCES),
+    /** The caller's SIP Call-ID, as received (a search field: the log's key is spoofguard's own callId). */
+    sipCallId: z.string().max(256).optional(),
+    /** The Asterisk channel the ARI app handled. */
+    channelId: z.string().max(128).optional(),
     receivedAt: isoTime,
     caller: z
       .strictObject({
@@ -79,6 +83,8 @@ interface EventCall {
   source: (typeof SOURCES)[number];
   /** When the call came in (epoch ms). */
   receivedAt: number;
+  sipCallId?: string;
+  channelId?: string;
 }
 
 const eventHead = <K extends 'flagged' | 'outcome'>(kind: K, call: EventCall) => ({
@@ -86,6 +92,8 @@ const eventHead = <K extends 'flagged' | 'outcome'>(kind: K, call: EventCall) =>
   kind,
   callId: call.callId,
   source: call.source,
+  ...(call.sipCallId ? { sipCallId: call.sipCallId.slice(0, 256) } : {}),
+  ...(call.channelId ? { channelId: call.channelId.slice(0, 128) } : {}),
   receivedAt: new Date(call.receivedAt).toISOString(),
 });
 

@@ -29,6 +29,8 @@ export const callFilterSchema = z.strictObject({
     .pipe(z.string().regex(/^\+\d{1,15}$/, 'an E.164 number such as +18882804331'))
     .optional(),
   called: z.string().max(64).optional(),
+  sipCallId: z.string().min(1).max(256).optional(),
+  channelId: z.string().min(1).max(128).optional(),
 });
 
 export const CSV_COLUMNS = [
@@ -50,6 +52,8 @@ export const CSV_COLUMNS = [
   'warningMs',
   'talkMs',
   'endedAt',
+  'sipCallId',
+  'channelId',
 ] as const;
 
 export function recordCsv(r: FlaggedCallRecord): string {

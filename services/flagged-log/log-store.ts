@@ -24,6 +24,10 @@ export interface FlaggedCallRecord {
   talkMs?: number;
   endedAt?: number;
   updatedAt: number;
+  /** The caller's SIP Call-ID as received (SIP front): searchable, never the key. */
+  sipCallId?: string;
+  /** The Asterisk channel (ARI app). */
+  channelId?: string;
 }
 
 export interface CallFilter {
@@ -38,6 +42,9 @@ export interface CallFilter {
   reason?: string;
   /** The called number as stored (pseudonymised by the caller of list()). */
   called?: string;
+  /** The caller's SIP Call-ID (several records when a caller reused one). */
+  sipCallId?: string;
+  channelId?: string;
 }
 
 export interface Page {

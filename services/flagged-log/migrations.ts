@@ -52,4 +52,21 @@ export const MIGRATIONS: Migration[] = [
     sqlite: [createTable(1, ' WITHOUT ROWID'), ...INDEXES],
     postgres: [createTable(2), ...INDEXES],
   },
+  {
+    // the key is spoofguard's own id; what the network called the call stays searchable
+    version: 2,
+    name: 'SIP Call-ID and Asterisk channel as search fields',
+    sqlite: [
+      'ALTER TABLE flagged_calls ADD COLUMN sip_call_id TEXT',
+      'ALTER TABLE flagged_calls ADD COLUMN channel_id TEXT',
+      'CREATE INDEX IF NOT EXISTS flagged_calls_sip_call_id ON flagged_calls (sip_call_id)',
+      'CREATE INDEX IF NOT EXISTS flagged_calls_channel_id ON flagged_calls (channel_id)',
+    ],
+    postgres: [
+      'ALTER TABLE flagged_calls ADD COLUMN IF NOT EXISTS sip_call_id TEXT',
+      'ALTER TABLE flagged_calls ADD COLUMN IF NOT EXISTS channel_id TEXT',
+      'CREATE INDEX IF NOT EXISTS flagged_calls_sip_call_id ON flagged_calls (sip_call_id)',
+      'CREATE INDEX IF NOT EXISTS flagged_calls_channel_id ON flagged_calls (channel_id)',
+    ],
+  },
 ];

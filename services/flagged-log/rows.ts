@@ -25,6 +25,8 @@ export const COLUMNS = [
   'talk_ms',
   'ended_at',
   'updated_at',
+  'sip_call_id',
+  'channel_id',
 ] as const;
 export type Column = (typeof COLUMNS)[number];
 export type Row = Record<Column, string | number | boolean | null>;
@@ -69,6 +71,8 @@ export function rowsOf(events: readonly FlaggedCallEvent[], called: CalledNumber
       talk_ms: nullable(e.timings?.talkMs),
       ended_at: e.endedAt ? Date.parse(e.endedAt) : null,
       updated_at: now,
+      sip_call_id: nullable(e.sipCallId),
+      channel_id: nullable(e.channelId),
     };
     const earlier = rows.get(e.callId);
     if (!earlier) rows.set(e.callId, row);
@@ -110,6 +114,8 @@ export function recordOf(row: Record<string, unknown>): FlaggedCallRecord {
     talkMs: num(row.talk_ms),
     endedAt: num(row.ended_at),
     updatedAt: Number(row.updated_at),
+    sipCallId: opt(row.sip_call_id as string),
+    channelId: opt(row.channel_id as string),
   };
 }
 
@@ -131,6 +137,8 @@ export function whereOf(
   if (filter.outcome) add('outcome = ?', filter.outcome);
   if (filter.caller) add('caller_e164 = ?', filter.caller);
   if (filter.called) add('called = ?', filter.called);
+  if (filter.sipCallId) add('sip_call_id = ?', filter.sipCallId);
+  if (filter.channelId) add('channel_id = ?', filter.channelId);
   if (filter.reason) add('reasons LIKE ?', `%,${filter.reason.replace(/[%_,]/g, '')},%`);
   if (cursor)
     add('(received_at < ? OR (received_at = ? AND call_id < ?))', cursor.receivedAt, cursor.receivedAt, cursor.callId);

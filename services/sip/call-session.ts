@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { callLogger, type Logger } from '../common/logger';
 import type { FlaggedCallEvent, Outcome } from '../events';
@@ -39,7 +39,8 @@ const NOT_COPIED = new Set([
   'proxy-authorization',
 ]);
 export const OWN_HEADER = /^x-spoofguard-/i;
-const CALL_ID_SAFE = /^[\w.@:+\-/]{1,190}$/;
+/** What of the caller's Call-ID is kept as a search field: printable, bounded. */
+const sipCallIdOf = (callId: string): string => callId.replace(/[^\x21-\x7e]/g, '?').slice(0, 256);
 
 /** What a final status means for the subscriber's decision. */
 export function outcomeOf(status: number | undefined): Outcome {
@@ -83,6 +84,8 @@ export function targetFor(base: string, calledUser: string | undefined): string 
  */
 export class CallSession {
   readonly logId: string;
+  /** The caller's Call-ID, kept as a search field of the log. */
+  readonly sipCallId: string;
   readonly log: Logger;
   readonly started = performance.now();
   readonly receivedAt = Date.now();
@@ -103,9 +106,10 @@ export class CallSession {
     /** Told once, when the call is answered or passed on (the app counts calls still being decided). */
     private readonly onDecided?: () => void,
   ) {
-    const callId = transaction.request.callId;
-    this.logId = `sip:${CALL_ID_SAFE.test(callId) ? callId : createHash('sha256').update(callId).digest('hex').slice(0, 40)}`;
-    this.log = callLogger(deps.logger, this.logId);
+    // the log's key is ours: a caller chooses its Call-ID, and a reused one must not merge into an old record
+    this.logId = `sip:${randomUUID()}`;
+    this.sipCallId = sipCallIdOf(transaction.request.callId);
+    this.log = callLogger(deps.logger, this.logId, { sipCallId: this.sipCallId });
   }
 
   /** Whether the caller got (or is getting) its answer: a reply, or the request passed on. */
@@ -274,11 +278,17 @@ export class CallSession {
 
   private emitFlagged(): void {
     const v = this.verdict as Verdict;
-    const call = { callId: this.logId, source: 'sip' as const, receivedAt: this.receivedAt };
+    const call = { callId: this.logId, sipCallId: this.sipCallId, source: 'sip' as const, receivedAt: this.receivedAt };
     this.deps.emit(flaggedEvent({ ...call, called: v.called, trunk: v.trunk }, v));
   }
 
   private emitOutcome(outcome: Outcome, timings: { ringMs?: number; talkMs?: number }): void {
-    this.deps.emit(outcomeEvent({ callId: this.logId, source: 'sip', receivedAt: this.receivedAt }, outcome, timings));
+    this.deps.emit(
+      outcomeEvent(
+        { callId: this.logId, sipCallId: this.sipCallId, source: 'sip', receivedAt: this.receivedAt },
+        outcome,
+        timings,
+      ),
+    );
   }
 }

@@ -168,6 +168,21 @@ describe.each(['sqlite', 'postgres'] as const)('%s log store', (kind) => {
     expect(await store.get('new')).toBeDefined();
   });
 
+  it('finds records by the SIP Call-ID and the Asterisk channel they came with; a reused Call-ID is two records', async () => {
+    await store.upsert([flagged('sip:own-1', { source: 'sip', sipCallId: 'reused@carrier' })]);
+    await store.upsert([flagged('sip:own-2', { source: 'sip', sipCallId: 'reused@carrier' })]);
+    // the warning IVR adds its channel to the SIP front's record
+    await store.upsert([{ ...outcome('sip:own-2', 'rejected'), source: 'ari', channelId: '1764.42' }]);
+    const page = await store.list({ sipCallId: 'reused@carrier' }, { limit: 10 });
+    expect(page.records.map((r) => r.callId).sort()).toEqual(['sip:own-1', 'sip:own-2']);
+    expect(await store.get('sip:own-2')).toMatchObject({
+      sipCallId: 'reused@carrier',
+      channelId: '1764.42',
+      source: 'sip',
+    });
+    expect(await store.count({ channelId: '1764.42' })).toBe(1);
+  });
+
   it('migrates idempotently', async () => {
     await store.migrate();
     await store.migrate();

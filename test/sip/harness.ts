@@ -3,7 +3,7 @@ import type { Config } from '../../services/common/config';
 import type { Screening } from '../../services/screening';
 import { runSip, type RunningSip } from '../../services/sip';
 import type { RunningLogWorker } from '../../services/worker';
-import { startCallPath, storedRecord } from '../support/call-path';
+import { startCallPath, storedRecordWhere } from '../support/call-path';
 import { quietLogger, testConfig } from '../support/config';
 import { DrachtioTestServer } from '../support/drachtio-server/server';
 
@@ -106,5 +106,6 @@ export async function startSipHarness(overrides: Record<string, unknown> = {}): 
   };
 }
 
-export const storedRow = (h: SipHarness, callId: string, has: (row: Record<string, unknown>) => boolean) =>
-  storedRecord(h.worker.store, callId, has);
+/** The record of the call that came with this SIP Call-ID (the log's key is spoofguard's own). */
+export const storedRow = (h: SipHarness, sipCallId: string, has: (row: Record<string, unknown>) => boolean) =>
+  storedRecordWhere(h.worker.store, { sipCallId }, has);

@@ -18,11 +18,10 @@ afterEach(async () => {
 });
 
 const SUBSCRIBER = '+4930901820';
-const invite = (scenario: string, callId = randomUUID()) => ({
+const invite = (scenario: string, callId: string = randomUUID()) => ({
   callId,
   raw: scenarioMessage(scenario, { service: SUBSCRIBER, callId }),
 });
-const logId = (callId: string) => `sip:${callId}`;
 
 const asProxy = (answer: unknown): ProxyRecord => {
   expect(answer).toMatchObject({ kind: 'proxy' });
@@ -55,10 +54,13 @@ describe('routing per verdict', () => {
     const checked = verifyVerdict(proxied.header('X-Spoofguard-Verdict'), VERDICT_KEY, 30);
     expect(checked).toMatchObject({
       ok: true,
-      verdict: { verdict: 'warn', brand: 'amazon', call: logId(call.callId) },
+      verdict: { verdict: 'warn', brand: 'amazon', call: expect.stringMatching(/^sip:[0-9a-f-]{36}$/) },
     });
     if (checked.ok) expect(checked.verdict.reasons).toEqual(expect.arrayContaining(['brand-number', 'brand-name']));
-    const row = await storedRow(h, logId(call.callId), (r) => r.verdict === 'warn');
+    const row = await storedRow(h, call.callId, (r) => r.verdict === 'warn');
+    // the header names the record: spoofguard's own key, with the caller's Call-ID beside it
+    expect(checked.ok && checked.verdict.call).toBe(row.callId);
+    expect(row.sipCallId).toBe(call.callId);
     expect(row).toMatchObject({ source: 'sip', brand: 'amazon', trunk: 'carrier-de', callerE164: '+18882804331' });
     // the IVR answered: the ARI app logs the subscriber's decision under the same id, not the SIP front
     expect(row.outcome).toBeUndefined();
@@ -69,7 +71,7 @@ describe('routing per verdict', () => {
     h.server.answerProxy = (destination) => (destination.includes('ivr.example.de') ? 503 : 200);
     const call = invite('spoofed-amazon.xml');
     asProxy(await h.server.deliver(call.raw, SOURCES.national));
-    const row = await storedRow(h, logId(call.callId), (r) => r.outcome !== undefined);
+    const row = await storedRow(h, call.callId, (r) => r.outcome !== undefined);
     expect(row).toMatchObject({ verdict: 'warn', outcome: 'failed' });
   });
 
@@ -82,8 +84,19 @@ describe('routing per verdict', () => {
     expect(answer.header('Reason')).toMatch(/^SIP;cause=608;text="Suspected caller ID spoofing: .*emergency-caller-id/);
     expect(answer.header('Call-Info')).toBe('<https://spoofguard.example.net/blocked>;purpose=info');
     expect(h.server.outgoing).toHaveLength(0);
-    const row = await storedRow(h, logId(call.callId), (r) => r.outcome === 'blocked');
+    const row = await storedRow(h, call.callId, (r) => r.outcome === 'blocked');
     expect(row).toMatchObject({ verdict: 'block', reasons: expect.arrayContaining(['emergency-caller-id']) });
+  });
+
+  it("a caller that reuses a Call-ID gets a record per call: the log's key is spoofguard's own", async () => {
+    h = await startSipHarness();
+    const callId = 'reused-by-the-caller@192.0.2.10';
+    for (let i = 0; i < 2; i++)
+      asResponse(await h.server.deliver(invite('caller-110.xml', callId).raw, SOURCES.national));
+    await until(async () => (await h.worker.store.count({ sipCallId: callId })) === 2, 10000, 'two records');
+    const { records } = await h.worker.store.list({ sipCallId: callId }, { limit: 5 });
+    expect(new Set(records.map((r) => r.callId)).size).toBe(2);
+    expect(records.every((r) => r.outcome === 'blocked' && r.sipCallId === callId)).toBe(true);
   });
 
   it('answers 603 Decline instead when configured for peers without 608', async () => {
@@ -100,7 +113,7 @@ describe('routing per verdict', () => {
     const proxied = asProxy(await h.server.deliver(call.raw, SOURCES.national));
     expect(proxied.destinations).toEqual([`sip:${SUBSCRIBER}@pbx.example.de:5060`]);
     expect(proxied.header('X-Spoofguard-Verdict')).toBeUndefined();
-    const row = await storedRow(h, logId(call.callId), (r) => r.outcome !== undefined);
+    const row = await storedRow(h, call.callId, (r) => r.outcome !== undefined);
     expect(row).toMatchObject({ verdict: 'warn', outcome: 'rejected' });
   });
 });
@@ -122,7 +135,7 @@ describe('foreign X-Spoofguard headers', () => {
     // what is left of the caller's request went on: identity, SDP type, subject
     expect(bLeg?.header('P-Asserted-Identity')).toContain('+18882804331');
     expect(bLeg?.header('Content-Type')).toBe('application/sdp');
-    const row = await storedRow(h, logId(call.callId), (r) => r.verdict === 'warn');
+    const row = await storedRow(h, call.callId, (r) => r.verdict === 'warn');
     // the forged trunk header did not choose the trunk: the source address did
     expect(row.trunk).toBe('carrier-de');
 
@@ -163,7 +176,7 @@ describe('trunk policies', () => {
     expect(bLeg?.header('X-Spoofguard-Verdict')).toBeUndefined();
     await new Promise((r) => setTimeout(r, 50));
     await h.server.hangUp(answered.dialogId as string, answered);
-    const row = await storedRow(h, logId(call.callId), (r) => r.outcome === 'accepted');
+    const row = await storedRow(h, call.callId, (r) => r.outcome === 'accepted');
     expect(row).toMatchObject({ trunk: 'carrier-tag', verdict: 'warn' });
     expect(row.talkMs).toBeGreaterThanOrEqual(0);
   });
@@ -174,7 +187,7 @@ describe('trunk policies', () => {
     const call = invite('spoofed-amazon.xml');
     const answer = asResponse(await h.server.deliver(call.raw, SOURCES.tagging));
     expect(answer.status).toBe(486);
-    const row = await storedRow(h, logId(call.callId), (r) => r.outcome !== undefined);
+    const row = await storedRow(h, call.callId, (r) => r.outcome !== undefined);
     expect(row.outcome).toBe('rejected');
   });
 
@@ -190,7 +203,7 @@ describe('trunk policies', () => {
     expect(national.destinations).toEqual([`sip:${SUBSCRIBER}@pbx.example.de:5060`]);
     const abroad = invite('clean-call.xml');
     asProxy(await h.server.deliver(abroad.raw, SOURCES.international));
-    const row = await storedRow(h, logId(abroad.callId), (r) => r.verdict !== undefined);
+    const row = await storedRow(h, abroad.callId, (r) => r.verdict !== undefined);
     expect(row).toMatchObject({
       trunk: 'carrier-intl',
       reasons: expect.arrayContaining(['domestic-on-international']),
@@ -207,7 +220,7 @@ describe('trunk policies', () => {
       'us-shaken',
     );
     asProxy(await h.server.deliver(unsigned, SOURCES.unknown));
-    const row = await storedRow(h, logId(us.callId), (r) => r.verdict !== undefined);
+    const row = await storedRow(h, us.callId, (r) => r.verdict !== undefined);
     expect(row).toMatchObject({
       trunk: 'carrier-us',
       reasons: expect.arrayContaining(['stir-unsigned', 'brand-name']),
@@ -215,7 +228,7 @@ describe('trunk policies', () => {
 
     const other = invite('spoofed-amazon.xml');
     asProxy(await h.server.deliver(other.raw, SOURCES.unknown));
-    const fallback = await storedRow(h, logId(other.callId), (r) => r.verdict !== undefined);
+    const fallback = await storedRow(h, other.callId, (r) => r.verdict !== undefined);
     expect(fallback.trunk).toBe('unknown');
   });
 });
@@ -232,7 +245,7 @@ describe('caller identity', () => {
     };
     const trusted = make();
     asProxy(await h.server.deliver(trusted.raw, SOURCES.national));
-    const row = await storedRow(h, logId(trusted.callId), (r) => r.verdict !== undefined);
+    const row = await storedRow(h, trusted.callId, (r) => r.verdict !== undefined);
     expect(row).toMatchObject({ callerE164: '+18882804331', brand: 'amazon' });
 
     // the unknown trunk trusts From only: the asserted Amazon number is not what it screens
@@ -241,7 +254,7 @@ describe('caller identity', () => {
     expect(proxied.destinations).toEqual([`sip:${SUBSCRIBER}@pbx.example.de:5060`]);
     await until(() => h.sip.app.activeCalls === 0);
     await pipelineIdle(h);
-    expect(await h.worker.store.get(logId(untrusted.callId))).toBeUndefined();
+    expect(await h.worker.store.count({ sipCallId: untrusted.callId })).toBe(0);
   });
 
   it('reads Remote-Party-ID first where the trunk says so', async () => {
@@ -263,7 +276,7 @@ describe('caller identity', () => {
       'us-shaken',
     );
     asProxy(await h.server.deliver(raw, SOURCES.unknown));
-    const row = await storedRow(h, logId(verified.callId), (r) => r.verdict !== undefined);
+    const row = await storedRow(h, verified.callId, (r) => r.verdict !== undefined);
     expect(row).toMatchObject({
       trunk: 'carrier-us',
       verdict: 'warn',

@@ -1,7 +1,7 @@
 import type { Config } from '../../services/common/config';
 import type { Logger } from '../../services/common/logger';
 import { type FlaggedCallProducer, openProducer } from '../../services/events';
-import type { LogStore } from '../../services/flagged-log';
+import type { CallFilter, LogStore } from '../../services/flagged-log';
 import type { Screening } from '../../services/screening';
 import { runWorker, type RunningLogWorker } from '../../services/worker';
 import { dropQueue, until } from './events';
@@ -36,6 +36,25 @@ export async function startCallPath(config: Config, logger: Logger, role: string
 }
 
 /** Waits until the log holds the call and `has` says the record is complete enough; returns it. */
+/** Waits for a record found by a filter (the SIP Call-ID, the channel) that passes `has`. */
+export async function storedRecordWhere(
+  store: LogStore,
+  filter: CallFilter,
+  has: (row: Record<string, unknown>) => boolean,
+): Promise<Record<string, unknown>> {
+  let found: Record<string, unknown> | undefined;
+  await until(
+    async () => {
+      const page = await store.list(filter, { limit: 10 });
+      found = (page.records as unknown as Record<string, unknown>[]).find(has);
+      return found !== undefined;
+    },
+    10000,
+    `row of ${JSON.stringify(filter)} stored`,
+  );
+  return found as Record<string, unknown>;
+}
+
 export async function storedRecord(
   store: LogStore,
   callId: string,
