@@ -130,10 +130,19 @@ export class ListAdmin {
     return { ...state, gen, buckets };
   }
 
-  private async newMetaId(gen: number, meta: EntryMeta): Promise<string> {
+  /**
+   * Entries with the same meta (one analyst's additions for one brand and reason) share one record however
+   * they were added: an index (meta JSON → id) finds the record already there. Ids stay short (a number
+   * points to its record from every listed number) and a record never changes once written.
+   */
+  private async metaIdFor(gen: number, meta: EntryMeta): Promise<string> {
+    const json = encodeMeta(meta);
+    const known = await this.redis.hget(this.keys.metaIndex(gen), json);
+    if (known) return known;
     const id = String(await this.redis.incr(this.keys.metaSeq));
-    await this.redis.hset(this.keys.meta(gen), id, encodeMeta(meta));
-    return id;
+    // two writers racing for one JSON both write a record; the index keeps one, and both records are right
+    await this.redis.multi().hset(this.keys.meta(gen), id, json).hsetnx(this.keys.metaIndex(gen), json, id).exec();
+    return (await this.redis.hget(this.keys.metaIndex(gen), json)) ?? id;
   }
 
   /** Adds or replaces single entries in place (each write is atomic on its own). */
@@ -149,7 +158,7 @@ export class ListAdmin {
           multi.hset(this.keys.names(state.gen), ...nameRecord(entry));
           continue;
         }
-        const metaId = await this.newMetaId(state.gen, entry);
+        const metaId = await this.metaIdFor(state.gen, entry);
         if (entry.kind === 'number') {
           const { bucket, field } = bucketOf(entry.value, state.buckets);
           multi.hset(this.keys.bucket(state.gen, bucket), field, metaId);
@@ -336,6 +345,7 @@ export class ListAdmin {
       [this.keys.allow(gen), next.allow],
       [this.keys.names(gen), next.names],
       [this.keys.meta(gen), new Map([...next.metaIdByJson].map(([json, id]) => [id, json]))],
+      [this.keys.metaIndex(gen), next.metaIdByJson],
     ];
     for (const [key, map] of hashes) {
       const flat = [...map].flat();
@@ -343,7 +353,7 @@ export class ListAdmin {
         pipeline.hset(key, ...flat.slice(i, i + 200));
         queued++;
       }
-      if (key !== this.keys.meta(gen)) done += map.size;
+      if (key !== this.keys.meta(gen) && key !== this.keys.metaIndex(gen)) done += map.size;
     }
     await flush();
     onProgress?.(total, total);
@@ -351,7 +361,13 @@ export class ListAdmin {
 
   private async dropGeneration(gen: number, buckets: number): Promise<void> {
     // The look-up script reads the generation pointer and the keys atomically: no reader is left on the old one.
-    const keys = [this.keys.prefixes(gen), this.keys.allow(gen), this.keys.names(gen), this.keys.meta(gen)];
+    const keys = [
+      this.keys.prefixes(gen),
+      this.keys.allow(gen),
+      this.keys.names(gen),
+      this.keys.meta(gen),
+      this.keys.metaIndex(gen),
+    ];
     for (let b = 0; b < buckets; b++) keys.push(this.keys.bucket(gen, b));
     for (let i = 0; i < keys.length; i += 1000) await this.redis.unlink(...keys.slice(i, i + 1000));
   }

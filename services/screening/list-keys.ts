@@ -40,6 +40,11 @@ export class ListKeys {
   names(gen: number): string {
     return `${this.tag}:names:${gen}`;
   }
+  /** Meta JSON → its record's id, so equal meta records are written once. */
+  metaIndex(gen: number): string {
+    return `${this.tag}:metaidx:${gen}`;
+  }
+
   meta(gen: number): string {
     return `${this.tag}:meta:${gen}`;
   }

@@ -34,16 +34,29 @@ for i = 2, #ARGV, 2 do
     if #fields > 0 then prefixes = redis.call('HMGET', tag .. ':px:' .. gen, unpack(fields)) end
   end
   if sub ~= '' then subscriber = redis.call('HGETALL', tag .. ':sub:' .. sub) end
-  out[#out + 1] = {exact, prefixes, allow, subscriber}
+  -- what a hit means (brand, reason, expiry) comes with it: processes keep no copy of the meta records
+  local ids = {}
+  if exact then ids[#ids + 1] = exact end
+  if allow then ids[#ids + 1] = allow end
+  for j = 1, #prefixes do if prefixes[j] then ids[#ids + 1] = prefixes[j] end end
+  local metas = {}
+  if #ids > 0 then metas = redis.call('HMGET', tag .. ':meta:' .. gen, unpack(ids)) end
+  local meta = {}
+  for j = 1, #ids do meta[#meta + 1] = ids[j]; meta[#meta + 1] = metas[j] or '' end
+  out[#out + 1] = {exact, prefixes, allow, subscriber, meta}
 end
 return out
 `;
 
-/** Loads what engines cache in process (name patterns and meta records) with the version they belong to. */
+/**
+ * Loads what engines cache in process — the name patterns, a small list — with the version they belong to.
+ * Meta records are not loaded: each look-up brings those of its hits, so a list change costs a process one
+ * small read, however many entries (and meta records) the lists hold.
+ */
 const SNAPSHOT_SCRIPT = `
 local st = redis.call('HMGET', KEYS[1], 'version', 'gen')
-if not st[2] then return {st[1] or '0', {}, {}} end
-return {st[1] or '0', redis.call('HGETALL', ARGV[1] .. ':names:' .. st[2]), redis.call('HGETALL', ARGV[1] .. ':meta:' .. st[2])}
+if not st[2] then return {st[1] or '0', {}} end
+return {st[1] or '0', redis.call('HGETALL', ARGV[1] .. ':names:' .. st[2])}
 `;
 
 export interface SubscriberRecord {
@@ -70,10 +83,10 @@ export interface ListLookup {
 interface Snapshot {
   version: number;
   names: NameMatcher<NameEntry>;
-  meta: Map<string, EntryMeta>;
 }
 
-type OneReply = [string | null, (string | null)[], string | null, string[]];
+/** exact id, prefix ids, allow id, the subscriber's record, [meta id, meta JSON]… of the hits. */
+type OneReply = [string | null, (string | null)[], string | null, string[], string[]];
 type LookupReply = [string, string, ...OneReply[]];
 
 interface PendingLookup {
@@ -86,7 +99,7 @@ interface PendingLookup {
 
 /** Enough to amortise the client's cost; small enough that Redis works on one batch while node handles the last (16 measured best). */
 const MAX_BATCH = 16;
-type SnapshotReply = [string, string[], string[]];
+type SnapshotReply = [string, string[]];
 
 const pairs = (flat: string[]): [string, string][] => {
   const out: [string, string][] = [];
@@ -111,7 +124,9 @@ export function parseSubscriber(flat: string[], now = Date.now()): SubscriberRec
 }
 
 export class ListStore {
-  private snapshot: Snapshot = { version: -1, names: new NameMatcher([]), meta: new Map() };
+  private snapshot: Snapshot = { version: -1, names: new NameMatcher([]) };
+  /** Decoded meta records by their JSON (content-addressed, so a record never changes): bounded. */
+  private readonly decoded = new Map<string, EntryMeta>();
   private refreshing?: Promise<Snapshot>;
   private listening = false;
 
@@ -173,14 +188,13 @@ export class ListStore {
 
   private async loadSnapshot(): Promise<Snapshot> {
     const call = this.redis as unknown as { sgSnapshot(key: string, tag: string): Promise<SnapshotReply> };
-    const [version, namesFlat, metaFlat] = await call.sgSnapshot(this.keys.state, this.keys.tag);
+    const [version, namesFlat] = await call.sgSnapshot(this.keys.state, this.keys.tag);
     const names = pairs(namesFlat)
       .map(([, json]) => decodeNameEntry(json))
       .filter((e): e is NameEntry => e !== undefined);
-    const meta = new Map(pairs(metaFlat).map(([id, json]) => [id, decodeMeta(json)]));
-    const snapshot = { version: Number(version), names: new NameMatcher(names), meta };
+    const snapshot = { version: Number(version), names: new NameMatcher(names) };
     if (snapshot.version >= this.snapshot.version) this.snapshot = snapshot;
-    this.logger.debug({ version: snapshot.version, names: names.length, meta: meta.size }, 'list cache loaded');
+    this.logger.debug({ version: snapshot.version, names: names.length }, 'list cache loaded');
     return this.snapshot;
   }
 
@@ -273,10 +287,14 @@ export class ListStore {
     snapshot: Snapshot,
     now: number,
   ): ListLookup {
-    const [exactId, prefixIds, allowId, subFlat] = reply;
+    const [exactId, prefixIds, allowId, subFlat, metaFlat] = reply;
+    const metaOf = (id: string): EntryMeta => {
+      for (let i = 0; i + 1 < metaFlat.length; i += 2) if (metaFlat[i] === id) return this.decode(metaFlat[i + 1]);
+      return UNKNOWN_META;
+    };
     const hit = (id: string | null, value: string): ListHit | undefined => {
       if (id === null || id === undefined) return undefined;
-      const meta = snapshot.meta.get(id) ?? UNKNOWN_META;
+      const meta = metaOf(id);
       return isExpired(meta, now) ? undefined : { ...meta, value };
     };
     let prefix: ListHit | undefined;
@@ -291,6 +309,17 @@ export class ListStore {
       subscriber: parseSubscriber(subFlat, now),
       names: snapshot.names,
     };
+  }
+
+  private decode(json: string | undefined): EntryMeta {
+    if (!json) return UNKNOWN_META;
+    let meta = this.decoded.get(json);
+    if (!meta) {
+      if (this.decoded.size >= 10_000) this.decoded.clear();
+      meta = decodeMeta(json);
+      this.decoded.set(json, meta);
+    }
+    return meta;
   }
 
   /** Name patterns as last loaded, for screening without Redis (degraded). */

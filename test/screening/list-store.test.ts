@@ -265,4 +265,31 @@ describe('change notification', () => {
       await second.close();
     }
   });
+
+  it('entries added one by one with the same meta share one meta record; processes never load the meta hash', async () => {
+    const redis = new IORedis(REDIS_URL);
+    try {
+      const gen = (await lists.admin.state()).gen;
+      const metaKey = `{${config.redis.keyPrefix}lists}:meta:${gen}`;
+      const before = await redis.hlen(metaKey);
+      const meta = { brand: 'paypal', reason: 'PayPal never calls about your account.', addedAt: 1_764_000_000_000 };
+      for (let i = 0; i < 50; i++) await lists.admin.add([entry('number', `49301234${1000 + i}`, meta)]);
+      // fifty analysts' additions of one kind: one record, not fifty
+      expect(await redis.hlen(metaKey)).toBe(before + 1);
+      // and each number still screens with it, right after the change
+      const flagged = await screening.engine.screen({ from: '+493012341049' });
+      expect(flagged.brand).toBe('paypal');
+      // what a list change makes a call-handling process read: the names and the version, no meta records
+      const monitor = await redis.monitor();
+      const commands: string[] = [];
+      monitor.on('monitor', (_time: string, args: string[]) => commands.push(args.join(' ')));
+      await lists.admin.add([entry('number', '4930123499999', meta)]);
+      await until(() => commands.some((c) => /:names:/.test(c)));
+      await new Promise((r) => setTimeout(r, 200));
+      monitor.disconnect();
+      expect(commands.filter((c) => /HGETALL \S*:meta:/i.test(c))).toEqual([]);
+    } finally {
+      redis.disconnect();
+    }
+  });
 });
