@@ -1,5 +1,5 @@
 import type { Logger } from '../common/logger';
-import { CallSession, type SessionDeps } from './call-session';
+import { CallSession, type SessionDeps, targetFor } from './call-session';
 import { type Middleware, runMiddleware } from './invite-middleware';
 import type { ServerTransaction, SrfConnection } from './srf-adapter';
 
@@ -71,7 +71,7 @@ export class SipApp {
     if (call.finalSent) return call.end();
     call.finalSent = true;
     call.transaction
-      .proxy([this.deps.routing.nextHop], {}, call.trunk?.recordRoute ?? true)
+      .proxy([this.unscreenedTarget(call.transaction)], {}, call.trunk?.recordRoute ?? true)
       .catch((proxyErr: Error) => {
         call.log.error({ err: describeError(proxyErr) }, 'fail-open proxy failed too: answering 500');
         try {
@@ -99,7 +99,7 @@ export class SipApp {
       this.shedLogTimer = undefined;
     }, 1000);
     this.shedLogTimer.unref();
-    transaction.proxy([this.deps.routing.nextHop], {}, true).catch((err: unknown) => {
+    transaction.proxy([this.unscreenedTarget(transaction)], {}, true).catch((err: unknown) => {
       this.logger.error({ err: describeError(err) }, 'overload: passing an INVITE on failed too: answering 503');
       try {
         transaction.reply(503, 'Service Unavailable', { 'Retry-After': '1' });
@@ -107,6 +107,18 @@ export class SipApp {
         // the transaction is gone (connection lost): drachtio-server answers the caller itself
       }
     });
+  }
+
+  /** The next hop with the called number of the Request-URI, as a screened call gets it. */
+  private unscreenedTarget(transaction: ServerTransaction): string {
+    const user = /^sips?:([^@;>]+)@/i.exec(transaction.request.uri)?.[1];
+    let called: string | undefined;
+    try {
+      called = user ? decodeURIComponent(user) : undefined;
+    } catch {
+      called = user; // a broken %-escape: passed on as it came
+    }
+    return targetFor(this.deps.routing.nextHop, called);
   }
 
   private onOptions(transaction: ServerTransaction): void {

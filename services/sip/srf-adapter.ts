@@ -83,7 +83,7 @@ interface AgentInternals {
   sendMessage(socket: unknown, message: string, options: { stackTxnId: string }): void;
 }
 
-/** A request drachtio-server accepted but drachtio-srf cannot read: it was answered 400 here. */
+/** A message drachtio-server accepted but drachtio-srf cannot read (a request among them was answered 400). */
 export interface UnreadableRequest {
   method?: string;
   source: string;
@@ -201,13 +201,17 @@ export class SrfConnection {
         ...(read.method ? { method: read.method } : {}),
       };
       if (read.method && read.method !== 'ACK' && read.transactionId) {
+        // a bare status line: drachtio-server completes the response from the request it holds
         agent.sendMessage(socket, `SIP/2.0 400 Bad Request\r\nWarning: 399 spoofguard "unreadable request"\r\n\r\n`, {
           stackTxnId: read.transactionId,
         });
       }
+      const answered = read.method && read.method !== 'ACK' && read.transactionId;
       this.logger.warn(
         { ...info, err: read.problem },
-        'unreadable SIP request from drachtio-server: answered 400 Bad Request, not screened',
+        answered
+          ? 'unreadable SIP request from drachtio-server: answered 400 Bad Request, not screened'
+          : 'unreadable SIP message from drachtio-server (a response or an ACK): dropped, nothing to answer',
       );
       this.onUnreadable?.(info);
     };
