@@ -4,6 +4,8 @@
  * In-dialog requests follow the route set (rrs="true", [routes], [next_url]), as a real peer behind a
  * record-routing proxy does.
  */
+import { cancelSteps, failureAck, okToLast, scenario, send } from './sipp';
+
 const SDP = `v=0
 o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
 s=-
@@ -11,31 +13,6 @@ c=IN IP[media_ip_type] [media_ip]
 t=0 0
 m=audio [media_port] RTP/AVP 0
 a=rtpmap:0 PCMU/8000`;
-
-export const send = (text: string, attrs = ''): string =>
-  `  <send${attrs}><![CDATA[\n${text
-    .split('\n')
-    .map((l) => `      ${l}`)
-    .join('\n')}\n  ]]></send>`;
-
-export function scenario(name: string, steps: string[]): string {
-  return `<?xml version="1.0" encoding="UTF-8"?>
-<!DOCTYPE scenario SYSTEM "sipp.dtd">
-<scenario name="${name}">
-${steps.join('\n')}
-</scenario>
-`;
-}
-
-const okToLast = (): string =>
-  send(`SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-`);
 
 export interface UasOptions {
   /** Final answer to the INVITE (200 by default). */
@@ -174,15 +151,7 @@ ${(o.headers ?? []).map((h) => `${h}\n`).join('')}${body}`,
       ' retrans="500"',
     ),
   ];
-  const ackFailure = send(`ACK sip:${o.called}@[remote_ip]:[remote_port] SIP/2.0
-[last_Via:]
-From: ${from}
-[last_To:]
-Call-ID: [call_id]
-CSeq: 1 ACK
-Max-Forwards: 70
-Content-Length: 0
-`);
+  const ackFailure = failureAck(o.called, from);
   const end = o.end;
   if (end.kind === 'refused') {
     steps.push(
@@ -197,19 +166,7 @@ Content-Length: 0
     steps.push(
       `  <recv response="100" optional="true"/>`,
       `  <recv response="180"/>`,
-      `  <pause milliseconds="${end.afterMs}"/>`,
-      send(`CANCEL sip:${o.called}@[remote_ip]:[remote_port] SIP/2.0
-[last_Via:]
-From: ${from}
-To: <sip:${o.called}@[remote_ip]:[remote_port]>
-Call-ID: [call_id]
-CSeq: 1 CANCEL
-Max-Forwards: 70
-Content-Length: 0
-`),
-      `  <recv response="200"/>`,
-      `  <recv response="487"/>`,
-      ackFailure,
+      ...cancelSteps(o.called, from, end.afterMs),
     );
     return scenario('uac', steps);
   }

@@ -20,7 +20,8 @@ a=rtpmap:0 PCMU/8000
 a=rtpmap:101 telephone-event/8000
 a=fmtp:101 0-16`;
 
-const send = (text: string, attrs = ''): string =>
+/** One <send> of a scenario: the SIP text indented into a CDATA section. */
+export const send = (text: string, attrs = ''): string =>
   `  <send${attrs}><![CDATA[\n${text
     .split('\n')
     .map((l) => `      ${l}`)
@@ -38,6 +39,35 @@ export interface CallerOptions {
   called: string;
   end: CallerEnd;
 }
+
+/** The caller's ACK of a failure: hop by hop, the INVITE's Via and the To with the answerer's tag. */
+export const failureAck = (called: string, from: string): string =>
+  send(`ACK sip:${called}@[remote_ip]:[remote_port] SIP/2.0
+[last_Via:]
+From: ${from}
+[last_To:]
+Call-ID: [call_id]
+CSeq: 1 ACK
+Max-Forwards: 70
+Content-Length: 0
+`);
+
+/** The caller cancels after `afterMs` of ringing: CANCEL, its 200, the INVITE's 487, and the ACK of that. */
+export const cancelSteps = (called: string, from: string, afterMs: number): string[] => [
+  `  <pause milliseconds="${afterMs}"/>`,
+  send(`CANCEL sip:${called}@[remote_ip]:[remote_port] SIP/2.0
+[last_Via:]
+From: ${from}
+To: <sip:${called}@[remote_ip]:[remote_port]>
+Call-ID: [call_id]
+CSeq: 1 CANCEL
+Max-Forwards: 70
+Content-Length: 0
+`),
+  `  <recv response="200"/>`,
+  `  <recv response="487"/>`,
+  failureAck(called, from),
+];
 
 export function callerScenario(o: CallerOptions): string {
   const from = `${o.name ? `"${o.name}" ` : ''}<sip:${o.number}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]`;
@@ -66,15 +96,7 @@ Contact: <sip:${o.number}@[local_ip]:[local_port]>
 Max-Forwards: 70
 Content-Length: 0
 `);
-  const ackFailure = send(`ACK sip:${o.called}@[remote_ip]:[remote_port] SIP/2.0
-[last_Via:]
-From: ${from}
-[last_To:]
-Call-ID: [call_id]
-CSeq: 1 ACK
-Max-Forwards: 70
-Content-Length: 0
-`);
+  const ackFailure = failureAck(o.called, from);
   const provisional = [100, 180, 183].map((c) => `  <recv response="${c}" optional="true"/>`).join('\n');
   const steps: string[] = [invite, provisional];
   const end = o.end;
@@ -83,21 +105,7 @@ Content-Length: 0
   } else if (end.kind === 'cancel') {
     // a CANCEL may only follow a provisional answer: wait for the ringing
     steps[1] = `  <recv response="100" optional="true"/>\n  <recv response="180"/>`;
-    steps.push(
-      `  <pause milliseconds="${end.afterMs}"/>`,
-      send(`CANCEL sip:${o.called}@[remote_ip]:[remote_port] SIP/2.0
-[last_Via:]
-From: ${from}
-To: <sip:${o.called}@[remote_ip]:[remote_port]>
-Call-ID: [call_id]
-CSeq: 1 CANCEL
-Max-Forwards: 70
-Content-Length: 0
-`),
-      `  <recv response="200"/>`,
-      `  <recv response="487"/>`,
-      ackFailure,
-    );
+    steps.push(...cancelSteps(o.called, from, end.afterMs));
   } else {
     steps.push(`  <recv response="200" rtd="true"/>`, ack);
     if (end.kind === 'bye') {
@@ -121,7 +129,8 @@ Content-Length: 0
   return scenario('caller', steps);
 }
 
-const okToLast = (): string =>
+/** 200 OK to the request just received (a BYE, a CANCEL). */
+export const okToLast = (): string =>
   send(`SIP/2.0 200 OK
 [last_Via:]
 [last_From:]
@@ -213,7 +222,7 @@ Content-Length: 0
   return scenario('subscriber', steps);
 }
 
-function scenario(name: string, steps: string[]): string {
+export function scenario(name: string, steps: string[]): string {
   return `<?xml version="1.0" encoding="UTF-8"?>
 <!DOCTYPE scenario SYSTEM "sipp.dtd">
 <scenario name="${name}">
