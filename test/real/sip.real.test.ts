@@ -20,8 +20,9 @@ const CALLED = '+4930901820';
 /**
  * The SIP front on a real drachtio-server: the project's own config/drachtio.conf.xml (addresses, ports and
  * secret rewritten), a Redis of its own, `spoofguard sip` and `spoofguard worker` as child processes, sipp as
- * callers and as the next hop and the warning IVR. After every test: no session left in the app, no dialog
- * and no proxy transaction left in drachtio-server.
+ * callers and as the next hop and the warning IVR. After every test: no call left in the app and no proxied
+ * call left in drachtio-server; once, a watchdog tick after the calls, no dialog left in drachtio-server (v0.9.4
+ * refreshes its dialog gauge every 30 s only).
  */
 describeReal('drachtio', 'SIP front on a real drachtio-server', (env) => {
   let drachtio: RealDrachtio;
