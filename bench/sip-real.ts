@@ -108,7 +108,8 @@ async function main(): Promise<void> {
   };
 
   const apps: Record<Variant, ChildProcess> = {
-    spoofguard: spawnSpoofguard(['sip'], config, { SPOOFGUARD_LOG_LEVEL: 'warn' }),
+    // info: its "connected" line (clean calls log at debug)
+    spoofguard: spawnSpoofguard(['sip'], config, { SPOOFGUARD_LOG_LEVEL: 'info' }),
     minimal: fork(join(__dirname, 'sip-real-minimal.ts'), [], {
       execArgv: ['--import', 'tsx'],
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
@@ -121,11 +122,15 @@ async function main(): Promise<void> {
       },
     }),
   };
-  for (const d of Object.values(drachtios)) {
-    for (let i = 0; i < 600 && (await d.metric('drachtio_app_connections')) < 1; i++)
+  // drachtio-server's own app gauge is refreshed only every 30 s: each app says when it is connected
+  const minimalConnected = new Promise<void>((resolve) => apps.minimal.once('message', () => resolve()));
+  const spoofguardConnected = (async () => {
+    const sg = apps.spoofguard as ReturnType<typeof spawnSpoofguard>;
+    for (let i = 0; i < 600 && !sg.output().includes('connected to drachtio-server'); i++)
       await new Promise((r) => setTimeout(r, 50));
-    if ((await d.metric('drachtio_app_connections')) < 1) throw new Error('an app did not connect to drachtio-server');
-  }
+    if (!sg.output().includes('connected to drachtio-server')) throw new Error('spoofguard did not connect');
+  })();
+  await Promise.all([minimalConnected, spoofguardConnected]);
 
   const run = async (variant: Variant, rate: number, seconds: number): Promise<Step> => {
     const app = apps[variant];

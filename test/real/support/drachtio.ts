@@ -79,7 +79,10 @@ export class RealDrachtio {
     rmSync(this.dir, { recursive: true, force: true });
   }
 
-  /** One Prometheus gauge's value (summed over its labels). */
+  /**
+   * One Prometheus metric's value (summed over its labels). v0.9.4 sets drachtio_proxy_cores as calls come and
+   * go, but drachtio_app_connections and drachtio_stable_dialogs only on its 30 s watchdog tick.
+   */
   async metric(name: string): Promise<number> {
     const text = await httpText(`http://127.0.0.1:${this.ports.metrics}/metrics`);
     let sum = 0;
