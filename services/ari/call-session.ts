@@ -528,13 +528,13 @@ export class CallSession {
     this.resolveEnded();
   }
 
+  /** Which call the events are about: the log's key and the channel. */
+  private eventCall() {
+    return { callId: this.callId, channelId: this.caller.id, source: 'ari' as const, receivedAt: this.times.start };
+  }
+
   private emitFlagged(): void {
-    const call = {
-      callId: this.callId,
-      channelId: this.caller.id,
-      source: 'ari' as const,
-      receivedAt: this.times.start,
-    };
+    const call = this.eventCall();
     this.deps.emit(flaggedEvent({ ...call, called: this.args.to, trunk: this.args.trunk }, this.verdict as Verdict));
   }
 
@@ -551,13 +551,6 @@ export class CallSession {
           : undefined,
       talkMs: span(t.connect),
     };
-    this.deps.emit(
-      outcomeEvent(
-        { callId: this.callId, channelId: this.caller.id, source: 'ari', receivedAt: t.start },
-        outcome,
-        timings,
-        end,
-      ),
-    );
+    this.deps.emit(outcomeEvent(this.eventCall(), outcome, timings, end));
   }
 }

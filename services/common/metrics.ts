@@ -83,26 +83,28 @@ export class Metrics {
       labelNames: ['reason'],
       registers,
     });
-    const sipCalls = (): (() => number) | undefined => this.sipCallCount;
-    new Gauge({
-      name: 'spoofguard_sip_calls_in_progress',
-      help: 'INVITEs the SIP front is handling now (screening, proxied until final answer, or bridged until both legs end).',
-      registers,
-      collect() {
-        const count = sipCalls();
-        if (count) this.set(count());
-      },
-    });
-    const sessions = (): (() => number) | undefined => this.sessionCount;
-    new Gauge({
-      name: 'spoofguard_ari_calls_in_progress',
-      help: 'Calls the ARI app is handling now (screening, ringing, warning or bridged).',
-      registers,
-      collect() {
-        const count = sessions();
-        if (count) this.set(count());
-      },
-    });
+    /** A gauge read, when scraped, from a count the running app hands over (watchSipCalls, watchSessions). */
+    const countGauge = (name: string, help: string, source: () => (() => number) | undefined): void => {
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          const count = source();
+          if (count) this.set(count());
+        },
+      });
+    };
+    countGauge(
+      'spoofguard_sip_calls_in_progress',
+      'INVITEs the SIP front is handling now (screening, proxied until final answer, or bridged until both legs end).',
+      () => this.sipCallCount,
+    );
+    countGauge(
+      'spoofguard_ari_calls_in_progress',
+      'Calls the ARI app is handling now (screening, ringing, warning or bridged).',
+      () => this.sessionCount,
+    );
     const source = (): (() => Promise<QueueCounts>) | undefined => this.queueCounts;
     const queueGauge = (name: string, help: string, pick: (c: QueueCounts) => number): void => {
       new Gauge({

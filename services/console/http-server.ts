@@ -101,7 +101,7 @@ export function createHttpServer(options: HttpOptions): FastifyInstance {
           const params = parse(route.params, request.params, 'params', issues);
           const body = parse(route.body, request.body, 'body', issues);
           if (issues.length) throw new InvalidRequest(issues);
-          const caller = (request as FastifyRequest & { caller?: Caller }).caller;
+          const caller = callerOf(request);
           return send(reply, await route.handler({ query, params, body, caller: caller ?? {} }));
         },
       });

@@ -133,16 +133,15 @@ export class ListAdmin {
   /**
    * Entries with the same meta (one analyst's additions for one brand and reason) share one record however
    * they were added: an index (meta JSON → id) finds the record already there. Ids stay short (a number
-   * points to its record from every listed number) and a record never changes once written.
+   * points to its record from every listed number) and a record never changes once written. Writers hold
+   * the lists' lock, so no two of them race for one JSON.
    */
-  private async metaIdFor(gen: number, meta: EntryMeta): Promise<string> {
-    const json = encodeMeta(meta);
+  private async metaIdFor(gen: number, json: string): Promise<string> {
     const known = await this.redis.hget(this.keys.metaIndex(gen), json);
     if (known) return known;
     const id = String(await this.redis.incr(this.keys.metaSeq));
-    // two writers racing for one JSON both write a record; the index keeps one, and both records are right
-    await this.redis.multi().hset(this.keys.meta(gen), id, json).hsetnx(this.keys.metaIndex(gen), json, id).exec();
-    return (await this.redis.hget(this.keys.metaIndex(gen), json)) ?? id;
+    await this.redis.multi().hset(this.keys.meta(gen), id, json).hset(this.keys.metaIndex(gen), json, id).exec();
+    return id;
   }
 
   /** Adds or replaces single entries in place (each write is atomic on its own). */
@@ -151,6 +150,7 @@ export class ListAdmin {
     return this.withLock(async () => {
       const state = await this.ensureGeneration();
       const multi = this.redis.multi();
+      const metaIds = new Map<string, string>();
       let added = 0;
       for (const entry of entries) {
         // name patterns carry their meta inline; the other kinds point to a meta record
@@ -158,7 +158,9 @@ export class ListAdmin {
           multi.hset(this.keys.names(state.gen), ...nameRecord(entry));
           continue;
         }
-        const metaId = await this.metaIdFor(state.gen, entry);
+        const json = encodeMeta(entry);
+        let metaId = metaIds.get(json);
+        if (!metaId) metaIds.set(json, (metaId = await this.metaIdFor(state.gen, json)));
         if (entry.kind === 'number') {
           const { bucket, field } = bucketOf(entry.value, state.buckets);
           multi.hset(this.keys.bucket(state.gen, bucket), field, metaId);

@@ -103,7 +103,7 @@ export class CallSession {
   constructor(
     readonly transaction: ServerTransaction,
     private readonly deps: SessionDeps,
-    /** Told once, when the call is answered or passed on (the app counts calls still being decided). */
+    /** Told once, when the call is answered, passed on or ended (the app counts calls still being decided). */
     private readonly onDecided?: () => void,
   ) {
     // the log's key is ours: a caller chooses its Call-ID, and a reused one must not merge into an old record
@@ -118,8 +118,16 @@ export class CallSession {
   }
 
   set finalSent(sent: boolean) {
-    if (!sent || this.sent) return;
+    if (!sent) return;
     this.sent = true;
+    this.decided();
+  }
+
+  private decidedTold = false;
+
+  private decided(): void {
+    if (this.decidedTold) return;
+    this.decidedTold = true;
     this.onDecided?.();
   }
 
@@ -147,6 +155,8 @@ export class CallSession {
   }
 
   end(): void {
+    // a call that ends without an answer of its own (an error) is no longer being decided either
+    this.decided();
     this.resolveEnded();
   }
 
@@ -276,19 +286,18 @@ export class CallSession {
     }
   }
 
+  /** Which call the events are about: our key, the caller's Call-ID beside it. */
+  private eventCall() {
+    return { callId: this.logId, sipCallId: this.sipCallId, source: 'sip' as const, receivedAt: this.receivedAt };
+  }
+
   private emitFlagged(): void {
     const v = this.verdict as Verdict;
-    const call = { callId: this.logId, sipCallId: this.sipCallId, source: 'sip' as const, receivedAt: this.receivedAt };
+    const call = this.eventCall();
     this.deps.emit(flaggedEvent({ ...call, called: v.called, trunk: v.trunk }, v));
   }
 
   private emitOutcome(outcome: Outcome, timings: { ringMs?: number; talkMs?: number }): void {
-    this.deps.emit(
-      outcomeEvent(
-        { callId: this.logId, sipCallId: this.sipCallId, source: 'sip', receivedAt: this.receivedAt },
-        outcome,
-        timings,
-      ),
-    );
+    this.deps.emit(outcomeEvent(this.eventCall(), outcome, timings));
   }
 }

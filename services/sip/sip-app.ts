@@ -1,5 +1,6 @@
 import type { Logger } from '../common/logger';
 import { CallSession, type SessionDeps, targetFor } from './call-session';
+import { calledOf } from './caller-identity';
 import { type Middleware, runMiddleware } from './invite-middleware';
 import type { ServerTransaction, SrfConnection } from './srf-adapter';
 
@@ -38,17 +39,10 @@ export class SipApp {
   private async onInvite(transaction: ServerTransaction): Promise<void> {
     if (this.draining) return transaction.reply(503, 'Service Unavailable', { 'Retry-After': '0' });
     if (this.undecided >= this.maxCallsInSetup) return this.shed(transaction);
-    let counted = true;
-    const decided = (): void => {
-      if (!counted) return;
-      counted = false;
-      this.undecided--;
-    };
     this.undecided++;
-    const call = new CallSession(transaction, this.deps, decided);
+    const call = new CallSession(transaction, this.deps, () => this.undecided--);
     this.calls.add(call);
     void call.ended.then(() => {
-      decided();
       this.calls.delete(call);
       if (call.decidedAt !== undefined)
         this.onDecision?.({
@@ -70,17 +64,7 @@ export class SipApp {
     this.onUnscreened?.('failure');
     if (call.finalSent) return call.end();
     call.finalSent = true;
-    call.transaction
-      .proxy([this.unscreenedTarget(call.transaction)], {}, call.trunk?.recordRoute ?? true)
-      .catch((proxyErr: Error) => {
-        call.log.error({ err: describeError(proxyErr) }, 'fail-open proxy failed too: answering 500');
-        try {
-          call.transaction.reply(500, 'Server Internal Error');
-        } catch {
-          // the transaction is gone (connection lost): drachtio-server answers the caller itself
-        }
-      })
-      .finally(() => call.end());
+    void this.passOnUnscreened(call.transaction, call.trunk?.recordRoute ?? true, 500).finally(() => call.end());
   }
 
   /**
@@ -99,26 +83,29 @@ export class SipApp {
       this.shedLogTimer = undefined;
     }, 1000);
     this.shedLogTimer.unref();
-    transaction.proxy([this.unscreenedTarget(transaction)], {}, true).catch((err: unknown) => {
-      this.logger.error({ err: describeError(err) }, 'overload: passing an INVITE on failed too: answering 503');
+    void this.passOnUnscreened(transaction, true, 503);
+  }
+
+  /**
+   * Proxies an INVITE to the next hop unscreened, with the called number as a screened call gets it; when
+   * even that fails, answers `failStatus` (500 after an error, 503 under overload).
+   */
+  private async passOnUnscreened(transaction: ServerTransaction, recordRoute: boolean, failStatus: 500 | 503) {
+    const target = targetFor(this.deps.routing.nextHop, calledOf(transaction.request.uri));
+    try {
+      await transaction.proxy([target], {}, recordRoute);
+    } catch (err) {
+      this.logger.error(
+        { err: describeError(err), callId: transaction.request.callId },
+        `passing an INVITE on unscreened failed too: answering ${failStatus}`,
+      );
       try {
-        transaction.reply(503, 'Service Unavailable', { 'Retry-After': '1' });
+        if (failStatus === 500) transaction.reply(500, 'Server Internal Error');
+        else transaction.reply(503, 'Service Unavailable', { 'Retry-After': '1' });
       } catch {
         // the transaction is gone (connection lost): drachtio-server answers the caller itself
       }
-    });
-  }
-
-  /** The next hop with the called number of the Request-URI, as a screened call gets it. */
-  private unscreenedTarget(transaction: ServerTransaction): string {
-    const user = /^sips?:([^@;>]+)@/i.exec(transaction.request.uri)?.[1];
-    let called: string | undefined;
-    try {
-      called = user ? decodeURIComponent(user) : undefined;
-    } catch {
-      called = user; // a broken %-escape: passed on as it came
     }
-    return targetFor(this.deps.routing.nextHop, called);
   }
 
   private onOptions(transaction: ServerTransaction): void {
