@@ -16,7 +16,7 @@ import { describeReal, eventually } from './support/suite';
  * holds one record: the SIP front's warning and the IVR's outcome under the SIP front's id, findable by the
  * caller's Call-ID and by the Asterisk channel.
  */
-describeReal('drachtio', 'SIP front and warning IVR together (drachtio-server → Asterisk 22)', (env) => {
+describeReal(['drachtio', 'asterisk'], 'SIP front and warning IVR together (drachtio-server → Asterisk 22)', (env) => {
   let drachtio: RealDrachtio;
   let asterisk: RealAsterisk;
   let redis: PrivateRedis;
@@ -27,8 +27,6 @@ describeReal('drachtio', 'SIP front and warning IVR together (drachtio-server �
   const CALLED = '+4930901820';
 
   beforeAll(async () => {
-    if (!env.asteriskBin || !env.asteriskModules || !env.asteriskData)
-      throw new Error('this test needs ASTERISK_BIN, ASTERISK_MODULES and ASTERISK_DATA beside DRACHTIO_BIN');
     subscriberPort = await freePort();
     asterisk = new RealAsterisk(env, { subscriberPort });
     drachtio = new RealDrachtio(env.drachtioBin);

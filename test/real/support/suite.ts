@@ -20,9 +20,18 @@ const NAMES: Record<keyof RealServerEnv, string> = {
   dtmfPcaps: 'SIPP_DTMF_PCAPS',
 };
 
-export function describeReal(server: RealServer, title: string, body: (env: Required<RealServerEnv>) => void): void {
+export function describeReal(
+  servers: RealServer | RealServer[],
+  title: string,
+  body: (env: Required<RealServerEnv>) => void,
+): void {
   const env = realServerEnv();
-  const missing = VARIABLES[server].filter((key) => !env[key]).map((key) => NAMES[key]);
+  const needed = [servers].flat();
+  const server = needed.join(' and ');
+  const missing = needed
+    .flatMap((s) => VARIABLES[s])
+    .filter((key) => !env[key])
+    .map((key) => NAMES[key]);
   if (missing.length === 0) {
     describe(title, () => body(env as Required<RealServerEnv>));
     return;
@@ -36,7 +45,8 @@ export function describeReal(server: RealServer, title: string, body: (env: Requ
     });
     return;
   }
-  console.warn(why);
+  // jest drops console output of a file whose tests are all skipped: this line must reach the terminal
+  process.stderr.write(`${why}\n`);
   const skipped = describe.skip;
   skipped(title, () => body(env as Required<RealServerEnv>));
 }
