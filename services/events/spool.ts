@@ -25,6 +25,8 @@ export class Spool {
   private release?: () => void;
   private readonly staleMs: number;
   private handle?: FileHandle;
+  /** Bytes in the open spool file (appends go to its end). */
+  private size = 0;
   private queued: { line: string; done: () => void; failed: (err: unknown) => void }[] = [];
   /** A group write is scheduled on `fileOps` and has not started yet. */
   private groupScheduled = false;
@@ -112,24 +114,66 @@ export class Spool {
     return run;
   }
 
-  /** Writes every line that arrived meanwhile with one fsync. */
+  /**
+   * Writes every line that arrived meanwhile with one fsync. A write can take only part of the lines (a disk
+   * that fills up mid-write): the rest is written on, and when the disk refuses, the file is cut back to where
+   * the group began, so no torn line is left to spoil the next group's first line.
+   */
   private async writeGroup(): Promise<void> {
     this.groupScheduled = false;
     this.groupWriting = true;
     const group = this.queued;
     this.queued = [];
+    let start: number | undefined;
     try {
-      this.handle ??= await open(this.file, 'a', 0o600);
-      await this.handle.write(group.map((g) => g.line).join(''));
+      if (!this.handle) {
+        this.handle = await open(this.file, 'a', 0o600);
+        this.size = (await this.handle.stat()).size;
+      }
+      start = this.size;
+      const bytes = Buffer.from(group.map((g) => g.line).join(''));
+      for (let at = 0; at < bytes.length;) at += (await this.handle.write(bytes, at, bytes.length - at)).bytesWritten;
       await this.handle.datasync();
+      this.size = start + bytes.length;
       this.onDisk = true;
       for (const g of group) g.done();
+      this.noteWritable();
     } catch (err) {
-      this.logger.error({ err, file: this.file }, 'spool write failed: events lost');
+      if (start !== undefined) await this.handle?.truncate(start).catch(() => undefined);
+      this.noteLost(group.length, err as NodeJS.ErrnoException);
       for (const g of group) g.failed(err);
     } finally {
       this.groupWriting = false;
     }
+  }
+
+  /** Events lost since spool writes began to fail (a full or read-only disk); undefined while they succeed. */
+  private lostSince?: { at: number; events: number };
+  /** Events lost to failed spool writes since this spool was opened. */
+  lostEvents = 0;
+
+  /** One error line when writes begin to fail, not one per event or group: a full disk fails them all. */
+  private noteLost(events: number, err: NodeJS.ErrnoException): void {
+    this.lostEvents += events;
+    if (this.lostSince) {
+      this.lostSince.events += events;
+      return;
+    }
+    this.lostSince = { at: Date.now(), events };
+    this.logger.error(
+      { err: err.message, code: err.code, file: this.file, events },
+      'spool write failed (full or read-only disk?): events that Redis did not take are lost until a spool write succeeds again; calls go on',
+    );
+  }
+
+  /** Says once how many events were lost, when writes succeed again. */
+  private noteWritable(): void {
+    if (!this.lostSince) return;
+    this.logger.warn(
+      { lostEvents: this.lostSince.events, forMs: Date.now() - this.lostSince.at, file: this.file },
+      'spool writes succeed again',
+    );
+    this.lostSince = undefined;
   }
 
   /** Sends spooled events in order, in chunks; on failure they stay spooled for the next try. */
@@ -224,7 +268,13 @@ export class Spool {
     await this.exclusive(async () => {
       await this.handle?.close();
       this.handle = undefined;
-      if (!nonEmpty(this.file)) await rm(this.file, { force: true });
+      if (this.lostSince)
+        this.logger.error(
+          { lostEvents: this.lostSince.events, forMs: Date.now() - this.lostSince.at, file: this.file },
+          'spool closed while its writes failed: these events were lost',
+        );
+      this.lostSince = undefined;
+      if (!nonEmpty(this.file)) await rm(this.file, { force: true }).catch(() => undefined);
       this.release?.();
       this.release = undefined;
     });
