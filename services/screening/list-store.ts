@@ -164,8 +164,15 @@ export class ListStore {
       });
       // a SUBSCRIBE sent while the connection is still in its ready check can be lost (seen with ioredis 5):
       // wait for ready first; if Redis is away, the queued SUBSCRIBE goes out when it is back
-      await redisReady(this.subscriber, 2000).catch(() => undefined);
-      await this.subscriber.subscribe(this.keys.changes);
+      const ready = await redisReady(this.subscriber, 2000).then(
+        () => true,
+        () => false,
+      );
+      const subscribing = this.subscriber
+        .subscribe(this.keys.changes)
+        .catch((err: Error) => this.logger.warn({ err: err.message }, 'could not subscribe to list change notices'));
+      // Redis away at start: the SUBSCRIBE waits in the queue for Redis, but the call path must not wait with it
+      if (ready) await subscribing;
     }
     try {
       await this.refresh();

@@ -5,7 +5,7 @@ import type { ListEntry } from '../../services/screening/list-entry';
 import { keyPart } from '../../services/screening/list-keys';
 import { seedEntries } from '../../services/screening/seed';
 import { quietLogger, REDIS_URL, testConfig } from '../support/config';
-import { dropPrefix } from '../support/redis';
+import { dropPrefix, freePort, PrivateRedis } from '../support/redis';
 
 let config: Config;
 let screening: Screening;
@@ -251,6 +251,29 @@ describe('bulk import', () => {
 });
 
 describe('change notification', () => {
+  it('an engine started while Redis is away starts at once (fail open) and follows list changes once Redis is back', async () => {
+    const redis = new PrivateRedis(await freePort());
+    const away = testConfig({ redis: { url: redis.url } });
+    const late = await openScreening(away, quietLogger());
+    try {
+      expect((await late.engine.screen({ from: '+18882804331' })).degraded).toBe(true);
+      await redis.start();
+      const admin = await openListAdmin(away, quietLogger());
+      try {
+        // the SUBSCRIBE that waited for Redis went out: a change made now reaches the engine
+        await until(async () => {
+          await admin.admin.add([entry('name', 'Sparkasse', { brand: 'sparkasse', match: 'contains' })]);
+          return late.store.cachedNames.match('SPARKASSE Hotline')?.brand === 'sparkasse';
+        }, 10_000);
+      } finally {
+        await admin.close();
+      }
+    } finally {
+      await late.close();
+      await redis.stop();
+    }
+  });
+
   it('refreshes a second engine instance without a restart', async () => {
     const second = await openScreening(config, quietLogger());
     try {
