@@ -45,6 +45,11 @@ export class CalledNumberPolicy {
 }
 
 const nullable = <T>(v: T | undefined): T | null => (v === undefined ? null : v);
+/**
+ * Text a caller controls: PostgreSQL refuses NUL in text, and a refused event would keep the call out of the
+ * log (a caller could hide from the analysts with one byte). NUL becomes U+FFFD in both stores.
+ */
+const text = (v: string | undefined): string | null => (v === undefined ? null : v.replace(/\u0000/g, '\ufffd'));
 
 /** Merges the events of one batch by call id the way the database merges them (later non-empty values win). */
 export function rowsOf(events: readonly FlaggedCallEvent[], called: CalledNumberPolicy, now = Date.now()): Row[] {
@@ -54,12 +59,12 @@ export function rowsOf(events: readonly FlaggedCallEvent[], called: CalledNumber
       call_id: e.callId,
       source: e.source,
       received_at: Date.parse(e.receivedAt),
-      caller_raw: nullable(e.caller?.raw),
+      caller_raw: text(e.caller?.raw),
       caller_e164: nullable(e.caller?.e164),
       caller_kind: nullable(e.caller?.kind),
-      display_name: nullable(e.caller?.displayName),
+      display_name: text(e.caller?.displayName),
       called: nullable(called.apply(e.called)),
-      trunk: nullable(e.trunk),
+      trunk: text(e.trunk),
       verdict: nullable(e.verdict),
       score: e.score === undefined ? null : Math.round(e.score),
       reasons: e.reasons ? `,${e.reasons.join(',')},` : null,
@@ -71,8 +76,8 @@ export function rowsOf(events: readonly FlaggedCallEvent[], called: CalledNumber
       talk_ms: nullable(e.timings?.talkMs),
       ended_at: e.endedAt ? Date.parse(e.endedAt) : null,
       updated_at: now,
-      sip_call_id: nullable(e.sipCallId),
-      channel_id: nullable(e.channelId),
+      sip_call_id: text(e.sipCallId),
+      channel_id: text(e.channelId),
     };
     const earlier = rows.get(e.callId);
     if (!earlier) rows.set(e.callId, row);

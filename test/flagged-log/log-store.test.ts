@@ -38,6 +38,24 @@ describe.each(['sqlite', 'postgres'] as const)('%s log store', (kind) => {
     expect(record?.called).toBe(calledNumberPolicy(config).apply('+4930901820'));
   });
 
+  it('stores a caller whose text holds NUL characters (PostgreSQL refuses them in text): as U+FFFD, not lost', async () => {
+    const event = flagged('call-nul');
+    event.caller = {
+      raw: 'sip:+18882804331\u0000@x',
+      kind: 'number',
+      e164: '+18882804331',
+      displayName: 'Ama\u0000zon',
+    };
+    await store.upsert([{ ...event, sipCallId: 'a\u0000b', trunk: 't\u0000' }, flagged('call-after-nul')]);
+    expect(await store.get('call-nul')).toMatchObject({
+      displayName: 'Ama\ufffdzon',
+      callerRaw: 'sip:+18882804331\ufffd@x',
+      sipCallId: 'a\ufffdb',
+      trunk: 't\ufffd',
+    });
+    expect(await store.get('call-after-nul')).toBeDefined();
+  });
+
   it('merges the flagged event and the outcome into one record, in either order and batch', async () => {
     await store.upsert([outcome('call-a', 'rejected')]);
     await store.upsert([flagged('call-a', { receivedAt: '2026-11-25T10:00:00.000Z' })]);
