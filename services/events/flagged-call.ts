@@ -19,6 +19,8 @@ export type Outcome = (typeof OUTCOMES)[number];
 export const SOURCES = ['ari', 'sip'] as const;
 export const EVENT_KINDS = ['flagged', 'outcome'] as const;
 
+/** E.164 holds at most 15 digits; a longer "number" (a national number read with a country code) stays in raw. */
+const E164 = /^\+\d{1,15}$/;
 const ms = z.number().int().min(0).max(86_400_000);
 const isoTime = z.iso.datetime({ offset: true });
 
@@ -37,10 +39,7 @@ export const flaggedCallEventSchema = z
     caller: z
       .strictObject({
         raw: z.string().max(512),
-        e164: z
-          .string()
-          .regex(/^\+\d{1,15}$/)
-          .optional(),
+        e164: z.string().regex(E164).optional(),
         kind: z.enum(['number', 'anonymous', 'unparseable']),
         displayName: z.string().max(256).optional(),
       })
@@ -107,7 +106,7 @@ export function flaggedEvent(
     caller: {
       raw: v.caller.raw.slice(0, 512),
       kind: v.caller.kind,
-      ...(v.caller.e164 ? { e164: v.caller.e164 } : {}),
+      ...(v.caller.e164 && E164.test(v.caller.e164) ? { e164: v.caller.e164 } : {}),
       ...(v.caller.displayName ? { displayName: v.caller.displayName.slice(0, 256) } : {}),
     },
     ...(call.called ? { called: call.called.slice(0, 64) } : {}),
