@@ -42,16 +42,24 @@ export class PostgresLogStore implements LogStore {
 
   private async inTransaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
+    // the pool listens for errors of idle clients only: a server that goes away (a restart) while this client
+    // is checked out would otherwise emit an unhandled 'error' and end the process; the query fails instead
+    const lost = (): void => undefined;
+    client.on('error', lost);
+    let failure: Error | undefined;
     try {
       await client.query('BEGIN');
       const result = await work(client);
       await client.query('COMMIT');
       return result;
     } catch (err) {
+      failure = err as Error;
       await client.query('ROLLBACK').catch(() => undefined);
       throw err;
     } finally {
-      client.release();
+      client.off('error', lost);
+      // after a failure the connection may be broken: the pool makes a new one rather than reuse it
+      client.release(failure);
     }
   }
 
