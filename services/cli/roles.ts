@@ -65,7 +65,7 @@ export function startEvents(
   role: string,
   ops: ProcessOps,
 ): FlaggedCallProducer {
-  const events = openProducer(config, logger, role, ops.metrics.observeEvent);
+  const events = openProducer(config, logger, role, ops.metrics.observeEvent, ops.metrics.observeEmit);
   shutdown.add('events', () => events.close());
   return events.producer;
 }

@@ -34,6 +34,7 @@ export class Metrics {
   private readonly flagged: Counter<'source' | 'verdict'>;
   private readonly handedBack: Counter<'reason'>;
   private readonly sipUnscreened: Counter<'reason'>;
+  private readonly emitted: Counter<'result'>;
   private queueCounts?: () => Promise<QueueCounts>;
   private sessionCount?: () => number;
   private sipCallCount?: () => number;
@@ -81,6 +82,12 @@ export class Metrics {
       name: 'spoofguard_sip_unscreened_total',
       help: 'INVITEs the SIP front answered or passed on without a screening, by reason: unreadable (answered 400), overload (proxied unscreened), failure (fail open after an error).',
       labelNames: ['reason'],
+      registers,
+    });
+    this.emitted = new Counter({
+      name: 'spoofguard_events_emitted_total',
+      help: 'Flagged-call events by what became of them on emit: queued (Redis took it), spooled (on the local disk, replayed later), lost (Redis away and the spool write failed: a full or read-only disk), invalid (never emitted).',
+      labelNames: ['result'],
       registers,
     });
     /** A gauge read, when scraped, from a count the running app hands over (watchSipCalls, watchSessions). */
@@ -140,6 +147,10 @@ export class Metrics {
   readonly observeEvent = (e: EventSample): void => {
     if (e.kind === 'flagged' && e.verdict) this.flagged.inc({ source: e.source, verdict: e.verdict });
     if (e.kind === 'outcome' && e.outcome) this.calls.inc({ source: e.source, outcome: e.outcome });
+  };
+
+  readonly observeEmit = (result: string): void => {
+    this.emitted.inc({ result });
   };
 
   readonly observeHandBack = (reason: string, calls = 1): void => {

@@ -3,7 +3,7 @@ import type { Logger } from '../common/logger';
 import { fromPackageRoot } from '../common/package-root';
 import { createRedis } from '../common/redis';
 import { withinBudget } from '../common/within-budget';
-import { FlaggedCallProducer } from './producer';
+import { type EmitResult, FlaggedCallProducer } from './producer';
 import { EventQueue } from './queue-adapter';
 import { Spool } from './spool';
 import type { FlaggedCallEvent } from './flagged-call';
@@ -21,6 +21,7 @@ export function openProducer(
   logger: Logger,
   role: string,
   observe?: (event: FlaggedCallEvent) => void,
+  observeResult?: (result: EmitResult) => void,
 ): { producer: FlaggedCallProducer; close(): Promise<void> } {
   const connection = createRedis(config.redis, 'call-path', `spoofguard-${role}-events`);
   const queue = new EventQueue(connection, config.queue);
@@ -32,6 +33,7 @@ export function openProducer(
     config.queue.emitBudgetMs,
     logger.child({ role, part: 'events' }),
     observe,
+    observeResult,
   );
   producer.start();
   return {

@@ -32,7 +32,12 @@ export class FlaggedCallProducer {
     private readonly logger: Logger,
     /** Sees every valid event (metrics); must not throw. */
     private readonly observe?: (event: FlaggedCallEvent) => void,
+    /** Sees what became of every emit (metrics); must not throw. */
+    private readonly observeResult?: (result: EmitResult) => void,
   ) {}
+
+  /** What became of this producer's emits so far. */
+  readonly results: Record<EmitResult, number> = { queued: 0, spooled: 0, invalid: 0, lost: 0 };
 
   private lastSlowLog = 0;
   private slowSinceLog = 0;
@@ -55,7 +60,10 @@ export class FlaggedCallProducer {
   async emit(event: FlaggedCallEvent): Promise<EmitResult> {
     this.emitting++;
     try {
-      return await this.emitOnce(event);
+      const result = await this.emitOnce(event);
+      this.results[result]++;
+      this.observeResult?.(result);
+      return result;
     } finally {
       this.emitting--;
     }
