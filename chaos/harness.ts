@@ -309,6 +309,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     await fault(
       `Redis killed for ${options.redisDownSec} s (AOF, fsync always); meanwhile producer B killed (SIGKILL) with a spool, B2 started`,
       async () => {
+        ledger.read();
+        const spooledByB = ledger.spooledBy.get('B') ?? 0;
         await redis.stop();
         await sleep((options.redisDownSec * 1000) / 2);
         const b = producers.get('B') as ChildProcess;
@@ -318,7 +320,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         producers.set('B2', await startProducer('B2'));
         await sleep((options.redisDownSec * 1000) / 2);
         ledger.read();
-        log(`  producer B had spooled ${ledger.spooledBy.get('B') ?? 0} events when it was killed`);
+        log(`  producer B had ${(ledger.spooledBy.get('B') ?? 0) - spooledByB} events in its spool when it was killed`);
         await redis.start();
       },
     );
