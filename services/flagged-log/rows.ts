@@ -49,7 +49,7 @@ const nullable = <T>(v: T | undefined): T | null => (v === undefined ? null : v)
  * Text a caller controls: PostgreSQL refuses NUL in text, and a refused event would keep the call out of the
  * log (a caller could hide from the analysts with one byte). NUL becomes U+FFFD in both stores.
  */
-const text = (v: string | undefined): string | null => (v === undefined ? null : v.replace(/\u0000/g, '\ufffd'));
+const text = (v: string | undefined): string | null => (v === undefined ? null : v.replaceAll('\u0000', '\ufffd'));
 
 /** Merges the events of one batch by call id the way the database merges them (later non-empty values win). */
 export function rowsOf(events: readonly FlaggedCallEvent[], called: CalledNumberPolicy, now = Date.now()): Row[] {
