@@ -310,7 +310,9 @@ describe('change notification', () => {
       await until(() => commands.some((c) => /:names:/.test(c)));
       await new Promise((r) => setTimeout(r, 200));
       monitor.disconnect();
-      expect(commands.filter((c) => /HGETALL \S*:meta:/i.test(c))).toEqual([]);
+      // MONITOR sees every test file's commands: only this test's key prefix counts
+      const ours = `{${config.redis.keyPrefix}lists}:meta:`;
+      expect(commands.filter((c) => /^HGETALL /i.test(c) && c.includes(ours))).toEqual([]);
     } finally {
       redis.disconnect();
     }
