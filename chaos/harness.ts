@@ -6,7 +6,7 @@ import {
   mkdtempSync,
   openSync,
   readdirSync,
-  readSync,
+  readFileSync,
   rmSync,
   writeSync,
 } from 'node:fs';
@@ -36,8 +36,6 @@ export interface ChaosOptions {
   steadySec: number;
   /** How long Redis stays down. */
   redisDownSec: number;
-  /** Worker lock and stalled-check times: the shipped defaults (30 s) unless a short run sets them. */
-  worker?: { lockDurationMs: number; stalledIntervalMs: number };
   /** How long a fault may take to heal before the run gives up on it. */
   healTimeoutSec: number;
   log: (line: string) => void;
@@ -98,18 +96,14 @@ class Ledger {
   read(): void {
     for (const file of readdirSync(this.dir).filter((f) => f.endsWith('.ledger'))) {
       const path = join(this.dir, file);
-      const fd = openSync(path, 'r');
-      try {
-        let at = this.offsets.get(path) ?? 0;
-        const chunk = Buffer.alloc(1 << 20);
-        let text = '';
-        for (let n; (n = readSync(fd, chunk, 0, chunk.length, at)) > 0; at += n) text += chunk.toString('utf8', 0, n);
-        const complete = text.lastIndexOf('\n') + 1;
-        this.offsets.set(path, (this.offsets.get(path) ?? 0) + Buffer.byteLength(text.slice(0, complete)));
-        for (const line of text.slice(0, complete).split('\n')) if (line) this.add(JSON.parse(line) as LedgerLine);
-      } finally {
-        closeSync(fd);
-      }
+      const data = readFileSync(path);
+      const from = this.offsets.get(path) ?? 0;
+      // up to the last whole line: a producer may be writing the next one right now
+      const to = data.lastIndexOf(0x0a) + 1;
+      if (to <= from) continue;
+      this.offsets.set(path, to);
+      for (const line of data.toString('utf8', from, to).split('\n'))
+        if (line) this.add(JSON.parse(line) as LedgerLine);
     }
   }
 
@@ -179,7 +173,6 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         ops: { port: 0 },
         console: { port: 0 },
         queue: { spoolDir },
-        ...(options.worker ? { worker: options.worker } : {}),
         flaggedLog: { sqlitePath: join(work, 'unused.sqlite'), pseudonymKey: 'chaos-run-key-0123456789' },
       },
     });
@@ -197,10 +190,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       child.once('exit', () => children.delete(child));
       return child;
     };
-    const startWorker = (): ChildProcess & { output: () => string } => {
-      const worker = track(spawnSpoofguard(['worker'], config, { SPOOFGUARD_LOG_LEVEL: 'warn' }));
-      return worker;
-    };
+    const startWorker = (): ChildProcess & { output: () => string } =>
+      track(spawnSpoofguard(['worker'], config, { SPOOFGUARD_LOG_LEVEL: 'warn' }));
     const producerOutput = new Map<string, { out: string; err: string }>();
     const startProducer = async (name: string): Promise<ChildProcess> => {
       const child = track(

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
+import { eventually } from '../test/real/support/suite';
 import { freePort } from '../test/support/redis';
 
 /**
@@ -9,17 +10,6 @@ import { freePort } from '../test/support/redis';
  * machine's binaries in a folder of the run, on a port of its own, so that restarting it never touches the
  * machine's shared server.
  */
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check().catch(() => false)) return;
-    await sleep(100);
-  }
-  throw new Error(`chaos: ${what} did not happen within ${timeoutMs} ms`);
-}
 
 function onPath(bin: string): string | undefined {
   for (const dir of (process.env.PATH ?? '').split(':')) if (dir && existsSync(join(dir, bin))) return join(dir, bin);
@@ -96,16 +86,20 @@ export class OwnPostgres {
   }
 
   private ready(): Promise<void> {
-    return waitFor(async () => {
-      const client = new Client({ connectionString: this.url });
-      try {
-        await client.connect();
-        await client.query('SELECT 1');
-        return true;
-      } finally {
-        await client.end().catch(() => undefined);
-      }
-    }, `PostgreSQL on port ${this.port} answering`);
+    return eventually(
+      async () => {
+        const client = new Client({ connectionString: this.url });
+        try {
+          await client.connect();
+          await client.query('SELECT 1');
+          return true;
+        } finally {
+          await client.end().catch(() => undefined);
+        }
+      },
+      `chaos: PostgreSQL on port ${this.port} answering`,
+      20_000,
+    );
   }
 
   /** A fast restart: open connections are cut, transactions in flight roll back. */

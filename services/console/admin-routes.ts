@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { E164 } from '../common/e164';
 import { InputError } from '../common/errors';
 import { LANGUAGES } from '../screening/brand-data';
 import type { ListAdmin } from '../screening/list-admin';
@@ -16,7 +17,7 @@ export interface AdminDeps {
 const e164 = z
   .string()
   .transform((s) => s.replace(/^ (?=\d)/, '+'))
-  .pipe(z.string().regex(/^\+\d{1,15}$/, 'an E.164 number such as +4930901820'));
+  .pipe(z.string().regex(E164, 'an E.164 number such as +4930901820'));
 const subscriberParams = z.strictObject({ number: e164 });
 const digitsOf = (number: string): string => number.slice(1);
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { E164 } from '../common/e164';
 import { REASON_CODES } from '../screening/brand-data';
 
 /**
@@ -19,8 +20,6 @@ export type Outcome = (typeof OUTCOMES)[number];
 export const SOURCES = ['ari', 'sip'] as const;
 export const EVENT_KINDS = ['flagged', 'outcome'] as const;
 
-/** E.164 holds at most 15 digits; a longer "number" (a national number read with a country code) stays in raw. */
-const E164 = /^\+\d{1,15}$/;
 const ms = z.number().int().min(0).max(86_400_000);
 const isoTime = z.iso.datetime({ offset: true });
 
@@ -106,6 +105,7 @@ export function flaggedEvent(
     caller: {
       raw: v.caller.raw.slice(0, 512),
       kind: v.caller.kind,
+      // a longer "number" (a national number read with a country code) is no E.164: it stays in raw
       ...(v.caller.e164 && E164.test(v.caller.e164) ? { e164: v.caller.e164 } : {}),
       ...(v.caller.displayName ? { displayName: v.caller.displayName.slice(0, 256) } : {}),
     },

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { csvRow } from '../common/csv';
+import { E164 } from '../common/e164';
 import { OUTCOMES } from '../events/flagged-call';
 import { REASON_CODES } from '../screening/brand-data';
 import type { FlaggedCallRecord } from './log-store';
@@ -26,7 +27,7 @@ export const callFilterSchema = z.strictObject({
   caller: z
     .string()
     .transform((s) => s.replace(/^ (?=\d)/, '+'))
-    .pipe(z.string().regex(/^\+\d{1,15}$/, 'an E.164 number such as +18882804331'))
+    .pipe(z.string().regex(E164, 'an E.164 number such as +18882804331'))
     .optional(),
   called: z.string().max(64).optional(),
   sipCallId: z.string().min(1).max(256).optional(),

@@ -1,3 +1,4 @@
+import { E164 } from '../common/e164';
 import type { Logger } from '../common/logger';
 import type { Redis } from '../common/redis';
 import type { ListKeys } from './list-keys';
@@ -19,7 +20,7 @@ export class ReportCounter {
 
   /** Never throws and never holds up the call: a report lost to a Redis outage is logged. */
   record(callerE164: string | undefined, brand: string | undefined): void {
-    if (!callerE164 || !/^\+\d{1,15}$/.test(callerE164)) return;
+    if (!callerE164 || !E164.test(callerE164)) return;
     const digits = callerE164.slice(1);
     this.redis
       .multi()
