@@ -99,6 +99,10 @@ export const configSpec = {
       doc: 'Time budget of the Redis look-up of one screening; past it the call is allowed (fail open) and marked degraded.',
       format: z.number().int().min(1).max(5000),
     }),
+    localIndexMaxAgeMs: setting({
+      doc: 'Calls from numbers on no list are screened in process, without a Redis round trip, while the lists cached in process were confirmed current within this long (change notices, look-ups, a poll); 0 sends every screening to Redis.',
+      format: z.number().int().min(0).max(60000),
+    }),
     warnThreshold: setting({
       doc: 'Score (0-100) from which a call is warned about.',
       format: z.number().min(0).max(100),

@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { TrunkConfig } from '../common/config-schema';
 import type { Logger } from '../common/logger';
 import type { ListLookup, ListStore } from './list-store';
-import { guessCallerDigits, readCallerIdentity } from './caller-identity';
+import { type CallerIdentity, guessCallerDigits, readCallerIdentity } from './caller-identity';
 import { guessDigits, type NormalizedCaller, normalizeNumber } from './normalize';
 import type { Evaluation, RuleSet, TrunkContext } from './rules';
 import { type ScreeningRequest, type Verdict } from './verdict';
@@ -26,6 +26,8 @@ export class ScreeningEngine {
   private degradedSince?: number;
   private lastDegradedLog = 0;
   private degradedCount = 0;
+  /** Screenings decided in process, without a Redis round trip. */
+  localScreenings = 0;
 
   constructor(
     private readonly store: ListStore,
@@ -46,13 +48,17 @@ export class ScreeningEngine {
   async screen(request: ScreeningRequest): Promise<Verdict> {
     const started = performance.now();
     const trunk = this.trunkFor(request.trunk);
-    // The look-up goes out first, for the number a quick reading gives; the full parse (libphonenumber, most of
-    // a screening's CPU) then runs while Redis answers. Only a guess the parse proves wrong costs a second trip.
+    // A caller on no list is screened in process (the store holds the lists' numbers). Otherwise the look-up
+    // goes out first, for the number a quick reading gives, and the full parse (libphonenumber, most of a
+    // screening's CPU) runs while Redis answers. Only a guess the parse proves wrong costs a second trip.
     const guessedCalled = subscriberKey(request.to, request.to ? guessDigits(request.to, trunk) : undefined);
     const guessed = guessCallerDigits(request, trunk);
-    const early = this.store.lookup(guessed, guessedCalled);
-    early.catch(() => undefined); // awaited below unless the guess was wrong
-    await Promise.resolve(); // the store sends in a microtask queued before this one
+    let early: Promise<ListLookup> | undefined;
+    if (!this.store.localLookup([guessed])) {
+      early = this.store.lookup(guessed, guessedCalled);
+      early.catch(() => undefined); // awaited below unless the guess was wrong
+      await Promise.resolve(); // the store sends in a microtask queued before this one
+    }
     const identity = readCallerIdentity(request, trunk);
     const calledNumber = request.to ? normalizeNumber(request.to, trunk) : undefined;
     const called = calledNumber?.e164 ?? (request.to?.trim() || undefined);
@@ -60,49 +66,34 @@ export class ScreeningEngine {
     // names are folded (their costly part, kept in a cache) while Redis answers, too
     for (const name of identity.names) this.store.cachedNames.match(name);
 
-    // every value of the screened header is looked up: asked for in one turn, they share one round trip
-    let lookups: (ListLookup | undefined)[] = identity.callers.map(() => undefined);
-    try {
-      const lookup = (digits: string | undefined): Promise<ListLookup> =>
-        digits === guessed && calledKey === guessedCalled ? early : this.store.lookup(digits, calledKey);
-      lookups =
-        identity.callers.length === 1
-          ? [await lookup(identity.callers[0].digits)]
-          : await Promise.all(identity.callers.map((c) => lookup(c.digits)));
-      if (this.degradedSince !== undefined) {
-        this.logger.info(
-          { degradedMs: Date.now() - this.degradedSince, screenings: this.degradedCount },
-          'Redis answers again: screening no longer degraded',
-        );
-        this.degradedSince = undefined;
-        this.degradedCount = 0;
+    // Answered in process, a call the rules allow stays allowed: what only Redis has (allowlists, the
+    // subscriber's record) can lower a verdict, never raise it. Any other verdict is decided with Redis' answer.
+    const local = early ? undefined : this.store.localLookup(identity.callers.map((c) => c.digits));
+    let worst = local && this.worstOf(identity, calledKey, trunk, request, () => local);
+    if (!worst || worst.evaluation.verdict !== 'allow') {
+      // every value of the screened header is looked up: asked for in one turn, they share one round trip
+      let lookups: (ListLookup | undefined)[] = identity.callers.map(() => undefined);
+      try {
+        const lookup = (digits: string | undefined): Promise<ListLookup> =>
+          early && digits === guessed && calledKey === guessedCalled ? early : this.store.lookup(digits, calledKey);
+        lookups =
+          identity.callers.length === 1
+            ? [await lookup(identity.callers[0].digits)]
+            : await Promise.all(identity.callers.map((c) => lookup(c.digits)));
+        if (this.degradedSince !== undefined) {
+          this.logger.info(
+            { degradedMs: Date.now() - this.degradedSince, screenings: this.degradedCount },
+            'Redis answers again: screening no longer degraded',
+          );
+          this.degradedSince = undefined;
+          this.degradedCount = 0;
+        }
+      } catch (err) {
+        this.noteDegraded(err as Error, request.callId);
       }
-    } catch (err) {
-      this.noteDegraded(err as Error, request.callId);
-    }
-
-    // the value that looks worst decides: a harmless second value cannot hide the one that poses as a brand
-    let worst: { caller: NormalizedCaller; evaluation: Evaluation; lookup?: ListLookup } | undefined;
-    identity.callers.forEach((caller, i) => {
-      const lookup = lookups[i];
-      const verified = identity.verified;
-      const evaluation = this.rules.evaluate({
-        caller,
-        calledDigits: calledKey,
-        displayNames: identity.names,
-        trunk,
-        ...(verified && (verified.digits === undefined || verified.digits === caller.digits)
-          ? { verstat: verified.verstat }
-          : {}),
-        ignoredVerstat: identity.ignoredVerstat,
-        unreadable: identity.unreadable,
-        ...(request.identityHeader !== undefined ? { identityHeader: request.identityHeader } : {}),
-        lookup,
-        names: lookup?.names ?? this.store.cachedNames,
-      });
-      if (!worst || evaluation.score > worst.evaluation.score) worst = { caller, evaluation, lookup };
-    });
-    const { caller, evaluation, lookup } = worst as NonNullable<typeof worst>;
+      worst = this.worstOf(identity, calledKey, trunk, request, (i) => lookups[i]);
+    } else this.localScreenings++;
+    const { caller, evaluation, lookup } = worst;
     const degraded = lookup === undefined;
     // identity-header parameters were signals for the rules; they are not part of the verdict
     const { params: _params, ...callerOut } = caller;
@@ -127,6 +118,37 @@ export class ScreeningEngine {
     verdict.elapsedMs = Math.round((performance.now() - started) * 1000) / 1000;
     this.options.observe?.(verdict);
     return verdict;
+  }
+
+  /** The value that looks worst decides: a harmless second value cannot hide the one that poses as a brand. */
+  private worstOf(
+    identity: CallerIdentity,
+    calledKey: string | undefined,
+    trunk: TrunkContext & TrunkConfig,
+    request: ScreeningRequest,
+    lookupOf: (i: number) => ListLookup | undefined,
+  ): { caller: NormalizedCaller; evaluation: Evaluation; lookup?: ListLookup } {
+    let worst: { caller: NormalizedCaller; evaluation: Evaluation; lookup?: ListLookup } | undefined;
+    identity.callers.forEach((caller, i) => {
+      const lookup = lookupOf(i);
+      const verified = identity.verified;
+      const evaluation = this.rules.evaluate({
+        caller,
+        calledDigits: calledKey,
+        displayNames: identity.names,
+        trunk,
+        ...(verified && (verified.digits === undefined || verified.digits === caller.digits)
+          ? { verstat: verified.verstat }
+          : {}),
+        ignoredVerstat: identity.ignoredVerstat,
+        unreadable: identity.unreadable,
+        ...(request.identityHeader !== undefined ? { identityHeader: request.identityHeader } : {}),
+        lookup,
+        names: lookup?.names ?? this.store.cachedNames,
+      });
+      if (!worst || evaluation.score > worst.evaluation.score) worst = { caller, evaluation, lookup };
+    });
+    return worst as NonNullable<typeof worst>;
   }
 
   /** One warning when screening turns degraded, then one line a minute while it stays so: no flood. */

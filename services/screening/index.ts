@@ -44,7 +44,10 @@ export async function openScreening(
   const keys = new ListKeys(config.redis.keyPrefix);
   const callPath = createRedis(config.redis, 'call-path');
   const subscriber = createRedis(config.redis, 'subscriber');
-  const store = new ListStore(callPath, keys, logger, subscriber, config.screening.budgetMs);
+  const store = new ListStore(callPath, keys, logger, subscriber, {
+    budgetMs: config.screening.budgetMs,
+    localIndexMaxAgeMs: config.screening.localIndexMaxAgeMs,
+  });
   const engine = new ScreeningEngine(
     store,
     rules,

@@ -152,6 +152,7 @@ export class ListAdmin {
       const multi = this.redis.multi();
       const metaIds = new Map<string, string>();
       let added = 0;
+      const addedNumbers: string[] = [];
       for (const entry of entries) {
         // name patterns carry their meta inline; the other kinds point to a meta record
         if (entry.kind === 'name') {
@@ -164,6 +165,7 @@ export class ListAdmin {
         if (entry.kind === 'number') {
           const { bucket, field } = bucketOf(entry.value, state.buckets);
           multi.hset(this.keys.bucket(state.gen, bucket), field, metaId);
+          addedNumbers.push(entry.value);
           added++;
         } else if (entry.kind === 'prefix') multi.hset(this.keys.prefixes(state.gen), entry.value, metaId);
         else multi.hset(this.keys.allow(state.gen), entry.value, metaId);
@@ -171,6 +173,8 @@ export class ListAdmin {
       // count only sizes the buckets of the next import, so an overwritten number counted twice does no harm
       const newPrefixes = entries.filter((e) => e.kind === 'prefix').map((e) => e.value);
       if (newPrefixes.length) multi.hset(this.keys.state, 'pxlens', await this.prefixLengths(state.gen, newPrefixes));
+      // in the same transaction as the numbers: a call-path index that reads the log sees them all or none
+      if (addedNumbers.length) multi.rpush(this.keys.added(state.gen), ...addedNumbers);
       multi.hincrby(this.keys.state, 'count', added);
       multi.hincrby(this.keys.state, 'version', 1);
       const results = await multi.exec();
@@ -369,6 +373,7 @@ export class ListAdmin {
       this.keys.names(gen),
       this.keys.meta(gen),
       this.keys.metaIndex(gen),
+      this.keys.added(gen),
     ];
     for (let b = 0; b < buckets; b++) keys.push(this.keys.bucket(gen, b));
     for (let i = 0; i < keys.length; i += 1000) await this.redis.unlink(...keys.slice(i, i + 1000));

@@ -1,9 +1,11 @@
+import { performance } from 'node:perf_hooks';
 import type { Logger } from '../common/logger';
 import { BudgetExceededError, withinBudget } from '../common/within-budget';
 import { type Redis, redisReady } from '../common/redis';
 import { decodeMeta, decodeNameEntry, type EntryMeta, isExpired, type NameEntry, UNKNOWN_META } from './list-entry';
 import { keyPart, type ListKeys } from './list-keys';
 import { NameMatcher } from './name-folding';
+import { NumberIndex } from './number-index';
 
 /**
  * The call-path side of the lists: one script call answers whole screenings (exact number, longest prefix,
@@ -49,15 +51,31 @@ return out
 `;
 
 /**
- * Loads what engines cache in process — the name patterns, a small list — with the version they belong to.
- * Meta records are not loaded: each look-up brings those of its hits, so a list change costs a process one
- * small read, however many entries (and meta records) the lists hold.
+ * Loads what engines cache in process — the name patterns, the prefixes, the numbers added in place since the
+ * process's number index was built (ARGV[2] its generation, ARGV[3] how much of the additions log it holds) —
+ * with the version and generation they belong to. Meta records are not loaded: each look-up brings those of
+ * its hits, so a list change costs a process one small read, however many entries (and meta records) the lists hold.
  */
 const SNAPSHOT_SCRIPT = `
 local st = redis.call('HMGET', KEYS[1], 'version', 'gen')
-if not st[2] then return {st[1] or '0', {}} end
-return {st[1] or '0', redis.call('HGETALL', ARGV[1] .. ':names:' .. st[2])}
+if not st[2] then return {st[1] or '0', {}, '0', {}, 0, {}} end
+local tag, gen = ARGV[1], st[2]
+local log = tag .. ':added:' .. gen
+local added = {}
+if ARGV[2] == gen then added = redis.call('LRANGE', log, tonumber(ARGV[3]), -1) end
+return {st[1] or '0', redis.call('HGETALL', tag .. ':names:' .. gen), gen, redis.call('HKEYS', tag .. ':px:' .. gen),
+  redis.call('LLEN', log), added}
 `;
+
+/** Where a build of the number index starts: generation, bucket count, length of its additions log. */
+const INDEX_START_SCRIPT = `
+local st = redis.call('HMGET', KEYS[1], 'gen', 'buckets')
+if not st[1] then return {'0', '0', 0} end
+return {st[1], st[2], redis.call('LLEN', ARGV[1] .. ':added:' .. st[1])}
+`;
+
+/** Buckets read by one pipeline while the index is built: replies small enough not to hold up the calls' look-ups. */
+const INDEX_READ_BATCH = 25;
 
 export interface SubscriberRecord {
   /** Allowed numbers (digits) and brands ("brand:amazon") with their expiry (0 = none), expired ones left out. */
@@ -82,8 +100,23 @@ export interface ListLookup {
 
 interface Snapshot {
   version: number;
+  gen: number;
   names: NameMatcher<NameEntry>;
+  prefixes: ReadonlySet<string>;
+  /** Lengths of the listed prefixes, ascending. */
+  prefixLengths: readonly number[];
+  /** Length of the generation's additions log when loaded: an index that holds less is behind. */
+  logLength: number;
 }
+
+const EMPTY_SNAPSHOT: Snapshot = {
+  version: -1,
+  gen: -1,
+  names: new NameMatcher([]),
+  prefixes: new Set(),
+  prefixLengths: [],
+  logLength: 0,
+};
 
 /** exact id, prefix ids, allow id, the subscriber's record, [meta id, meta JSON]… of the hits. */
 type OneReply = [string | null, (string | null)[], string | null, string[], string[]];
@@ -99,7 +132,7 @@ interface PendingLookup {
 
 /** Enough to amortise the client's cost; small enough that Redis works on one batch while node handles the last (16 measured best). */
 const MAX_BATCH = 16;
-type SnapshotReply = [string, string[]];
+type SnapshotReply = [string, string[], string, string[], number, string[]];
 
 const pairs = (flat: string[]): [string, string][] => {
   const out: [string, string][] = [];
@@ -123,23 +156,45 @@ export function parseSubscriber(flat: string[], now = Date.now()): SubscriberRec
   return record;
 }
 
+export interface ListStoreOptions {
+  /** A look-up not answered within this long fails with BudgetExceededError (the call fails open). */
+  budgetMs?: number;
+  /**
+   * Calls from numbers on no list are screened in process (no round trip) while the cached lists were
+   * confirmed current within this long; 0 sends every screening to Redis.
+   */
+  localIndexMaxAgeMs?: number;
+}
+
 export class ListStore {
-  private snapshot: Snapshot = { version: -1, names: new NameMatcher([]) };
+  private snapshot: Snapshot = EMPTY_SNAPSHOT;
   /** Decoded meta records by their JSON (content-addressed, so a record never changes): bounded. */
   private readonly decoded = new Map<string, EntryMeta>();
   private refreshing?: Promise<Snapshot>;
   private listening = false;
+  private readonly budgetMs: number;
+  private readonly maxAgeMs: number;
+  private index?: NumberIndex;
+  private building?: Promise<void>;
+  /** When the cached lists were last known to be Redis' current ones (performance.now()). */
+  private confirmedAt = -Infinity;
+  /** The highest version Redis reported (look-up replies, change notices, polls) since the snapshot's load. */
+  private highestReported = -1;
+  private pollTimer?: NodeJS.Timeout;
+  private polling = false;
 
   constructor(
     private readonly redis: Redis,
     private readonly keys: ListKeys,
     private readonly logger: Logger,
     private readonly subscriber?: Redis,
-    /** A look-up not answered within this long fails with BudgetExceededError (the call fails open). */
-    private readonly budgetMs = 50,
+    options: ListStoreOptions = {},
   ) {
+    this.budgetMs = options.budgetMs ?? 50;
+    this.maxAgeMs = options.localIndexMaxAgeMs ?? 0;
     this.redis.defineCommand('sgLookup', { numberOfKeys: 1, lua: LOOKUP_SCRIPT });
     this.redis.defineCommand('sgSnapshot', { numberOfKeys: 1, lua: SNAPSHOT_SCRIPT });
+    this.redis.defineCommand('sgIndexStart', { numberOfKeys: 1, lua: INDEX_START_SCRIPT });
   }
 
   get cachedVersion(): number {
@@ -158,9 +213,7 @@ export class ListStore {
       this.subscriber.on('message', (channel: string, message: string) => {
         if (channel !== this.keys.changes) return;
         this.logger.debug({ version: Number(message), cached: this.snapshot.version }, 'lists change notice');
-        if (Number(message) > this.snapshot.version) {
-          this.refreshTo(Number(message)).catch((err: Error) => this.logger.warn({ err }, 'list cache refresh failed'));
-        }
+        if (this.reported(Number(message))) this.refreshQuietly(Number(message));
       });
       // a SUBSCRIBE sent while the connection is still in its ready check can be lost (seen with ioredis 5):
       // wait for ready first; if Redis is away, the queued SUBSCRIBE goes out when it is back
@@ -173,6 +226,12 @@ export class ListStore {
         .catch((err: Error) => this.logger.warn({ err: err.message }, 'could not subscribe to list change notices'));
       // Redis away at start: the SUBSCRIBE waits in the queue for Redis, but the call path must not wait with it
       if (ready) await subscribing;
+    }
+    if (this.maxAgeMs > 0 && !this.pollTimer) {
+      // a lost change notice (pub/sub connection dropped) must not keep a stale index answering: without a
+      // confirmation from a look-up or a notice, the version is asked for before the cache grows too old
+      this.pollTimer = setInterval(() => this.poll(), Math.max(50, this.maxAgeMs / 4));
+      this.pollTimer.unref();
     }
     try {
       await this.refresh();
@@ -193,16 +252,167 @@ export class ListStore {
     return snapshot.version >= version ? snapshot : this.refresh();
   }
 
+  private refreshQuietly(version?: number): void {
+    (version === undefined ? this.refresh() : this.refreshTo(version)).catch((err: Error) =>
+      this.logger.warn({ err: err.message }, 'list cache refresh failed'),
+    );
+  }
+
+  /**
+   * Redis said its lists are at `version` just now. True when the cache is not at that version (the caller
+   * reloads); otherwise the cache counts as confirmed current.
+   */
+  private reported(version: number): boolean {
+    if (version > this.highestReported) this.highestReported = version;
+    if (version !== this.snapshot.version) return true;
+    if (this.highestReported <= version) this.confirmedAt = performance.now();
+    return false;
+  }
+
+  private poll(): void {
+    if (this.polling || performance.now() - this.confirmedAt < this.maxAgeMs / 2) return;
+    this.polling = true;
+    this.redis
+      .hget(this.keys.state, 'version')
+      .then((version) => {
+        if (this.reported(Number(version ?? 0))) this.refreshQuietly(Number(version ?? 0));
+      })
+      // Redis away: the index stops answering once the cache is too old, and screening goes degraded as before
+      .catch(() => undefined)
+      .finally(() => (this.polling = false));
+  }
+
   private async loadSnapshot(): Promise<Snapshot> {
-    const call = this.redis as unknown as { sgSnapshot(key: string, tag: string): Promise<SnapshotReply> };
-    const [version, namesFlat] = await call.sgSnapshot(this.keys.state, this.keys.tag);
+    const call = this.redis as unknown as {
+      sgSnapshot(key: string, tag: string, gen: string, offset: string): Promise<SnapshotReply>;
+    };
+    const asked = performance.now();
+    const index = this.index;
+    const offset = index?.logOffset ?? 0;
+    const [version, namesFlat, gen, prefixes, logLength, added] = await call.sgSnapshot(
+      this.keys.state,
+      this.keys.tag,
+      String(index?.gen ?? -1),
+      String(offset),
+    );
     const names = pairs(namesFlat)
       .map(([, json]) => decodeNameEntry(json))
       .filter((e): e is NameEntry => e !== undefined);
-    const snapshot = { version: Number(version), names: new NameMatcher(names) };
-    if (snapshot.version >= this.snapshot.version) this.snapshot = snapshot;
+    const snapshot: Snapshot = {
+      version: Number(version),
+      gen: Number(gen),
+      names: new NameMatcher(names),
+      prefixes: new Set(prefixes),
+      prefixLengths: [...new Set(prefixes.map((p) => p.length))].sort((a, b) => a - b),
+      logLength: Number(logLength),
+    };
+    // loads run one at a time, so the last one read the newest lists (a lower version means they were reset)
+    if (snapshot.version < this.snapshot.version) this.highestReported = snapshot.version;
+    this.snapshot = snapshot;
+    if (this.highestReported <= snapshot.version) this.confirmedAt = asked;
+    if (index && this.index === index && index.gen === snapshot.gen && index.logOffset === offset) index.catchUp(added);
+    if (this.maxAgeMs > 0) {
+      if (this.index?.gen !== snapshot.gen) this.buildIndex();
+      else if (this.index.logOffset < snapshot.logLength) queueMicrotask(() => this.refreshQuietly());
+    }
     this.logger.debug({ version: snapshot.version, names: names.length }, 'list cache loaded');
     return this.snapshot;
+  }
+
+  /**
+   * Reads the current generation's numbers into a new index, in small pipelines on the call-path connection
+   * (the calls' look-ups go on between them; until it is built they all go to Redis).
+   */
+  private buildIndex(): void {
+    this.building ??= this.readIndex()
+      .catch((err: Error) =>
+        this.logger.warn({ err: err.message }, 'local number index not built; screening asks Redis'),
+      )
+      .finally(() => (this.building = undefined));
+  }
+
+  private async readIndex(): Promise<void> {
+    const started = performance.now();
+    const call = this.redis as unknown as { sgIndexStart(key: string, tag: string): Promise<[string, string, number]> };
+    const [genText, bucketsText, logLength] = await call.sgIndexStart(this.keys.state, this.keys.tag);
+    const gen = Number(genText);
+    const buckets = Number(bucketsText);
+    let numbers = new Float64Array(1024);
+    let count = 0;
+    for (let first = 0; first < buckets; first += INDEX_READ_BATCH) {
+      const pipeline = this.redis.pipeline();
+      const last = Math.min(first + INDEX_READ_BATCH, buckets);
+      for (let b = first; b < last; b++) pipeline.hkeys(this.keys.bucket(gen, b));
+      const replies = (await pipeline.exec()) ?? [];
+      for (let i = 0; i < replies.length; i++) {
+        const [err, fields] = replies[i];
+        if (err) throw err;
+        for (const field of fields as string[]) {
+          if (count === numbers.length) {
+            const grown = new Float64Array(numbers.length * 2);
+            grown.set(numbers);
+            numbers = grown;
+          }
+          numbers[count++] = Number(field) * buckets + first + i;
+        }
+      }
+    }
+    // an import may have replaced the generation while it was read (its buckets dropped half-way): read again
+    if (Number(await this.redis.hget(this.keys.state, 'gen')) !== gen) {
+      queueMicrotask(() => this.refreshQuietly());
+      return;
+    }
+    this.index = NumberIndex.fromNumbers(gen, numbers.slice(0, count), logLength);
+    this.logger.info(
+      { gen, numbers: count, ms: Math.round(performance.now() - started) },
+      'local number index built: calls from numbers on no list are screened without a Redis round trip',
+    );
+    // numbers added while it was read are in the additions log: catch up before it answers
+    await this.refresh();
+  }
+
+  /** Resolves when the number index serves the current generation (benchmarks, tests); false when it is off. */
+  async whenIndexed(timeoutMs = 60000): Promise<boolean> {
+    if (this.maxAgeMs <= 0) return false;
+    const deadline = Date.now() + timeoutMs;
+    while (!this.indexCurrent()) {
+      if (Date.now() > deadline) throw new Error(`local number index not ready within ${timeoutMs} ms`);
+      if (!this.building && !this.refreshing) this.refreshQuietly();
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return true;
+  }
+
+  private indexCurrent(): boolean {
+    const index = this.index;
+    const snapshot = this.snapshot;
+    return (
+      index !== undefined &&
+      index.gen === snapshot.gen &&
+      index.logOffset >= snapshot.logLength &&
+      this.highestReported <= snapshot.version &&
+      performance.now() - this.confirmedAt <= this.maxAgeMs
+    );
+  }
+
+  /**
+   * The look-up for callers whose numbers are on no list (exact or prefix), answered in process; undefined
+   * when any of them may be listed or the cache cannot vouch for the lists now (then ask Redis). It has no
+   * subscriber record: the engine uses it only for calls it allows, which a subscriber's record cannot change.
+   */
+  localLookup(digitsList: readonly (string | undefined)[]): ListLookup | undefined {
+    if (this.maxAgeMs <= 0 || !this.indexCurrent()) return undefined;
+    const index = this.index as NumberIndex;
+    const { prefixes, prefixLengths, version, names } = this.snapshot;
+    for (const digits of digitsList) {
+      if (!digits || !/^\d{1,15}$/.test(digits)) continue; // Redis would look up no number either
+      if (index.has(digits)) return undefined;
+      for (const len of prefixLengths) {
+        if (len >= digits.length) break;
+        if (prefixes.has(digits.slice(0, len))) return undefined;
+      }
+    }
+    return { version, names };
   }
 
   /** One round trip in the common case; a second only right after the lists changed. */
@@ -243,6 +453,7 @@ export class ListStore {
     try {
       const [versionText, prefixLengthsText, ...replies] = await call.sgLookup(this.keys.state, this.keys.tag, ...args);
       const version = Number(versionText);
+      this.reported(version);
       const prefixLengths = prefixLengthsText ? prefixLengthsText.split(',').map(Number) : [];
       const snapshot = version === this.snapshot.version ? this.snapshot : await this.refreshTo(version);
       const now = Date.now();
@@ -335,6 +546,8 @@ export class ListStore {
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.pollTimer);
+    this.pollTimer = undefined;
     if (this.subscriber && this.listening) {
       this.listening = false;
       // closing the connection ends the subscription too: never wait on a Redis that is gone

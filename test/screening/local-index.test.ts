@@ -1,0 +1,194 @@
+import fc from 'fast-check';
+import type { Config } from '../../services/common/config';
+import { createRedis } from '../../services/common/redis';
+import { openListAdmin, openScreening, type ListAdministration, type Screening } from '../../services/screening';
+import type { ListEntry } from '../../services/screening/list-entry';
+import { ListKeys } from '../../services/screening/list-keys';
+import { ListStore } from '../../services/screening/list-store';
+import { NumberIndex } from '../../services/screening/number-index';
+import { seedEntries } from '../../services/screening/seed';
+import type { ScreeningRequest, Verdict } from '../../services/screening/verdict';
+import { quietLogger, testConfig } from '../support/config';
+import { dropPrefix, freePort, PrivateRedis } from '../support/redis';
+
+const entry = (kind: ListEntry['kind'], value: string, extra: Partial<ListEntry> = {}): ListEntry => ({
+  kind,
+  value,
+  source: 'test',
+  origin: 'admin',
+  addedAt: Date.now(),
+  brand: 'paypal',
+  ...extra,
+});
+
+async function until(check: () => boolean | Promise<boolean>, timeoutMs = 3000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** Listed numbers of the test lists: German mobile numbers 49151 0000 0000 + 7·i. */
+const LISTED = Array.from({ length: 3000 }, (_, i) => String(4915100000000 + 7 * i));
+
+describe('NumberIndex', () => {
+  it('answers exactly as a set of the same numbers (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 1, max: 999_999_999_999_999 }), { maxLength: 300 }),
+        fc.array(fc.integer({ min: 1, max: 999_999_999_999_999 }), { maxLength: 20 }),
+        fc.array(fc.integer({ min: 1, max: 999_999_999_999_999 }), { maxLength: 50 }),
+        (listed, addedLater, probes) => {
+          const index = NumberIndex.fromNumbers(1, Float64Array.from(listed), 0);
+          index.catchUp(addedLater.map(String));
+          const all = new Set([...listed, ...addedLater]);
+          for (const n of [...probes, ...listed, ...addedLater]) expect(index.has(String(n))).toBe(all.has(n));
+          expect(index.logOffset).toBe(addedLater.length);
+        },
+      ),
+      { seed: 14, numRuns: 300 },
+    );
+  });
+});
+
+describe('screening from the local number index', () => {
+  let config: Config;
+  let lists: ListAdministration;
+  let screening: Screening;
+
+  beforeEach(async () => {
+    config = testConfig();
+    lists = await openListAdmin(config, quietLogger());
+    await lists.admin.import([...seedEntries(lists.brands), ...LISTED.map((n) => entry('number', n))]);
+    screening = await openScreening(config, quietLogger());
+    expect(await screening.store.whenIndexed()).toBe(true);
+  });
+  afterEach(async () => {
+    await screening.close();
+    await lists.close();
+    await dropPrefix(config.redis.keyPrefix);
+  });
+
+  const comparable = (v: Verdict): object => ({
+    verdict: v.verdict,
+    score: v.score,
+    brand: v.brand,
+    codes: v.reasons.map((r) => `${r.code}${r.suppressed ? ' (suppressed)' : ''}`),
+    caller: v.caller,
+    degraded: v.degraded,
+  });
+
+  it('gives every call the verdict Redis gives it, and answers calls from numbers on no list in process', async () => {
+    // a second engine on the same lists that asks Redis for every call
+    const redisOnly = await openScreening(
+      testConfig({ redis: { keyPrefix: config.redis.keyPrefix }, screening: { localIndexMaxAgeMs: 0 } }),
+      quietLogger(),
+    );
+    try {
+      const caller = fc.oneof(
+        fc.constantFrom(...LISTED.slice(0, 50)).map((n) => `+${n}`),
+        fc.constantFrom('+18882804331', '+498003638469', '08003638469', '110', '+49 30 901820'),
+        fc.integer({ min: 1_000_000, max: 99_999_999 }).map((n) => `+4930${n}`),
+        fc.integer({ min: 1_000_000, max: 9_999_999 }).map((n) => `0171${n}`),
+        fc.integer({ min: 0, max: 9_999_999 }).map((n) => `+1212${String(n).padStart(7, '0')}`),
+      );
+      const name = fc.constantFrom(undefined, 'Erika Mustermann', 'Amazon', 'AMAZON-Service', 'Amazonas Reisen');
+      const before = screening.engine.localScreenings;
+      await fc.assert(
+        fc.asyncProperty(caller, name, fc.constantFrom('de-national', 'de-international'), async (from, n, trunk) => {
+          const request: ScreeningRequest = { from, to: '+4930901820', trunk, ...(n ? { name: n } : {}) };
+          const [local, remote] = await Promise.all([
+            screening.engine.screen(request),
+            redisOnly.engine.screen(request),
+          ]);
+          expect(comparable(local)).toEqual(comparable(remote));
+        }),
+        { seed: 7, numRuns: 400 },
+      );
+      expect(redisOnly.engine.localScreenings).toBe(0);
+      expect(screening.engine.localScreenings - before).toBeGreaterThan(100);
+    } finally {
+      await redisOnly.close();
+    }
+  });
+
+  it('follows numbers and prefixes added and removed in place, and a replacing import', async () => {
+    const screen = (from: string): Promise<Verdict> => screening.engine.screen({ from, trunk: 'de-national' });
+    const fresh = '+4930555123456';
+    expect((await screen(fresh)).verdict).toBe('allow');
+    const local = screening.engine.localScreenings;
+    expect(local).toBeGreaterThan(0);
+
+    let version = await lists.admin.add([entry('number', '4930555123456', { brand: 'paypal' })]);
+    // this process's change notice marks the cache behind before the admin's own reply is handled
+    expect((await screen(fresh)).verdict).toBe('warn');
+    await until(() => screening.store.cachedVersion === version);
+    expect((await screen(fresh)).verdict).toBe('warn');
+    expect(screening.store.localLookup(['4930555123456'])).toBeUndefined();
+
+    version = await lists.admin.add([entry('prefix', '4930777', { brand: 'paypal', label: 'range' })]);
+    await until(() => screening.store.cachedVersion === version);
+    expect(codes(await screen('+493077712345'))).toContain('brand-prefix');
+
+    expect(await lists.admin.remove('number', '4930555123456')).toBe(true);
+    await until(async () => (await screen(fresh)).verdict === 'allow');
+
+    // an import makes a new generation: the index is read again, and numbers dropped from the lists are clean
+    await lists.admin.import([...seedEntries(lists.brands), entry('number', '4930666000111', { brand: 'paypal' })], {
+      replace: { kinds: ['number', 'prefix', 'name'] },
+    });
+    expect(await screening.store.whenIndexed()).toBe(true);
+    expect((await screen('+4930666000111')).verdict).toBe('warn');
+    const beforeDropped = screening.engine.localScreenings;
+    expect((await screen(`+${LISTED[10]}`)).verdict).toBe('allow');
+    expect(screening.engine.localScreenings).toBe(beforeDropped + 1);
+    expect((await screen('+493077712345')).verdict).toBe('allow');
+  });
+
+  it('a process that misses change notices stops answering from its index within its max age', async () => {
+    // a store with no pub/sub connection: it learns of changes only from look-ups and its poll
+    const redis = createRedis(config.redis, 'call-path');
+    const store = new ListStore(redis, new ListKeys(config.redis.keyPrefix), quietLogger(), undefined, {
+      localIndexMaxAgeMs: 300,
+    });
+    try {
+      await store.start();
+      expect(await store.whenIndexed()).toBe(true);
+      expect(store.localLookup(['4930888000111'])).toBeDefined();
+      await lists.admin.add([entry('number', '4930888000111')]);
+      const added = Date.now();
+      await until(() => store.localLookup(['4930888000111']) === undefined);
+      expect(Date.now() - added).toBeLessThan(1000);
+      // caught up from the additions log, the index answers again, for every other number
+      await until(() => store.localLookup(['4930888000112']) !== undefined);
+      expect(store.localLookup(['4930888000111'])).toBeUndefined();
+    } finally {
+      await store.stop();
+      redis.disconnect();
+    }
+  });
+
+  it('with Redis gone, calls go degraded (fail open) once the cache is too old to vouch for the lists', async () => {
+    const privateRedis = new PrivateRedis(await freePort());
+    await privateRedis.start();
+    const own = testConfig({ redis: { url: privateRedis.url }, screening: { localIndexMaxAgeMs: 300 } });
+    const admin = await openListAdmin(own, quietLogger());
+    const engine = await openScreening(own, quietLogger());
+    try {
+      await admin.admin.import(seedEntries(admin.brands));
+      await until(() => engine.store.localLookup(['4930901820']) !== undefined);
+      expect((await engine.engine.screen({ from: '+4930901820' })).degraded).toBe(false);
+      await privateRedis.stop();
+      await until(async () => (await engine.engine.screen({ from: '+4930901820' })).degraded, 2000);
+      // the brand's number was never answered locally
+      expect((await engine.engine.screen({ from: '+18882804331' })).degraded).toBe(true);
+    } finally {
+      await engine.close();
+      await admin.close();
+      await privateRedis.stop();
+    }
+  });
+});
+
+const codes = (v: Verdict): string[] => v.reasons.filter((r) => !r.suppressed).map((r) => r.code);
