@@ -1,7 +1,7 @@
 /**
  * npm run bench:screen: screenings/s and latency of the engine alone and end to end with Redis,
  * at 10k and 1M listed numbers, and Redis bytes per listed number. Uses its own key prefix and cleans up.
- * Options (env): BENCH_SIZES=10000,1000000  BENCH_SECONDS=5  BENCH_CONCURRENCY=64
+ * Options (env): BENCH_SIZES=10000,1000000  BENCH_SECONDS=5  BENCH_CONCURRENCY=64  BENCH_LOCAL_INDEX=0,2000
  */
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
@@ -20,6 +20,8 @@ import { fmt, report, summarize } from './stats';
 const sizes = (process.env.BENCH_SIZES ?? '10000,1000000').split(',').map(Number);
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 64);
+/** localIndexMaxAgeMs of each measured run: 0 = every screening asks Redis (before the index), 2000 = the default. */
+const modes = (process.env.BENCH_LOCAL_INDEX ?? '0,2000').split(',').map(Number);
 const prefix = `bench${randomBytes(3).toString('hex')}:`;
 const config = loadConfig({ overrides: { log: { level: 'warn' }, redis: { keyPrefix: prefix } } });
 const logger = createLogger({ level: 'warn' });
@@ -126,7 +128,36 @@ async function endToEnd(listed: number): Promise<void> {
   for (let b = 0; b < state.buckets; b++) pipeline.memory('USAGE', `{${prefix}lists}:n:${state.gen}:${b}`);
   for (const [, bytes] of (await pipeline.exec()) ?? []) keyBytes += Number(bytes ?? 0);
 
-  const screening = await openScreening(config, logger);
+  report(`lists, ${listed.toLocaleString('en')} listed numbers`, [
+    ['import time', `${(importMs / 1000).toFixed(1)} s`],
+    ['Redis bytes / number (bucket keys)', (keyBytes / listed).toFixed(2)],
+    ['Redis bytes / number (used_memory Δ)', ((after - before) / listed).toFixed(2)],
+    ['buckets', `${state.buckets.toLocaleString('en')} (~${Math.round(listed / state.buckets)} numbers each)`],
+  ]);
+  // before: every screening asks Redis; after: calls from numbers on no list are answered by the local index
+  for (const maxAgeMs of modes) await measure(listed, maxAgeMs, raw);
+  await admin.close();
+  // clean up this prefix
+  let cursor = '0';
+  do {
+    const [next, keys] = await raw.scan(cursor, 'MATCH', `{${prefix}*`, 'COUNT', 5000);
+    cursor = next;
+    if (keys.length) await raw.unlink(...keys);
+  } while (cursor !== '0');
+  raw.disconnect();
+}
+
+async function measure(listed: number, localIndexMaxAgeMs: number, raw: IORedis): Promise<void> {
+  const indexStart = performance.now();
+  const screening = await openScreening(
+    loadConfig({
+      overrides: { log: { level: 'warn' }, redis: { keyPrefix: prefix }, screening: { localIndexMaxAgeMs } },
+    }),
+    logger,
+  );
+  const indexed = await screening.store.whenIndexed(120000);
+  const indexMs = performance.now() - indexStart;
+  const indexBytes = screening.store.indexBytes;
   // the floor: one bare HGET round trip on a connection made like the call path's, one in flight, taken
   // alternately with the screenings so that both see the same moments of this machine's Redis jitter
   const floorClient = createRedis(config.redis, 'call-path', 'spoofguard-bench-floor');
@@ -152,19 +183,23 @@ async function endToEnd(listed: number): Promise<void> {
     const info = await raw.info('cpu');
     return Number(/used_cpu_user:([\d.]+)/.exec(info)?.[1]) + Number(/used_cpu_sys:([\d.]+)/.exec(info)?.[1]);
   };
+  const localBefore = screening.engine.localScreenings;
+  const cachedBefore = screening.store.cachedAnswers;
   const redisCpuBefore = await redisCpu();
   const cpuBefore = process.cpuUsage();
   const deadline = performance.now() + seconds * 1000;
   const startedAt = performance.now();
+  let next = 0;
   await Promise.all(
-    Array.from({ length: concurrency }, async (_, w) => {
-      let i = w;
+    Array.from({ length: concurrency }, async () => {
       while (performance.now() < deadline) {
+        // calls arrive as I/O, each in its own turn of the event loop (a call answered in process must not chain
+        // the next in microtasks, starving the other slots' Redis replies); each slot takes the next call of the mix
+        await new Promise((r) => setImmediate(r));
         const t0 = performance.now();
-        const v = await screening.engine.screen(nextRequest(i, listed));
+        const v = await screening.engine.screen(nextRequest(next++, listed));
         lat.push(performance.now() - t0);
         if (v.degraded) degraded++;
-        i += concurrency;
         done++;
       }
     }),
@@ -173,33 +208,37 @@ async function endToEnd(listed: number): Promise<void> {
   const cpu = process.cpuUsage(cpuBefore);
   const nodeCpuUs = (cpu.user + cpu.system) / done;
   const redisCpuUs = (((await redisCpu()) - redisCpuBefore) * 1e6) / done;
+  const local = screening.engine.localScreenings - localBefore;
   const s = summarize(seq);
   const f = summarize(floor);
   const c = summarize(lat);
-  report(`end to end with Redis, ${listed.toLocaleString('en')} listed numbers`, [
-    ['import time', `${(importMs / 1000).toFixed(1)} s`],
-    ['Redis bytes / number (bucket keys)', (keyBytes / listed).toFixed(2)],
-    ['Redis bytes / number (used_memory Δ)', ((after - before) / listed).toFixed(2)],
-    ['buckets', `${state.buckets.toLocaleString('en')} (~${Math.round(listed / state.buckets)} numbers each)`],
-    ['latency p50 / p99, 1 in flight', `${fmt(s.p50)} / ${fmt(s.p99)}`],
-    ['floor: bare HGET p50 / p99', `${fmt(f.p50)} / ${fmt(f.p99)}`],
-    ['p99 screening / p99 HGET', `${(s.p99 / f.p99).toFixed(2)}× (target ≤ 1.3×)`],
-    [`screenings/s, ${concurrency} in flight`, Math.round(rate).toLocaleString('en')],
-    [`latency p50 / p99, ${concurrency} in flight`, `${fmt(c.p50)} / ${fmt(c.p99)}`],
-    ['CPU a screening: node / Redis', `${nodeCpuUs.toFixed(0)} µs / ${redisCpuUs.toFixed(0)} µs`],
-    ['degraded screenings', String(degraded)],
-    ['number-parse cache hit rate', hitRate()],
-  ]);
+  report(
+    `end to end with Redis, ${listed.toLocaleString('en')} listed numbers, ${
+      indexed ? `local number index (max age ${localIndexMaxAgeMs} ms)` : 'every screening asks Redis (index off)'
+    }`,
+    [
+      ...(indexed
+        ? ([
+            ['index ready after', `${(indexMs / 1000).toFixed(2)} s`],
+            ['process bytes / number (index)', (indexBytes / listed).toFixed(2)],
+          ] as [string, string][])
+        : []),
+      ['latency p50 / p99, 1 in flight', `${fmt(s.p50)} / ${fmt(s.p99)}`],
+      ['floor: bare HGET p50 / p99', `${fmt(f.p50)} / ${fmt(f.p99)}`],
+      ['p99 screening / p99 HGET', `${(s.p99 / f.p99).toFixed(2)}× (target ≤ 1.3×)`],
+      [`screenings/s, ${concurrency} in flight`, Math.round(rate).toLocaleString('en')],
+      [`latency p50 / p99, ${concurrency} in flight`, `${fmt(c.p50)} / ${fmt(c.p99)}`],
+      ['allowed in process (local index)', `${((100 * local) / done).toFixed(1)} %`],
+      [
+        'answered from cached answers',
+        `${((100 * (screening.store.cachedAnswers - cachedBefore)) / done).toFixed(1)} %`,
+      ],
+      ['CPU a screening: node / Redis', `${nodeCpuUs.toFixed(0)} µs / ${redisCpuUs.toFixed(0)} µs`],
+      ['degraded screenings', String(degraded)],
+      ['number-parse cache hit rate', hitRate()],
+    ],
+  );
   await screening.close();
-  await admin.close();
-  // clean up this prefix
-  let cursor = '0';
-  do {
-    const [next, keys] = await raw.scan(cursor, 'MATCH', `{${prefix}*`, 'COUNT', 5000);
-    cursor = next;
-    if (keys.length) await raw.unlink(...keys);
-  } while (cursor !== '0');
-  raw.disconnect();
 }
 
 async function main(): Promise<void> {

@@ -384,14 +384,28 @@ export class ListAdmin {
     return this.import([]);
   }
 
-  // Subscriber preferences and allowlists: small hashes of their own, written directly.
+  // Subscriber preferences and allowlists: small hashes of their own, written directly. Call-path processes
+  // cache them per list version, so each change bumps the version and is announced like a list change.
+
+  private async changeSubscriber(write: (multi: ReturnType<Redis['multi']>) => void): Promise<unknown[]> {
+    const multi = this.redis.multi();
+    write(multi);
+    multi.hincrby(this.keys.state, 'version', 1);
+    const results = ((await multi.exec()) ?? []).map(([err, value]) => {
+      if (err) throw err;
+      return value;
+    });
+    await this.publish(Number(results[results.length - 1]));
+    return results;
+  }
 
   async allowForSubscriber(called: string, what: string, expiresAt = 0): Promise<void> {
-    await this.redis.hset(this.keys.subscriber(called), `allow:${what}`, String(expiresAt));
+    await this.changeSubscriber((m) => m.hset(this.keys.subscriber(called), `allow:${what}`, String(expiresAt)));
   }
 
   async disallowForSubscriber(called: string, what: string): Promise<boolean> {
-    return (await this.redis.hdel(this.keys.subscriber(called), `allow:${what}`)) > 0;
+    const [removed] = await this.changeSubscriber((m) => m.hdel(this.keys.subscriber(called), `allow:${what}`));
+    return Number(removed) > 0;
   }
 
   /** A subscriber's preferences and personal allowlist (number digits or brand:<id> → expiry, 0 = none). */
@@ -415,6 +429,6 @@ export class ListAdmin {
     const fields: Record<string, string> = {};
     if (prefs.warnings !== undefined) fields['pref:warnings'] = prefs.warnings ? 'on' : 'off';
     if (prefs.language !== undefined) fields['pref:lang'] = prefs.language;
-    if (Object.keys(fields).length) await this.redis.hset(this.keys.subscriber(called), fields);
+    if (Object.keys(fields).length) await this.changeSubscriber((m) => m.hset(this.keys.subscriber(called), fields));
   }
 }

@@ -2,7 +2,8 @@
  * Redis key layout of the lists. Every key of one deployment shares the hash tag {<prefix>lists}, so the
  * look-up script may touch them all in one call, also on Redis Cluster.
  *
- *   state                hash: version, gen, buckets, count: the generation readers use
+ *   state                hash: version (bumped by every list and subscriber-record change), gen, buckets, count:
+ *                        the generation readers use
  *   n:<gen>:<bucket>     hash: exact brand numbers; field = floor(n / buckets), value = meta id
  *   added:<gen>          list: digits of the numbers added to generation <gen> in place, in order (call-path
  *                        processes keep their in-process number index up to date from it)

@@ -6,6 +6,7 @@ import { decodeMeta, decodeNameEntry, type EntryMeta, isExpired, type NameEntry,
 import { keyPart, type ListKeys } from './list-keys';
 import { NameMatcher } from './name-folding';
 import { NumberIndex } from './number-index';
+import { RecentCache } from './recent-cache';
 
 /**
  * The call-path side of the lists: one script call answers whole screenings (exact number, longest prefix,
@@ -130,6 +131,22 @@ interface PendingLookup {
   reject(err: unknown): void;
 }
 
+interface CachedNumber {
+  /** The script's answer for the number (its subscriber part unused). */
+  reply: OneReply;
+  prefixLengths: number[];
+}
+const NO_NUMBER: CachedNumber = { reply: [null, [], null, [], []], prefixLengths: [] };
+
+interface AnswerCache {
+  numbers: RecentCache<CachedNumber>;
+  /** Subscriber record as the script returns it (flat field/value list; empty: none). */
+  subscribers: RecentCache<string[]>;
+}
+
+/** Answers kept per version, for callers and for subscribers each. */
+const ANSWER_CACHE_SIZE = 20_000;
+
 /** Enough to amortise the client's cost; small enough that Redis works on one batch while node handles the last (16 measured best). */
 const MAX_BATCH = 16;
 type SnapshotReply = [string, string[], string, string[], number, string[]];
@@ -182,6 +199,14 @@ export class ListStore {
   private highestReported = -1;
   private pollTimer?: NodeJS.Timeout;
   private polling = false;
+  /**
+   * Redis' answers for the current version, by caller digits (hits and their meta) and by subscriber (the
+   * record), so that a repeat caller — a spoofed brand number calls many subscribers — costs no round trip.
+   * Replaced whole when the version changes (every list and subscriber-record change bumps it).
+   */
+  private answers = this.newAnswerCache();
+  /** Look-ups answered from `answers` (benchmarks, tests). */
+  cachedAnswers = 0;
 
   constructor(
     private readonly redis: Redis,
@@ -308,6 +333,7 @@ export class ListStore {
     };
     // loads run one at a time, so the last one read the newest lists (a lower version means they were reset)
     if (snapshot.version < this.snapshot.version) this.highestReported = snapshot.version;
+    if (snapshot.version !== this.snapshot.version) this.answers = this.newAnswerCache();
     this.snapshot = snapshot;
     if (this.highestReported <= snapshot.version) this.confirmedAt = asked;
     if (index && this.index === index && index.gen === snapshot.gen && index.logOffset === offset) index.catchUp(added);
@@ -383,15 +409,21 @@ export class ListStore {
     return true;
   }
 
+  /** Memory the number index holds (0 when there is none). */
+  get indexBytes(): number {
+    return this.index?.bytes ?? 0;
+  }
+
+  /** The cached lists are Redis' current ones: no newer version reported, confirmed within the max age. */
+  private cacheCurrent(): boolean {
+    return this.highestReported <= this.snapshot.version && performance.now() - this.confirmedAt <= this.maxAgeMs;
+  }
+
   private indexCurrent(): boolean {
     const index = this.index;
     const snapshot = this.snapshot;
     return (
-      index !== undefined &&
-      index.gen === snapshot.gen &&
-      index.logOffset >= snapshot.logLength &&
-      this.highestReported <= snapshot.version &&
-      performance.now() - this.confirmedAt <= this.maxAgeMs
+      index !== undefined && index.gen === snapshot.gen && index.logOffset >= snapshot.logLength && this.cacheCurrent()
     );
   }
 
@@ -415,12 +447,22 @@ export class ListStore {
     return { version, names };
   }
 
-  /** One round trip in the common case; a second only right after the lists changed. */
+  /**
+   * One round trip in the common case, none when this version's answers for the caller and the subscriber are
+   * at hand, a second only right after the lists changed.
+   */
   lookup(digits: string | undefined, subscriberKey: string | undefined): Promise<ListLookup> {
+    const number = digits && /^\d{1,15}$/.test(digits) ? digits : '';
+    const subscriber = subscriberKey ? keyPart(subscriberKey) : '';
+    const cached = this.cachedLookup(number, subscriber);
+    if (cached) {
+      this.cachedAnswers++;
+      return Promise.resolve(cached);
+    }
     return new Promise((resolve, reject) => {
       this.pending.push({
-        digits: digits && /^\d{1,15}$/.test(digits) ? digits : '',
-        subscriber: subscriberKey ? keyPart(subscriberKey) : '',
+        digits: number,
+        subscriber,
         deadline: Date.now() + this.budgetMs,
         resolve,
         reject,
@@ -457,7 +499,15 @@ export class ListStore {
       const prefixLengths = prefixLengthsText ? prefixLengthsText.split(',').map(Number) : [];
       const snapshot = version === this.snapshot.version ? this.snapshot : await this.refreshTo(version);
       const now = Date.now();
-      batch.forEach((p, i) => p.resolve(this.toLookup(version, replies[i], p.digits, prefixLengths, snapshot, now)));
+      const keep = this.maxAgeMs > 0 && version === this.snapshot.version;
+      batch.forEach((p, i) => {
+        const reply = replies[i];
+        if (keep) {
+          if (p.digits) this.answers.numbers.set(p.digits, { reply, prefixLengths });
+          if (p.subscriber) this.answers.subscribers.set(p.subscriber, reply[3]);
+        }
+        p.resolve(this.toLookup(version, reply, p.digits, prefixLengths, snapshot, now));
+      });
     } catch (err) {
       for (const p of batch) p.reject(err);
     } finally {
@@ -495,6 +545,32 @@ export class ListStore {
       } else next = Math.min(next, watched.deadline);
     }
     if (next !== Infinity) this.armBudgetTimer(next);
+  }
+
+  private newAnswerCache(): AnswerCache {
+    return { numbers: new RecentCache(ANSWER_CACHE_SIZE), subscribers: new RecentCache(ANSWER_CACHE_SIZE) };
+  }
+
+  /** This version's answer, put together from what Redis said for the caller and for the subscriber. */
+  private cachedLookup(digits: string, subscriber: string): ListLookup | undefined {
+    if (this.maxAgeMs <= 0 || !this.cacheCurrent()) return undefined;
+    const snapshot = this.snapshot;
+    let number: CachedNumber | undefined = NO_NUMBER;
+    if (digits) {
+      number = this.answers.numbers.peek(digits);
+      if (!number && this.localLookup([digits])) number = NO_NUMBER;
+    }
+    const subFlat = subscriber ? this.answers.subscribers.peek(subscriber) : [];
+    if (!number || !subFlat) return undefined;
+    const [exactId, prefixIds, allowId, , metaFlat] = number.reply;
+    return this.toLookup(
+      snapshot.version,
+      [exactId, prefixIds, allowId, subFlat, metaFlat],
+      digits,
+      number.prefixLengths,
+      snapshot,
+      Date.now(),
+    );
   }
 
   private toLookup(

@@ -26,6 +26,11 @@ export class NumberIndex {
     return this.sorted.length + this.added.size;
   }
 
+  /** Bytes it holds: the sorted numbers, and about 40 a number added since (a Set of doubles). */
+  get bytes(): number {
+    return this.sorted.byteLength + this.added.size * 40;
+  }
+
   /** Numbers added to the generation in place (its additions log, from `logOffset` on). */
   catchUp(digits: readonly string[]): void {
     for (const d of digits) this.added.add(Number(d));

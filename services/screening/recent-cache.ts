@@ -24,12 +24,17 @@ export class RecentCache<V> {
       this.misses++;
       value = compute();
     }
+    this.set(key, value);
+    return value;
+  }
+
+  /** Keeps `value` for `key` (replacing what was kept). */
+  set(key: string, value: V): void {
     if (this.young.size >= this.capacity / 2) {
       this.old = this.young;
       this.young = new Map();
     }
     this.young.set(key, value);
-    return value;
   }
 
   /** The value kept for `key`, if any, without counting or refreshing it. */

@@ -12,7 +12,12 @@ const amazon = { from: '"Amazon" <sip:+18882804331@x>', trunk: 'de-national' };
 
 beforeAll(async () => {
   redis = await PrivateRedis.start();
-  config = testConfig({ redis: { url: redis.url, connectTimeoutMs: 500 }, screening: { budgetMs: 50 } });
+  // every screening asks Redis here: how the cached answers and the local index ride out an outage (for at
+  // most their max age) is tested in local-index.test.ts
+  config = testConfig({
+    redis: { url: redis.url, connectTimeoutMs: 500 },
+    screening: { budgetMs: 50, localIndexMaxAgeMs: 0 },
+  });
   screening = await seededScreening(config);
 });
 afterAll(async () => {

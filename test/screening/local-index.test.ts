@@ -70,6 +70,12 @@ describe('screening from the local number index', () => {
     await dropPrefix(config.redis.keyPrefix);
   });
 
+  /** The process has the version the admin wrote last (its change notice came in). */
+  const settled = async (): Promise<void> => {
+    const { version } = await lists.admin.state();
+    await until(() => screening.store.cachedVersion === version);
+  };
+
   const comparable = (v: Verdict): object => ({
     verdict: v.verdict,
     score: v.score,
@@ -107,7 +113,10 @@ describe('screening from the local number index', () => {
         { seed: 7, numRuns: 400 },
       );
       expect(redisOnly.engine.localScreenings).toBe(0);
+      expect(redisOnly.store.cachedAnswers).toBe(0);
       expect(screening.engine.localScreenings - before).toBeGreaterThan(100);
+      // listed callers seen before were answered from this version's cached answers
+      expect(screening.store.cachedAnswers).toBeGreaterThan(20);
     } finally {
       await redisOnly.close();
     }
@@ -121,8 +130,7 @@ describe('screening from the local number index', () => {
     expect(local).toBeGreaterThan(0);
 
     let version = await lists.admin.add([entry('number', '4930555123456', { brand: 'paypal' })]);
-    // this process's change notice marks the cache behind before the admin's own reply is handled
-    expect((await screen(fresh)).verdict).toBe('warn');
+    // the change reaches the process with its notice (another connection: not necessarily before the reply)
     await until(() => screening.store.cachedVersion === version);
     expect((await screen(fresh)).verdict).toBe('warn');
     expect(screening.store.localLookup(['4930555123456'])).toBeUndefined();
@@ -144,6 +152,35 @@ describe('screening from the local number index', () => {
     expect((await screen(`+${LISTED[10]}`)).verdict).toBe('allow');
     expect(screening.engine.localScreenings).toBe(beforeDropped + 1);
     expect((await screen('+493077712345')).verdict).toBe('allow');
+  });
+
+  it('answers a repeat caller from the cached answers, and follows subscriber-record changes at once', async () => {
+    const amazon = { from: '+18882804331', to: '+4930901820', trunk: 'de-international' };
+    expect((await screening.engine.screen(amazon)).verdict).toBe('warn');
+    const cached = screening.store.cachedAnswers;
+    expect((await screening.engine.screen(amazon)).verdict).toBe('warn');
+    expect(screening.store.cachedAnswers).toBe(cached + 1);
+
+    // a brand allowance that expires: the cached record is judged at the moment of the call
+    await lists.admin.allowForSubscriber('4930901820', 'brand:amazon', Date.now() + 400);
+    await settled();
+    const allowed = await screening.engine.screen(amazon);
+    expect(allowed.verdict).toBe('allow');
+    expect(codes(allowed)).toContain('subscriber-allowlisted');
+    expect((await screening.engine.screen(amazon)).verdict).toBe('allow');
+    expect(screening.store.cachedAnswers).toBeGreaterThan(cached + 1);
+    await new Promise((r) => setTimeout(r, 450));
+    expect((await screening.engine.screen(amazon)).verdict).toBe('warn');
+
+    await lists.admin.setSubscriberPreferences('4930901820', { warnings: false, language: 'en' });
+    await settled();
+    const off = await screening.engine.screen(amazon);
+    expect(off).toMatchObject({ verdict: 'allow', warningsOff: true, language: 'en' });
+    await lists.admin.setSubscriberPreferences('4930901820', { warnings: true });
+    await settled();
+    expect((await screening.engine.screen(amazon)).verdict).toBe('warn');
+    // another subscriber was never affected
+    expect((await screening.engine.screen({ ...amazon, to: '+4930901899' })).verdict).toBe('warn');
   });
 
   it('a process that misses change notices stops answering from its index within its max age', async () => {
@@ -178,11 +215,19 @@ describe('screening from the local number index', () => {
     try {
       await admin.admin.import(seedEntries(admin.brands));
       await until(() => engine.store.localLookup(['4930901820']) !== undefined);
+      const amazon = { from: '+18882804331', to: '+4930901820', trunk: 'de-international' };
       expect((await engine.engine.screen({ from: '+4930901820' })).degraded).toBe(false);
+      expect((await engine.engine.screen(amazon)).verdict).toBe('warn');
       await privateRedis.stop();
+      const stopped = Date.now();
+      // answers of the last moments still serve: the repeat caller is warned, not let through degraded
+      expect(await engine.engine.screen(amazon)).toMatchObject({ verdict: 'warn', degraded: false });
       await until(async () => (await engine.engine.screen({ from: '+4930901820' })).degraded, 2000);
-      // the brand's number was never answered locally
-      expect((await engine.engine.screen({ from: '+18882804331' })).degraded).toBe(true);
+      expect(await engine.engine.screen(amazon)).toMatchObject({ verdict: 'allow', degraded: true });
+      // never longer than the max age (300 ms) and the poll that finds Redis gone
+      expect(Date.now() - stopped).toBeLessThan(1000);
+      // a caller never seen is asked of Redis: degraded at once
+      expect((await engine.engine.screen({ from: '+18882804332', to: '+4930901820' })).degraded).toBe(true);
     } finally {
       await engine.close();
       await admin.close();
