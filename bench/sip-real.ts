@@ -12,6 +12,7 @@
  * p50/p99 at 500/s (both runs pooled), CPU per 1,000 INVITE/s.
  * Needs DRACHTIO_BIN and SIPP_BIN (bash ../shared/real-servers/install.sh).
  * Options: BENCH_STEP_SEC=10 BENCH_LADDER=200,300,400,500,600,750,1000,1250
+ * SPOOFGUARD_CHILD_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" profiles both apps (written when they stop)
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { randomInt } from 'node:crypto';
@@ -22,7 +23,7 @@ import { loadConfig } from '../services/common/config';
 import { createLogger } from '../services/common/logger';
 import { openListAdmin } from '../services/screening';
 import { seedEntries } from '../services/screening/seed';
-import { exited, spawnSpoofguard } from '../test/support/child';
+import { childNodeArgs, exited, spawnSpoofguard } from '../test/support/child';
 import { freePort, PrivateRedis } from '../test/support/redis';
 import { realServerEnv } from '../test/real/support/asterisk';
 import { httpText, RealDrachtio } from '../test/real/support/drachtio';
@@ -109,9 +110,10 @@ async function main(): Promise<void> {
 
   const apps: Record<Variant, ChildProcess> = {
     // info: its "connected" line (clean calls log at debug)
-    spoofguard: spawnSpoofguard(['sip'], config, { SPOOFGUARD_LOG_LEVEL: 'info' }),
+    // as users run it (npm start): the compiled JavaScript, which the npm script builds first
+    spoofguard: spawnSpoofguard(['sip'], config, { SPOOFGUARD_LOG_LEVEL: 'info' }, { built: true }),
     minimal: fork(join(__dirname, 'sip-real-minimal.ts'), [], {
-      execArgv: ['--import', 'tsx'],
+      execArgv: [...childNodeArgs(), '--import', 'tsx'],
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
       env: {
         ...process.env,
@@ -278,8 +280,11 @@ async function main(): Promise<void> {
   } finally {
     nextHop.stop();
     for (const app of Object.values(apps)) {
-      app.kill('SIGKILL');
+      // SIGTERM: a clean exit (a profile, when asked for, is written then); SIGKILL if that takes too long
+      app.kill('SIGTERM');
+      const killer = setTimeout(() => app.kill('SIGKILL'), 10000);
       await exited(app);
+      clearTimeout(killer);
     }
     for (const d of Object.values(drachtios)) await d.close();
     await redis.stop();

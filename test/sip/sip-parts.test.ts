@@ -1,6 +1,11 @@
 import { outcomeOf, prefixDisplayName, targetFor } from '../../services/sip/call-session';
 import { calledOf, screeningInput } from '../../services/sip/caller-identity';
+import { createRequire } from 'node:module';
+import fc from 'fast-check';
+import { drachtioSrfCannotRead } from '../../services/sip/srf-adapter';
+import { readableSip } from '../../services/sip/sip-text';
 import { TrunkMatcher } from '../../services/sip/trunks';
+import { TORTURE } from '../real/support/sip-torture';
 import { testConfig } from '../support/config';
 
 const trunk = (extra: object = {}) => ({
@@ -121,5 +126,72 @@ describe('routing helpers', () => {
 
   it('puts the called number into a target that has no user part', () => {
     expect(targetFor('sips:ivr.example.de', '+49 30 1')).toBe('sips:+49%2030%201@ivr.example.de');
+  });
+});
+
+describe('what drachtio-srf can read', () => {
+  // the adapter decides without parsing whether drachtio-srf's parser would drop a message: it must agree with it
+  const SipMessage = createRequire(require.resolve('drachtio-srf'))('./sip-parser/message') as new (
+    raw: string,
+  ) => object;
+  const parses = (text: string): boolean => {
+    try {
+      new SipMessage(text);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  it('agrees with drachtio-srf 5.0.29 on the torture messages and on generated ones (property)', () => {
+    for (const [name, text] of Object.entries(TORTURE)) {
+      const readable = readableSip(text.replace(/\[port\]/g, '5060'));
+      expect({ name, readable: drachtioSrfCannotRead(readable) === undefined }).toEqual({
+        name,
+        readable: parses(readable),
+      });
+    }
+    const startLine = fc.oneof(
+      fc.constant('INVITE sip:+4930901820@127.0.0.1 SIP/2.0'),
+      fc.constant('SIP/2.0 200 OK'),
+      fc.constant('SIP/2.0 180'),
+      fc.constant('ACK sip:a@b SIP / 2.0'),
+      fc.constant(''),
+      fc.constant(' INVITE sip:a@b SIP/2.0'),
+      fc.constant('INVITE  sip:a@b SIP/2.0'),
+      fc.constant('INVITE sip:a@b HTTP/1.1'),
+      fc.constant('INV(ITE sip:a@b SIP/2.0'),
+      fc.constant('INVITE sip:a@b SIP/two'),
+      fc.constant('SIP/2.0 OK'),
+      fc.string({ maxLength: 30 }),
+    );
+    const headerLine = fc.oneof(
+      fc.constant('From: <sip:+4930123456@127.0.0.1>;tag=1'),
+      fc.constant('f: <sip:x@y>'),
+      fc.constant('Via : SIP/2.0/UDP 1.2.3.4'),
+      fc.constant('X-Spoofguard-Verdict: forged'),
+      fc.constant(' folded continuation'),
+      fc.constant('\tfolded with a tab'),
+      fc.constant('NoColonHere'),
+      fc.constant(': no name'),
+      fc.constant('Two Words: in a name'),
+      fc.constant('Name\t:\ttabs around the colon'),
+      fc.constant('Via:'),
+      fc.constant('Content-Length: 0'),
+      fc.string({ maxLength: 30 }),
+    );
+    fc.assert(
+      fc.property(
+        startLine,
+        fc.array(headerLine, { maxLength: 8 }),
+        fc.constantFrom('\r\n', '\n'),
+        fc.constantFrom('', 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\n', '\r\n\r\nmore'),
+        (start, headers, eol, body) => {
+          const text = `${[start, ...headers].join(eol)}\r\n\r\n${body}`;
+          expect(drachtioSrfCannotRead(text) === undefined).toBe(parses(text));
+        },
+      ),
+      { seed: 4475, numRuns: 3000 },
+    );
   });
 });

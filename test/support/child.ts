@@ -15,13 +15,23 @@ export function envFor(config: Config): NodeJS.ProcessEnv {
   return env;
 }
 
-/** Starts `spoofguard <args>` from the TypeScript sources. */
+/** Node options for the children (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile a benchmark's app). */
+export const childNodeArgs = (): string[] => (process.env.SPOOFGUARD_CHILD_NODE_ARGS ?? '').split(' ').filter(Boolean);
+
+/**
+ * Starts `spoofguard <args>` from the TypeScript sources, or with `built` as users run it: the compiled
+ * JavaScript (`npm run build`, bin/spoofguard.js), which benchmarks measure.
+ */
 export function spawnSpoofguard(
   args: string[],
   config: Config,
   extraEnv: NodeJS.ProcessEnv = {},
+  options: { built?: boolean } = {},
 ): ChildProcess & { output: () => string } {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'services/cli/main.ts'), ...args], {
+  const entry = options.built
+    ? [join(ROOT, 'bin/spoofguard.js')]
+    : ['--import', 'tsx', join(ROOT, 'services/cli/main.ts')];
+  const child = spawn(process.execPath, [...childNodeArgs(), ...entry, ...args], {
     cwd: ROOT,
     env: { ...process.env, ...envFor(config), SPOOFGUARD_LOG_LEVEL: 'info', ...extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],
