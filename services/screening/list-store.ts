@@ -52,20 +52,20 @@ return out
 `;
 
 /**
- * Loads what engines cache in process — the name patterns, the prefixes, the numbers added in place since the
+ * Loads what engines cache in process — the name patterns, the prefixes, the allowlist, the numbers added in place since the
  * process's number index was built (ARGV[2] its generation, ARGV[3] how much of the additions log it holds) —
  * with the version and generation they belong to. Meta records are not loaded: each look-up brings those of
  * its hits, so a list change costs a process one small read, however many entries (and meta records) the lists hold.
  */
 const SNAPSHOT_SCRIPT = `
 local st = redis.call('HMGET', KEYS[1], 'version', 'gen')
-if not st[2] then return {st[1] or '0', {}, '0', {}, 0, {}} end
+if not st[2] then return {st[1] or '0', {}, '0', {}, 0, {}, {}} end
 local tag, gen = ARGV[1], st[2]
 local log = tag .. ':added:' .. gen
 local added = {}
 if ARGV[2] == gen then added = redis.call('LRANGE', log, tonumber(ARGV[3]), -1) end
 return {st[1] or '0', redis.call('HGETALL', tag .. ':names:' .. gen), gen, redis.call('HKEYS', tag .. ':px:' .. gen),
-  redis.call('LLEN', log), added}
+  redis.call('LLEN', log), added, redis.call('HKEYS', tag .. ':al:' .. gen)}
 `;
 
 /** Where a build of the number index starts: generation, bucket count, length of its additions log. */
@@ -106,6 +106,8 @@ interface Snapshot {
   prefixes: ReadonlySet<string>;
   /** Lengths of the listed prefixes, ascending. */
   prefixLengths: readonly number[];
+  /** The global allowlist: its numbers are screened with Redis, so that their verdict says why they pass. */
+  allowed: ReadonlySet<string>;
   /** Length of the generation's additions log when loaded: an index that holds less is behind. */
   logLength: number;
 }
@@ -116,6 +118,7 @@ const EMPTY_SNAPSHOT: Snapshot = {
   names: new NameMatcher([]),
   prefixes: new Set(),
   prefixLengths: [],
+  allowed: new Set(),
   logLength: 0,
 };
 
@@ -149,7 +152,7 @@ const ANSWER_CACHE_SIZE = 20_000;
 
 /** Enough to amortise the client's cost; small enough that Redis works on one batch while node handles the last (16 measured best). */
 const MAX_BATCH = 16;
-type SnapshotReply = [string, string[], string, string[], number, string[]];
+type SnapshotReply = [string, string[], string, string[], number, string[], string[]];
 
 const pairs = (flat: string[]): [string, string][] => {
   const out: [string, string][] = [];
@@ -314,7 +317,7 @@ export class ListStore {
     const asked = performance.now();
     const index = this.index;
     const offset = index?.logOffset ?? 0;
-    const [version, namesFlat, gen, prefixes, logLength, added] = await call.sgSnapshot(
+    const [version, namesFlat, gen, prefixes, logLength, added, allowed] = await call.sgSnapshot(
       this.keys.state,
       this.keys.tag,
       String(index?.gen ?? -1),
@@ -329,6 +332,7 @@ export class ListStore {
       names: new NameMatcher(names),
       prefixes: new Set(prefixes),
       prefixLengths: [...new Set(prefixes.map((p) => p.length))].sort((a, b) => a - b),
+      allowed: new Set(allowed),
       logLength: Number(logLength),
     };
     // loads run one at a time, so the last one read the newest lists (a lower version means they were reset)
@@ -428,17 +432,17 @@ export class ListStore {
   }
 
   /**
-   * The look-up for callers whose numbers are on no list (exact or prefix), answered in process; undefined
+   * The look-up for callers whose numbers are on no list (exact, prefix or allow), answered in process; undefined
    * when any of them may be listed or the cache cannot vouch for the lists now (then ask Redis). It has no
    * subscriber record: the engine uses it only for calls it allows, which a subscriber's record cannot change.
    */
   localLookup(digitsList: readonly (string | undefined)[]): ListLookup | undefined {
     if (this.maxAgeMs <= 0 || !this.indexCurrent()) return undefined;
     const index = this.index as NumberIndex;
-    const { prefixes, prefixLengths, version, names } = this.snapshot;
+    const { prefixes, prefixLengths, allowed, version, names } = this.snapshot;
     for (const digits of digitsList) {
       if (!digits || !/^\d{1,15}$/.test(digits)) continue; // Redis would look up no number either
-      if (index.has(digits)) return undefined;
+      if (index.has(digits) || allowed.has(digits)) return undefined;
       for (const len of prefixLengths) {
         if (len >= digits.length) break;
         if (prefixes.has(digits.slice(0, len))) return undefined;
@@ -555,11 +559,8 @@ export class ListStore {
   private cachedLookup(digits: string, subscriber: string): ListLookup | undefined {
     if (this.maxAgeMs <= 0 || !this.cacheCurrent()) return undefined;
     const snapshot = this.snapshot;
-    let number: CachedNumber | undefined = NO_NUMBER;
-    if (digits) {
-      number = this.answers.numbers.peek(digits);
-      if (!number && this.localLookup([digits])) number = NO_NUMBER;
-    }
+    // only Redis' own answers: the index knows the number and prefix lists, not the allowlist
+    const number = digits ? this.answers.numbers.peek(digits) : NO_NUMBER;
     const subFlat = subscriber ? this.answers.subscribers.peek(subscriber) : [];
     if (!number || !subFlat) return undefined;
     const [exactId, prefixIds, allowId, , metaFlat] = number.reply;

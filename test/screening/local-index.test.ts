@@ -29,6 +29,9 @@ async function until(check: () => boolean | Promise<boolean>, timeoutMs = 3000):
   }
 }
 
+/** Globally allowlisted numbers (on no other list). */
+const ALLOWED = ['4930901999', '4917099990000'];
+
 /** Listed numbers of the test lists: German mobile numbers 49151 0000 0000 + 7·i. */
 const LISTED = Array.from({ length: 3000 }, (_, i) => String(4915100000000 + 7 * i));
 
@@ -60,7 +63,11 @@ describe('screening from the local number index', () => {
   beforeEach(async () => {
     config = testConfig();
     lists = await openListAdmin(config, quietLogger());
-    await lists.admin.import([...seedEntries(lists.brands), ...LISTED.map((n) => entry('number', n))]);
+    await lists.admin.import([
+      ...seedEntries(lists.brands),
+      ...LISTED.map((n) => entry('number', n)),
+      ...ALLOWED.map((n) => entry('allow', n)),
+    ]);
     screening = await openScreening(config, quietLogger());
     expect(await screening.store.whenIndexed()).toBe(true);
   });
@@ -94,6 +101,7 @@ describe('screening from the local number index', () => {
     try {
       const caller = fc.oneof(
         fc.constantFrom(...LISTED.slice(0, 50)).map((n) => `+${n}`),
+        fc.constantFrom(...ALLOWED).map((n) => `+${n}`),
         fc.constantFrom('+18882804331', '+498003638469', '08003638469', '110', '+49 30 901820'),
         fc.integer({ min: 1_000_000, max: 99_999_999 }).map((n) => `+4930${n}`),
         fc.integer({ min: 1_000_000, max: 9_999_999 }).map((n) => `0171${n}`),
@@ -114,7 +122,7 @@ describe('screening from the local number index', () => {
       );
       expect(redisOnly.engine.localScreenings).toBe(0);
       expect(redisOnly.store.cachedAnswers).toBe(0);
-      expect(screening.engine.localScreenings - before).toBeGreaterThan(100);
+      expect(screening.engine.localScreenings - before).toBeGreaterThan(50);
       // listed callers seen before were answered from this version's cached answers
       expect(screening.store.cachedAnswers).toBeGreaterThan(20);
     } finally {
