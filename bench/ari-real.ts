@@ -292,6 +292,19 @@ async function main(): Promise<void> {
         ]),
       );
     };
+    /** spoofguard_ari_hand_back_seconds{reason="overload"}: calls, and how many within 1 s of their creation. */
+    const handBackDelay = async (): Promise<{ count: number; withinSecond: number }> => {
+      const text = await (await fetch(`http://127.0.0.1:${opsPort}/metrics`)).text();
+      const value = (series: string, labels: string[]): number => {
+        for (const m of text.matchAll(new RegExp(`^${series}\\{([^}]*)\\} (\\d+)`, 'gm')))
+          if (labels.every((l) => m[1].split(',').includes(l))) return Number(m[2]);
+        return 0;
+      };
+      return {
+        count: value('spoofguard_ari_hand_back_seconds_count', ['reason="overload"']),
+        withinSecond: value('spoofguard_ari_hand_back_seconds_bucket', ['le="1"', 'reason="overload"']),
+      };
+    };
     // the highest rate with 0 failed calls (and, for spoofguard, none passed on unscreened for overload),
     // alternating the variants at each step
     const best = new Map<Variant, number>();
@@ -336,9 +349,13 @@ async function main(): Promise<void> {
     // the same rate says what this Asterisk can do at all
     const over = Math.round(Math.max(sgBest, 20) * OVER);
     const before = await handedBack();
+    const delayBefore = await handBackDelay();
     // leftovers are polled for a minute: a backlog Asterisk is still clearing is told apart from a leak
     const r = await run('spoofguard', over, STEP_SEC, 60);
     const after = await handedBack();
+    const delayAfter = await handBackDelay();
+    const overloadBack = delayAfter.count - delayBefore.count;
+    const withinSecond = delayAfter.withinSecond - delayBefore.withinSecond;
     const floor = await run('dialplan', over, STEP_SEC, 60);
     const delta = [...after].map(([reason, n]) => `${reason} ${n - (before.get(reason) ?? 0)}`).join(', ');
     const settled = (x: RunResult): string =>
@@ -348,6 +365,12 @@ async function main(): Promise<void> {
     report(`${over} calls/s (${OVER}× spoofguard's highest), ${STEP_SEC} s`, [
       ['spoofguard', `ok ${r.ok}, failed ${r.failed}; ${settled(r)}`],
       ['  handed back in this run', delta || 'none'],
+      [
+        '  handed back for overload within 1 s of arriving',
+        overloadBack
+          ? `${withinSecond}/${overloadBack} (${((100 * withinSecond) / overloadBack).toFixed(1)} %; bypassed calls never wait)`
+          : 'none handed back one by one',
+      ],
       ['  INVITE→200 p50 / p99', `${fmt(summarize(r.latency).p50)} / ${fmt(summarize(r.latency).p99)}`],
       ['dialplan only', `ok ${floor.ok}, failed ${floor.failed}; ${settled(floor)}`],
       ['  INVITE→200 p50 / p99', `${fmt(summarize(floor.latency).p50)} / ${fmt(summarize(floor.latency).p99)}`],

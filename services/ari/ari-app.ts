@@ -1,7 +1,9 @@
+import { performance } from 'node:perf_hooks';
 import type { Logger } from '../common/logger';
 import { VERDICT_HEADER } from '../common/verdict-header';
 import type { AriBridgeInfo, AriConnection } from './ari-adapter';
 import type { AriChannel, AriEvent } from './ari-events';
+import { ArrivalLag } from './arrival-lag';
 import { OverloadBypass } from './overload-bypass';
 import {
   callerIdOfBridge,
@@ -41,25 +43,6 @@ export interface AppSettings {
   reconcileEveryMs: number;
   /** While overloaded, the dialplan sends new calls past the app for this long, renewed (0: never). */
   overloadBypassSec: number;
-}
-
-/**
- * How late calls reach the app: (now − the channel's creation time) less the smallest such delay seen
- * recently, so that a clock difference between Asterisk's host and ours cancels out.
- */
-class ArrivalLag {
-  private readonly recent: number[] = [];
-  private next = 0;
-
-  /** The lag of a call created at `created` (ms); 0 when Asterisk did not say. */
-  observe(created: string | undefined, now = Date.now()): number {
-    const at = created ? Date.parse(created) : NaN;
-    if (!Number.isFinite(at)) return 0;
-    const delay = now - at;
-    if (this.recent.length < 200) this.recent.push(delay);
-    else this.recent[this.next++ % 200] = delay;
-    return delay - Math.min(...this.recent);
-  }
 }
 
 /**
@@ -135,7 +118,9 @@ export class AriApp {
               lag > this.settings.maxLagMs
             ? 'overload'
             : undefined;
-        if (busy) return this.handBackUnscreened(event.channel.id, busy);
+        if (busy) return this.handBackUnscreened(event.channel.id, busy, lag);
+        // late, not yet too late: a backlog is building up; the bypass (if on) keeps more calls away
+        if (lag > this.settings.maxLagMs / 2) this.bypass.pressure();
         return this.startCall(event.channel, await this.callArgs(event.channel, event.args));
       }
       case 'ChannelDtmfReceived':
@@ -156,13 +141,15 @@ export class AriApp {
   }
 
   /** Draining or overloaded: the call goes on in the dialplan, unscreened, at once (and is counted). */
-  private async handBackUnscreened(channelId: string, reason: HandBackReason): Promise<void> {
+  private async handBackUnscreened(channelId: string, reason: HandBackReason, lagMs = 0): Promise<void> {
+    const started = performance.now();
     this.deps.handedBack(reason);
     if (reason === 'overload') this.bypass.overloaded();
     this.logger.info({ channel: channelId, reason }, 'call handed back to the dialplan unscreened');
     await this.ari
       .continueInDialplan(channelId)
       .catch((err: Error) => this.logger.warn({ channel: channelId, err: err.message }, 'hand-back failed'));
+    this.deps.handBackDelay?.(reason, (lagMs + performance.now() - started) / 1000);
   }
 
   /**

@@ -61,6 +61,8 @@ export interface SessionDeps {
   emit(event: FlaggedCallEvent): void;
   report(callerE164: string | undefined, brand: string | undefined): void;
   handedBack(reason: HandBackReason, calls?: number): void;
+  /** How long after its creation a call went back unscreened (overload, draining). */
+  handBackDelay?(reason: HandBackReason, seconds: number): void;
   prompts: Prompts;
   settings: SessionSettings;
   /** Prefix of call ids: unique across the cluster (one per Asterisk). */

@@ -3,31 +3,52 @@ import type { AriConnection } from './ari-adapter';
 
 /** Epoch second until which the dialplan sends new calls past Stasis() (asterisk/extensions.conf reads it). */
 export const BYPASS_UNTIL_VAR = 'SPOOFGUARD_BYPASS_UNTIL';
+/** Percent (0-100) of new calls the dialplan sends past Stasis() while the bypass is on; the rest still come in. */
+export const BYPASS_SHARE_VAR = 'SPOOFGUARD_BYPASS_SHARE';
 /** How many calls the dialplan sent past Stasis() since Asterisk started (the dialplan counts them). */
 export const BYPASSED_VAR = 'SPOOFGUARD_BYPASSED';
 
-/** How often the bypass is renewed at most, and its count read while it is on. */
+/** How often the share is adjusted and the bypass renewed at most, and its count read while it is on. */
 const RENEW_EVERY_MS = 500;
+/** Points of the share given back to screening each interval without a sign of overload. */
+const SHARE_STEP = 10;
+/** Intervals at share 0 without a sign of overload before the episode ends (the bypass is switched off). */
+const CALM_INTERVALS = 10;
 
 export interface BypassSettings {
-  /** How long one overload notice keeps the bypass on; renewed while the overload lasts (0: never bypass). */
+  /** How long one renewal keeps the bypass on in Asterisk; renewed while the episode lasts (0: never bypass). */
   bypassSec: number;
+}
+
+interface Episode {
+  since: number;
+  counted: number;
+  /** Percent of new calls sent past Stasis(). */
+  share: number;
+  /** A sign of overload came since the last adjustment. */
+  pressed: boolean;
+  calm: number;
 }
 
 /**
  * Overload relief that costs Asterisk nothing: handing a call back from Stasis still costs a StasisStart, a
  * `continue` and a StasisEnd, and above the app's rate those alone saturate Asterisk. While the app is
- * overloaded it sets a global that the dialplan checks before Stasis(), so new calls go straight to Dial(),
- * unscreened, and are counted there. The global holds an expiry, not a flag: a spoofguard that dies while
- * overloaded leaves Asterisk screening again within `bypassSec`. Counted calls go to `onBypassed`.
+ * overloaded it sets globals that the dialplan checks before Stasis(): a share of new calls goes straight to
+ * Dial(), unscreened, and is counted there. The share is steered like a congestion window: all of them at the
+ * first sign of overload; then, every interval, ten points fewer while the calls that still come in arrive in
+ * time, and half as many screened as before at each new sign (a call arriving late, too many in setup). So
+ * the app screens about as many calls as it and Asterisk can take, instead of switching the bypass on and off
+ * (each switch-off floods Stasis again, and the backlog it leaves delays every call, bypassed ones too). The
+ * expiry global makes a spoofguard that dies while overloaded leave Asterisk screening again within
+ * `bypassSec`. Counted calls go to `onBypassed`.
  */
 export class OverloadBypass {
-  private episode?: { since: number; counted: number };
-  private renewedAt = 0;
+  private episode?: Episode;
   private until = 0;
   private lastCount?: number;
   private timer?: NodeJS.Timeout;
   private starting?: Promise<void>;
+  private adjustedAt = 0;
 
   constructor(
     private readonly ari: AriConnection,
@@ -36,27 +57,60 @@ export class OverloadBypass {
     private readonly logger: Logger,
   ) {}
 
-  /** The app just turned a call away for overload: switch the bypass on, or keep it on. */
-  overloaded(now = Date.now()): void {
-    if (this.settings.bypassSec <= 0 || this.starting) return;
-    if (now - this.renewedAt < RENEW_EVERY_MS) return;
-    this.renewedAt = now;
-    this.starting = this.renew(now).finally(() => (this.starting = undefined));
+  /** The share of calls sent past the app now (0 when no episode runs). */
+  get share(): number {
+    return this.episode?.share ?? 0;
   }
 
-  private async renew(now: number): Promise<void> {
+  /** The app just turned a call away for overload: switch the bypass on, or send more calls past. */
+  overloaded(now = Date.now()): void {
+    if (this.settings.bypassSec <= 0 || this.starting) return;
+    if (!this.episode) {
+      this.starting = this.begin(now).finally(() => (this.starting = undefined));
+      return;
+    }
+    this.pressure(now);
+  }
+
+  /**
+   * A sign of strain short of turning a call away (calls arriving late, not yet too late): while an episode
+   * runs, no more calls are given back to screening, and at most once an interval fewer are screened.
+   */
+  pressure(now = Date.now()): void {
+    const episode = this.episode;
+    if (!episode) return;
+    episode.pressed = true;
+    if (now - this.adjustedAt < RENEW_EVERY_MS) return;
+    this.adjustedAt = now;
+    episode.share = Math.min(100, Math.round(100 - (100 - episode.share) / 2));
+    episode.calm = 0;
+    void this.publish(now);
+  }
+
+  private async begin(now: number): Promise<void> {
     try {
-      if (!this.episode) {
-        // the count before this episode, so that only its bypassed calls are credited to it
-        this.lastCount = await this.readCount();
-        this.episode = { since: now, counted: 0 };
-        this.logger.warn(
-          { bypassSec: this.settings.bypassSec },
-          'overloaded: the dialplan sends new calls past spoofguard, unscreened, until the load falls',
-        );
-        this.timer = setInterval(() => void this.poll(), RENEW_EVERY_MS).unref();
-      }
+      // the count before this episode, so that only its bypassed calls are credited to it
+      this.lastCount = await this.readCount();
+      this.episode = { since: now, counted: 0, share: 100, pressed: true, calm: 0 };
+      this.adjustedAt = now;
+      this.logger.warn(
+        { bypassSec: this.settings.bypassSec },
+        'overloaded: the dialplan sends new calls past spoofguard, unscreened, until the load falls',
+      );
+      this.timer = setInterval(() => void this.tick(), RENEW_EVERY_MS).unref();
+      await this.publish(now);
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message }, 'overload bypass not set in Asterisk: calls are handed back');
+    }
+  }
+
+  /** Writes share and expiry to Asterisk (the share first: the expiry is what switches it on). */
+  private async publish(now: number): Promise<void> {
+    const episode = this.episode;
+    if (!episode) return;
+    try {
       this.until = Math.ceil(now / 1000) + this.settings.bypassSec;
+      await this.ari.setGlobal(BYPASS_SHARE_VAR, String(episode.share));
       await this.ari.setGlobal(BYPASS_UNTIL_VAR, String(this.until));
     } catch (err) {
       this.logger.warn({ err: (err as Error).message }, 'overload bypass not set in Asterisk: calls are handed back');
@@ -67,10 +121,22 @@ export class OverloadBypass {
     return Number(await this.ari.getGlobal(BYPASSED_VAR)) || 0;
   }
 
-  /** Credits the calls the dialplan counted; ends the episode once the bypass has run out. */
-  private async poll(): Promise<void> {
+  /** Every interval: credits the calls the dialplan counted, gives screening more calls while calm, renews. */
+  private async tick(): Promise<void> {
     const episode = this.episode;
     if (!episode) return;
+    await this.count(episode);
+    if (this.episode !== episode) return;
+    const now = Date.now();
+    if (episode.pressed) episode.pressed = false;
+    else if (episode.share > 0) episode.share = Math.max(0, episode.share - SHARE_STEP);
+    else if (++episode.calm >= CALM_INTERVALS) {
+      return this.switchOff(episode);
+    }
+    await this.publish(now);
+  }
+
+  private async count(episode: Episode): Promise<void> {
     try {
       const count = await this.readCount();
       // a restarted Asterisk counts from 0 again
@@ -83,10 +149,17 @@ export class OverloadBypass {
     } catch (err) {
       this.logger.debug({ err: (err as Error).message }, 'bypassed-call count not read');
     }
-    if (Date.now() >= (this.until + 1) * 1000 && this.episode === episode) this.end(episode);
   }
 
-  private end(episode: { since: number; counted: number }): void {
+  private async switchOff(episode: Episode): Promise<void> {
+    this.end(episode);
+    this.until = 0;
+    await this.ari
+      .setGlobal(BYPASS_UNTIL_VAR, '0')
+      .catch((err: Error) => this.logger.debug({ err: err.message }, 'bypass not switched off: it runs out'));
+  }
+
+  private end(episode: Episode): void {
     clearInterval(this.timer);
     this.timer = undefined;
     this.episode = undefined;
@@ -99,9 +172,10 @@ export class OverloadBypass {
   /** Stops renewing; the bypass runs out in Asterisk by itself. Reads the count one last time. */
   async stop(): Promise<void> {
     await this.starting;
-    if (this.episode) {
-      await this.poll();
-      if (this.episode) this.end(this.episode);
+    const episode = this.episode;
+    if (episode) {
+      await this.count(episode);
+      this.end(episode);
     }
   }
 }

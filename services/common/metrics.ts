@@ -33,6 +33,7 @@ export class Metrics {
   private readonly calls: Counter<'source' | 'outcome'>;
   private readonly flagged: Counter<'source' | 'verdict'>;
   private readonly handedBack: Counter<'reason'>;
+  private readonly handBackDelay: Histogram<'reason'>;
   private readonly sipUnscreened: Counter<'reason'>;
   private readonly emitted: Counter<'result'>;
   private queueCounts?: () => Promise<QueueCounts>;
@@ -76,6 +77,13 @@ export class Metrics {
       name: 'spoofguard_ari_handed_back_total',
       help: 'Calls the ARI app handed back to the dialplan, by reason: clean (screened, nothing found), overload and draining (unscreened), bypassed (sent past the app by the dialplan while it was overloaded, unscreened), failure and deadline (fail open).',
       labelNames: ['reason'],
+      registers,
+    });
+    this.handBackDelay = new Histogram({
+      name: 'spoofguard_ari_hand_back_seconds',
+      help: 'How long after Asterisk created it a call went back to the dialplan unscreened (overload, draining): its arrival lag plus the continue request. Calls the dialplan sent past the app (bypassed) never wait.',
+      labelNames: ['reason'],
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10],
       registers,
     });
     this.sipUnscreened = new Counter({
@@ -155,6 +163,10 @@ export class Metrics {
 
   readonly observeHandBack = (reason: string, calls = 1): void => {
     this.handedBack.inc({ reason }, calls);
+  };
+
+  readonly observeHandBackDelay = (reason: string, seconds: number): void => {
+    this.handBackDelay.observe({ reason }, seconds);
   };
 
   readonly observeSipUnscreened = (reason: string): void => {

@@ -452,9 +452,12 @@ describe('a call follows what Asterisk reports', () => {
     expect(await handedBack(h, 'overload')).toBe(1);
     expect(requestsTo(h.server, 'POST', '/channels')).toHaveLength(1);
 
-    // the load falls: nothing renews the bypass, it runs out in Asterisk and calls reach the app again
+    expect(h.server.globals.get('SPOOFGUARD_BYPASS_SHARE')).toBe('100');
+    // the load falls: no call arrives late or finds too many in setup; the share falls by ten points each
+    // half second, and after five calm seconds at 0 the bypass is switched off and calls reach the app again
     h.server.hangupFromNetwork(a);
-    await until(() => bypassUntil() <= Math.floor(Date.now() / 1000), 5000, 'bypass run out');
+    await until(() => h.server.globals.get('SPOOFGUARD_BYPASS_SHARE') === '50', 5000, 'share lowered');
+    await until(() => bypassUntil() <= Math.floor(Date.now() / 1000), 15000, 'bypass switched off');
     const e = h.server.inboundCall({ ...AMAZON, args: args() });
     expect(h.server.bypassedCalls).not.toContain(e);
     await until(() => requestsTo(h.server, 'POST', '/channels').length === 2, 5000, 'screened and dialled');
@@ -469,6 +472,14 @@ describe('a call follows what Asterisk reports', () => {
     await h.server.waitForEvent(isChannel('StasisEnd', late));
     expect(h.server.channels.get(late)?.continuedTo).toEqual({});
     expect(requestsTo(h.server, 'POST', '/channels')).toHaveLength(0); // not screened: no warning leg
+    // how long after its creation it went back: its 30 s of lag, in the hand-back histogram
+    const delay = async (part: '_count' | '_sum'): Promise<number | undefined> =>
+      (await h.metrics.registry.getSingleMetric('spoofguard_ari_hand_back_seconds')?.get())?.values.find(
+        (v) => (v as { metricName?: string }).metricName?.endsWith(part) && v.labels.reason === 'overload',
+      )?.value;
+    await until(async () => (await delay('_count')) === 1, 5000, 'hand-back delay observed');
+    expect(await delay('_sum')).toBeGreaterThan(29);
+    expect(await delay('_sum')).toBeLessThan(31);
   });
 
   it('a drain that runs out hands unbridged calls back; a bridged call stays up and the next app adopts it', async () => {

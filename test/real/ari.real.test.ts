@@ -248,15 +248,18 @@ describeReal('asterisk', 'ARI app on a real Asterisk 22', (env) => {
     await eventually(async () => (await store.count({ outcome: 'blocked' })) === before + 1, 'blocked call logged');
   });
 
-  it('overload bypass: while SPOOFGUARD_BYPASS_UNTIL lies ahead, the dialplan dials calls past Stasis and counts them', async () => {
+  it('overload bypass: while SPOOFGUARD_BYPASS_UNTIL lies ahead, the dialplan dials SPOOFGUARD_BYPASS_SHARE percent of calls past Stasis and counts them', async () => {
     const global = async (variable: string): Promise<string> =>
       ((await (await asterisk.ari('GET', `/asterisk/variable?variable=${variable}`)).json()) as { value: string })
         .value;
+    const set = (variable: string, value: string | number): Promise<Response> =>
+      asterisk.ari('POST', `/asterisk/variable?variable=${variable}&value=${value}`);
     // an unset global reads as '' (200, not 404), as the ARI test server answers too: the app's first count
     expect(await global('SPOOFGUARD_NEVER_SET')).toBe('');
     const counted = Number(await global('SPOOFGUARD_BYPASSED')) || 0;
     const until = Math.floor(Date.now() / 1000) + 30;
-    await asterisk.ari('POST', `/asterisk/variable?variable=SPOOFGUARD_BYPASS_UNTIL&value=${until}`);
+    await set('SPOOFGUARD_BYPASS_SHARE', 100);
+    await set('SPOOFGUARD_BYPASS_UNTIL', until);
     try {
       // Amazon's number: screened it would be warned and the caller not answered before a key; bypassed it
       // is dialled and bridged at once
@@ -265,10 +268,16 @@ describeReal('asterisk', 'ARI app on a real Asterisk 22', (env) => {
         { kind: 'answer', then: 'wait-bye' },
       );
       expect(Number(await global('SPOOFGUARD_BYPASSED'))).toBe(counted + 1);
+      // a share of 0 (spoofguard keeping up again, its episode not yet over): every call is screened
+      await set('SPOOFGUARD_BYPASS_SHARE', 0);
+      const screened = someNumber();
+      await call({ number: screened, name: 'Amazon', end: { kind: 'refused', status: 480 } }, { kind: 'no-answer' });
+      await outcomeOf(screened, 'unanswered');
     } finally {
-      // run out (what spoofguard does by not renewing it): calls are screened again
-      await asterisk.ari('POST', `/asterisk/variable?variable=SPOOFGUARD_BYPASS_UNTIL&value=${until - 60}`);
+      // switched off (what spoofguard does when the overload is over): calls are screened again
+      await set('SPOOFGUARD_BYPASS_UNTIL', 0);
     }
+    await set('SPOOFGUARD_BYPASS_SHARE', 100);
     const number = someNumber();
     await call({ number, name: 'Amazon', end: { kind: 'refused', status: 480 } }, { kind: 'no-answer' });
     await outcomeOf(number, 'unanswered');

@@ -198,8 +198,13 @@ export class AriTestServer {
     if (options.createdAgoMs)
       channel.creationtime = new Date(Date.now() - options.createdAgoMs).toISOString().replace('Z', '+0000');
     channel.vars = { ...options.vars };
-    // the project's dialplan: while SPOOFGUARD_BYPASS_UNTIL lies ahead, the call skips Stasis() and is counted
-    if (Number(this.globals.get('SPOOFGUARD_BYPASS_UNTIL') ?? 0) > Math.floor(Date.now() / 1000)) {
+    // the project's dialplan: while SPOOFGUARD_BYPASS_UNTIL lies ahead, SPOOFGUARD_BYPASS_SHARE percent of the
+    // calls skip Stasis() (RAND(1,100) <= share) and are counted
+    const share = Number(this.globals.get('SPOOFGUARD_BYPASS_SHARE') ?? 0);
+    if (
+      Number(this.globals.get('SPOOFGUARD_BYPASS_UNTIL') ?? 0) > Math.floor(Date.now() / 1000) &&
+      1 + Math.floor(Math.random() * 100) <= share
+    ) {
       this.globals.set('SPOOFGUARD_BYPASSED', String(Number(this.globals.get('SPOOFGUARD_BYPASSED') ?? 0) + 1));
       const exten = options.exten ?? options.args[0] ?? 's';
       channel.dialplan = { context: 'from-trunk', exten, priority: 6, app_name: 'Dial', app_data: '' };
