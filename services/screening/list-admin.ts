@@ -165,7 +165,7 @@ export class ListAdmin {
         if (entry.kind === 'number') {
           const { bucket, field } = bucketOf(entry.value, state.buckets);
           multi.hset(this.keys.bucket(state.gen, bucket), field, metaId);
-          addedNumbers.push(entry.value);
+          addedNumbers.push(`${entry.value}:${metaId}`);
           added++;
         } else if (entry.kind === 'prefix') multi.hset(this.keys.prefixes(state.gen), entry.value, metaId);
         else multi.hset(this.keys.allow(state.gen), entry.value, metaId);
@@ -174,7 +174,7 @@ export class ListAdmin {
       const newPrefixes = entries.filter((e) => e.kind === 'prefix').map((e) => e.value);
       if (newPrefixes.length) multi.hset(this.keys.state, 'pxlens', await this.prefixLengths(state.gen, newPrefixes));
       // in the same transaction as the numbers: a call-path index that reads the log sees them all or none
-      if (addedNumbers.length) multi.rpush(this.keys.added(state.gen), ...addedNumbers);
+      if (addedNumbers.length) multi.rpush(this.keys.numberLog(state.gen), ...addedNumbers);
       multi.hincrby(this.keys.state, 'count', added);
       multi.hincrby(this.keys.state, 'version', 1);
       const results = await multi.exec();
@@ -192,7 +192,13 @@ export class ListAdmin {
       let removed = 0;
       if (kind === 'number') {
         const { bucket, field } = bucketOf(value, state.buckets);
-        removed = await this.redis.hdel(this.keys.bucket(state.gen, bucket), field);
+        const [[, hdel] = [null, 0]] =
+          (await this.redis
+            .multi()
+            .hdel(this.keys.bucket(state.gen, bucket), field)
+            .rpush(this.keys.numberLog(state.gen), `${value}:`)
+            .exec()) ?? [];
+        removed = Number(hdel);
         if (removed) await this.redis.hincrby(this.keys.state, 'count', -1);
       } else if (kind === 'prefix') {
         removed = await this.redis.hdel(this.keys.prefixes(state.gen), value);
@@ -373,7 +379,7 @@ export class ListAdmin {
       this.keys.names(gen),
       this.keys.meta(gen),
       this.keys.metaIndex(gen),
-      this.keys.added(gen),
+      this.keys.numberLog(gen),
     ];
     for (let b = 0; b < buckets; b++) keys.push(this.keys.bucket(gen, b));
     for (let i = 0; i < keys.length; i += 1000) await this.redis.unlink(...keys.slice(i, i + 1000));

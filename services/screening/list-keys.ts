@@ -5,8 +5,8 @@
  *   state                hash: version (bumped by every list and subscriber-record change), gen, buckets, count:
  *                        the generation readers use
  *   n:<gen>:<bucket>     hash: exact brand numbers; field = floor(n / buckets), value = meta id
- *   added:<gen>          list: digits of the numbers added to generation <gen> in place, in order (call-path
- *                        processes keep their in-process number index up to date from it)
+ *   nlog:<gen>           list: numbers changed in generation <gen> in place, in order: "digits:metaId" added,
+ *                        "digits:" removed (call-path processes keep their in-process number index up to date from it)
  *   px:<gen>             hash: number prefixes (digits) → meta id
  *   al:<gen>             hash: globally allowed numbers (digits) → meta id
  *   names:<gen>          hash: folded pattern → JSON name entry
@@ -37,8 +37,8 @@ export class ListKeys {
   prefixes(gen: number): string {
     return `${this.tag}:px:${gen}`;
   }
-  added(gen: number): string {
-    return `${this.tag}:added:${gen}`;
+  numberLog(gen: number): string {
+    return `${this.tag}:nlog:${gen}`;
   }
   allow(gen: number): string {
     return `${this.tag}:al:${gen}`;

@@ -52,27 +52,28 @@ return out
 `;
 
 /**
- * Loads what engines cache in process — the name patterns, the prefixes, the allowlist, the numbers added in place since the
- * process's number index was built (ARGV[2] its generation, ARGV[3] how much of the additions log it holds) —
- * with the version and generation they belong to. Meta records are not loaded: each look-up brings those of
- * its hits, so a list change costs a process one small read, however many entries (and meta records) the lists hold.
+ * Loads what engines cache in process — the name patterns, the prefixes and the allowlist (value → meta id), the
+ * numbers changed in place since the process's number index was built (ARGV[2] its generation, ARGV[3] how much
+ * of the number log it holds) — with the version and generation they belong to. Meta records are not loaded:
+ * look-ups bring those of their hits (and processes keep the ones they met), so a list change costs a process
+ * one small read, however many entries (and meta records) the lists hold.
  */
 const SNAPSHOT_SCRIPT = `
 local st = redis.call('HMGET', KEYS[1], 'version', 'gen')
 if not st[2] then return {st[1] or '0', {}, '0', {}, 0, {}, {}} end
 local tag, gen = ARGV[1], st[2]
-local log = tag .. ':added:' .. gen
+local log = tag .. ':nlog:' .. gen
 local added = {}
 if ARGV[2] == gen then added = redis.call('LRANGE', log, tonumber(ARGV[3]), -1) end
-return {st[1] or '0', redis.call('HGETALL', tag .. ':names:' .. gen), gen, redis.call('HKEYS', tag .. ':px:' .. gen),
-  redis.call('LLEN', log), added, redis.call('HKEYS', tag .. ':al:' .. gen)}
+return {st[1] or '0', redis.call('HGETALL', tag .. ':names:' .. gen), gen, redis.call('HGETALL', tag .. ':px:' .. gen),
+  redis.call('LLEN', log), added, redis.call('HGETALL', tag .. ':al:' .. gen)}
 `;
 
 /** Where a build of the number index starts: generation, bucket count, length of its additions log. */
 const INDEX_START_SCRIPT = `
 local st = redis.call('HMGET', KEYS[1], 'gen', 'buckets')
 if not st[1] then return {'0', '0', 0} end
-return {st[1], st[2], redis.call('LLEN', ARGV[1] .. ':added:' .. st[1])}
+return {st[1], st[2], redis.call('LLEN', ARGV[1] .. ':nlog:' .. st[1])}
 `;
 
 /** Buckets read by one pipeline while the index is built: replies small enough not to hold up the calls' look-ups. */
@@ -103,11 +104,12 @@ interface Snapshot {
   version: number;
   gen: number;
   names: NameMatcher<NameEntry>;
-  prefixes: ReadonlySet<string>;
+  /** Listed prefixes → meta id. */
+  prefixes: ReadonlyMap<string, string>;
   /** Lengths of the listed prefixes, ascending. */
   prefixLengths: readonly number[];
   /** The global allowlist: its numbers are screened with Redis, so that their verdict says why they pass. */
-  allowed: ReadonlySet<string>;
+  allowed: ReadonlyMap<string, string>;
   /** Length of the generation's additions log when loaded: an index that holds less is behind. */
   logLength: number;
 }
@@ -116,9 +118,9 @@ const EMPTY_SNAPSHOT: Snapshot = {
   version: -1,
   gen: -1,
   names: new NameMatcher([]),
-  prefixes: new Set(),
+  prefixes: new Map(),
   prefixLengths: [],
-  allowed: new Set(),
+  allowed: new Map(),
   logLength: 0,
 };
 
@@ -134,21 +136,10 @@ interface PendingLookup {
   reject(err: unknown): void;
 }
 
-interface CachedNumber {
-  /** The script's answer for the number (its subscriber part unused). */
-  reply: OneReply;
-  prefixLengths: number[];
-}
-const NO_NUMBER: CachedNumber = { reply: [null, [], null, [], []], prefixLengths: [] };
-
-interface AnswerCache {
-  numbers: RecentCache<CachedNumber>;
-  /** Subscriber record as the script returns it (flat field/value list; empty: none). */
-  subscribers: RecentCache<string[]>;
-}
-
-/** Answers kept per version, for callers and for subscribers each. */
-const ANSWER_CACHE_SIZE = 20_000;
+/** Subscriber records kept per version (flat field/value list as the script returns it; empty: none). */
+const SUBSCRIBER_CACHE_SIZE = 20_000;
+/** Meta records kept (by id: a record never changes once written, so they stay valid across versions). */
+const META_CACHE_SIZE = 10_000;
 
 /** Enough to amortise the client's cost; small enough that Redis works on one batch while node handles the last (16 measured best). */
 const MAX_BATCH = 16;
@@ -203,12 +194,13 @@ export class ListStore {
   private pollTimer?: NodeJS.Timeout;
   private polling = false;
   /**
-   * Redis' answers for the current version, by caller digits (hits and their meta) and by subscriber (the
-   * record), so that a repeat caller — a spoofed brand number calls many subscribers — costs no round trip.
-   * Replaced whole when the version changes (every list and subscriber-record change bumps it).
+   * The subscriber records Redis returned for the current version: with the index and the meta records, a call
+   * to a subscriber met before costs no round trip. Replaced whole when the version changes (every list and
+   * subscriber-record change bumps it).
    */
-  private answers = this.newAnswerCache();
-  /** Look-ups answered from `answers` (benchmarks, tests). */
+  private subscribers = new RecentCache<string[]>(SUBSCRIBER_CACHE_SIZE);
+  private readonly metas = new RecentCache<string>(META_CACHE_SIZE);
+  /** Look-ups answered in process, without a round trip (benchmarks, tests). */
   cachedAnswers = 0;
 
   constructor(
@@ -330,14 +322,14 @@ export class ListStore {
       version: Number(version),
       gen: Number(gen),
       names: new NameMatcher(names),
-      prefixes: new Set(prefixes),
-      prefixLengths: [...new Set(prefixes.map((p) => p.length))].sort((a, b) => a - b),
-      allowed: new Set(allowed),
+      prefixes: new Map(pairs(prefixes)),
+      prefixLengths: [...new Set(pairs(prefixes).map(([p]) => p.length))].sort((a, b) => a - b),
+      allowed: new Map(pairs(allowed)),
       logLength: Number(logLength),
     };
     // loads run one at a time, so the last one read the newest lists (a lower version means they were reset)
     if (snapshot.version < this.snapshot.version) this.highestReported = snapshot.version;
-    if (snapshot.version !== this.snapshot.version) this.answers = this.newAnswerCache();
+    if (snapshot.version !== this.snapshot.version) this.subscribers = new RecentCache(SUBSCRIBER_CACHE_SIZE);
     this.snapshot = snapshot;
     if (this.highestReported <= snapshot.version) this.confirmedAt = asked;
     if (index && this.index === index && index.gen === snapshot.gen && index.logOffset === offset) index.catchUp(added);
@@ -350,7 +342,7 @@ export class ListStore {
   }
 
   /**
-   * Reads the current generation's numbers into a new index, in small pipelines on the call-path connection
+   * Reads the current generation's numbers and their meta ids into a new index, in small pipelines on the call-path connection
    * (the calls' look-ups go on between them; until it is built they all go to Redis).
    */
   private buildIndex(): void {
@@ -368,22 +360,27 @@ export class ListStore {
     const gen = Number(genText);
     const buckets = Number(bucketsText);
     let numbers = new Float64Array(1024);
+    let ids = new Uint32Array(1024);
     let count = 0;
     for (let first = 0; first < buckets; first += INDEX_READ_BATCH) {
       const pipeline = this.redis.pipeline();
       const last = Math.min(first + INDEX_READ_BATCH, buckets);
-      for (let b = first; b < last; b++) pipeline.hkeys(this.keys.bucket(gen, b));
+      for (let b = first; b < last; b++) pipeline.hgetall(this.keys.bucket(gen, b));
       const replies = (await pipeline.exec()) ?? [];
       for (let i = 0; i < replies.length; i++) {
-        const [err, fields] = replies[i];
+        const [err, hash] = replies[i];
         if (err) throw err;
-        for (const field of fields as string[]) {
+        for (const [field, id] of Object.entries(hash as Record<string, string>)) {
           if (count === numbers.length) {
-            const grown = new Float64Array(numbers.length * 2);
-            grown.set(numbers);
-            numbers = grown;
+            const grownNumbers = new Float64Array(numbers.length * 2);
+            grownNumbers.set(numbers);
+            numbers = grownNumbers;
+            const grownIds = new Uint32Array(ids.length * 2);
+            grownIds.set(ids);
+            ids = grownIds;
           }
-          numbers[count++] = Number(field) * buckets + first + i;
+          numbers[count] = Number(field) * buckets + first + i;
+          ids[count++] = Number(id);
         }
       }
     }
@@ -392,7 +389,7 @@ export class ListStore {
       queueMicrotask(() => this.refreshQuietly());
       return;
     }
-    this.index = NumberIndex.fromNumbers(gen, numbers.slice(0, count), logLength);
+    this.index = NumberIndex.build(gen, numbers.slice(0, count), ids.slice(0, count), logLength);
     this.logger.info(
       { gen, numbers: count, ms: Math.round(performance.now() - started) },
       'local number index built: calls from numbers on no list are screened without a Redis round trip',
@@ -507,8 +504,10 @@ export class ListStore {
       batch.forEach((p, i) => {
         const reply = replies[i];
         if (keep) {
-          if (p.digits) this.answers.numbers.set(p.digits, { reply, prefixLengths });
-          if (p.subscriber) this.answers.subscribers.set(p.subscriber, reply[3]);
+          if (p.subscriber) this.subscribers.set(p.subscriber, reply[3]);
+          const metaFlat = reply[4];
+          for (let j = 0; j + 1 < metaFlat.length; j += 2)
+            if (metaFlat[j + 1]) this.metas.set(metaFlat[j], metaFlat[j + 1]);
         }
         p.resolve(this.toLookup(version, reply, p.digits, prefixLengths, snapshot, now));
       });
@@ -551,24 +550,41 @@ export class ListStore {
     if (next !== Infinity) this.armBudgetTimer(next);
   }
 
-  private newAnswerCache(): AnswerCache {
-    return { numbers: new RecentCache(ANSWER_CACHE_SIZE), subscribers: new RecentCache(ANSWER_CACHE_SIZE) };
-  }
-
-  /** This version's answer, put together from what Redis said for the caller and for the subscriber. */
+  /**
+   * The look-up put together in process: hits from the number index, the prefixes and the allowlist, their
+   * meta records and the subscriber's record as Redis gave them for this version. Undefined (ask Redis) when
+   * the cache cannot vouch for the lists now or a record is not at hand.
+   */
   private cachedLookup(digits: string, subscriber: string): ListLookup | undefined {
-    if (this.maxAgeMs <= 0 || !this.cacheCurrent()) return undefined;
+    if (this.maxAgeMs <= 0 || !this.indexCurrent()) return undefined;
+    const subFlat = subscriber ? this.subscribers.peek(subscriber) : [];
+    if (!subFlat) return undefined;
     const snapshot = this.snapshot;
-    // only Redis' own answers: the index knows the number and prefix lists, not the allowlist
-    const number = digits ? this.answers.numbers.peek(digits) : NO_NUMBER;
-    const subFlat = subscriber ? this.answers.subscribers.peek(subscriber) : [];
-    if (!number || !subFlat) return undefined;
-    const [exactId, prefixIds, allowId, , metaFlat] = number.reply;
+    let exactId: string | null = null;
+    let allowId: string | null = null;
+    const prefixIds: (string | null)[] = [];
+    const metaFlat: string[] = [];
+    if (digits) {
+      const exact = (this.index as NumberIndex).get(digits);
+      exactId = exact === undefined ? null : String(exact);
+      allowId = snapshot.allowed.get(digits) ?? null;
+      // as the script answers: one entry per listed prefix length shorter than the number, ascending
+      for (const len of snapshot.prefixLengths) {
+        if (len >= digits.length) break;
+        prefixIds.push(snapshot.prefixes.get(digits.slice(0, len)) ?? null);
+      }
+      for (const id of [exactId, allowId, ...prefixIds]) {
+        if (id === null) continue;
+        const json = this.metas.peek(id);
+        if (json === undefined) return undefined;
+        metaFlat.push(id, json);
+      }
+    }
     return this.toLookup(
       snapshot.version,
       [exactId, prefixIds, allowId, subFlat, metaFlat],
       digits,
-      number.prefixLengths,
+      [...snapshot.prefixLengths],
       snapshot,
       Date.now(),
     );
