@@ -22,6 +22,10 @@ import { media, type Prompts } from './prompts';
  * the bridge, so the caller's 200 OK comes with a media path. A call that takes longer than
  * ari.setupDeadlineSec to be bridged or ended goes back to the dialplan (fail open).
  */
+
+/** Tries of a hand-back (continue) that fails for another reason than the caller being gone, and their spacing. */
+const HAND_BACK_TRIES = 3;
+const HAND_BACK_RETRY_MS = 250;
 export type SessionState =
   'screening' | 'dialing' | 'warning' | 'connected' | 'rejecting' | 'notifying' | 'blocking' | 'handed-back' | 'ended';
 
@@ -236,13 +240,30 @@ export class CallSession {
     this.state = 'handed-back';
     this.clearTimers();
     if (this.subscriberDialled && !this.subscriberGone) await this.hangup(this.subscriberId, 'normal');
-    try {
-      await this.deps.ari.continueInDialplan(this.caller.id, target);
-      return true;
-    } catch (err) {
-      this.callerGone = true;
-      this.log.debug({ err: (err as Error).message }, 'caller already gone: nothing to hand back');
-      return false;
+    // a hand-back that fails for another reason than the caller being gone is tried again: a caller left in
+    // Stasis would hear nothing until the next reconciliation
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.deps.ari.continueInDialplan(this.caller.id, target);
+        return true;
+      } catch (err) {
+        const message = (err as Error).message;
+        const gone = (err as { status?: number }).status === 404 || /not in stasis/i.test(message);
+        if (gone) {
+          this.callerGone = true;
+          this.log.debug({ err: message }, 'caller already gone: nothing to hand back');
+          return false;
+        }
+        if (attempt >= HAND_BACK_TRIES) {
+          this.log.warn(
+            { err: message, tries: attempt },
+            'hand-back failed: the caller stays in Stasis until the next reconciliation releases it',
+          );
+          return false;
+        }
+        this.log.info({ err: message, attempt }, 'hand-back failed: trying again');
+        await new Promise((r) => setTimeout(r, HAND_BACK_RETRY_MS * attempt));
+      }
     }
   }
 

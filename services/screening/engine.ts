@@ -48,9 +48,9 @@ export class ScreeningEngine {
   async screen(request: ScreeningRequest): Promise<Verdict> {
     const started = performance.now();
     const trunk = this.trunkFor(request.trunk);
-    // A caller on no list is screened in process (the store holds the lists' numbers). Otherwise the look-up
-    // goes out first, for the number a quick reading gives, and the full parse (libphonenumber, most of a
-    // screening's CPU) runs while Redis answers. Only a guess the parse proves wrong costs a second trip.
+    // A caller on no list is screened in process (the store holds the lists). Otherwise the look-up goes out
+    // first, for the number a quick reading gives, and the full parse (libphonenumber, most of a screening's
+    // CPU) runs while Redis answers. Only a guess the parse proves wrong costs a second trip.
     const guessedCalled = subscriberKey(request.to, request.to ? guessDigits(request.to, trunk) : undefined);
     const guessed = guessCallerDigits(request, trunk);
     let early: Promise<ListLookup> | undefined;
@@ -66,8 +66,9 @@ export class ScreeningEngine {
     // names are folded (their costly part, kept in a cache) while Redis answers, too
     for (const name of identity.names) this.store.cachedNames.match(name);
 
-    // Answered in process, a call the rules allow stays allowed: what only Redis has (allowlists, the
-    // subscriber's record) can lower a verdict, never raise it. Any other verdict is decided with Redis' answer.
+    // Answered in process, a call the rules allow stays allowed: what the index does not hold (the called
+    // subscriber's record) can lower a verdict, never raise it. Any other verdict is decided with the full
+    // look-up (from memory when the records it needs are at hand, else from Redis).
     const local = early ? undefined : this.store.localLookup(identity.callers.map((c) => c.digits));
     let worst = local && this.worstOf(identity, calledKey, trunk, request, () => local);
     if (!worst || worst.evaluation.verdict !== 'allow') {

@@ -192,12 +192,14 @@ export class ListAdmin {
       let removed = 0;
       if (kind === 'number') {
         const { bucket, field } = bucketOf(value, state.buckets);
-        const [[, hdel] = [null, 0]] =
+        // with its removal in the number log, which call-path indexes follow
+        const [[err, hdel] = [null, 0]] =
           (await this.redis
             .multi()
             .hdel(this.keys.bucket(state.gen, bucket), field)
             .rpush(this.keys.numberLog(state.gen), `${value}:`)
             .exec()) ?? [];
+        if (err) throw err;
         removed = Number(hdel);
         if (removed) await this.redis.hincrby(this.keys.state, 'count', -1);
       } else if (kind === 'prefix') {

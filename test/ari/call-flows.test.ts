@@ -66,6 +66,18 @@ describe('clean calls (ari.cleanCalls: dialplan)', () => {
   });
 });
 
+describe('hand-back', () => {
+  it('a continue that fails (Asterisk answering 500) is tried again: the caller is not left in Stasis', async () => {
+    h = await startHarness();
+    h.server.failures.push({ method: 'POST', path: /\/continue$/, status: 500, times: 2 });
+    const a = h.server.inboundCall({ ...ERIKA, args: args() });
+    await h.server.waitForEvent(isChannel('StasisEnd', a));
+    expect(requestsTo(h.server, 'POST', `/channels/${a}/continue`)).toHaveLength(3);
+    expect(h.server.channels.get(a)?.continuedTo).toEqual({});
+    await until(() => h.ari.app.callsInProgress === 0);
+  });
+});
+
 describe('clean calls (ari.cleanCalls: stasis)', () => {
   const stasis = { ari: { cleanCalls: 'stasis' } };
   it('dials at once, bridges on answer and only then answers the caller; hang-ups propagate', async () => {

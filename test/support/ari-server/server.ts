@@ -75,6 +75,8 @@ export class AriTestServer {
   /** How long each played media lasts (ms). */
   playbackMs = 30;
   behaviour: (endpoint: string) => SubscriberBehaviour = () => ({ answerAfterMs: 20 });
+  /** Requests answered with an error instead, `times` times each (a loaded or confused Asterisk): failure tests. */
+  readonly failures: { method: string; path: RegExp; status: number; times: number }[] = [];
   /** Keep every request and event for assertions; benchmarks turn it off so memory stays flat. */
   keepHistory = true;
   /** Extra delay of every REST answer (ms), to test timeouts. */
@@ -272,6 +274,11 @@ export class AriTestServer {
     this.mostRequestsAtOnce = Math.max(this.mostRequestsAtOnce, this.requestsInProgress);
     res.once('close', () => this.requestsInProgress--);
     if (this.responseDelayMs) await new Promise((r) => setTimeout(r, this.responseDelayMs));
+    const failure = this.failures.find((f) => f.times > 0 && f.method === req.method && f.path.test(path));
+    if (failure) {
+      failure.times--;
+      return this.reply(res, failure.status, { message: 'Internal Server Error' });
+    }
     const docs = /^\/api-docs\/(\w+)\.json$/.exec(path);
     if (req.method === 'GET' && docs) {
       const doc = description(`${this.url}/ari`)[docs[1]];
