@@ -6,6 +6,7 @@ import { keyPart } from '../../services/screening/list-keys';
 import { seedEntries } from '../../services/screening/seed';
 import { quietLogger, REDIS_URL, testConfig } from '../support/config';
 import { dropPrefix, freePort, PrivateRedis } from '../support/redis';
+import { until } from '../support/events';
 
 let config: Config;
 let screening: Screening;
@@ -19,14 +20,6 @@ const entry = (kind: ListEntry['kind'], value: string, extra: Partial<ListEntry>
   addedAt: Date.now(),
   ...extra,
 });
-
-async function until(check: () => boolean | Promise<boolean>, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 beforeEach(async () => {
   config = testConfig();

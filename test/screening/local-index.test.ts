@@ -10,6 +10,7 @@ import { seedEntries } from '../../services/screening/seed';
 import type { ScreeningRequest, Verdict } from '../../services/screening/verdict';
 import { quietLogger, testConfig } from '../support/config';
 import { dropPrefix, freePort, PrivateRedis } from '../support/redis';
+import { until } from '../support/events';
 
 const entry = (kind: ListEntry['kind'], value: string, extra: Partial<ListEntry> = {}): ListEntry => ({
   kind,
@@ -20,14 +21,6 @@ const entry = (kind: ListEntry['kind'], value: string, extra: Partial<ListEntry>
   brand: 'paypal',
   ...extra,
 });
-
-async function until(check: () => boolean | Promise<boolean>, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /** Globally allowlisted numbers (on no other list). */
 const ALLOWED = ['4930901999', '4917099990000'];
