@@ -283,18 +283,15 @@ async function main(): Promise<void> {
     }
 
     // spoofguard's hand-backs so far, by reason (its metrics endpoint)
-    const handedBack = async (): Promise<Map<string, number>> => {
-      const text = await (await fetch(`http://127.0.0.1:${opsPort}/metrics`)).text();
-      return new Map(
-        [...text.matchAll(/spoofguard_ari_handed_back_total\{reason="(\w+)"[^}]*\} (\d+)/g)].map((m) => [
-          m[1],
-          Number(m[2]),
-        ]),
+    const metricsText = async (): Promise<string> => (await fetch(`http://127.0.0.1:${opsPort}/metrics`)).text();
+    const handedBack = async (text?: string): Promise<Map<string, number>> =>
+      new Map(
+        [
+          ...(text ?? (await metricsText())).matchAll(/spoofguard_ari_handed_back_total\{reason="(\w+)"[^}]*\} (\d+)/g),
+        ].map((m) => [m[1], Number(m[2])]),
       );
-    };
     /** spoofguard_ari_hand_back_seconds{reason="overload"}: calls, and how many within 1 s of their creation. */
-    const handBackDelay = async (): Promise<{ count: number; withinSecond: number }> => {
-      const text = await (await fetch(`http://127.0.0.1:${opsPort}/metrics`)).text();
+    const handBackDelay = (text: string): { count: number; withinSecond: number } => {
       const value = (series: string, labels: string[]): number => {
         for (const m of text.matchAll(new RegExp(`^${series}\\{([^}]*)\\} (\\d+)`, 'gm')))
           if (labels.every((l) => m[1].split(',').includes(l))) return Number(m[2]);
@@ -348,12 +345,14 @@ async function main(): Promise<void> {
     // above spoofguard's highest clean rate: what it hands back unscreened, counted; the dialplan-only floor at
     // the same rate says what this Asterisk can do at all
     const over = Math.round(Math.max(sgBest, 20) * OVER);
-    const before = await handedBack();
-    const delayBefore = await handBackDelay();
+    const textBefore = await metricsText();
+    const before = await handedBack(textBefore);
+    const delayBefore = handBackDelay(textBefore);
     // leftovers are polled for a minute: a backlog Asterisk is still clearing is told apart from a leak
     const r = await run('spoofguard', over, STEP_SEC, 60);
-    const after = await handedBack();
-    const delayAfter = await handBackDelay();
+    const textAfter = await metricsText();
+    const after = await handedBack(textAfter);
+    const delayAfter = handBackDelay(textAfter);
     const overloadBack = delayAfter.count - delayBefore.count;
     const withinSecond = delayAfter.withinSecond - delayBefore.withinSecond;
     const floor = await run('dialplan', over, STEP_SEC, 60);

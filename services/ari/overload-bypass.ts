@@ -49,6 +49,8 @@ export class OverloadBypass {
   private timer?: NodeJS.Timeout;
   private starting?: Promise<void>;
   private adjustedAt = 0;
+  /** The share Asterisk has (undefined: not written in this process's life, or maybe lost). */
+  private publishedShare?: number;
 
   constructor(
     private readonly ari: AriConnection,
@@ -110,9 +112,14 @@ export class OverloadBypass {
     if (!episode) return;
     try {
       this.until = Math.ceil(now / 1000) + this.settings.bypassSec;
-      await this.ari.setGlobal(BYPASS_SHARE_VAR, String(episode.share));
+      // under overload every ARI request counts: the share only when it changed, the expiry every interval
+      if (episode.share !== this.publishedShare) {
+        await this.ari.setGlobal(BYPASS_SHARE_VAR, String(episode.share));
+        this.publishedShare = episode.share;
+      }
       await this.ari.setGlobal(BYPASS_UNTIL_VAR, String(this.until));
     } catch (err) {
+      this.publishedShare = undefined;
       this.logger.warn({ err: (err as Error).message }, 'overload bypass not set in Asterisk: calls are handed back');
     }
   }

@@ -7,19 +7,13 @@ import { seedEntries } from '../../services/screening/seed';
 import { quietLogger, REDIS_URL, testConfig } from '../support/config';
 import { dropPrefix, freePort, PrivateRedis } from '../support/redis';
 import { until } from '../support/events';
+import { listEntry } from '../support/screening';
 
 let config: Config;
 let screening: Screening;
 let lists: ListAdministration;
 
-const entry = (kind: ListEntry['kind'], value: string, extra: Partial<ListEntry> = {}): ListEntry => ({
-  kind,
-  value,
-  source: 'test',
-  origin: 'admin',
-  addedAt: Date.now(),
-  ...extra,
-});
+const entry = listEntry;
 
 beforeEach(async () => {
   config = testConfig();

@@ -11,16 +11,10 @@ import type { ScreeningRequest, Verdict } from '../../services/screening/verdict
 import { quietLogger, testConfig } from '../support/config';
 import { dropPrefix, freePort, PrivateRedis } from '../support/redis';
 import { until } from '../support/events';
+import { listEntry } from '../support/screening';
 
-const entry = (kind: ListEntry['kind'], value: string, extra: Partial<ListEntry> = {}): ListEntry => ({
-  kind,
-  value,
-  source: 'test',
-  origin: 'admin',
-  addedAt: Date.now(),
-  brand: 'paypal',
-  ...extra,
-});
+const entry = (kind: ListEntry['kind'], value: string, extra: Partial<ListEntry> = {}): ListEntry =>
+  listEntry(kind, value, { brand: 'paypal', ...extra });
 
 /** Globally allowlisted numbers (on no other list). */
 const ALLOWED = ['4930901999', '4917099990000'];

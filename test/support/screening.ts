@@ -2,8 +2,19 @@ import { type Config } from '../../services/common/config';
 import { testConfig } from './config';
 import { dropPrefix } from './redis';
 import { openListAdmin, openScreening, type Screening } from '../../services/screening';
+import type { ListEntry } from '../../services/screening/list-entry';
 import { seedEntries } from '../../services/screening/seed';
 import { quietLogger } from './config';
+
+/** A list entry as an analyst adds it (source "test", added now); `extra` sets brand, reason, expiry … */
+export const listEntry = (kind: ListEntry['kind'], value: string, extra: Partial<ListEntry> = {}): ListEntry => ({
+  kind,
+  value,
+  source: 'test',
+  origin: 'admin',
+  addedAt: Date.now(),
+  ...extra,
+});
 
 /** A screening engine on a seeded, private key prefix. */
 export async function seededScreening(config: Config): Promise<Screening> {
