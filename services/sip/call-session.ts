@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Level } from 'pino';
 import { performance } from 'node:perf_hooks';
 import { callLogger, type Logger } from '../common/logger';
 import type { FlaggedCallEvent, Outcome } from '../events';
@@ -39,6 +40,14 @@ const NOT_COPIED = new Set([
   'proxy-authorization',
 ]);
 export const OWN_HEADER = /^x-spoofguard-/i;
+/**
+ * Our key of each call: this process's random id and a counter. A caller chooses its Call-ID, so a reused one
+ * must not merge into an old record; this is as unique as a UUID a call, without the random bytes of one.
+ */
+const PROCESS_KEY = randomUUID();
+let callsSeen = 0;
+const nextLogId = (): string => `sip:${PROCESS_KEY}.${(++callsSeen).toString(36)}`;
+
 /** What of the caller's Call-ID is kept as a search field: printable, bounded. */
 const sipCallIdOf = (callId: string): string => callId.replace(/[^\x21-\x7e]/g, '?').slice(0, 256);
 
@@ -86,7 +95,6 @@ export class CallSession {
   readonly logId: string;
   /** The caller's Call-ID, kept as a search field of the log. */
   readonly sipCallId: string;
-  readonly log: Logger;
   readonly started = performance.now();
   readonly receivedAt = Date.now();
   /** X-Spoofguard-* headers that came from outside: never read, never passed on. */
@@ -106,10 +114,20 @@ export class CallSession {
     /** Told once, when the call is answered, passed on or ended (the app counts calls still being decided). */
     private readonly onDecided?: () => void,
   ) {
-    // the log's key is ours: a caller chooses its Call-ID, and a reused one must not merge into an old record
-    this.logId = `sip:${randomUUID()}`;
+    this.logId = nextLogId();
     this.sipCallId = sipCallIdOf(transaction.request.callId);
-    this.log = callLogger(deps.logger, this.logId, { sipCallId: this.sipCallId });
+  }
+
+  private callLog?: Logger;
+
+  /** The call's logger: every line carries the call's ids. Made on first use; a clean call may log nothing. */
+  get log(): Logger {
+    return (this.callLog ??= callLogger(this.deps.logger, this.logId, { sipCallId: this.sipCallId }));
+  }
+
+  /** Whether lines at `level` are written: the path every clean call takes asks first and builds no line. */
+  logs(level: Level): boolean {
+    return this.deps.logger.isLevelEnabled(level);
   }
 
   /** Whether the caller got (or is getting) its answer: a reply, or the request passed on. */
@@ -214,7 +232,7 @@ export class CallSession {
     if (this.flagged) this.emitFlagged();
     const result = await this.withinSetupTime(proxied, 'proxied');
     if (!result) return this.end();
-    this.log.debug({ target, finalStatus: result.finalStatus }, 'proxied');
+    if (this.logs('debug')) this.log.debug({ target, finalStatus: result.finalStatus }, 'proxied');
     if (this.flagged && !reachedIvr(how, result.finalStatus))
       this.emitOutcome(outcomeOf(result.finalStatus), { ringMs: Date.now() - started });
     this.end();

@@ -5,9 +5,12 @@ import type { TrunkMatcher } from './trunks';
 
 /**
  * The INVITE pipeline, in order, drachtio style: each step reads or decides one thing about the call and
- * calls next(), or answers the request and stops. The steps run in this order for every INVITE.
+ * returns next(), or answers the request and stops. The steps run in this order for every INVITE. Only a step
+ * that waits (screening) is async: a step that merely returns next() costs no promise and no resumption of
+ * its own, which every INVITE would pay once per step.
  */
-export type Middleware = (call: CallSession, next: () => Promise<void>) => Promise<void>;
+export type Next = () => Promise<void> | void;
+export type Middleware = (call: CallSession, next: Next) => Promise<void> | void;
 
 export interface InviteDeps {
   trunks: TrunkMatcher;
@@ -18,44 +21,44 @@ export interface InviteDeps {
 /** 513 for requests too large to be honest INVITEs: nothing else reads them. */
 export const rejectOversized =
   (maxBytes: number): Middleware =>
-  async (call, next) => {
+  (call, next) => {
     const { bytes } = call.transaction.request;
     if (bytes > maxBytes) {
       call.log.warn({ bytes, maxBytes }, 'INVITE too large: rejected');
       return call.reply(513, 'Message Too Large');
     }
-    await next();
+    return next();
   };
 
 /**
  * Loop protection (RFC 3261 §16.3): a request with no hops left is answered 483 here, before any work; the
  * bridge passes Max-Forwards on one lower (CallSession), as the proxy does.
  */
-export const checkMaxForwards: Middleware = async (call, next) => {
+export const checkMaxForwards: Middleware = (call, next) => {
   const hops = call.maxForwards;
   if (hops !== undefined && hops <= 0) {
     call.log.info({ maxForwards: hops }, 'Max-Forwards exhausted: answered 483 Too Many Hops');
     return call.reply(483, 'Too Many Hops');
   }
-  await next();
+  return next();
 };
 
 /** X-Spoofguard-* headers are ours: from outside they are forgeries. Noted here, never read, never passed on. */
-export const stripForeignHeaders: Middleware = async (call, next) => {
+export const stripForeignHeaders: Middleware = (call, next) => {
   call.foreignHeaders = call.transaction.request.headerNames().filter((name) => OWN_HEADER.test(name));
   if (call.foreignHeaders.length > 0)
     call.log.warn({ headers: call.foreignHeaders }, 'foreign X-Spoofguard headers removed');
-  await next();
+  return next();
 };
 
 export const identifyTrunk =
   (trunks: TrunkMatcher): Middleware =>
-  async (call, next) => {
+  (call, next) => {
     call.trunk = trunks.match(call.transaction.request.source.address, (name) => call.header(name));
-    await next();
+    return next();
   };
 
-export const readCaller: Middleware = async (call, next) => {
+export const readCaller: Middleware = (call, next) => {
   const trunk = call.trunk;
   if (!trunk) throw new Error('readCaller before identifyTrunk');
   call.input = screeningInput(
@@ -63,7 +66,7 @@ export const readCaller: Middleware = async (call, next) => {
     trunk.id,
     call.transaction.request.callId,
   );
-  await next();
+  return next();
 };
 
 /** The engine fails open by itself (degraded → allow); an error here is a bug, and also fails open. */
@@ -74,23 +77,22 @@ export const screenCall =
     call.verdict = await screen(call.input);
     // a carrier's clean calls are most of its traffic: their line is debug; flagged and degraded ones are info
     const level = call.verdict.verdict === 'allow' && !call.verdict.degraded ? 'debug' : 'info';
-    call.log[level](
-      {
-        trunk: call.trunk?.id,
-        identity: call.verdict.identity,
-        verdict: call.verdict.verdict,
-        score: call.verdict.score,
-        brand: call.verdict.brand,
-        degraded: call.verdict.degraded,
-      },
-      'screened',
-    );
+    if (call.logs(level))
+      call.log[level](
+        {
+          trunk: call.trunk?.id,
+          identity: call.verdict.identity,
+          verdict: call.verdict.verdict,
+          score: call.verdict.score,
+          brand: call.verdict.brand,
+          degraded: call.verdict.degraded,
+        },
+        'screened',
+      );
     await next();
   };
 
-export const routeCall: Middleware = async (call) => {
-  await call.route();
-};
+export const routeCall: Middleware = (call) => call.route();
 
 export function inviteMiddleware(deps: InviteDeps): Middleware[] {
   return [
@@ -104,11 +106,8 @@ export function inviteMiddleware(deps: InviteDeps): Middleware[] {
   ];
 }
 
-/** Runs the steps in order; each decides whether the next one runs. */
-export async function runMiddleware(steps: readonly Middleware[], call: CallSession): Promise<void> {
-  const at = async (i: number): Promise<void> => {
-    const step = steps[i];
-    if (step) await step(call, () => at(i + 1));
-  };
-  await at(0);
+/** Runs the steps in order; each decides whether the next one runs. A step may throw or reject: the caller handles both. */
+export function runMiddleware(steps: readonly Middleware[], call: CallSession): Promise<void> | void {
+  const at = (i: number): Promise<void> | void => steps[i]?.(call, () => at(i + 1));
+  return at(0);
 }

@@ -115,7 +115,7 @@ describeReal(['drachtio', 'asterisk'], 'SIP front and warning IVR together (drac
       20_000,
     );
     expect(record).toMatchObject({ source: 'sip', verdict: 'warn', brand: 'amazon', outcome: 'rejected', sipCallId });
-    expect(String(record?.callId)).toMatch(/^sip:[0-9a-f-]{36}$/);
+    expect(String(record?.callId)).toMatch(/^sip:[0-9a-f-]{36}\.[0-9a-z]+$/);
     expect(record?.channelId).toEqual(expect.any(String));
     expect(await store.count({ channelId: record?.channelId as string })).toBe(1);
     await eventually(async () => {

@@ -54,7 +54,7 @@ describe('routing per verdict', () => {
     const checked = verifyVerdict(proxied.header('X-Spoofguard-Verdict'), VERDICT_KEY, 30);
     expect(checked).toMatchObject({
       ok: true,
-      verdict: { verdict: 'warn', brand: 'amazon', call: expect.stringMatching(/^sip:[0-9a-f-]{36}$/) },
+      verdict: { verdict: 'warn', brand: 'amazon', call: expect.stringMatching(/^sip:[0-9a-f-]{36}\.[0-9a-z]+$/) },
     });
     if (checked.ok) expect(checked.verdict.reasons).toEqual(expect.arrayContaining(['brand-number', 'brand-name']));
     const row = await storedRow(h, call.callId, (r) => r.verdict === 'warn');

@@ -2,7 +2,7 @@ import { outcomeOf, prefixDisplayName, targetFor } from '../../services/sip/call
 import { calledOf, screeningInput } from '../../services/sip/caller-identity';
 import { createRequire } from 'node:module';
 import fc from 'fast-check';
-import { drachtioSrfCannotRead } from '../../services/sip/srf-adapter';
+import { drachtioSrfCannotRead, readsAsItCame } from '../../services/sip/srf-adapter';
 import { readableSip } from '../../services/sip/sip-text';
 import { TrunkMatcher } from '../../services/sip/trunks';
 import { TORTURE } from '../real/support/sip-torture';
@@ -192,6 +192,53 @@ describe('what drachtio-srf can read', () => {
         },
       ),
       { seed: 4475, numRuns: 3000 },
+    );
+  });
+
+  it('takes a well-formed message as it came in one pass only when the exact way would too (property)', () => {
+    // readsAsItCame skips readableSip and drachtioSrfCannotRead for everyday messages: "yes" must mean both
+    // leave the text as it is and drachtio-srf reads it; "no" only sends a message the exact way
+    const exactlyAsItCame = (text: string): boolean =>
+      readableSip(text) === text && drachtioSrfCannotRead(text) === undefined && parses(text);
+    const everyday = [
+      `INVITE sip:+4930901820@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-1\r\n` +
+        `From: <sip:+4930123456@127.0.0.1:5070>;tag=1\r\nTo: <sip:+4930901820@127.0.0.1:5060>\r\n` +
+        `Call-ID: 1-2@127.0.0.1\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\nContent-Type: application/sdp\r\n` +
+        `Content-Length: 27\r\n\r\nv=0\r\no=- 1 1 IN IP4 127.0.0.1\r\n`,
+      'SIP/2.0 100 Trying\r\nVia: SIP/2.0/UDP 127.0.0.1\r\nContent-Length: 0\r\n\r\n',
+      'BYE sip:a@b SIP/2.0\r\nP-Asserted-Identity: <sip:+1888@x>,\r\n <tel:+1888>\r\nContent-Length: 0\r\n\r\n',
+      'SIP/2.0 200 OK\r\n\r\n',
+    ];
+    for (const text of everyday) expect({ text, fast: readsAsItCame(text) }).toEqual({ text, fast: true });
+    for (const [name, raw] of Object.entries(TORTURE)) {
+      const text = raw.replace(/\[port\]/g, '5060');
+      if (readsAsItCame(text)) expect({ name, exact: exactlyAsItCame(text) }).toEqual({ name, exact: true });
+    }
+    // generated: a well-formed message with a few edits (none, so "yes" comes often; or line ends, blanks,
+    // colons, controls and non-ASCII put anywhere)
+    const line = fc.constantFrom('From: <sip:1@x>;tag=1', 'f:x', 'Via: SIP/2.0/UDP a', ': no name', 'CSeq: 1 INVITE');
+    const start = fc.constantFrom('INVITE sip:a@b SIP/2.0', 'SIP/2.0 200 OK', 'SIP/2.0 100', 'ACK sip:a@b SIP/2.0');
+    const edit = fc.record({
+      at: fc.nat(),
+      cut: fc.nat({ max: 2 }),
+      put: fc.constantFrom('\r\n', '\n', '\r', ' ', '\t', ':', '\r\n ', '\u0000', '\u00a0', '\u00e9', 'x', ''),
+    });
+    fc.assert(
+      fc.property(
+        start,
+        fc.array(line, { maxLength: 6 }),
+        fc.constantFrom('\r\n', '\r\nv=0\r\n', ''),
+        fc.array(edit, { maxLength: 3 }),
+        (first, headers, body, edits) => {
+          let text = `${[first, ...headers].join('\r\n')}\r\n\r\n${body}`;
+          for (const { at, cut, put } of edits) {
+            const i = at % (text.length + 1);
+            text = text.slice(0, i) + put + text.slice(i + cut);
+          }
+          if (readsAsItCame(text)) expect(exactlyAsItCame(text)).toBe(true);
+        },
+      ),
+      { seed: 3261, numRuns: 20000 },
     );
   });
 });
