@@ -25,11 +25,69 @@ export interface EventSample {
   source: string;
 }
 
+/**
+ * Screening latency, kept in a typed array and read by the registry like any metric (prom-client calls get()).
+ * prom-client's Histogram turns the bucket bound into a property key and hashes the labels on every
+ * observation: on the SIP front, where every INVITE is one observation, that was a percent of its CPU.
+ */
+class LatencyHistogram {
+  readonly type = 'histogram';
+  readonly aggregator = 'sum';
+  private readonly counts: Float64Array;
+  private sum = 0;
+  private count = 0;
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly bounds: readonly number[],
+  ) {
+    this.counts = new Float64Array(bounds.length);
+  }
+
+  observe(seconds: number): void {
+    if (!Number.isFinite(seconds)) return;
+    this.sum += seconds;
+    this.count++;
+    const bounds = this.bounds;
+    for (let i = 0; i < bounds.length; i++) {
+      if (seconds <= (bounds[i] as number)) {
+        (this.counts[i] as number)++;
+        return;
+      }
+    }
+  }
+
+  get() {
+    const bucket = `${this.name}_bucket`;
+    let cumulative = 0;
+    const values: { metricName: string; labels: Record<string, string | number>; value: number }[] = [];
+    this.bounds.forEach((le, i) => {
+      cumulative += this.counts[i] as number;
+      values.push({ metricName: bucket, labels: { le }, value: cumulative });
+    });
+    values.push({ metricName: bucket, labels: { le: '+Inf' }, value: this.count });
+    values.push({ metricName: `${this.name}_sum`, labels: {}, value: this.sum });
+    values.push({ metricName: `${this.name}_count`, labels: {}, value: this.count });
+    return { name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator };
+  }
+
+  reset(): void {
+    this.counts.fill(0);
+    this.sum = 0;
+    this.count = 0;
+  }
+}
+
+const VERDICTS = ['allow', 'warn', 'block'] as const;
+
 export class Metrics {
   readonly registry = new Registry();
   private readonly screenings: Counter<'verdict'>;
   private readonly degraded: Counter;
-  private readonly latency: Histogram;
+  private readonly latency: LatencyHistogram;
+  /** Screenings by verdict since the last scrape: added to the counter when it is read (collect). */
+  private readonly pendingScreenings = new Map<string, number>();
   private readonly calls: Counter<'source' | 'outcome'>;
   private readonly flagged: Counter<'source' | 'verdict'>;
   private readonly handedBack: Counter<'reason'>;
@@ -44,23 +102,30 @@ export class Metrics {
     this.registry.setDefaultLabels({ role });
     collectDefaultMetrics({ register: this.registry, prefix: 'spoofguard_' });
     const registers = [this.registry];
+    const pendingScreenings = this.pendingScreenings;
     this.screenings = new Counter({
       name: 'spoofguard_screenings_total',
       help: 'Screenings by verdict (allow, warn, block).',
       labelNames: ['verdict'],
       registers,
+      // counted in a plain map per screening, added here when scraped (prom-client hashes labels per inc)
+      collect() {
+        for (const [verdict, n] of pendingScreenings) if (n > 0) this.inc({ verdict }, n);
+        pendingScreenings.clear();
+      },
     });
+    for (const verdict of VERDICTS) this.screenings.inc({ verdict }, 0);
     this.degraded = new Counter({
       name: 'spoofguard_screenings_degraded_total',
       help: 'Screenings that failed open because Redis did not answer within the budget.',
       registers,
     });
-    this.latency = new Histogram({
-      name: 'spoofguard_screening_duration_seconds',
-      help: 'Time of one screening (normalise, look up, rules).',
-      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25],
-      registers,
-    });
+    this.latency = new LatencyHistogram(
+      'spoofguard_screening_duration_seconds',
+      'Time of one screening (normalise, look up, rules).',
+      [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25],
+    );
+    this.registry.registerMetric(this.latency as unknown as Histogram);
     this.flagged = new Counter({
       name: 'spoofguard_flagged_calls_total',
       help: 'Warned and blocked calls reported to the log, by source and verdict.',
@@ -147,7 +212,7 @@ export class Metrics {
   }
 
   readonly observeVerdict = (v: VerdictSample): void => {
-    this.screenings.inc({ verdict: v.verdict });
+    this.pendingScreenings.set(v.verdict, (this.pendingScreenings.get(v.verdict) ?? 0) + 1);
     if (v.degraded) this.degraded.inc();
     this.latency.observe(v.elapsedMs / 1000);
   };
