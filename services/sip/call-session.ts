@@ -5,6 +5,7 @@ import { callLogger, type Logger } from '../common/logger';
 import type { FlaggedCallEvent, Outcome } from '../events';
 import { flaggedEvent, outcomeEvent } from '../events/flagged-call';
 import type { ScreeningRequest, Verdict } from '../screening/verdict';
+import { SetupDeadlines } from './setup-deadlines';
 import { BridgeFailed, type ServerTransaction } from './srf-adapter';
 import type { MatchedTrunk } from './trunks';
 
@@ -45,6 +46,8 @@ export const OWN_HEADER = /^x-spoofguard-/i;
  * must not merge into an old record; this is as unique as a UUID a call, without the random bytes of one.
  */
 const PROCESS_KEY = randomUUID();
+/** The calls of this process waiting for a final answer (sip.setupTimeoutSec). */
+const SETUP_DEADLINES = new SetupDeadlines();
 let callsSeen = 0;
 const nextLogId = (): string => `sip:${PROCESS_KEY}.${(++callsSeen).toString(36)}`;
 
@@ -81,10 +84,16 @@ export function prefixDisplayName(value: string, prefix: string, fallbackName: s
   return `"${escaped(prefix + fallbackName)}" <${uri}>${semi < 0 ? '' : value.slice(semi)}`;
 }
 
+const PLAIN_NUMBER = /^\+?\d+$/;
+
 /** Puts the called user into a target URI that names only a host (sip:ivr.example.net → sip:+4930…@ivr…). */
 export function targetFor(base: string, calledUser: string | undefined): string {
   if (!calledUser || /^sips?:[^@;>]+@/.test(base)) return base;
-  return base.replace(/^(sips?:)/, `$1${encodeURIComponent(calledUser).replace(/%2B/g, '+')}@`);
+  const scheme = base.startsWith('sips:') ? 5 : base.startsWith('sip:') ? 4 : 0;
+  if (scheme === 0) return base;
+  // a number (every carrier's called user) needs no escaping
+  const user = PLAIN_NUMBER.test(calledUser) ? calledUser : encodeURIComponent(calledUser).replace(/%2B/g, '+');
+  return `${base.slice(0, scheme)}${user}@${base.slice(scheme)}`;
 }
 
 /**
@@ -286,22 +295,13 @@ export class CallSession {
    * answers a CANCEL wrongly, a drachtio-server bug) would keep the call counted, and a drain waiting, forever.
    */
   private async withinSetupTime<T>(answer: Promise<T>, what: string): Promise<T | undefined> {
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<undefined>((resolve) => {
-      timer = setTimeout(() => resolve(undefined), this.deps.routing.setupTimeoutMs);
-      timer.unref();
-    });
-    try {
-      const result = await Promise.race([answer, late]);
-      if (result === undefined)
-        this.log.warn(
-          { waitedMs: this.deps.routing.setupTimeoutMs, how: what },
-          'no final answer reported by drachtio-server within sip.setupTimeoutSec: the app stops waiting for this call',
-        );
-      return result;
-    } finally {
-      clearTimeout(timer);
-    }
+    const result = await SETUP_DEADLINES.within(answer, this.deps.routing.setupTimeoutMs);
+    if (result === undefined)
+      this.log.warn(
+        { waitedMs: this.deps.routing.setupTimeoutMs, how: what },
+        'no final answer reported by drachtio-server within sip.setupTimeoutSec: the app stops waiting for this call',
+      );
+    return result;
   }
 
   /** Which call the events are about: our key, the caller's Call-ID beside it. */

@@ -358,21 +358,14 @@ export function readsAsItCame(text: string): boolean {
       else if (c <= SP || c >= 127 || sawBlank) return false;
       i++;
     }
-    // the value, with its folded lines, up to the CRLF that ends the header line
+    // the value, with its folded lines, up to the CRLF that ends the header line: the next CR and the next LF
+    // must be that CRLF (else a bare CR or LF came first)
     for (;;) {
-      i++;
-      if (i >= n) return false;
+      const cr = text.indexOf('\r', i + 1);
+      if (cr < 0 || text.indexOf('\n', i + 1) !== cr + 1) return false;
+      i = cr + 2;
       c = text.charCodeAt(i);
-      if (c === LF) return false; // a bare LF
-      if (c !== CR) continue;
-      if (text.charCodeAt(i + 1) !== LF) return false; // a bare CR
-      const next = text.charCodeAt(i + 2);
-      if (next === SP || next === HT) {
-        i++;
-        continue;
-      }
-      i += 2;
-      break;
+      if (c !== SP && c !== HT) break;
     }
   }
   return false;
@@ -386,9 +379,9 @@ export function readsAsItCame(text: string): boolean {
  */
 function headerMap(raw: Record<string, unknown>): Map<string, string> {
   const map = new Map<string, string>();
-  for (const name in raw) {
+  for (const name of Object.keys(raw)) {
     const value = raw[name];
-    if (typeof value !== 'string' || !Object.hasOwn(raw, name)) continue;
+    if (typeof value !== 'string') continue;
     const key = name.toLowerCase();
     const seen = map.get(key);
     map.set(key, seen === undefined ? value : `${seen},${value}`);

@@ -126,6 +126,12 @@ describe('routing helpers', () => {
 
   it('puts the called number into a target that has no user part', () => {
     expect(targetFor('sips:ivr.example.de', '+49 30 1')).toBe('sips:+49%2030%201@ivr.example.de');
+    expect(targetFor('sip:ivr.example.de:5080;transport=tcp', '+4930901820')).toBe(
+      'sip:+4930901820@ivr.example.de:5080;transport=tcp',
+    );
+    expect(targetFor('sip:pbx.example.de', 'a@b;c')).toBe('sip:a%40b%3Bc@pbx.example.de');
+    expect(targetFor('sip:user@pbx.example.de', '+4930901820')).toBe('sip:user@pbx.example.de');
+    expect(targetFor('tel:+4930901820', '+4930901821')).toBe('tel:+4930901820');
   });
 });
 
