@@ -3,7 +3,7 @@ import type { TrunkConfig } from '../common/config-schema';
 import type { Logger } from '../common/logger';
 import type { ListLookup, ListStore } from './list-store';
 import { type CallerIdentity, guessCallerDigits, readCallerIdentity } from './caller-identity';
-import { guessDigits, type NormalizedCaller, normalizeNumber } from './normalize';
+import { guessDigits, type NormalizedCaller, readNumber } from './normalize';
 import type { Evaluation, RuleSet, TrunkContext } from './rules';
 import { type ScreeningRequest, type Verdict } from './verdict';
 
@@ -48,19 +48,21 @@ export class ScreeningEngine {
   async screen(request: ScreeningRequest): Promise<Verdict> {
     const started = performance.now();
     const trunk = this.trunkFor(request.trunk);
-    // A caller on no list is screened in process (the store holds the lists). Otherwise the look-up goes out
-    // first, for the number a quick reading gives, and the full parse (libphonenumber, most of a screening's
-    // CPU) runs while Redis answers. Only a guess the parse proves wrong costs a second trip.
-    const guessedCalled = subscriberKey(request.to, request.to ? guessDigits(request.to, trunk) : undefined);
-    const guessed = guessCallerDigits(request, trunk);
+    // While the store's lists are current, the parsed caller is looked up in process (below). Otherwise the
+    // look-up goes out first, for the number a quick reading gives, and the full parse (libphonenumber, most
+    // of a screening's CPU) runs while Redis answers. Only a guess the parse proves wrong costs a second trip.
+    let guessed: string | undefined;
+    let guessedCalled: string | undefined;
     let early: Promise<ListLookup> | undefined;
-    if (!this.store.localLookup([guessed])) {
+    if (!this.store.localIndexCurrent()) {
+      guessedCalled = subscriberKey(request.to, request.to ? guessDigits(request.to, trunk) : undefined);
+      guessed = guessCallerDigits(request, trunk);
       early = this.store.lookup(guessed, guessedCalled);
       early.catch(() => undefined); // awaited below unless the guess was wrong
       await Promise.resolve(); // the store sends in a microtask queued before this one
     }
     const identity = readCallerIdentity(request, trunk);
-    const calledNumber = request.to ? normalizeNumber(request.to, trunk) : undefined;
+    const calledNumber = request.to ? readNumber(request.to, trunk) : undefined;
     const called = calledNumber?.e164 ?? (request.to?.trim() || undefined);
     const calledKey = subscriberKey(request.to, calledNumber?.digits);
     // names are folded (their costly part, kept in a cache) while Redis answers, too

@@ -420,6 +420,11 @@ export class ListStore {
     return this.highestReported <= this.snapshot.version && performance.now() - this.confirmedAt <= this.maxAgeMs;
   }
 
+  /** Whether localLookup can answer now (the index is on, built and confirmed current). */
+  localIndexCurrent(): boolean {
+    return this.maxAgeMs > 0 && this.indexCurrent();
+  }
+
   private indexCurrent(): boolean {
     const index = this.index;
     const snapshot = this.snapshot;
@@ -434,7 +439,7 @@ export class ListStore {
    * subscriber record: the engine uses it only for calls it allows, which a subscriber's record cannot change.
    */
   localLookup(digitsList: readonly (string | undefined)[]): ListLookup | undefined {
-    if (this.maxAgeMs <= 0 || !this.indexCurrent()) return undefined;
+    if (!this.localIndexCurrent()) return undefined;
     const index = this.index as NumberIndex;
     const { prefixes, prefixLengths, allowed, version, names } = this.snapshot;
     for (const digits of digitsList) {

@@ -109,14 +109,23 @@ export function normalizeNumber(
   context: NumberingContext,
   phoneContext?: string,
 ): Partial<NormalizedCaller> | undefined {
+  const kept = readNumber(text, context, phoneContext);
+  return kept && { ...kept };
+}
+
+/** normalizeNumber's reading as kept in the cache (frozen: copy before changing). */
+export function readNumber(
+  text: string,
+  context: NumberingContext,
+  phoneContext?: string,
+): Readonly<Partial<NormalizedCaller>> | undefined {
   const compact = text.replace(VISUAL_SEPARATORS, '');
   if (!/^\+?\d{1,20}$/.test(compact)) return undefined;
   const key = `${context.country}${context.international ? '+' : '-'}${phoneContext ?? ''}|${compact}`;
-  const cached = parseCache.get(key, () => {
+  return parseCache.get(key, () => {
     const parsed = parseNumber(compact, context, phoneContext);
     return parsed && Object.freeze(parsed);
   });
-  return cached && { ...cached };
 }
 
 const callingCodes = new Map<string, string>();
@@ -267,7 +276,7 @@ function fromIdentity(
   }
   if (!user) return unparseable(input, 'no number in the caller ID', displayName);
 
-  const number = normalizeNumber(user.slice(0, 64), context, identity.params['phone-context']);
+  const number = readNumber(user.slice(0, 64), context, identity.params['phone-context']);
   if (!number) return unparseable(input, identity.error ?? 'not a telephone number', displayName);
   return { kind: 'number', raw, valid: false, ...number, ...named, ...params, ...flaw };
 }

@@ -12,20 +12,21 @@ export class RecentCache<V> {
   constructor(private readonly capacity: number) {}
 
   get(key: string, compute: () => V): V {
-    if (this.young.has(key)) {
+    // one hash look-up for a kept value; has() only tells a kept undefined from a missing key
+    let value = this.young.get(key);
+    if (value !== undefined || this.young.has(key)) {
       this.hits++;
-      return this.young.get(key) as V;
+      return value as V;
     }
-    let value: V;
-    if (this.old.has(key)) {
+    value = this.old.get(key);
+    if (value !== undefined || this.old.has(key)) {
       this.hits++;
-      value = this.old.get(key) as V;
     } else {
       this.misses++;
       value = compute();
     }
-    this.set(key, value);
-    return value;
+    this.set(key, value as V);
+    return value as V;
   }
 
   /** Keeps `value` for `key` (replacing what was kept). */

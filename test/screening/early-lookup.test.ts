@@ -3,15 +3,24 @@ import { guessDigits } from '../../services/screening/normalize';
 import { seededScreeningPerFile } from '../support/screening';
 
 /**
- * The engine sends its look-up for the number a quick reading guesses before libphonenumber has parsed the
- * caller; the full reading decides. A wrong guess must cost a second look-up, never a missed list entry.
+ * Where Redis answers every look-up (no local index, or one not current), the engine sends its look-up for
+ * the number a quick reading guesses before libphonenumber has parsed the caller; the full reading decides.
+ * A wrong guess must cost a second look-up, never a missed list entry. With a current index it guesses nothing.
  */
-const file = seededScreeningPerFile();
+const file = seededScreeningPerFile({ screening: { localIndexMaxAgeMs: 0 } });
+const indexed = seededScreeningPerFile();
 const DE = { country: 'DE', international: false };
 
 /** Screens the requests one after another; returns their verdicts and the digits of every look-up they cost. */
 async function screenCounting(...requests: ScreeningRequest[]): Promise<{ verdicts: Verdict[]; digits: string[] }> {
-  const store = file.screening.store;
+  return screenCountingOn(file, ...requests);
+}
+
+async function screenCountingOn(
+  on: typeof file,
+  ...requests: ScreeningRequest[]
+): Promise<{ verdicts: Verdict[]; digits: string[] }> {
+  const store = on.screening.store;
   const digits: string[] = [];
   const original = store.lookup.bind(store);
   const spy = jest.spyOn(store, 'lookup').mockImplementation((d, s) => {
@@ -20,7 +29,7 @@ async function screenCounting(...requests: ScreeningRequest[]): Promise<{ verdic
   });
   try {
     const verdicts: Verdict[] = [];
-    for (const request of requests) verdicts.push(await file.screening.engine.screen(request));
+    for (const request of requests) verdicts.push(await on.screening.engine.screen(request));
     return { verdicts, digits };
   } finally {
     spy.mockRestore();
@@ -63,6 +72,19 @@ describe('the early look-up', () => {
       expect(codes(v)).toContain('brand-number');
       expect(v.verdict).not.toBe('allow');
     }
+  });
+
+  it('with a current local index: guesses nothing, a clean caller costs no look-up, a listed one the parsed number', async () => {
+    await indexed.screening.store.whenIndexed(5000);
+    expect(indexed.screening.store.localIndexCurrent()).toBe(true);
+    const { verdicts, digits } = await screenCountingOn(
+      indexed,
+      { from: '<sip:+4930123456@carrier.example>', to: '030 901820', trunk: 'de-national' },
+      { from: '498003638469', trunk: 'de-national' },
+    );
+    expect(verdicts[0].verdict).toBe('allow');
+    expect(codes(verdicts[1])).toContain('brand-number');
+    expect(digits).toEqual(['498003638469']);
   });
 
   it('looks up every value of a header once, the guessed one included', async () => {
