@@ -5,6 +5,8 @@ import {
   parsePhoneNumberFromString,
   type PhoneNumber,
 } from 'libphonenumber-js/max';
+import { Metadata, type MetadataJson } from 'libphonenumber-js/core';
+import maxMetadata from 'libphonenumber-js/metadata.max.json';
 import { type IdentityValue, parseIdentityValue, salvageIdentityValues, splitValues } from './identity-header';
 import { RecentCache } from './recent-cache';
 
@@ -78,14 +80,72 @@ function safeParse(text: string, country?: string): PhoneNumber | undefined {
   }
 }
 
+/** The parts of libphonenumber's Metadata that its own isValidNumber reads (not in its type declarations). */
+interface NumberingPlanPatterns {
+  hasTypes(): boolean;
+  nationalNumberPattern(): string;
+  type(type: string): { pattern(): string; possibleLengths(): number[] | undefined } | undefined;
+}
+const plans = new Metadata(maxMetadata as unknown as MetadataJson) as unknown as {
+  selectNumberingPlan(countryOrCallingCode: string): void;
+  numberingPlan: NumberingPlanPatterns;
+};
+/** Fixed line first, then the others, in the order of libphonenumber's getNumberType. */
+const NUMBER_TYPES = [
+  'FIXED_LINE',
+  'MOBILE',
+  'PREMIUM_RATE',
+  'TOLL_FREE',
+  'SHARED_COST',
+  'VOIP',
+  'PERSONAL_NUMBER',
+  'PAGER',
+  'UAN',
+  'VOICEMAIL',
+] as const;
+const wholeMatchers = new Map<string, RegExp>();
+
+function matchesWhole(text: string, pattern: string): boolean {
+  let matcher = wholeMatchers.get(pattern);
+  if (!matcher) wholeMatchers.set(pattern, (matcher = new RegExp(`^(?:${pattern})$`)));
+  return matcher.test(text);
+}
+
+/**
+ * What `parsed.isValid()` answers, the same way (libphonenumber's isValidNumber and getNumberType), with each
+ * pattern compiled once: libphonenumber builds a new RegExp from the pattern text for every test, and the
+ * patterns run to hundreds of characters, so a new caller's validity cost more than the rest of its screening.
+ * test/screening/normalize.test.ts holds it to isValid() on numbers of every country.
+ */
+export function isValidReading(parsed: PhoneNumber): boolean {
+  plans.selectNumberingPlan(parsed.country ?? parsed.countryCallingCode);
+  const plan = plans.numberingPlan;
+  const national = parsed.nationalNumber;
+  if (!matchesWhole(national, plan.nationalNumberPattern())) return false;
+  if (!plan.hasTypes()) return true;
+  for (const name of NUMBER_TYPES) {
+    const type = plan.type(name);
+    const pattern = type?.pattern();
+    if (!type || !pattern) continue;
+    const lengths = type.possibleLengths();
+    if (lengths && !lengths.includes(national.length)) continue;
+    if (matchesWhole(national, pattern)) return true;
+  }
+  return false;
+}
+
 // The number type costs a dozen pattern matches, so it is worked out only where a rule asks (numberTypeOf).
-function describe(parsed: PhoneNumber, readAs: NormalizedCaller['readAs']): Partial<NormalizedCaller> {
+function describe(
+  parsed: PhoneNumber,
+  readAs: NormalizedCaller['readAs'],
+  valid = isValidReading(parsed),
+): Partial<NormalizedCaller> {
   return {
     e164: parsed.number,
     digits: parsed.number.slice(1),
     country: parsed.country,
     nationalNumber: parsed.nationalNumber,
-    valid: parsed.isValid(),
+    valid,
     readAs,
   };
 }
@@ -176,15 +236,17 @@ function parseNumber(compact: string, context: NumberingContext, phoneContext?: 
   const mayLackPlus = !shortCode && !compact.startsWith('0');
   if (context.international && mayLackPlus) {
     const withPlus = safeParse(`+${compact}`);
-    if (withPlus?.isValid()) return describe(withPlus, 'missing-plus');
+    if (withPlus && isValidReading(withPlus)) return describe(withPlus, 'missing-plus', true);
   }
   const national = safeParse(compact, context.country);
-  if (national?.isValid()) return { ...describe(national, 'national'), ...(shortCode ? { shortCode } : {}) };
+  const nationalValid = national !== undefined && isValidReading(national);
+  if (national && nationalValid)
+    return { ...describe(national, 'national', true), ...(shortCode ? { shortCode } : {}) };
   if (mayLackPlus && !context.international) {
     const withPlus = safeParse(`+${compact}`);
-    if (withPlus?.isValid()) return describe(withPlus, 'missing-plus');
+    if (withPlus && isValidReading(withPlus)) return describe(withPlus, 'missing-plus', true);
   }
-  if (national) return { ...describe(national, 'national'), ...(shortCode ? { shortCode } : {}) };
+  if (national) return { ...describe(national, 'national', false), ...(shortCode ? { shortCode } : {}) };
   return { valid: false, ...(shortCode ? { shortCode } : {}) };
 }
 

@@ -1,4 +1,12 @@
-import { normalizeCaller } from '../../services/screening/normalize';
+import fc from 'fast-check';
+import {
+  getCountries,
+  getCountryCallingCode,
+  getExampleNumber,
+  parsePhoneNumberFromString,
+} from 'libphonenumber-js/max';
+import examples from 'libphonenumber-js/mobile/examples';
+import { isValidReading, normalizeCaller } from '../../services/screening/normalize';
 import { seededScreeningPerFile } from '../support/screening';
 
 /** The normalisation table, screened end to end against a seeded real Redis. */
@@ -201,5 +209,62 @@ describe('normalizeCaller details', () => {
   it('never throws on hostile input', () => {
     const nasty = ['"\\', '<', '<>', '"" <>', 'sip:%', 'sip:%zz@x', 'tel:;;;;', '"a" <tel:>', ';;;', '\\\\\\'];
     for (const input of nasty) expect(() => normalizeCaller(input, de)).not.toThrow();
+  });
+});
+
+describe('validity', () => {
+  // isValidReading answers what libphonenumber's isValid() answers, with its patterns compiled once
+  const countries = getCountries();
+  const digits = (length: number, seed: number): string =>
+    Array.from({ length }, (_, i) => String((seed * 7919 + i * 104729 + ((seed >> i) & 7)) % 10)).join('');
+
+  it('agrees with libphonenumber on example and generated numbers of every country (property)', () => {
+    let valid = 0;
+    for (const country of countries) {
+      const example = getExampleNumber(country, examples);
+      for (const text of [example?.number, `+${getCountryCallingCode(country)}${digits(9, country.charCodeAt(0))}`]) {
+        const parsed = text ? parsePhoneNumberFromString(text) : undefined;
+        if (!parsed) continue;
+        expect({ text, valid: isValidReading(parsed) }).toEqual({ text, valid: parsed.isValid() });
+        if (parsed.isValid()) valid++;
+      }
+    }
+    // the examples are valid numbers: the property met both answers often
+    expect(valid).toBeGreaterThan(countries.length * 0.9);
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...countries),
+        fc.integer({ min: 2, max: 14 }),
+        fc.nat(),
+        fc.boolean(),
+        (country, length, seed, national) => {
+          const example = getExampleNumber(country, examples)?.nationalNumber ?? '';
+          // half near an example (its leading digits kept), half any digits
+          const rest = national
+            ? example.slice(0, Math.max(0, length - 4)) + digits(Math.min(4, length), seed)
+            : digits(length, seed);
+          const parsed = parsePhoneNumberFromString(`+${getCountryCallingCode(country)}${rest}`);
+          if (parsed) expect(isValidReading(parsed)).toBe(parsed.isValid());
+        },
+      ),
+      { seed: 164, numRuns: 20000 },
+    );
+    // landlines (the examples are mobile numbers): area codes with subscriber numbers of every length
+    let landlines = 0;
+    fc.assert(
+      fc.property(
+        fc.constantFrom('+4930', '+4989', '+49421', '+4933201', '+44207', '+331', '+3902', '+3491', '+4312', '+1202'),
+        fc.integer({ min: 1, max: 10 }),
+        fc.nat(),
+        (area, length, seed) => {
+          const parsed = parsePhoneNumberFromString(`${area}${digits(length, seed)}`);
+          if (!parsed) return;
+          expect(isValidReading(parsed)).toBe(parsed.isValid());
+          if (parsed.isValid() && parsed.getType() === 'FIXED_LINE') landlines++;
+        },
+      ),
+      { seed: 120, numRuns: 5000 },
+    );
+    expect(landlines).toBeGreaterThan(500);
   });
 });
