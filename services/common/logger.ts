@@ -1,6 +1,6 @@
 import pino, { type Logger } from 'pino';
 
-export type { Logger } from 'pino';
+export type { Level, Logger } from 'pino';
 
 export interface LoggerOptions {
   level: string;

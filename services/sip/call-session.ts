@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { Level } from 'pino';
 import { performance } from 'node:perf_hooks';
-import { callLogger, type Logger } from '../common/logger';
+import { callLogger, type Level, type Logger } from '../common/logger';
 import type { FlaggedCallEvent, Outcome } from '../events';
 import { flaggedEvent, outcomeEvent } from '../events/flagged-call';
 import type { ScreeningRequest, Verdict } from '../screening/verdict';
