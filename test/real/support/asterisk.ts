@@ -1,4 +1,4 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
 import {
   existsSync,
   mkdirSync,
@@ -36,6 +36,31 @@ export function realServerEnv(): RealServerEnv {
     sippBin: process.env.SIPP_BIN || '/usr/bin/sipp',
     dtmfPcaps: process.env.SIPP_DTMF_PCAPS || '/usr/share/sip-tester',
   };
+}
+
+/**
+ * Why this machine cannot run `asteriskBin`, or undefined when it can: a binary built for instructions this
+ * CPU lacks (Asterisk's BUILD_NATIVE compiles with -march=native; one built on an AVX-512 machine dies with
+ * SIGILL elsewhere) stops at once. Asterisk is started for 1.5 s from an empty folder of its own, no modules.
+ */
+export function asteriskCannotRun(asteriskBin: string): string | undefined {
+  const dir = mkdtempSync(join(tmpdir(), 'sg-asterisk-probe-'));
+  try {
+    const run = join(dir, 'run');
+    mkdirSync(run);
+    writeFileSync(
+      join(dir, 'asterisk.conf'),
+      `[directories]\nastetcdir => ${dir}\nastdbdir => ${run}\nastspooldir => ${run}\nastrundir => ${run}\n` +
+        `astlogdir => ${run}\nastvarlibdir => ${run}\nastdatadir => ${run}\n[options]\nnofork = yes\n`,
+    );
+    writeFileSync(join(dir, 'modules.conf'), '[modules]\nautoload = no\n');
+    const probe = spawnSync(asteriskBin, ['-f', '-C', join(dir, 'asterisk.conf')], { timeout: 1500, stdio: 'ignore' });
+    if (probe.signal === 'SIGILL')
+      return `ASTERISK_BIN (${asteriskBin}) dies with SIGILL on this CPU: it was built for instructions this machine lacks (Asterisk's BUILD_NATIVE); rebuild it without -march=native`;
+    return undefined;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** Modules that decline without a config of their own (README of the real servers), and ones spoofguard never uses. */
@@ -113,8 +138,8 @@ export class RealAsterisk {
     this.process = child;
     const deadline = Date.now() + 30_000;
     for (;;) {
-      if (child.exitCode !== null)
-        throw new Error(`Asterisk exited at start (${child.exitCode}):\n${this.log.slice(-3000)}`);
+      if (child.exitCode !== null || child.signalCode !== null)
+        throw new Error(`Asterisk exited at start (${child.exitCode ?? child.signalCode}):\n${this.log.slice(-3000)}`);
       const info = await this.ari('GET', '/asterisk/info').catch(() => undefined);
       if (info?.ok) break;
       if (Date.now() > deadline)
