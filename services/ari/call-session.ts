@@ -5,6 +5,10 @@ import { AriRequestError, type AriConnection, type DialplanTarget, type HangupRe
 import type { AriChannel } from './ari-events';
 import { media, type Prompts } from './prompts';
 
+/** Tries of a hand-back (continue) that fails for another reason than the caller being gone, and their spacing. */
+const HAND_BACK_TRIES = 3;
+const HAND_BACK_RETRY_MS = 250;
+
 /**
  * One inbound call, as an explicit state machine whose legs live and die by what Asterisk reports:
  *
@@ -22,10 +26,6 @@ import { media, type Prompts } from './prompts';
  * the bridge, so the caller's 200 OK comes with a media path. A call that takes longer than
  * ari.setupDeadlineSec to be bridged or ended goes back to the dialplan (fail open).
  */
-
-/** Tries of a hand-back (continue) that fails for another reason than the caller being gone, and their spacing. */
-const HAND_BACK_TRIES = 3;
-const HAND_BACK_RETRY_MS = 250;
 export type SessionState =
   'screening' | 'dialing' | 'warning' | 'connected' | 'rejecting' | 'notifying' | 'blocking' | 'handed-back' | 'ended';
 

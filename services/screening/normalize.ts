@@ -239,8 +239,7 @@ function parseNumber(compact: string, context: NumberingContext, phoneContext?: 
     if (withPlus && isValidReading(withPlus)) return describe(withPlus, 'missing-plus', true);
   }
   const national = safeParse(compact, context.country);
-  const nationalValid = national !== undefined && isValidReading(national);
-  if (national && nationalValid)
+  if (national && isValidReading(national))
     return { ...describe(national, 'national', true), ...(shortCode ? { shortCode } : {}) };
   if (mayLackPlus && !context.international) {
     const withPlus = safeParse(`+${compact}`);

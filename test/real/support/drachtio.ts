@@ -27,6 +27,7 @@ export class RealDrachtio {
   ports!: DrachtioPorts;
   private process?: ChildProcess;
   private log: string[] = [];
+  /** Characters in `log`. */
   private logBytes = 0;
 
   constructor(private readonly bin: string) {}
@@ -56,8 +57,9 @@ export class RealDrachtio {
     const child = spawn(this.bin, ['-f', file], { stdio: ['ignore', 'pipe', 'pipe'] });
     // the last few megabytes, kept as chunks: re-slicing one long string per chunk cost the benchmarks a core
     const keep = (d: Buffer) => {
-      this.log.push(d.toString());
-      this.logBytes += d.length;
+      const text = d.toString();
+      this.log.push(text);
+      this.logBytes += text.length;
       while (this.logBytes > 5_000_000 && this.log.length > 1) this.logBytes -= (this.log.shift() as string).length;
     };
     child.stdout?.on('data', keep);
