@@ -247,4 +247,15 @@ describe('what drachtio-srf can read', () => {
       { seed: 3261, numRuns: 20000 },
     );
   });
+
+  it('reads a header section of any length in one pass, whatever fails at its end (no backtracking blow-up)', () => {
+    // folded lines that could also pass for header lines without a name would give a backtracking regex 2^n
+    // readings to try before it says no; each line here has one reading, so these return at once
+    const folded = Array.from({ length: 20000 }, () => ' :x').join('\r\n');
+    expect(readsAsItCame(`INVITE sip:a@b SIP/2.0\r\nA: 1\r\n${folded}\r\n\u0000`)).toBe(false);
+    expect(readsAsItCame(`INVITE sip:a@b SIP/2.0\r\nA: 1\r\n${folded}\r\n\r\n`)).toBe(true);
+    const lines = Array.from({ length: 20000 }, (_, i) => `H${i}:v`).join('\r\n');
+    expect(readsAsItCame(`SIP/2.0 200 OK\r\n${lines}\r\nbad line\r\n\r\n`)).toBe(false);
+    expect(readsAsItCame(`SIP/2.0 200 OK\r\n${lines}\r\n\r\n`)).toBe(true);
+  });
 });
