@@ -83,6 +83,7 @@ function safeParse(text: string, country?: string): PhoneNumber | undefined {
 /** The parts of libphonenumber's Metadata that its own isValidNumber reads (not in its type declarations). */
 interface NumberingPlanPatterns {
   hasTypes(): boolean;
+  nationalPrefixForParsing(): string | undefined;
   nationalNumberPattern(): string;
   type(type: string): { pattern(): string; possibleLengths(): number[] | undefined } | undefined;
 }
@@ -118,9 +119,12 @@ function matchesWhole(text: string, pattern: string): boolean {
  * test/screening/normalize.test.ts holds it to isValid() on numbers of every country.
  */
 export function isValidReading(parsed: PhoneNumber): boolean {
-  plans.selectNumberingPlan(parsed.country ?? parsed.countryCallingCode);
+  return isValidNational(parsed.country ?? parsed.countryCallingCode, parsed.nationalNumber);
+}
+
+function isValidNational(countryOrCallingCode: string, national: string): boolean {
+  plans.selectNumberingPlan(countryOrCallingCode);
   const plan = plans.numberingPlan;
-  const national = parsed.nationalNumber;
   if (!matchesWhole(national, plan.nationalNumberPattern())) return false;
   if (!plan.hasTypes()) return true;
   for (const name of NUMBER_TYPES) {
@@ -132,6 +136,54 @@ export function isValidReading(parsed: PhoneNumber): boolean {
     if (matchesWhole(national, pattern)) return true;
   }
   return false;
+}
+
+const countriesByCallingCode = (maxMetadata as unknown as { country_calling_codes: Record<string, string[]> })
+  .country_calling_codes;
+/** A calling code's one country and its national prefix (as parsing reads it); null: shared by several countries. */
+const quickPlans = new Map<string, { country: string; nationalPrefix?: RegExp } | null>();
+
+function quickPlan(code: string): { country: string; nationalPrefix?: RegExp } | null | undefined {
+  let plan = quickPlans.get(code);
+  if (plan !== undefined) return plan;
+  const countries = countriesByCallingCode[code];
+  if (!countries) return undefined;
+  const country = countries.length === 1 ? countries[0] : undefined;
+  if (!country || country === '001') plan = null;
+  else {
+    plans.selectNumberingPlan(country);
+    const prefix = plans.numberingPlan.nationalPrefixForParsing();
+    plan = { country, ...(prefix ? { nationalPrefix: new RegExp(`^(?:${prefix})`) } : {}) };
+  }
+  quickPlans.set(code, plan);
+  return plan;
+}
+
+/**
+ * What libphonenumber reads from "+<digits>" (E.164, country, national number, validity), the plain way, for a
+ * calling code of one country and a national number that does not start like that country's national prefix:
+ * most callers from abroad. Undefined leaves the number to libphonenumber (a shared code such as +1 or +7, a
+ * national prefix to strip, an odd length). A new caller's parse cost more than the rest of its screening;
+ * test/screening/normalize.test.ts holds this to libphonenumber on numbers of every country.
+ */
+export function readInternationalQuickly(
+  digits: string,
+): { e164: string; country: string; nationalNumber: string; valid: boolean } | undefined {
+  if (digits[0] === '0') return undefined;
+  for (let length = 1; length <= 3 && length <= digits.length; length++) {
+    const plan = quickPlan(digits.slice(0, length));
+    if (plan === undefined) continue;
+    if (plan === null) return undefined;
+    const national = digits.slice(length);
+    if (national.length < 4 || national.length > 17 || plan.nationalPrefix?.test(national)) return undefined;
+    return {
+      e164: `+${digits}`,
+      country: plan.country,
+      nationalNumber: national,
+      valid: isValidNational(plan.country, national),
+    };
+  }
+  return undefined;
 }
 
 // The number type costs a dozen pattern matches, so it is worked out only where a rule asks (numberTypeOf).
@@ -223,6 +275,11 @@ function safeCallingCode(country: string): string {
 
 function parseNumber(compact: string, context: NumberingContext, phoneContext?: string): Partial<NormalizedCaller> {
   if (compact.startsWith('+')) {
+    const quick = readInternationalQuickly(compact.slice(1));
+    if (quick) {
+      const { e164, country, nationalNumber, valid } = quick;
+      return { e164, digits: e164.slice(1), country, nationalNumber, valid, readAs: 'international' };
+    }
     const parsed = safeParse(compact);
     return parsed ? describe(parsed, 'international') : { valid: false };
   }

@@ -6,7 +6,7 @@ import {
   parsePhoneNumberFromString,
 } from 'libphonenumber-js/max';
 import examples from 'libphonenumber-js/mobile/examples';
-import { isValidReading, normalizeCaller } from '../../services/screening/normalize';
+import { isValidReading, normalizeCaller, readInternationalQuickly } from '../../services/screening/normalize';
 import { seededScreeningPerFile } from '../support/screening';
 
 /** The normalisation table, screened end to end against a seeded real Redis. */
@@ -266,5 +266,69 @@ describe('validity', () => {
       { seed: 120, numRuns: 5000 },
     );
     expect(landlines).toBeGreaterThan(500);
+  });
+});
+
+describe('reading "+<digits>" without libphonenumber', () => {
+  // readInternationalQuickly reads what libphonenumber reads (or leaves the number to it): E.164, country,
+  // national number and validity, for calling codes of one country and numbers without a national prefix
+  const countries = getCountries();
+  const digitsFrom = (seed: number, length: number): string =>
+    Array.from({ length }, (_, i) => String((seed * 7919 + i * 104729 + ((seed >> i) & 7)) % 10)).join('');
+  const libphonenumber = (digits: string) => {
+    const parsed = parsePhoneNumberFromString(`+${digits}`);
+    return parsed
+      ? { e164: parsed.number, country: parsed.country, nationalNumber: parsed.nationalNumber, valid: parsed.isValid() }
+      : undefined;
+  };
+  const agrees = (digits: string): boolean => {
+    const quick = readInternationalQuickly(digits);
+    if (quick) expect({ digits, quick }).toEqual({ digits, quick: libphonenumber(digits) });
+    return quick !== undefined;
+  };
+
+  it('agrees with libphonenumber on example, generated and prefixed numbers of every country (property)', () => {
+    let quick = 0;
+    for (const country of countries) {
+      const example = getExampleNumber(country, examples);
+      if (example && agrees(example.number.slice(1))) quick++;
+    }
+    // most countries have a calling code of their own: their examples are read the quick way
+    expect(quick).toBeGreaterThan(countries.length * 0.6);
+    let read = 0;
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...countries),
+        fc.integer({ min: 0, max: 18 }),
+        fc.nat(),
+        fc.constantFrom('example', 'any', 'national prefix'),
+        (country, length, seed, kind) => {
+          const code = getCountryCallingCode(country);
+          const example = getExampleNumber(country, examples)?.nationalNumber ?? '';
+          const rest =
+            kind === 'example'
+              ? example.slice(0, Math.max(0, length - 4)) + digitsFrom(seed, Math.min(4, length))
+              : kind === 'national prefix'
+                ? `${['0', '8', '1', '06'][seed % 4]}${example}`.slice(0, Math.max(length, 2))
+                : digitsFrom(seed, length);
+          if (agrees(`${code}${rest}`)) read++;
+        },
+      ),
+      { seed: 2026, numRuns: 30000 },
+    );
+    expect(read).toBeGreaterThan(10000);
+    // digit strings with no calling code at their start, or a shared one, are left to libphonenumber
+    for (const digits of ['0049301234567', '18882804331', '79161234567', '2', '', '999123456', '8001234567'])
+      expect({ digits, quick: readInternationalQuickly(digits) }).toEqual({
+        digits,
+        quick: readInternationalQuickly(digits) && libphonenumber(digits),
+      });
+    expect(readInternationalQuickly('18882804331')).toBeUndefined();
+    expect(readInternationalQuickly('4930901820')).toEqual({
+      e164: '+4930901820',
+      country: 'DE',
+      nationalNumber: '30901820',
+      valid: true,
+    });
   });
 });
