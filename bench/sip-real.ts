@@ -11,13 +11,16 @@
  * Prints the highest rate with 0 failures and p99 < 50 ms (two runs per app and step, ABBA, both must pass),
  * after a 10 s warm-up of each app,
  * p50/p99 at 500/s (both runs pooled), and node CPU per 1,000 INVITE/s, measured in a phase of its own one step
- * below the highest rate both apps carried in the ladder (or BENCH_CPU_RATE), in BENCH_CPU_PAIRS ABBA rounds: on two cores shared
- * with drachtio-server and two sipps one run varies by ±15 %, and at 500/s both apps spend their CPU on
- * retransmissions and timeouts of failed calls (that figure is printed too). Half of each CPU run's callers are
- * numbers never seen before (a carrier's traffic: spoofguard parses those with libphonenumber), half repeat.
- * Needs DRACHTIO_BIN and SIPP_BIN (bash ../shared/real-servers/install.sh).
- * Options: BENCH_STEP_SEC=10 BENCH_LADDER=200,300,400,500,600,750,1000,1250 BENCH_CPU_RATE BENCH_CPU_SEC=10
- * BENCH_CPU_PAIRS=3
+ * below the highest rate both apps carried in the ladder (or BENCH_CPU_RATE), in BENCH_CPU_PAIRS short ABBA
+ * rounds: on two cores shared with drachtio-server and two sipps the machine's speed drifts by ±15 % over
+ * minutes, so the figure is the median of each round's ratio (runs seconds apart), and at 500/s both apps spend
+ * their CPU on retransmissions and timeouts of failed calls (that figure is printed too). Half of each CPU run's
+ * callers are numbers never seen before (a carrier's traffic: spoofguard parses those with libphonenumber),
+ * half repeat. INVITE→200 is read off a capture of the caller's port (bench/sip-capture.ts: dumpcap and tshark,
+ * microseconds); without them, from sipp's response times, in 4 ms steps.
+ * Needs DRACHTIO_BIN and SIPP_BIN (bash ../shared/real-servers/install.sh), and tshark (apt-get install tshark).
+ * Options: BENCH_STEP_SEC=10 BENCH_LADDER=200,300,400,500,600,750,1000,1250 BENCH_CPU_RATE BENCH_CPU_SEC=6
+ * BENCH_CPU_PAIRS=6
  * SPOOFGUARD_CHILD_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" profiles both apps (written when they stop)
  */
 import { type ChildProcess, fork } from 'node:child_process';
@@ -35,14 +38,15 @@ import { realServerEnv } from '../test/real/support/asterisk';
 import { httpText, RealDrachtio } from '../test/real/support/drachtio';
 import { uacScenario, uasScenario } from '../test/real/support/sip-scenarios';
 import { startSipp } from '../test/real/support/sipp';
+import { CallerCapture, captureUnavailable } from './sip-capture';
 import { fmt, report, summarize } from './stats';
 
 const STEP_SEC = Number(process.env.BENCH_STEP_SEC ?? 10);
 const LADDER = (process.env.BENCH_LADDER ?? '200,300,400,500,600,750,1000,1250').split(',').map(Number);
 /** 0: the ladder step below the highest rate both apps carried (200/s when they passed none). */
 const CPU_RATE = Number(process.env.BENCH_CPU_RATE ?? 0);
-const CPU_SEC = Number(process.env.BENCH_CPU_SEC ?? 10);
-const CPU_PAIRS = Number(process.env.BENCH_CPU_PAIRS ?? 3);
+const CPU_SEC = Number(process.env.BENCH_CPU_SEC ?? 6);
+const CPU_PAIRS = Number(process.env.BENCH_CPU_PAIRS ?? 6);
 const CALLED = '+4930901820';
 type Variant = 'spoofguard' | 'minimal';
 
@@ -163,10 +167,14 @@ async function main(): Promise<void> {
   })();
   await Promise.all([minimalConnected, spoofguardConnected]);
 
+  const noCapture = await captureUnavailable();
   const run = async (variant: Variant, rate: number, seconds: number, callersFile = callers): Promise<Step> => {
     const app = apps[variant];
     const drachtio = drachtios[variant];
     const calls = Math.round(rate * seconds);
+    const callerPort = await freePort();
+    const capture = noCapture ? undefined : new CallerCapture(callerPort);
+    await capture?.start();
     const unscreenedBefore = variant === 'spoofguard' ? await unscreenedOf() : 0;
     const appBefore = cpuMs(app.pid);
     const drachtioBefore = cpuMs(pidOf(drachtio));
@@ -175,6 +183,7 @@ async function main(): Promise<void> {
       uacScenario({ number: '[field0]', called: CALLED, measure: true, end: { kind: 'bye', afterMs: 0 } }),
       {
         remote: drachtio.sipAddress,
+        port: callerPort,
         calls,
         rate,
         extra: [
@@ -201,13 +210,15 @@ async function main(): Promise<void> {
     const ok = count('Successful call');
     const failed = Math.max(count('Failed call'), calls - ok);
     const rttFile = readdirSync(uac.dir).find((f) => f.endsWith('_rtt.csv'));
-    const latency = rttFile
-      ? readFileSync(join(uac.dir, rttFile), 'utf8')
-          .split('\n')
-          .slice(1)
-          .map((l) => Number(l.split(';')[1]))
-          .filter((n) => Number.isFinite(n) && n >= 0)
-      : [];
+    const latency = capture
+      ? await capture.latencies()
+      : rttFile
+        ? readFileSync(join(uac.dir, rttFile), 'utf8')
+            .split('\n')
+            .slice(1)
+            .map((l) => Number(l.split(';')[1]))
+            .filter((n) => Number.isFinite(n) && n >= 0)
+        : [];
     const unscreened = variant === 'spoofguard' ? (await unscreenedOf()) - unscreenedBefore : 0;
     // the last calls' dialogs drain through drachtio-server before the next run
     await new Promise((r) => setTimeout(r, 1500));
@@ -234,6 +245,11 @@ async function main(): Promise<void> {
 
   try {
     console.log(`spoofguard bench:sip:real — drachtio-server v0.9.4 per app, sipp, ${STEP_SEC} s a step, clean calls`);
+    console.log(
+      noCapture
+        ? `  INVITE→200 from sipp's response times, in 4 ms steps: ${noCapture}`
+        : "  INVITE→200 read off a capture of the caller's port (dumpcap, tshark): µs timestamps",
+    );
     // warm-up: each app compiles its hot paths before it is measured (10 s: after 5 s spoofguard's first
     // measured run still met the optimising compiler at work)
     for (const v of ['spoofguard', 'minimal'] as const) await run(v, 200, 10);
@@ -311,6 +327,9 @@ async function main(): Promise<void> {
     // node CPU per call where both apps carry the load: ABBA rounds, half of the callers new in every run
     await new Promise((r) => setTimeout(r, 5000)); // what the ladder's top steps left in flight drains first
     const cpu: Record<Variant, Step[]> = { spoofguard: [], minimal: [] };
+    /** Each ABBA round's spoofguard / minimal: the machine's speed drifts over minutes (drachtio-server's own
+     * CPU per call moves with it by ±15 %), and runs a few seconds apart see the same machine. */
+    const rounds: number[] = [];
     // the step below the highest both apps carried: at the top step itself runs fail now and then, and a
     // failing run measures retransmissions and timeouts (the last run at 600/s failed 3,303 calls there)
     const top = Math.min(best.get('spoofguard') ?? 0, best.get('minimal') ?? 0);
@@ -321,13 +340,16 @@ async function main(): Promise<void> {
         cpu[v].push(s);
         console.log(`  CPU run ${v} @ ${cpuRate}/s: ${line(s)}`);
       }
+      const sum = (v: Variant): number => cpu[v].slice(-2).reduce((a, s) => a + s.appCpuMsPerCall, 0);
+      rounds.push(sum('spoofguard') / Math.max(0.0001, sum('minimal')));
     }
     const mean = (steps: Step[]): number => steps.reduce((a, s) => a + s.appCpuMsPerCall, 0) / steps.length;
-    const median = (steps: Step[]): number => {
-      const per = steps.map((s) => s.appCpuMsPerCall).sort((a, b) => a - b);
+    const middle = (values: number[]): number => {
+      const per = [...values].sort((a, b) => a - b);
       const mid = per.length >> 1;
       return per.length % 2 ? (per[mid] as number) : ((per[mid - 1] as number) + (per[mid] as number)) / 2;
     };
+    const median = (steps: Step[]): number => middle(steps.map((s) => s.appCpuMsPerCall));
     const spread = (steps: Step[]): string => {
       const per = steps.map((s) => s.appCpuMsPerCall);
       return `${(Math.min(...per) * 100).toFixed(0)}–${(Math.max(...per) * 100).toFixed(0)}%`;
@@ -344,7 +366,9 @@ async function main(): Promise<void> {
       ]),
     );
     console.log(
-      `  spoofguard / minimal: median ${(median(cpu.spoofguard) / Math.max(0.0001, median(cpu.minimal))).toFixed(2)}× (target ≤ 1.2), ` +
+      `  spoofguard / minimal: median of the ABBA rounds' ratios ${middle(rounds).toFixed(2)}× (target ≤ 1.2; rounds ` +
+        `${rounds.map((r) => r.toFixed(2)).join(' ')}); of all runs: median ` +
+        `${(median(cpu.spoofguard) / Math.max(0.0001, median(cpu.minimal))).toFixed(2)}×, ` +
         `mean ${(mean(cpu.spoofguard) / Math.max(0.0001, mean(cpu.minimal))).toFixed(2)}×` +
         (failedInCpu
           ? `  — ${failedInCpu} calls failed or went unscreened in these runs: the rate is too high here`
