@@ -317,13 +317,20 @@ describe('reading "+<digits>" without libphonenumber', () => {
       { seed: 2026, numRuns: 30000 },
     );
     expect(read).toBeGreaterThan(10000);
-    // digit strings with no calling code at their start, or a shared one, are left to libphonenumber
-    for (const digits of ['0049301234567', '18882804331', '79161234567', '2', '', '999123456', '8001234567'])
-      expect({ digits, quick: readInternationalQuickly(digits) }).toEqual({
-        digits,
-        quick: readInternationalQuickly(digits) && libphonenumber(digits),
-      });
-    expect(readInternationalQuickly('18882804331')).toBeUndefined();
+    // no calling code at the start, a code shared by several countries (+1, +7) or by none (+800), a national
+    // prefix, a national number too short: left to libphonenumber
+    for (const digits of [
+      '0049301234567',
+      '18882804331',
+      '79161234567',
+      '2',
+      '',
+      '999123456',
+      '8001234567',
+      '49123',
+      '49030901820',
+    ])
+      expect({ digits, quick: readInternationalQuickly(digits) }).toEqual({ digits, quick: undefined });
     expect(readInternationalQuickly('4930901820')).toEqual({
       e164: '+4930901820',
       country: 'DE',
