@@ -93,6 +93,13 @@ export class AriConnection extends EventEmitter<{
   disconnected: [];
 }> {
   private client?: AriClient;
+  /**
+   * The client REST requests go through: set once its API description is loaded, before its event socket
+   * opens. Asterisk sends the app's events as soon as the socket is up, before ari-client says it started: a
+   * StasisStart in that moment made the call's first request fail with "not connected" (its hand-back then
+   * lost one of its tries).
+   */
+  private rest?: AriClient;
   private stopped = false;
   private attempt = 0;
   /** The cap on requests at Asterisk at once; urgent requests (priority 1) are let in before the others. */
@@ -122,8 +129,9 @@ export class AriConnection extends EventEmitter<{
 
   private async connectLoop(giveUp: () => void): Promise<void> {
     while (!this.stopped && !this.client) {
+      let client: AriClient | undefined;
       try {
-        const client = await withinBudget(
+        client = await withinBudget(
           quietSwagger(this.logger, () =>
             ari.connect(this.settings.url, this.settings.username, this.settings.password),
           ),
@@ -131,6 +139,7 @@ export class AriConnection extends EventEmitter<{
           'no ARI description',
         );
         this.attach(client);
+        this.rest = client;
         await withinBudget(client.start(this.settings.app), 10000, 'no ARI event socket');
         this.client = client;
         this.attempt = 0;
@@ -138,6 +147,7 @@ export class AriConnection extends EventEmitter<{
         this.logger.info({ url: this.settings.url, app: this.settings.app }, 'connected to Asterisk ARI');
         this.emit('connected');
       } catch (err) {
+        if (client && this.client !== client) this.detach(client);
         // one clear line while Asterisk is unreachable, not a flood
         if (!this.unreachableSaid)
           this.logger.warn(
@@ -182,11 +192,13 @@ export class AriConnection extends EventEmitter<{
       // already closed
     }
     if (this.client === client) this.client = undefined;
+    if (this.rest === client) this.rest = undefined;
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.client) this.detach(this.client);
+    if (this.rest) this.detach(this.rest);
   }
 
   /** Requests waiting for a place under the cap: a measure of how far behind Asterisk (or we) are. */
@@ -206,13 +218,13 @@ export class AriConnection extends EventEmitter<{
     params: Record<string, unknown>,
     urgent = false,
   ): Promise<T> {
-    if (!this.client) throw new AriRequestError('not connected to Asterisk');
+    if (!this.rest) throw new AriRequestError('not connected to Asterisk');
     const queued = this.cap.isLocked();
     if (queued) this.waiting++;
     const [, release] = await this.cap.acquire(1, urgent ? 1 : 0).finally(() => {
       if (queued) this.waiting--;
     });
-    const client = this.client;
+    const client = this.rest;
     if (!client) {
       release();
       throw new AriRequestError('not connected to Asterisk');

@@ -76,6 +76,23 @@ describe('hand-back', () => {
     expect(h.server.channels.get(a)?.continuedTo).toEqual({});
     await until(() => h.ari.app.callsInProgress === 0);
   });
+
+  it('a call that arrives while the event socket opens gets every try of its hand-back', async () => {
+    // Asterisk sends events as soon as the socket is up, before ari-client says it started: the call's first
+    // request used to fail with "not connected" there, and with two 500s after it the caller stayed in Stasis
+    let a = '';
+    h = await startHarness({}, (server) => {
+      server.failures.push({ method: 'POST', path: /\/continue$/, status: 500, times: 2 });
+      server.onAppConnected = () => {
+        server.onAppConnected = undefined;
+        a = server.inboundCall({ ...ERIKA, args: args() });
+      };
+    });
+    await until(() => a !== '');
+    await h.server.waitForEvent(isChannel('StasisEnd', a), 5000);
+    expect(requestsTo(h.server, 'POST', `/channels/${a}/continue`)).toHaveLength(3);
+    await until(() => h.ari.app.callsInProgress === 0);
+  });
 });
 
 describe('clean calls (ari.cleanCalls: stasis)', () => {

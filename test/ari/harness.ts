@@ -23,10 +23,14 @@ export interface Harness {
 }
 
 /** The ARI app in-process against the ARI test server, real Redis, and a worker writing the log. */
-export async function startHarness(overrides: Record<string, unknown> = {}): Promise<Harness> {
+export async function startHarness(
+  overrides: Record<string, unknown> = {},
+  beforeApp?: (server: AriTestServer) => void,
+): Promise<Harness> {
   const logger = quietLogger();
   const server = new AriTestServer();
   await server.start();
+  beforeApp?.(server);
   const config = testConfig({
     ...overrides,
     // a loaded CI machine may take longer than 50 ms for a look-up: a degraded (fail-open) screening would

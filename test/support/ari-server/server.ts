@@ -110,6 +110,8 @@ export class AriTestServer {
       this.wss.handleUpgrade(req, socket, head, (ws) => {
         this.sockets.set(ws, apps);
         ws.on('close', () => this.sockets.delete(ws));
+        // as Asterisk does, events flow from here on, before the client has seen its socket open
+        this.onAppConnected?.();
       });
     });
     await new Promise<void>((resolve) => this.server?.listen(port, '127.0.0.1', resolve));
@@ -136,6 +138,9 @@ export class AriTestServer {
     for (const ws of this.sockets.keys()) ws.terminate();
     this.sockets.clear();
   }
+
+  /** Called as an app's event socket is accepted (a test's call that arrives in that very moment). */
+  onAppConnected?: () => void;
 
   get connectedApps(): number {
     return this.sockets.size;
