@@ -41,7 +41,7 @@ import { httpText, RealDrachtio } from '../test/real/support/drachtio';
 import { uacScenario, uasScenario } from '../test/real/support/sip-scenarios';
 import { startSipp } from '../test/real/support/sipp';
 import { CallerCapture, captureUnavailable } from './sip-capture';
-import { fmt, report, summarize } from './stats';
+import { fmt, median, report, summarize } from './stats';
 
 const STEP_SEC = Number(process.env.BENCH_STEP_SEC ?? 10);
 const LADDER = (process.env.BENCH_LADDER ?? '200,300,400,500,600,750,1000,1250').split(',').map(Number);
@@ -66,13 +66,6 @@ interface Step {
   /** spoofguard's GC time (all kinds, and major) and its event loop's longest delay in the run. */
   own?: { gcMs: number; majorGcMs: number; loopLagMaxMs: number };
 }
-
-/** The median. */
-const middle = (values: number[]): number => {
-  const per = [...values].sort((a, b) => a - b);
-  const mid = per.length >> 1;
-  return per.length % 2 ? (per[mid] as number) : ((per[mid - 1] as number) + (per[mid] as number)) / 2;
-};
 
 const cpuMs = (pid: number | undefined): number => {
   if (!pid) return 0;
@@ -372,7 +365,7 @@ async function main(): Promise<void> {
         ['minimal', `p50 ${fmt(b.p50)} p99 ${fmt(b.p99)}  (runs' p99 ${runP99s('minimal')} ms)`],
       ]);
       console.log(
-        `  p99 spoofguard / minimal: median of the rounds' ratios ${middle(p99Rounds).toFixed(2)}× (target ≤ 1.3; ` +
+        `  p99 spoofguard / minimal: median of the rounds' ratios ${median(p99Rounds).toFixed(2)}× (target ≤ 1.3; ` +
           `rounds ${p99Rounds.map((r) => r.toFixed(2)).join(' ')}); pooled ${(a.p99 / Math.max(0.001, b.p99)).toFixed(2)}×`,
       );
       const perThousand = (s: Step): string => `${(s.appCpuMsPerCall * 100).toFixed(0)}% of a core`;
@@ -405,7 +398,7 @@ async function main(): Promise<void> {
       rounds.push(sum('spoofguard') / Math.max(0.0001, sum('minimal')));
     }
     const mean = (steps: Step[]): number => steps.reduce((a, s) => a + s.appCpuMsPerCall, 0) / steps.length;
-    const median = (steps: Step[]): number => middle(steps.map((s) => s.appCpuMsPerCall));
+    const medianCpu = (steps: Step[]): number => median(steps.map((s) => s.appCpuMsPerCall));
     const spread = (steps: Step[]): string => {
       const per = steps.map((s) => s.appCpuMsPerCall);
       return `${(Math.min(...per) * 100).toFixed(0)}–${(Math.max(...per) * 100).toFixed(0)}%`;
@@ -415,16 +408,16 @@ async function main(): Promise<void> {
       `node CPU per 1,000 INVITE/s, at ${cpuRate}/s (${cpu.spoofguard.length} runs each of ${CPU_SEC} s, ABBA, half the callers new)`,
       (['spoofguard', 'minimal'] as const).map((v) => [
         v,
-        `median ${(median(cpu[v]) * 100).toFixed(0)}%, mean ${(mean(cpu[v]) * 100).toFixed(0)}% of a core (runs ${spread(cpu[v])}); drachtio-server ${(
+        `median ${(medianCpu(cpu[v]) * 100).toFixed(0)}%, mean ${(mean(cpu[v]) * 100).toFixed(0)}% of a core (runs ${spread(cpu[v])}); drachtio-server ${(
           (cpu[v].reduce((a, s) => a + s.drachtioCpuMsPerCall, 0) / cpu[v].length) *
           100
         ).toFixed(0)}%`,
       ]),
     );
     console.log(
-      `  spoofguard / minimal: median of the ABBA rounds' ratios ${middle(rounds).toFixed(2)}× (target ≤ 1.2; rounds ` +
+      `  spoofguard / minimal: median of the ABBA rounds' ratios ${median(rounds).toFixed(2)}× (target ≤ 1.2; rounds ` +
         `${rounds.map((r) => r.toFixed(2)).join(' ')}); of all runs: median ` +
-        `${(median(cpu.spoofguard) / Math.max(0.0001, median(cpu.minimal))).toFixed(2)}×, ` +
+        `${(medianCpu(cpu.spoofguard) / Math.max(0.0001, medianCpu(cpu.minimal))).toFixed(2)}×, ` +
         `mean ${(mean(cpu.spoofguard) / Math.max(0.0001, mean(cpu.minimal))).toFixed(2)}×` +
         (failedInCpu
           ? `  — ${failedInCpu} calls failed or went unscreened in these runs: the rate is too high here`

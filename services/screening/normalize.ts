@@ -89,6 +89,8 @@ interface NumberingPlanPatterns {
 }
 const plans = new Metadata(maxMetadata as unknown as MetadataJson) as unknown as {
   selectNumberingPlan(countryOrCallingCode: string): void;
+  /** The countries of a calling code (undefined: no country has it; the non-geographic +800 … are not here). */
+  getCountryCodesForCallingCode(callingCode: string): string[] | undefined;
   numberingPlan: NumberingPlanPatterns;
 };
 /** Fixed line first, then the others, in the order of libphonenumber's getNumberType. */
@@ -138,18 +140,16 @@ function isValidNational(countryOrCallingCode: string, national: string): boolea
   return false;
 }
 
-const countriesByCallingCode = (maxMetadata as unknown as { country_calling_codes: Record<string, string[]> })
-  .country_calling_codes;
 /** A calling code's one country and its national prefix (as parsing reads it); null: shared by several countries. */
 const quickPlans = new Map<string, { country: string; nationalPrefix?: RegExp } | null>();
 
 function quickPlan(code: string): { country: string; nationalPrefix?: RegExp } | null | undefined {
   let plan = quickPlans.get(code);
   if (plan !== undefined) return plan;
-  const countries = countriesByCallingCode[code];
+  const countries = plans.getCountryCodesForCallingCode(code);
   if (!countries) return undefined;
   const country = countries.length === 1 ? countries[0] : undefined;
-  if (!country || country === '001') plan = null;
+  if (!country) plan = null;
   else {
     plans.selectNumberingPlan(country);
     const prefix = plans.numberingPlan.nationalPrefixForParsing();

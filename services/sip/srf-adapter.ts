@@ -390,34 +390,25 @@ type Unreadable = {
 function readable(wire: string): Readable | Unreadable {
   const at = wire.indexOf('\r\n');
   if (at < 0) return { ok: true, wire };
-  // the leader's second and third tokens: "sip" and "network"
-  const id = wire.indexOf('|');
-  const after = id + 12;
-  if (id < 0 || after > at || !wire.startsWith('sip|network', id + 1) || (after < at && wire[after] !== '|'))
-    return { ok: true, wire };
+  if (leaderToken(wire, at, 1) !== 'sip' || leaderToken(wire, at, 2) !== 'network') return { ok: true, wire };
   const sip = wire.slice(at + 2);
-  if (readsAsItCame(sip)) {
-    // a request inside a dialog: drachtio-server names the dialog in the leader (its tenth token)
-    const dialog = leaderToken(wire, at, 9);
-    return dialog ? { ok: true, wire, dialog, ack: sip.startsWith('ACK ') } : { ok: true, wire };
-  }
-  const leader = wire.slice(0, at);
-  const token = leader.split('|');
+  // a request inside a dialog: drachtio-server names the dialog in the leader
+  const dialog = leaderToken(wire, at, 9);
+  if (readsAsItCame(sip)) return dialog ? { ok: true, wire, dialog, ack: sip.startsWith('ACK ') } : { ok: true, wire };
   const text = readableSip(sip);
   const problem = drachtioSrfCannotRead(text);
   if (problem) {
     const method = requestMethod(text);
+    const transactionId = leaderToken(wire, at, 8);
     return {
       ok: false,
       sip,
-      source: `${token[5] ?? '?'}:${token[6] ?? '?'}`,
+      source: `${leaderToken(wire, at, 5) ?? '?'}:${leaderToken(wire, at, 6) ?? '?'}`,
       problem,
       ...(method ? { method } : {}),
-      ...(token[8] ? { transactionId: token[8] } : {}),
+      ...(transactionId ? { transactionId } : {}),
     };
   }
-  const ready = text === sip ? wire : `${leader}\r\n${text}`;
-  return token[9]
-    ? { ok: true, wire: ready, dialog: token[9], ack: text.startsWith('ACK ') }
-    : { ok: true, wire: ready };
+  const ready = text === sip ? wire : `${wire.slice(0, at)}\r\n${text}`;
+  return dialog ? { ok: true, wire: ready, dialog, ack: text.startsWith('ACK ') } : { ok: true, wire: ready };
 }
