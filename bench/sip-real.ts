@@ -3,7 +3,7 @@
  *   spoofguard  `spoofguard sip` (screening, events, metrics; proxied calls record-routed)
  *   minimal     a minimal drachtio-srf app: one Redis look-up, a record-routed stateful proxy (bench/sip-real-minimal.ts)
  * Each app has a drachtio-server of its own (both from config/drachtio.conf.xml) and stays up and warm all run
- * (both keep their bytecode: see main); only the one being measured gets calls. sipp calls through
+ * (both keep their compiled code while idle: see main); only the one being measured gets calls. sipp calls through
  * drachtio-server with 10,000 German numbers (clean calls, a carrier's everyday traffic), a sipp UAS answers at
  * once as the next hop, the caller ACKs and hangs up at once (ACK and BYE through drachtio-server along the
  * route set). Per rate step and app: failed calls, INVITE→200 p50/p99 at the caller, the app's node CPU per
@@ -74,11 +74,15 @@ const cpuMs = (pid: number | undefined): number => {
 };
 
 async function main(): Promise<void> {
-  // Both apps keep their bytecode (V8's --no-flush-bytecode): in the alternation each app idles 20 s and more
-  // while the other is measured, V8 then drops the bytecode of its hot functions, and the next run pays for
-  // compiling and optimising them again (--trace-opt: some 140 functions of spoofguard in one 5 s run, a third
-  // more CPU per call). A service with traffic never idles like that; the bigger app paid more for it.
-  process.env.SPOOFGUARD_CHILD_NODE_ARGS = `--no-flush-bytecode ${process.env.SPOOFGUARD_CHILD_NODE_ARGS ?? ''}`;
+  // Both apps keep their compiled code while the other is measured: in the alternation each app idles 20 s and
+  // more, and V8 spends idle time on two things a service with traffic never sees, whose cost the next run pays:
+  // - it drops the bytecode of hot functions (--no-flush-bytecode; --trace-opt: some 140 functions of spoofguard
+  //   recompiled in one 5 s run, a third more CPU per call);
+  // - its memory reducer runs a major GC that frees the object shapes the optimised code was specialised for,
+  //   which throws that code away (--no-memory-reducer; --trace-deopt: "weak objects" for ~40 functions after
+  //   each idle "Mark-Compact (reduce)", then 0.5 s of background compiling and 40 % more CPU in that run).
+  // The bigger app paid more for both.
+  process.env.SPOOFGUARD_CHILD_NODE_ARGS = `--no-flush-bytecode --no-memory-reducer ${process.env.SPOOFGUARD_CHILD_NODE_ARGS ?? ''}`;
   const env = realServerEnv();
   if (!env.drachtioBin) {
     console.log('bench:sip:real needs DRACHTIO_BIN and SIPP_BIN (bash ../shared/real-servers/install.sh)');
