@@ -76,6 +76,14 @@ const ACK_WAIT_STEP_MS = 20;
 interface AgentInternals {
   _onMsg(socket: unknown, wireMessage: string): void;
   sendMessage(socket: unknown, message: string, options: { stackTxnId: string }): void;
+  /** Connections to drachtio-server (one here): empty while it is away. */
+  mapServer: Map<unknown, unknown>;
+  /** The connection's wire protocol: its pending reconnect and whether it is closing. */
+  wp: {
+    closing: boolean;
+    socket?: { destroy(): void };
+    reconnectVars: { retryTimer: NodeJS.Timeout | null };
+  };
 }
 
 /** A message drachtio-server accepted but drachtio-srf cannot read (a request among them was answered 400). */
@@ -92,6 +100,7 @@ export class SrfConnection {
   private unreachableSaid = false;
   private closing = false;
   private readonly bridges = new Set<Srf.Dialog>();
+  private agent?: AgentInternals;
   /** Sees each request answered 400 because it could not be read (metrics). */
   onUnreadable?: (request: UnreadableRequest) => void;
 
@@ -142,8 +151,10 @@ export class SrfConnection {
     const findDialog = (id: string): boolean => srf.findDialogById(id) !== undefined;
     const logger = this.logger;
     const init = app._init;
+    const keep = (agent: AgentInternals): void => void (this.agent = agent);
     app._init = function (this: unknown) {
       const agent = init.call(this);
+      keep(agent);
       const onMsg = agent._onMsg;
       /** Messages of a dialog that wait behind its ACK, in the order they came. */
       const held = new Map<string, string[]>();
@@ -231,12 +242,20 @@ export class SrfConnection {
     void this.srf.connect({ ...this.settings, reconnect: backoff } as unknown as Srf.SrfConfig);
   }
 
-  /** Hangs up bridged calls still up (after the drain) and disconnects. */
+  /** Hangs up bridged calls still up (after the drain) and disconnects, or stops trying to connect. */
   stop(): void {
     this.closing = true;
     for (const dialog of this.bridges) dialog.destroy();
     this.bridges.clear();
-    this.srf.disconnect();
+    const agent = this.agent;
+    if (!agent || agent.mapServer.size > 0) return void this.srf.disconnect();
+    // drachtio-server is away: drachtio-srf's disconnect() asserts on the missing connection before it stops
+    // retrying, and its pending retry kept the process alive after SIGTERM. The retry stops here instead.
+    const wp = agent.wp;
+    wp.closing = true;
+    if (wp.reconnectVars.retryTimer) clearTimeout(wp.reconnectVars.retryTimer);
+    wp.reconnectVars.retryTimer = null;
+    wp.socket?.destroy();
   }
 
   private transaction(req: Srf.SrfRequest, res: Srf.SrfResponse): ServerTransaction {

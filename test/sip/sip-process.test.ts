@@ -52,3 +52,28 @@ it('`spoofguard sip` connects with its config from the environment, answers call
     await dropPrefix(config.redis.keyPrefix);
   }
 });
+
+it('`spoofguard sip` stops on SIGTERM while drachtio-server is away, without an error line', async () => {
+  // nothing listens on this port: the app keeps retrying the connection until it is told to stop
+  const config = testConfig({
+    sip: { drachtioHost: '127.0.0.1', drachtioPort: await freePort(), drachtioSecret: 'nobody' },
+    trunks: TEST_TRUNKS,
+    ops: { port: 0 },
+  });
+  const child = spawnSpoofguard(['sip'], config);
+  try {
+    await until(() => child.output().includes('drachtio-server unreachable'), 20000, 'first connection attempt');
+    // a retry is pending now (drachtio-srf's timer): the stop must cancel it, or the process never exits
+    child.kill('SIGTERM');
+    const gone = await Promise.race([
+      exited(child),
+      new Promise((resolve) => setTimeout(() => resolve('still running'), 8000).unref()),
+    ]);
+    expect(gone).toEqual({ code: 0, signal: null });
+    expect(child.output()).not.toContain('failed to stop cleanly');
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+    await dropQueue(config);
+    await dropPrefix(config.redis.keyPrefix);
+  }
+});
