@@ -86,6 +86,12 @@ interface AgentInternals {
   };
 }
 
+/** drachtio-srf's application object: it makes the agent (`_init`) and keeps it once connecting (`client`). */
+interface SrfApp {
+  _init(): AgentInternals;
+  client?: AgentInternals;
+}
+
 /** A message drachtio-server accepted but drachtio-srf cannot read (a request among them was answered 400). */
 export interface UnreadableRequest {
   method?: string;
@@ -100,7 +106,6 @@ export class SrfConnection {
   private unreachableSaid = false;
   private closing = false;
   private readonly bridges = new Set<Srf.Dialog>();
-  private agent?: AgentInternals;
   /** Sees each request answered 400 because it could not be read (metrics). */
   onUnreadable?: (request: UnreadableRequest) => void;
 
@@ -146,15 +151,13 @@ export class SrfConnection {
    * fails, answered 400 with a log line that says why — never left hanging, never screened as clean.
    */
   private readEveryMessage(): void {
-    const app = (this.srf as unknown as { app: { _init(): AgentInternals } }).app;
+    const app = this.app;
     const srf = this.srf as unknown as { findDialogById(id: string): unknown };
     const findDialog = (id: string): boolean => srf.findDialogById(id) !== undefined;
     const logger = this.logger;
     const init = app._init;
-    const keep = (agent: AgentInternals): void => void (this.agent = agent);
     app._init = function (this: unknown) {
       const agent = init.call(this);
-      keep(agent);
       const onMsg = agent._onMsg;
       /** Messages of a dialog that wait behind its ACK, in the order they came. */
       const held = new Map<string, string[]>();
@@ -223,6 +226,10 @@ export class SrfConnection {
     };
   }
 
+  private get app(): SrfApp {
+    return (this.srf as unknown as { app: SrfApp }).app;
+  }
+
   get connected(): boolean {
     return this.connectedNow;
   }
@@ -247,8 +254,9 @@ export class SrfConnection {
     this.closing = true;
     for (const dialog of this.bridges) dialog.destroy();
     this.bridges.clear();
-    const agent = this.agent;
-    if (!agent || agent.mapServer.size > 0) return void this.srf.disconnect();
+    const agent = this.app.client;
+    if (!agent) return; // never started
+    if (agent.mapServer.size > 0) return void this.srf.disconnect();
     // drachtio-server is away: drachtio-srf's disconnect() asserts on the missing connection before it stops
     // retrying, and its pending retry kept the process alive after SIGTERM. The retry stops here instead.
     const wp = agent.wp;
