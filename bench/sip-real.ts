@@ -9,26 +9,33 @@
  * route set). Per rate step and app: failed calls, INVITE→200 p50/p99 at the caller, the app's node CPU per
  * call (and drachtio-server's), and for spoofguard the screenings that failed open (degraded) and INVITEs it
  * passed on or answered unscreened, its GC time and its event loop's longest delay (its own metrics).
- * Prints the highest rate with 0 failures and p99 < 50 ms (two runs per app and step, ABBA, both must pass),
+ * Prints the highest rate with 0 failures and p99 < 50 ms (BENCH_STEP_ROUNDS ABBA rounds per step, 2: it passes
+ * for an app when at least three in four of its runs there do),
  * after a 10 s warm-up of each app,
- * p50/p99 at 500/s (the ladder's ABBA round there and BENCH_LATENCY_PAIRS more: the median of the rounds' p99
- * ratios, and pooled), and node CPU per 1,000 INVITE/s, measured in a phase of its own one step
- * below the highest rate both apps carried in the ladder (or BENCH_CPU_RATE), in BENCH_CPU_PAIRS short ABBA
+ * p50/p99 at 500/s (the ladder's ABBA rounds there and BENCH_LATENCY_PAIRS more: pooled, with the median of each
+ * app's runs and the rounds' ratios beside it) and at the highest rate both apps carried, and node CPU per
+ * 1,000 INVITE/s, measured in a phase of its own one step below the highest rate both apps carried in the
+ * ladder (or BENCH_CPU_RATE), in BENCH_CPU_PAIRS short ABBA
  * rounds: on two cores shared with drachtio-server and two sipps the machine's speed drifts by ±15 % over
  * minutes, so the figure is the median of each round's ratio (runs seconds apart), and at 500/s both apps spend
  * their CPU on retransmissions and timeouts of failed calls (that figure is printed too). Half of each CPU run's
  * callers are numbers never seen before (a carrier's traffic: spoofguard parses those with libphonenumber),
  * half repeat. INVITE→200 is read off a capture of the caller's port (bench/sip-capture.ts: dumpcap and tshark,
  * microseconds); without them, from sipp's response times, in 4 ms steps.
+ * Every run also reads the hypervisor's steal (bench/host-steal.ts): this is a shared virtual machine, and a run
+ * in which other guests took 100 ms of CPU time in one 100 ms sample (both cores for half of it), or 15 % of the
+ * run's, is run again, up to three times (the same rule for both apps, each repeat printed with its figures),
+ * because its p99 measures the host, not the app.
  * Needs DRACHTIO_BIN and SIPP_BIN (bash ../shared/real-servers/install.sh), and tshark (apt-get install tshark).
  * Options: BENCH_STEP_SEC=10 BENCH_LADDER=200,300,400,500,600,750,1000,1250 BENCH_CPU_RATE BENCH_CPU_SEC=6
- * BENCH_CPU_PAIRS=6 BENCH_LATENCY_PAIRS=3
+ * BENCH_CPU_PAIRS=6 BENCH_LATENCY_PAIRS=2 BENCH_STEP_ROUNDS=2
+ * BENCH_STEAL_WORST_MS=100 BENCH_STEAL_SHARE=0.15 BENCH_STEAL_RETRIES=3
  * SPOOFGUARD_CHILD_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" profiles both apps (written when they stop)
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../services/common/config';
 import { createLogger } from '../services/common/logger';
@@ -42,6 +49,7 @@ import { httpText, RealDrachtio } from '../test/real/support/drachtio';
 import { uacScenario, uasScenario } from '../test/real/support/sip-scenarios';
 import { startSipp } from '../test/real/support/sipp';
 import { CallerCapture, captureUnavailable } from './sip-capture';
+import { HostSteal, type StealFigures } from './host-steal';
 import { fmt, median, report, summarize } from './stats';
 
 const STEP_SEC = Number(process.env.BENCH_STEP_SEC ?? 10);
@@ -51,7 +59,13 @@ const CPU_RATE = Number(process.env.BENCH_CPU_RATE ?? 0);
 const CPU_SEC = Number(process.env.BENCH_CPU_SEC ?? 6);
 const CPU_PAIRS = Number(process.env.BENCH_CPU_PAIRS ?? 6);
 /** ABBA rounds at 500/s after the ladder's own, for p50/p99 at 500/s. */
-const LATENCY_PAIRS = Number(process.env.BENCH_LATENCY_PAIRS ?? 3);
+const LATENCY_PAIRS = Number(process.env.BENCH_LATENCY_PAIRS ?? 2);
+/** ABBA rounds per ladder step. */
+const STEP_ROUNDS = Number(process.env.BENCH_STEP_ROUNDS ?? 2);
+/** A run with this much host steal is run again (see measured), up to BENCH_STEAL_RETRIES times. */
+const STEAL_WORST_MS = Number(process.env.BENCH_STEAL_WORST_MS ?? 100);
+const STEAL_SHARE = Number(process.env.BENCH_STEAL_SHARE ?? 0.15);
+const STEAL_RETRIES = Number(process.env.BENCH_STEAL_RETRIES ?? 3);
 const CALLED = '+4930901820';
 type Variant = 'spoofguard' | 'minimal';
 
@@ -64,8 +78,33 @@ interface Step {
   appCpuMsPerCall: number;
   drachtioCpuMsPerCall: number;
   unscreened: number;
+  /** Where a run's failed calls failed: the caller's scenario lines with timeouts, unexpected messages or retransmissions. */
+  failedWhere?: string;
+  /** The hypervisor's steal while the run was measured (bench/host-steal.ts). */
+  steal: StealFigures;
   /** spoofguard's GC time (all kinds, and major) and its event loop's longest delay in the run. */
   own?: { gcMs: number; majorGcMs: number; loopLagMaxMs: number };
+}
+
+/**
+ * The lines of sipp's final message table with trouble: "200 <- timeout 12" (no answer in time), "BYE -> retrans 40",
+ * "unexpected 3" (a message the scenario did not expect there).
+ */
+function sippTrouble(screen: string): string {
+  const table = screen.slice(screen.lastIndexOf('Messages  Retrans'));
+  const trouble: string[] = [];
+  for (const m of table.matchAll(
+    /^\s*(\S+)\s+(<-+|-+>)\s+(?:[A-Z][\w-]*\s+)?(\d+)\s+(\d+)(?:\s+(\d+))?(?:\s+(\d+))?\s*$/gm,
+  )) {
+    const [, what, arrow, , retrans, timeout, unexpected] = m;
+    const parts = [
+      Number(retrans) ? `retrans ${retrans}` : '',
+      Number(timeout) ? `timeout ${timeout}` : '',
+      Number(unexpected) ? `unexpected ${unexpected}` : '',
+    ].filter(Boolean);
+    if (parts.length) trouble.push(`${what} ${arrow?.startsWith('<') ? '<-' : '->'} ${parts.join(' ')}`);
+  }
+  return trouble.join(', ');
 }
 
 const cpuMs = (pid: number | undefined): number => {
@@ -201,6 +240,7 @@ async function main(): Promise<void> {
     const opsBefore = variant === 'spoofguard' ? await opsOf() : undefined;
     const appBefore = cpuMs(app.pid);
     const drachtioBefore = cpuMs(pidOf(drachtio));
+    const hostSteal = new HostSteal(cpus().length);
     const uac = await startSipp(
       env,
       uacScenario({ number: '[field0]', called: CALLED, measure: true, end: { kind: 'bye', afterMs: 0 } }),
@@ -225,11 +265,13 @@ async function main(): Promise<void> {
       },
     );
     await uac.done;
+    const steal = hostSteal.stop();
     const appCpu = cpuMs(app.pid) - appBefore;
     const drachtioCpu = cpuMs(pidOf(drachtio)) - drachtioBefore;
     const out = uac.output();
     const count = (label: string): number =>
       Number(new RegExp(`${label}\\s*\\|\\s*\\d+\\s*\\|\\s*(\\d+)`).exec(out)?.[1] ?? 0);
+    const failedWhere = sippTrouble(out);
     const ok = count('Successful call');
     const failed = Math.max(count('Failed call'), calls - ok);
     const rttFile = readdirSync(uac.dir).find((f) => f.endsWith('_rtt.csv'));
@@ -263,8 +305,41 @@ async function main(): Promise<void> {
       appCpuMsPerCall: appCpu / Math.max(1, calls),
       drachtioCpuMsPerCall: drachtioCpu / Math.max(1, calls),
       unscreened,
+      steal,
+      ...(failed > 0 && failedWhere ? { failedWhere } : {}),
       ...(own ? { own } : {}),
     };
+  };
+
+  /**
+   * A run measured with the rule both apps share: a run the hypervisor disturbed (bench/host-steal.ts) is run
+   * again, up to STEAL_RETRIES times, and printed with the reason. On this kind of machine a single burst of
+   * steal stalls both cores for 50 ms and more, and at a few hundred calls a second that alone puts 1 % of a
+   * 10 s run's calls over 50 ms, whichever app is measured (14 runs at 300/s, both apps: p99 79–205 ms in
+   * the three with a burst of 130 ms and more, 45 ms at 100 ms, 8–30 ms in the ten with 90 ms at most).
+   */
+  const disturbed = (s: Step): string | undefined =>
+    s.steal.worstMs >= STEAL_WORST_MS || s.steal.share >= STEAL_SHARE
+      ? `host steal ${(s.steal.share * 100).toFixed(1)}%, worst 100 ms ${s.steal.worstMs.toFixed(0)} ms`
+      : undefined;
+  let repeatedRuns = 0;
+  const measured = async (
+    label: string,
+    variant: Variant,
+    rate: number,
+    seconds: number,
+    callersFile: () => string = () => callers,
+  ): Promise<Step> => {
+    for (let attempt = 0; ; attempt++) {
+      const s = await run(variant, rate, seconds, callersFile());
+      const why = disturbed(s);
+      if (!why || attempt >= STEAL_RETRIES) {
+        console.log(`  ${label}${why ? ' (kept: disturbed as often as allowed)' : ''}: ${line(s)}`);
+        return s;
+      }
+      repeatedRuns++;
+      console.log(`  ${label}: run again (${why}): ${line(s)}`);
+    }
   };
 
   const line = (s: Step): string => {
@@ -274,7 +349,9 @@ async function main(): Promise<void> {
       `  drachtio ${s.drachtioCpuMsPerCall.toFixed(3)} ms/call${s.variant === 'spoofguard' ? `  unscreened ${s.unscreened}` : ''}` +
       (s.own
         ? `  (GC ${s.own.gcMs.toFixed(0)} ms, major ${s.own.majorGcMs.toFixed(0)} ms; event loop delayed ≤ ${s.own.loopLagMaxMs.toFixed(1)} ms)`
-        : '')
+        : '') +
+      (s.failedWhere ? `  (caller: ${s.failedWhere})` : '') +
+      `  host steal ${(s.steal.share * 100).toFixed(1)}% (worst 100 ms: ${s.steal.worstMs.toFixed(0)} ms)`
     );
   };
   const passes = (s: Step): boolean => s.failed === 0 && summarize(s.latency).p99 < 50 && s.unscreened === 0;
@@ -290,30 +367,36 @@ async function main(): Promise<void> {
     // measured run still met the optimising compiler at work)
     // with the CPU phase's mix of callers (half of them new), so that its paths are compiled too
     for (const v of ['spoofguard', 'minimal'] as const) await run(v, 200, 10, mixedCallers(2000));
+    repeatedRuns = 0;
 
-    // two runs per app and step, in ABBA order: on two busy cores one run alone is noise. A step counts as
-    // passed only when both runs pass. The highest passed step is the figure, whatever a lower step did (one
-    // scheduling hiccup puts a 10 s run's p99 over 50 ms); an app leaves the ladder after two steps in a row
-    // that failed calls.
+    // STEP_ROUNDS ABBA rounds per step (two runs per app each): on two busy cores one run alone is noise. A
+    // step counts as passed for an app when at least three in four of its runs there pass (both of two, three of
+    // four): a single 10 s run that meets a burst of host steal below the repeat rule, or any other hiccup of the
+    // shared cores, has a p99 over 50 ms whatever the app does, and one such run must not decide the figure. The
+    // highest passed step is the figure, whatever a lower step did; an app leaves the ladder after two steps in
+    // a row in which calls failed.
     const steps: Step[] = [];
     const alive = new Set<Variant>(['spoofguard', 'minimal']);
     const failingInRow = new Map<Variant, number>();
     const best = new Map<Variant, number>();
+    const stepPasses: [string, string][] = [];
     for (const rate of LADDER) {
       const order: Variant[] = ['spoofguard', 'minimal', 'minimal', 'spoofguard'];
-      const passed = new Map<Variant, boolean>();
-      const failedCalls = new Map<Variant, boolean>();
-      for (const v of order) {
-        if (!alive.has(v) && rate !== 500) continue;
-        const s = await run(v, rate, STEP_SEC);
-        steps.push(s);
-        console.log(`  ${v} @ ${rate}/s: ${line(s)}`);
-        passed.set(v, (passed.get(v) ?? true) && passes(s));
-        if (s.failed > 0) failedCalls.set(v, true);
+      const runsAt: Record<Variant, Step[]> = { spoofguard: [], minimal: [] };
+      for (let round = 0; round < STEP_ROUNDS; round++) {
+        for (const v of order) {
+          if (!alive.has(v) && rate !== 500) continue;
+          const s = await measured(`${v} @ ${rate}/s`, v, rate, STEP_SEC);
+          steps.push(s);
+          runsAt[v].push(s);
+        }
       }
       for (const v of [...alive]) {
-        if (passed.get(v)) best.set(v, rate);
-        failingInRow.set(v, failedCalls.get(v) ? (failingInRow.get(v) ?? 0) + 1 : 0);
+        const runs = runsAt[v];
+        const passing = runs.filter(passes).length;
+        stepPasses.push([`${v} @ ${rate}/s`, `${passing} of ${runs.length} runs pass`]);
+        if (runs.length > 0 && passing >= Math.ceil(0.75 * runs.length)) best.set(v, rate);
+        failingInRow.set(v, runs.some((s) => s.failed > 0) ? (failingInRow.get(v) ?? 0) + 1 : 0);
         if ((failingInRow.get(v) ?? 0) >= 2) alive.delete(v);
       }
       if (alive.size === 0 && rate >= 500) break;
@@ -322,8 +405,9 @@ async function main(): Promise<void> {
       `rate ladder (${STEP_SEC} s a step)`,
       steps.map((s) => [`${s.variant} @ ${s.rate}/s`, line(s)]),
     );
+    report('runs passing per step (0 failures, p99 < 50 ms, none unscreened)', stepPasses);
     report(
-      'highest rate with 0 failures and p99 < 50 ms',
+      `highest rate with 0 failures and p99 < 50 ms (in ≥ 3 of 4 runs of the step)`,
       (['spoofguard', 'minimal'] as const).map((v) => [
         v,
         `${best.get(v) ?? 0} INVITE/s${alive.has(v) ? ' (the ladder ended first)' : ''}`,
@@ -331,15 +415,17 @@ async function main(): Promise<void> {
     );
     const ratio = (best.get('spoofguard') ?? 0) / Math.max(1, best.get('minimal') ?? 0);
     console.log(`  spoofguard / minimal: ${ratio.toFixed(2)}× (target ≥ 0.9)`);
-    // p50/p99 at 500/s: the ladder's ABBA round there and LATENCY_PAIRS more. Near this machine's limit one run
-    // in a few meets a scheduling hiccup of the shared cores (the app's own event loop stays under 20 ms): the
-    // figure is the median of the rounds' p99 ratios, the pooled figures are printed beside it
+    // p50/p99 at 500/s: the ladder's ABBA rounds there and LATENCY_PAIRS more. The figure is the pooled p99
+    // of every call answered at that rate. Where 500/s is past the machine's limit (on two shared cores both
+    // apps fail calls there in most runs), each run falls into one of two modes, a p99 of 15–90 ms or one of
+    // seconds, whichever app is measured: a round's ratio is then 0.15 or 13, and the median of a few of them
+    // says which mode came up, not which app is faster. The median of each app's runs and the rounds' ratios
+    // are printed beside it, and the failed calls (no answer: not in any p99).
     const latencyRuns: Step[] = [];
     for (let pair = 0; pair < LATENCY_PAIRS; pair++) {
       for (const v of ['spoofguard', 'minimal', 'minimal', 'spoofguard'] as const) {
-        const s = await run(v, 500, STEP_SEC);
+        const s = await measured(`latency run ${v} @ 500/s`, v, 500, STEP_SEC);
         latencyRuns.push(s);
-        console.log(`  latency run ${v} @ 500/s: ${line(s)}`);
       }
     }
     const at500Runs = [...steps.filter((s) => s.rate === 500), ...latencyRuns];
@@ -350,34 +436,50 @@ async function main(): Promise<void> {
         summarize(round.filter((s) => s.variant === v).flatMap((s) => s.latency)).p99;
       p99Rounds.push(p99Of('spoofguard') / Math.max(0.001, p99Of('minimal')));
     }
-    const at500 = (v: Variant): Step | undefined => {
-      const runs = at500Runs.filter((s) => s.variant === v);
-      if (runs.length === 0) return undefined;
-      return {
-        ...(runs[0] as Step),
-        latency: runs.flatMap((r) => r.latency),
-        appCpuMsPerCall: runs.reduce((a, r) => a + r.appCpuMsPerCall, 0) / runs.length,
-      };
-    };
-    const sg = at500('spoofguard');
-    const min = at500('minimal');
-    if (sg && min) {
-      const a = summarize(sg.latency);
-      const b = summarize(min.latency);
-      const runP99s = (v: Variant): string =>
-        at500Runs
-          .filter((s) => s.variant === v)
-          .map((s) => summarize(s.latency).p99.toFixed(1))
-          .join(' ');
-      report(`at 500 INVITE/s (${p99Rounds.length} ABBA rounds of ${STEP_SEC} s runs, pooled)`, [
-        ['spoofguard', `p50 ${fmt(a.p50)} p99 ${fmt(a.p99)}  (runs' p99 ${runP99s('spoofguard')} ms)`],
-        ['minimal', `p50 ${fmt(b.p50)} p99 ${fmt(b.p99)}  (runs' p99 ${runP99s('minimal')} ms)`],
+    /** Pooled latency, failed calls, the median of the runs' p99 and mean node CPU of an app's runs. */
+    const pooled = (runs: Step[]) => ({
+      ...summarize(runs.flatMap((r) => r.latency)),
+      failed: runs.reduce((a, r) => a + r.failed, 0),
+      calls: runs.reduce((a, r) => a + r.ok + r.failed, 0),
+      runP99s: runs.map((r) => summarize(r.latency).p99),
+      appCpuMsPerCall: runs.reduce((a, r) => a + r.appCpuMsPerCall, 0) / Math.max(1, runs.length),
+    });
+    const latencyReport = (title: string, runs: Step[], target?: string): void => {
+      const sg = pooled(runs.filter((s) => s.variant === 'spoofguard'));
+      const min = pooled(runs.filter((s) => s.variant === 'minimal'));
+      if (sg.runP99s.length === 0 || min.runP99s.length === 0) return;
+      const row = (p: typeof sg): string =>
+        `p50 ${fmt(p.p50)} p99 ${fmt(p.p99)} of the answered calls; failed ${p.failed} of ${p.calls}; ` +
+        `runs' p99 ${p.runP99s.map((v) => v.toFixed(1)).join(' ')} ms (median ${median(p.runP99s).toFixed(1)})`;
+      report(title, [
+        ['spoofguard', row(sg)],
+        ['minimal', row(min)],
       ]);
       console.log(
-        `  p99 spoofguard / minimal: median of the rounds' ratios ${median(p99Rounds).toFixed(2)}× (target ≤ 1.3; ` +
-          `rounds ${p99Rounds.map((r) => r.toFixed(2)).join(' ')}); pooled ${(a.p99 / Math.max(0.001, b.p99)).toFixed(2)}×`,
+        `  p99 spoofguard / minimal: ${(sg.p99 / Math.max(0.001, min.p99)).toFixed(2)}×${target ? ` (target ${target})` : ''}; ` +
+          `median run ${(median(sg.runP99s) / Math.max(0.001, median(min.runP99s))).toFixed(2)}×`,
       );
-      const perThousand = (s: Step): string => `${(s.appCpuMsPerCall * 100).toFixed(0)}% of a core`;
+    };
+    latencyReport(
+      `at 500 INVITE/s (${p99Rounds.length} ABBA rounds of ${STEP_SEC} s runs, pooled)`,
+      at500Runs,
+      '≤ 1.3',
+    );
+    if (p99Rounds.length)
+      console.log(
+        `  the rounds' p99 ratios: ${p99Rounds.map((r) => r.toFixed(2)).join(' ')} (median ${median(p99Rounds).toFixed(2)}×)`,
+      );
+    // the same at the highest rate both apps carried, below the machine's limit: the ladder's runs there
+    const bothCarried = Math.min(best.get('spoofguard') ?? 0, best.get('minimal') ?? 0);
+    if (bothCarried && bothCarried !== 500)
+      latencyReport(
+        `at ${bothCarried} INVITE/s, the highest rate both apps carried (the ladder's runs, pooled)`,
+        steps.filter((s) => s.rate === bothCarried),
+      );
+    const sg = pooled(at500Runs.filter((s) => s.variant === 'spoofguard'));
+    const min = pooled(at500Runs.filter((s) => s.variant === 'minimal'));
+    if (sg.calls && min.calls) {
+      const perThousand = (p: typeof sg): string => `${(p.appCpuMsPerCall * 100).toFixed(0)}% of a core`;
       report('node CPU per 1,000 INVITE/s at 500/s (saturated: failed calls, retransmissions; for reference)', [
         ['spoofguard', perThousand(sg)],
         ['minimal', perThousand(min)],
@@ -399,9 +501,10 @@ async function main(): Promise<void> {
     const cpuRate = CPU_RATE || [...LADDER].reverse().find((rate) => rate < top) || top || 200;
     for (let pair = 0; pair < CPU_PAIRS; pair++) {
       for (const v of ['spoofguard', 'minimal', 'minimal', 'spoofguard'] as const) {
-        const s = await run(v, cpuRate, CPU_SEC, mixedCallers(cpuRate * CPU_SEC));
+        const s = await measured(`CPU run ${v} @ ${cpuRate}/s`, v, cpuRate, CPU_SEC, () =>
+          mixedCallers(cpuRate * CPU_SEC),
+        );
         cpu[v].push(s);
-        console.log(`  CPU run ${v} @ ${cpuRate}/s: ${line(s)}`);
       }
       const sum = (v: Variant): number => cpu[v].slice(-2).reduce((a, s) => a + s.appCpuMsPerCall, 0);
       rounds.push(sum('spoofguard') / Math.max(0.0001, sum('minimal')));
@@ -432,6 +535,13 @@ async function main(): Promise<void> {
           ? `  — ${failedInCpu} calls failed or went unscreened in these runs: the rate is too high here`
           : ''),
     );
+    report('runs the hypervisor disturbed', [
+      [
+        'run again',
+        `${repeatedRuns} (steal ≥ ${(STEAL_SHARE * 100).toFixed(0)}% of the run or ≥ ${STEAL_WORST_MS} ms in a 100 ms sample; ` +
+          `up to ${STEAL_RETRIES} times a run, the same rule for both apps)`,
+      ],
+    ]);
   } finally {
     nextHop.stop();
     for (const app of Object.values(apps)) {
