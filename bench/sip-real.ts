@@ -271,9 +271,9 @@ async function main(): Promise<void> {
     const out = uac.output();
     const count = (label: string): number =>
       Number(new RegExp(`${label}\\s*\\|\\s*\\d+\\s*\\|\\s*(\\d+)`).exec(out)?.[1] ?? 0);
-    const failedWhere = sippTrouble(out);
     const ok = count('Successful call');
     const failed = Math.max(count('Failed call'), calls - ok);
+    const failedWhere = failed > 0 ? sippTrouble(out) : '';
     const rttFile = readdirSync(uac.dir).find((f) => f.endsWith('_rtt.csv'));
     const latency = capture
       ? await capture.latencies()
@@ -306,7 +306,7 @@ async function main(): Promise<void> {
       drachtioCpuMsPerCall: drachtioCpu / Math.max(1, calls),
       unscreened,
       steal,
-      ...(failed > 0 && failedWhere ? { failedWhere } : {}),
+      ...(failedWhere ? { failedWhere } : {}),
       ...(own ? { own } : {}),
     };
   };
@@ -380,6 +380,8 @@ async function main(): Promise<void> {
     const failingInRow = new Map<Variant, number>();
     const best = new Map<Variant, number>();
     const stepPasses: [string, string][] = [];
+    /** Three in four of an app's runs at a step (both of two). */
+    const passesNeeded = (runs: number): number => Math.ceil(0.75 * runs);
     for (const rate of LADDER) {
       const order: Variant[] = ['spoofguard', 'minimal', 'minimal', 'spoofguard'];
       const runsAt: Record<Variant, Step[]> = { spoofguard: [], minimal: [] };
@@ -395,7 +397,7 @@ async function main(): Promise<void> {
         const runs = runsAt[v];
         const passing = runs.filter(passes).length;
         stepPasses.push([`${v} @ ${rate}/s`, `${passing} of ${runs.length} runs pass`]);
-        if (runs.length > 0 && passing >= Math.ceil(0.75 * runs.length)) best.set(v, rate);
+        if (runs.length > 0 && passing >= passesNeeded(runs.length)) best.set(v, rate);
         failingInRow.set(v, runs.some((s) => s.failed > 0) ? (failingInRow.get(v) ?? 0) + 1 : 0);
         if ((failingInRow.get(v) ?? 0) >= 2) alive.delete(v);
       }
@@ -407,7 +409,7 @@ async function main(): Promise<void> {
     );
     report('runs passing per step (0 failures, p99 < 50 ms, none unscreened)', stepPasses);
     report(
-      `highest rate with 0 failures and p99 < 50 ms (in ≥ 3 of 4 runs of the step)`,
+      `highest rate with 0 failures and p99 < 50 ms (in ≥ ${passesNeeded(2 * STEP_ROUNDS)} of ${2 * STEP_ROUNDS} runs of the step)`,
       (['spoofguard', 'minimal'] as const).map((v) => [
         v,
         `${best.get(v) ?? 0} INVITE/s${alive.has(v) ? ' (the ladder ended first)' : ''}`,
@@ -444,10 +446,11 @@ async function main(): Promise<void> {
       runP99s: runs.map((r) => summarize(r.latency).p99),
       appCpuMsPerCall: runs.reduce((a, r) => a + r.appCpuMsPerCall, 0) / Math.max(1, runs.length),
     });
-    const latencyReport = (title: string, runs: Step[], target?: string): void => {
+    /** Prints both apps' pooled figures over `runs` and returns them (undefined when an app has no run there). */
+    const latencyReport = (title: string, runs: Step[], target?: string) => {
       const sg = pooled(runs.filter((s) => s.variant === 'spoofguard'));
       const min = pooled(runs.filter((s) => s.variant === 'minimal'));
-      if (sg.runP99s.length === 0 || min.runP99s.length === 0) return;
+      if (sg.runP99s.length === 0 || min.runP99s.length === 0) return undefined;
       const row = (p: typeof sg): string =>
         `p50 ${fmt(p.p50)} p99 ${fmt(p.p99)} of the answered calls; failed ${p.failed} of ${p.calls}; ` +
         `runs' p99 ${p.runP99s.map((v) => v.toFixed(1)).join(' ')} ms (median ${median(p.runP99s).toFixed(1)})`;
@@ -459,8 +462,9 @@ async function main(): Promise<void> {
         `  p99 spoofguard / minimal: ${(sg.p99 / Math.max(0.001, min.p99)).toFixed(2)}×${target ? ` (target ${target})` : ''}; ` +
           `median run ${(median(sg.runP99s) / Math.max(0.001, median(min.runP99s))).toFixed(2)}×`,
       );
+      return { sg, min };
     };
-    latencyReport(
+    const at500 = latencyReport(
       `at 500 INVITE/s (${p99Rounds.length} ABBA rounds of ${STEP_SEC} s runs, pooled)`,
       at500Runs,
       '≤ 1.3',
@@ -476,9 +480,8 @@ async function main(): Promise<void> {
         `at ${bothCarried} INVITE/s, the highest rate both apps carried (the ladder's runs, pooled)`,
         steps.filter((s) => s.rate === bothCarried),
       );
-    const sg = pooled(at500Runs.filter((s) => s.variant === 'spoofguard'));
-    const min = pooled(at500Runs.filter((s) => s.variant === 'minimal'));
-    if (sg.calls && min.calls) {
+    if (at500) {
+      const { sg, min } = at500;
       const perThousand = (p: typeof sg): string => `${(p.appCpuMsPerCall * 100).toFixed(0)}% of a core`;
       report('node CPU per 1,000 INVITE/s at 500/s (saturated: failed calls, retransmissions; for reference)', [
         ['spoofguard', perThousand(sg)],
