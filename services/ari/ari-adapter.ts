@@ -23,7 +23,8 @@ export interface AriSettings {
 /** A request that timed out holds its place under the cap at most this many timeouts longer. */
 const HELD_AFTER_TIMEOUT = 5;
 
-export type HangupReason = 'normal' | 'busy' | 'congestion' | 'no_answer' | 'rejected' | 'failure';
+export type HangupReason =
+  'normal' | 'busy' | 'congestion' | 'no_answer' | 'rejected' | 'failure' | 'number_incomplete';
 
 export interface OriginateRequest {
   endpoint: string;

@@ -1,4 +1,6 @@
 import { performance } from 'node:perf_hooks';
+import { checkedCalled } from '../common/e164';
+import { excerpt } from '../common/excerpt';
 import type { Logger } from '../common/logger';
 import { VERDICT_HEADER } from '../common/verdict-header';
 import type { AriBridgeInfo, AriConnection } from './ari-adapter';
@@ -121,7 +123,9 @@ export class AriApp {
         if (busy) return this.handBackUnscreened(event.channel.id, busy, lag);
         // late, not yet too late: a backlog is building up; the bypass (if on) keeps more calls away
         if (lag > this.settings.maxLagMs / 2) this.bypass.pressure();
-        return this.startCall(event.channel, await this.callArgs(event.channel, event.args));
+        const args = await this.callArgs(event.channel, event.args);
+        if (!checkedCalled(args.to)) return this.refuseCalled(event.channel.id, args.to);
+        return this.startCall(event.channel, args);
       }
       case 'ChannelDtmfReceived':
         return this.sessions.get(event.channel.id)?.digit(event.channel.id, event.digit);
@@ -138,6 +142,21 @@ export class AriApp {
       default:
         return;
     }
+  }
+
+  /**
+   * A called number that is not digits with an optional '+' would reach the subscriber's dial string as more
+   * than a number: the call is refused (cause 28, 484 Address Incomplete), never handed back to a Dial().
+   */
+  private async refuseCalled(channelId: string, to: string): Promise<void> {
+    this.deps.refused('called-number');
+    this.logger.warn(
+      { channel: channelId, called: excerpt(to, 60), length: to.length },
+      'called number refused: not digits with an optional leading + (at most 32); hanging up with cause 28',
+    );
+    await this.ari
+      .hangup(channelId, 'number_incomplete')
+      .catch((err: Error) => this.logger.warn({ channel: channelId, err: err.message }, 'refusal hang-up failed'));
   }
 
   /** Draining or overloaded: the call goes on in the dialplan, unscreened, at once (and is counted). */

@@ -1,5 +1,7 @@
+import { checkedCalled } from '../common/e164';
 import { callLogger, type Logger } from '../common/logger';
 import { type FlaggedCallEvent, flaggedEvent, type Outcome, outcomeEvent } from '../events/flagged-call';
+import { cleanDisplayName, type NormalizedCaller } from '../screening/normalize';
 import type { ScreeningRequest, Verdict } from '../screening/verdict';
 import { AriRequestError, type AriConnection, type DialplanTarget, type HangupReason } from './ari-adapter';
 import type { AriChannel } from './ari-events';
@@ -65,6 +67,8 @@ export interface SessionDeps {
   emit(event: FlaggedCallEvent): void;
   report(callerE164: string | undefined, brand: string | undefined): void;
   handedBack(reason: HandBackReason, calls?: number): void;
+  /** A call refused for what the caller sent (reason: called-number). */
+  refused(reason: string): void;
   /** How long after its creation a call went back unscreened (overload, draining). */
   handBackDelay?(reason: HandBackReason, seconds: number): void;
   prompts: Prompts;
@@ -89,6 +93,18 @@ export const bridgeIdOf = (callerId: string): string => `${callerId}-bridge`;
 /** The caller's channel id of a bridge named by bridgeIdOf; undefined for any other bridge. */
 export const callerIdOfBridge = (bridgeId: string): string | undefined =>
   bridgeId.endsWith('-bridge') ? bridgeId.slice(0, -'-bridge'.length) : undefined;
+
+/**
+ * The caller ID the subscriber's phone is rung with, built only from what screening cleaned: the number as
+ * E.164 (or the raw one when it is plain digits), the display name without control, format or bidi characters.
+ * A warned call shows the prefix and the name or number, never a bare "⚠ Amazon? ".
+ */
+export function originateCallerId(shown: NormalizedCaller | undefined, rawNumber: string, warnPrefix: string): string {
+  const number = shown?.e164 ?? checkedCalled(rawNumber) ?? '';
+  const clean = cleanDisplayName(shown?.displayName) ?? '';
+  const name = warnPrefix ? `${warnPrefix}${clean || number}`.trim() : clean;
+  return `"${name.replace(/["\\<>]/g, '').slice(0, 80)}" <${number}>`;
+}
 
 const CHOICE_DIGITS = new Set(['1', '2', '3']);
 type PlaybackKind = 'warning' | 'choices' | 'notice';
@@ -270,10 +286,8 @@ export class CallSession {
   private async dialSubscriber(): Promise<void> {
     this.state = 'dialing';
     this.subscriberDialled = true;
-    const { caller } = this.caller;
     const prefix = this.deps.settings.warnedNamePrefix.replace('{brand}', this.verdict?.brandName ?? '');
-    // a warned call without a name shows the prefix and the number, never a bare "⚠ Amazon? "
-    const name = this.flagged ? `${prefix}${caller.name || caller.number}`.trim().slice(0, 80) : caller.name;
+    const callerId = originateCallerId(this.verdict?.caller, this.caller.caller.number, this.flagged ? prefix : '');
     this.times.dial = Date.now();
     // the dial request first: the subscriber's phone should ring as early as possible; the caller's ringing
     // indication and (for a clean call) the bridge follow while it rings
@@ -282,7 +296,7 @@ export class CallSession {
         endpoint: this.deps.settings.subscriberEndpoint.replace('{to}', this.args.to),
         channelId: this.subscriberId,
         appArgs: `dialed,${this.caller.id}`,
-        callerId: `"${name.replace(/["\\]/g, '')}" <${caller.number}>`,
+        callerId,
         timeoutSec: this.deps.settings.dialTimeoutSec,
         originator: this.caller.id,
       })

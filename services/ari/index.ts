@@ -24,7 +24,7 @@ export function runAri(
   logger: Logger,
   screening: Screening,
   producer: FlaggedCallProducer,
-  metrics?: Pick<Metrics, 'observeHandBack' | 'observeHandBackDelay' | 'watchSessions'>,
+  metrics?: Pick<Metrics, 'observeHandBack' | 'observeHandBackDelay' | 'observeRefused' | 'watchSessions'>,
 ): RunningAri {
   const log = logger.child({ role: 'ari' });
   const connection = new AriConnection({ ...config.ari }, log);
@@ -58,6 +58,7 @@ export function runAri(
       emit: (event) => void producer.emit(event),
       report: (caller, brand) => screening.reports.record(caller, brand),
       handedBack: (reason, calls) => metrics?.observeHandBack(reason, calls),
+      refused: (reason) => metrics?.observeRefused('ari', reason),
       handBackDelay: (reason, seconds) => metrics?.observeHandBackDelay(reason, seconds),
       prompts: new Prompts(),
       settings: config.ari,

@@ -103,6 +103,7 @@ export class Metrics {
   private readonly handBackDelay: Histogram<'reason'>;
   private readonly sipUnscreened: Counter<'reason'>;
   private readonly emitted: Counter<'result'>;
+  private readonly refused: Counter<'source' | 'reason'>;
   private queueCounts?: () => Promise<QueueCounts>;
   private sessionCount?: () => number;
   private sipCallCount?: () => number;
@@ -174,6 +175,12 @@ export class Metrics {
       name: 'spoofguard_events_emitted_total',
       help: 'Flagged-call events by what became of them on emit: queued (Redis took it), spooled (on the local disk, replayed later), lost (Redis away and the spool write failed: a full or read-only disk), invalid (never emitted).',
       labelNames: ['result'],
+      registers,
+    });
+    this.refused = new Counter({
+      name: 'spoofguard_calls_refused_total',
+      help: 'Calls refused for what the caller sent, by front (ari, sip) and reason: called-number (not digits with an optional leading +, at most 32: 484 Address Incomplete).',
+      labelNames: ['source', 'reason'],
       registers,
     });
     /** A gauge read, when scraped, from a count the running app hands over (watchSipCalls, watchSessions). */
@@ -249,6 +256,10 @@ export class Metrics {
 
   readonly observeSipUnscreened = (reason: string): void => {
     this.sipUnscreened.inc({ reason });
+  };
+
+  readonly observeRefused = (source: string, reason: string): void => {
+    this.refused.inc({ source, reason });
   };
 
   /** Where the SIP calls-in-progress gauge reads from (processes that run the SIP front). */

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import { checkedCalled } from '../common/e164';
 import { callLogger, type Level, type Logger } from '../common/logger';
 import type { FlaggedCallEvent, Outcome } from '../events';
 import { flaggedEvent, outcomeEvent } from '../events/flagged-call';
@@ -83,16 +84,17 @@ export function prefixDisplayName(value: string, prefix: string, fallbackName: s
   return `"${escaped(prefix + fallbackName)}" <${uri}>${semi < 0 ? '' : value.slice(semi)}`;
 }
 
-const PLAIN_NUMBER = /^\+?\d+$/;
-
-/** Puts the called user into a target URI that names only a host (sip:ivr.example.net → sip:+4930…@ivr…). */
-export function targetFor(base: string, calledUser: string | undefined): string {
+/**
+ * The target URI for a call: a base that names only a host gets the called number as its user
+ * (sip:ivr.example.net → sip:+4930…@ivr.example.net). Only a checked number (digits, an optional leading '+')
+ * is ever put into a URI: for any other called user there is no target (undefined), and the caller is refused.
+ */
+export function targetFor(base: string, calledUser: string | undefined): string | undefined {
   if (!calledUser || /^sips?:[^@;>]+@/.test(base)) return base;
   const scheme = base.startsWith('sips:') ? 5 : base.startsWith('sip:') ? 4 : 0;
   if (scheme === 0) return base;
-  // a number (every carrier's called user) needs no escaping
-  const user = PLAIN_NUMBER.test(calledUser) ? calledUser : encodeURIComponent(calledUser).replace(/%2B/g, '+');
-  return `${base.slice(0, scheme)}${user}@${base.slice(scheme)}`;
+  const user = checkedCalled(calledUser);
+  return user === undefined ? undefined : `${base.slice(0, scheme)}${user}@${base.slice(scheme)}`;
 }
 
 /**
@@ -221,6 +223,8 @@ export class CallSession {
    */
   private async forward(base: string, how: 'plain' | 'ivr' | 'tag'): Promise<void> {
     const target = targetFor(base, this.input?.to);
+    // the middleware refused such a called number before screening (checkCalled): a second guard, not a path
+    if (target === undefined) throw new Error('no target for a called number that is not a number');
     const added: Record<string, string> = {};
     if (how === 'ivr') {
       const signed = this.deps.sign(this.verdict as Verdict, this.logId);

@@ -22,7 +22,7 @@ export function runSip(
   logger: Logger,
   screening: Screening,
   producer: FlaggedCallProducer,
-  metrics?: Pick<Metrics, 'observeSipUnscreened' | 'watchSipCalls'>,
+  metrics?: Pick<Metrics, 'observeSipUnscreened' | 'observeRefused' | 'watchSipCalls'>,
 ): RunningSip {
   const log = logger.child({ role: 'sip' });
   const { sip } = config;
@@ -39,6 +39,7 @@ export function runSip(
       trunks: new TrunkMatcher(config.trunks, config.screening.defaultTrunk),
       screen: (request) => screening.engine.screen(request),
       maxMessageBytes: sip.maxMessageBytes,
+      refused: (reason) => metrics?.observeRefused('sip', reason),
     }),
     {
       emit: (event) => void producer.emit(event),

@@ -1,5 +1,7 @@
+import { checkedCalled } from '../common/e164';
+import { excerpt } from '../common/excerpt';
 import type { Verdict, ScreeningRequest } from '../screening/verdict';
-import { screeningInput } from './caller-identity';
+import { calledOf, screeningInput } from './caller-identity';
 import { type CallSession, OWN_HEADER } from './call-session';
 import type { TrunkMatcher } from './trunks';
 
@@ -16,6 +18,8 @@ export interface InviteDeps {
   trunks: TrunkMatcher;
   screen(request: ScreeningRequest): Promise<Verdict>;
   maxMessageBytes: number;
+  /** Counts a call refused for what the caller sent (metrics). */
+  refused(reason: string): void;
 }
 
 /** 513 for requests too large to be honest INVITEs: nothing else reads them. */
@@ -50,6 +54,26 @@ export const stripForeignHeaders: Middleware = (call, next) => {
     call.log.warn({ headers: call.foreignHeaders }, 'foreign X-Spoofguard headers removed');
   return next();
 };
+
+/**
+ * The called number is the caller's choice, and it goes into the next hop's or the IVR's Request-URI: a user
+ * part that is not digits with an optional leading '+' (at most 32) is refused with 484 Address Incomplete,
+ * before any work. A Request-URI without a user part has no called number to check.
+ */
+export const checkCalled =
+  (refused: (reason: string) => void): Middleware =>
+  (call, next) => {
+    const called = calledOf(call.transaction.request.uri);
+    if (called !== undefined && checkedCalled(called) === undefined) {
+      refused('called-number');
+      call.log.warn(
+        { called: excerpt(called, 60), length: called.length },
+        'called number refused: not digits with an optional leading + (at most 32): answered 484',
+      );
+      return call.reply(484, 'Address Incomplete');
+    }
+    return next();
+  };
 
 export const identifyTrunk =
   (trunks: TrunkMatcher): Middleware =>
@@ -99,6 +123,7 @@ export function inviteMiddleware(deps: InviteDeps): Middleware[] {
     rejectOversized(deps.maxMessageBytes),
     checkMaxForwards,
     stripForeignHeaders,
+    checkCalled(deps.refused),
     identifyTrunk(deps.trunks),
     readCaller,
     screenCall(deps.screen),

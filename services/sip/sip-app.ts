@@ -93,6 +93,8 @@ export class SipApp {
   private async passOnUnscreened(transaction: ServerTransaction, recordRoute: boolean, failStatus: 500 | 503) {
     const target = targetFor(this.deps.routing.nextHop, calledOf(transaction.request.uri));
     try {
+      // a called number that is not a number never reaches a URI, on this path either
+      if (target === undefined) return transaction.reply(484, 'Address Incomplete');
       await transaction.proxy([target], {}, recordRoute);
     } catch (err) {
       this.logger.error(

@@ -2,7 +2,8 @@ import type { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
 import Srf from 'drachtio-srf';
 import type { Logger } from '../common/logger';
-import { excerpt, readableSip, requestMethod } from './sip-text';
+import { excerpt } from '../common/excerpt';
+import { readableSip, requestMethod } from './sip-text';
 
 /**
  * The only module that imports drachtio-srf. It connects to drachtio-server and reconnects forever (capped

@@ -153,6 +153,29 @@ describe('clean calls (ari.cleanCalls: stasis)', () => {
   });
 });
 
+describe('hostile input from the caller', () => {
+  it('a called number that is not digits with an optional + is refused (cause 28): nothing is dialled, nothing handed back', async () => {
+    h = await startHarness({ ari: { cleanCalls: 'stasis' } });
+    const hostile = ['+49123&PJSIP/x@evil', '+4930,,,', '4930(1)', '4930;x', '4930\u0000', '1'.repeat(200), '', '++49'];
+    const calls = hostile.map((to) => h.server.inboundCall({ ...AMAZON, args: args(to), exten: 's' }));
+    await until(() => calls.every((id) => !h.server.channels.has(id)), 5000, 'every refused caller hung up');
+    for (const id of calls) {
+      expect(requestsTo(h.server, 'DELETE', `/channels/${id}`)[0]?.query.reason).toBe('number_incomplete');
+      expect(requestsTo(h.server, 'POST', `/channels/${id}/continue`)).toHaveLength(0);
+    }
+    expect(requestsTo(h.server, 'POST', '/channels')).toHaveLength(0);
+    const metric = await h.metrics.registry.getSingleMetric('spoofguard_calls_refused_total')?.get();
+    expect(metric?.values.find((v) => v.labels.reason === 'called-number')?.value).toBe(hostile.length);
+  });
+
+  it("the subscriber's phone is rung with the cleaned caller ID: no control, format or bidi characters, no stray number", async () => {
+    h = await startHarness();
+    h.server.inboundCall({ number: '+18882804331', name: 'Ama\u202Ezon\u0007 "<x>"', args: args() });
+    await until(() => requestsTo(h.server, 'POST', '/channels').length === 1);
+    expect(requestsTo(h.server, 'POST', '/channels')[0].query.callerId).toBe('"⚠ Amazon? Amazon x" <+18882804331>');
+  });
+});
+
 describe('warned calls', () => {
   it('warn + 1: the subscriber alone hears the warning, then is connected', async () => {
     h = await startHarness();

@@ -1,4 +1,5 @@
 import { randomInt } from 'node:crypto';
+import { createSocket } from 'node:dgram';
 import type { Config } from '../../services/common/config';
 import { openLogStore, type LogStore } from '../../services/flagged-log';
 import { exited, spawnSpoofguard } from '../support/child';
@@ -86,14 +87,14 @@ describeReal('asterisk', 'ARI app on a real Asterisk 22', (env) => {
 
   /** One call: the subscriber (if any) waits on its port, the caller calls through the trunk. */
   async function call(
-    caller: { number: string; name?: string; end: CallerEnd },
+    caller: { number: string; name?: string; called?: string; end: CallerEnd },
     subscriber?: SubscriberAnswer,
     calls = 1,
   ) {
     const sub = subscriber
       ? await startSipp(env, subscriberScenario(subscriber, env.dtmfPcaps), { port: subscriberPort, calls })
       : undefined;
-    const uac = await startSipp(env, callerScenario({ ...caller, called: CALLED }), {
+    const uac = await startSipp(env, callerScenario({ called: CALLED, ...caller }), {
       remote: `127.0.0.1:${asterisk.ports.sip}`,
     });
     const callerExit = await uac.done;
@@ -241,6 +242,48 @@ describeReal('asterisk', 'ARI app on a real Asterisk 22', (env) => {
       await outcomeOf(number, 'unanswered');
     });
   });
+
+  it('hostile called numbers are refused with 484 for clean, warned and blocked callers: nothing but the subscriber endpoint is ever dialled', async () => {
+    // what the caller would have Asterisk call besides: a SIP address of its choosing, listened to here
+    const evil = createSocket('udp4');
+    let reachedEvil = 0;
+    evil.on('message', () => reachedEvil++);
+    const evilPort = await freePort();
+    await new Promise<void>((resolve) => evil.bind(evilPort, '127.0.0.1', resolve));
+    const dialString = `PJSIP/x%40127.0.0.1%3A${evilPort}`;
+    const hostile = [
+      `+4930901820&${dialString}`,
+      `4930901820&${dialString}`,
+      `%2B4930901820%26PJSIP%2Fx%40127.0.0.1%3A${evilPort}`,
+      '+4930901820,,,',
+      '+49309018(20)',
+      '+4930901820/x',
+      '4'.repeat(200),
+    ];
+    const before = await store.count({});
+    try {
+      for (const caller of [
+        { number: someNumber(), name: 'Erika Mustermann', nul: 486 },
+        { number: someNumber(), name: 'Amazon', nul: 486 },
+        { number: '110', name: 'Polizei', nul: 608 },
+      ]) {
+        for (const called of hostile) await call({ ...caller, called, end: { kind: 'refused', status: 484 } });
+        // an escaped NUL ends the number where Asterisk reads it: the subscriber's own number, at the subscriber
+        // endpoint (busy here), or the block
+        const subscriber = caller.nul === 486 ? ({ kind: 'busy' } as const) : undefined;
+        await call({ ...caller, called: `${CALLED}%00`, end: { kind: 'refused', status: caller.nul } }, subscriber);
+      }
+    } finally {
+      evil.close();
+    }
+    expect(reachedEvil).toBe(0);
+    // refused before Stasis: the app saw none of them; only the two flagged NUL calls are logged, both with
+    // the number Asterisk dialled (the subscriber's, pseudonymised in the log)
+    await eventually(async () => (await store.count({})) === before + 2, 'the flagged NUL calls logged');
+    const { records } = await store.list({}, { limit: 2 });
+    expect(records[0].called).toEqual(expect.any(String));
+    expect(records[1].called).toBe(records[0].called);
+  }, 120_000);
 
   it('a blocked call is refused with 608 Rejected and logged', async () => {
     const before = await store.count({ outcome: 'blocked' });

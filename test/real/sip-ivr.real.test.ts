@@ -29,7 +29,8 @@ describeReal(['drachtio', 'asterisk'], 'SIP front and warning IVR together (drac
   beforeAll(async () => {
     subscriberPort = await freePort();
     asterisk = new RealAsterisk(env, { subscriberPort });
-    drachtio = new RealDrachtio(env.drachtioBin);
+    // the SIP front has an address of its own: the IVR's sipfront endpoint is identified by it
+    drachtio = new RealDrachtio(env.drachtioBin, '127.0.0.2');
     redis = await PrivateRedis.start();
     await asterisk.start();
     await drachtio.start();
@@ -100,7 +101,7 @@ describeReal(['drachtio', 'asterisk'], 'SIP front and warning IVR together (drac
     subscriber.stop();
     if (callerExit !== 0 || subscriberExit !== 0)
       throw new Error(
-        `sipp: caller ${callerExit}, subscriber ${subscriberExit}\n${caller.output().slice(-2000)}\n${subscriber.output().slice(-2000)}\n${spoofguard.output().slice(-4000)}`,
+        `sipp: caller ${callerExit}, subscriber ${subscriberExit}\n${asterisk.output.slice(-3000)}\n${caller.output().slice(-2000)}\n${subscriber.output().slice(-2000)}\n${spoofguard.output().slice(-4000)}`,
       );
 
     const sipCallId = `1-${caller.process.pid}@127.0.0.1`;

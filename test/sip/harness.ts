@@ -1,5 +1,6 @@
 import type { FlaggedCallProducer } from '../../services/events';
 import type { Config } from '../../services/common/config';
+import { Metrics } from '../../services/common/metrics';
 import type { Screening } from '../../services/screening';
 import { runSip, type RunningSip } from '../../services/sip';
 import type { RunningLogWorker } from '../../services/worker';
@@ -59,6 +60,7 @@ export const TEST_TRUNKS = {
 export interface SipHarness {
   server: DrachtioTestServer;
   config: Config;
+  metrics: Metrics;
   screening: Screening;
   sip: RunningSip;
   worker: RunningLogWorker;
@@ -86,12 +88,14 @@ export async function startSipHarness(overrides: Record<string, unknown> = {}): 
     verdictHeader: { key: VERDICT_KEY, maxAgeSec: 30 },
   });
   const callPath = await startCallPath(config, logger, 'sip');
-  const sip = runSip(config, logger, callPath.screening, callPath.producer);
+  const metrics = new Metrics('sip');
+  const sip = runSip(config, logger, callPath.screening, callPath.producer, metrics);
   await server.waitRouted('invite');
   let closed = false;
   return {
     server,
     config,
+    metrics,
     screening: callPath.screening,
     sip,
     worker: callPath.worker,

@@ -66,6 +66,29 @@ describe('routing per verdict', () => {
     expect(row.outcome).toBeUndefined();
   });
 
+  it('refuses a called number that is not a number with 484 before screening, passing nothing on', async () => {
+    // user parameters (sip:4930;npdi@…) are parameters, not the number: they never reach a URI either
+    const hostile = [
+      '+49123&PJSIP/x%40evil',
+      '4930%2c%2c%2c',
+      '4930(1)',
+      '4930/1',
+      '4930%00',
+      '1'.repeat(200),
+      '+49%2630',
+    ];
+    h = await startSipHarness();
+    for (const called of hostile) {
+      const raw = scenarioMessage('spoofed-amazon.xml', { service: called, callId: randomUUID() });
+      expect(asResponse(await h.server.deliver(raw, SOURCES.national)).status).toBe(484);
+    }
+    // nothing went anywhere: no B leg; every answer above was a response, not a proxy
+    expect(h.server.outgoing).toEqual([]);
+    expect(await h.metrics.text()).toMatch(
+      new RegExp(`spoofguard_calls_refused_total\\{source="sip",reason="called-number"[^}]*\\} ${hostile.length}\n`),
+    );
+  });
+
   it('logs a warned call as failed when the warning IVR cannot be reached', async () => {
     h = await startSipHarness();
     h.server.answerProxy = (destination) => (destination.includes('ivr.example.de') ? 503 : 200);

@@ -125,13 +125,30 @@ describe('routing helpers', () => {
   });
 
   it('puts the called number into a target that has no user part', () => {
-    expect(targetFor('sips:ivr.example.de', '+49 30 1')).toBe('sips:+49%2030%201@ivr.example.de');
+    expect(targetFor('sips:ivr.example.de', '4930901820')).toBe('sips:4930901820@ivr.example.de');
     expect(targetFor('sip:ivr.example.de:5080;transport=tcp', '+4930901820')).toBe(
       'sip:+4930901820@ivr.example.de:5080;transport=tcp',
     );
-    expect(targetFor('sip:pbx.example.de', 'a@b;c')).toBe('sip:a%40b%3Bc@pbx.example.de');
     expect(targetFor('sip:user@pbx.example.de', '+4930901820')).toBe('sip:user@pbx.example.de');
     expect(targetFor('tel:+4930901820', '+4930901821')).toBe('tel:+4930901820');
+  });
+
+  it('puts nothing but a checked number into a URI: any other called user has no target', () => {
+    const hostile = [
+      '+49 30 1',
+      'a@b;c',
+      '+49123&PJSIP/x@evil',
+      '4930,,,',
+      '49(30)1',
+      '4930;x',
+      '4930\0',
+      '1'.repeat(33),
+      '++49',
+      '4+9',
+      '',
+    ];
+    for (const called of hostile.filter(Boolean)) expect(targetFor('sip:pbx.example.de', called)).toBeUndefined();
+    expect(targetFor('sip:pbx.example.de', '1'.repeat(32))).toBe(`sip:${'1'.repeat(32)}@pbx.example.de`);
   });
 });
 

@@ -84,6 +84,8 @@ export interface AsteriskOptions {
   /** Where the subscribers endpoint's aor points: the sipp subscriber's port on 127.0.0.1. */
   subscriberPort: number;
   ariPassword?: string;
+  /** The SIP front's address: the `sipfront` endpoint (context from-sipfront) is identified by it. */
+  sipFrontAddress?: string;
   /** Sections added after the project's own (benchmarks: endpoints and contexts of the apps compared). */
   extra?: { pjsip?: string; extensions?: string };
   /** http.conf sessionlimit, for a benchmark that runs several ARI apps against one Asterisk. */
@@ -171,7 +173,9 @@ export class RealAsterisk {
       read('pjsip.conf')
         .replace(/^bind\s*=.*$/m, `bind = 127.0.0.1:${sip}`)
         .replace(/^contact\s*=\s*sip:carrier\.example\.net.*$/m, 'contact = sip:127.0.0.1:5999')
-        .replace(/^match\s*=.*$/m, 'match = 127.0.0.1')
+        .replace(/^match\s*=\s*192\.0\.2\.0\/24$/m, 'match = 127.0.0.1')
+        .replace(/^match\s*=\s*198\.51\.100\.10$/m, `match = ${this.options.sipFrontAddress ?? '127.0.0.2'}`)
+        .replace(/^contact\s*=\s*sip:sipfront\.example\.net$/m, 'contact = sip:127.0.0.2:5999')
         .replace(
           /^contact\s*=\s*sip:pbx-phones\.example\.net.*$/m,
           `contact = sip:127.0.0.1:${this.options.subscriberPort}`,

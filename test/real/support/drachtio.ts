@@ -30,10 +30,14 @@ export class RealDrachtio {
   /** Characters in `log`. */
   private logBytes = 0;
 
-  constructor(private readonly bin: string) {}
+  /** host: the loopback address drachtio-server's SIP contact binds (the IVR tells the SIP front by it). */
+  constructor(
+    private readonly bin: string,
+    private readonly host = '127.0.0.1',
+  ) {}
 
   get sipAddress(): string {
-    return `127.0.0.1:${this.ports.sip}`;
+    return `${this.host}:${this.ports.sip}`;
   }
 
   async start(): Promise<void> {
@@ -43,12 +47,12 @@ export class RealDrachtio {
       .replace(/<admin port="\d+" secret="[^"]*">[^<]*<\/admin>/, () => {
         return `<admin port="${this.ports.admin}" secret="${this.secret}">127.0.0.1</admin>`;
       })
-      .replace(/<contact>sip:\*:\d+;/, `<contact>sip:127.0.0.1:${this.ports.sip};`)
+      .replace(/<contact>sip:\*:\d+;/, `<contact>sip:${this.host}:${this.ports.sip};`)
       .replace(
         /<prometheus port="\d+">[^<]*<\/prometheus>/,
         `<prometheus port="${this.ports.metrics}">127.0.0.1</prometheus>`,
       );
-    for (const expected of [`${this.ports.admin}`, `127.0.0.1:${this.ports.sip}`, `${this.ports.metrics}`])
+    for (const expected of [`${this.ports.admin}`, `${this.host}:${this.ports.sip}`, `${this.ports.metrics}`])
       if (!xml.includes(expected)) throw new Error(`config/drachtio.conf.xml: could not rewrite ${expected}`);
     const file = join(this.dir, 'drachtio.conf.xml');
     writeFileSync(file, xml);

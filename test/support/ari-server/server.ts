@@ -213,15 +213,16 @@ export class AriTestServer {
       1 + Math.floor(Math.random() * 100) <= share
     ) {
       this.globals.set('SPOOFGUARD_BYPASSED', String(Number(this.globals.get('SPOOFGUARD_BYPASSED') ?? 0) + 1));
-      const exten = options.exten ?? options.args[0] ?? 's';
-      channel.dialplan = { context: 'from-trunk', exten, priority: 6, app_name: 'Dial', app_data: '' };
+      const exten = options.exten ?? 's';
+      channel.dialplan = { context: 'spoofguard-trunk', exten, priority: 4, app_name: 'Dial', app_data: '' };
       this.bypassedCalls.push(channel.id);
       return channel.id;
     }
+    // the project's dialplan checks the called number in [from-trunk] and goes on at spoofguard-trunk,s,1
     channel.dialplan = {
-      context: 'from-trunk',
-      exten: options.exten ?? options.args[0] ?? 's',
-      priority: 2,
+      context: 'spoofguard-trunk',
+      exten: options.exten ?? 's',
+      priority: 3,
       app_name: 'Stasis',
       app_data: [options.app ?? 'spoofguard', ...options.args].join(','),
     };
