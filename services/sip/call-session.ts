@@ -5,6 +5,8 @@ import { callLogger, type Level, type Logger } from '../common/logger';
 import type { FlaggedCallEvent, Outcome } from '../events';
 import { flaggedEvent, outcomeEvent } from '../events/flagged-call';
 import type { ScreeningRequest, Verdict } from '../screening/verdict';
+import { calledOf } from './caller-identity';
+import { describeError } from './describe-error';
 import { SetupDeadlines } from './setup-deadlines';
 import { BridgeFailed, type ServerTransaction } from './srf-adapter';
 import type { MatchedTrunk } from './trunks';
@@ -186,6 +188,36 @@ export class CallSession {
     // a call that ends without an answer of its own (an error) is no longer being decided either
     this.decided();
     this.resolveEnded();
+  }
+
+  /**
+   * Fail open: the call goes on to the next hop unscreened (after an error, or above sip.maxCallsInSetup).
+   * Forged X-Spoofguard-* headers are removed on this path too: a request that carries one is bridged (the
+   * proxy can only add headers), one that carries none is proxied as it came. A called number that is not a
+   * number never reaches a URI (484); when even passing on fails, the caller gets `failStatus`.
+   */
+  async passOnUnscreened(failStatus: 500 | 503): Promise<void> {
+    this.foreignHeaders = this.transaction.request.headerNames().filter((name) => OWN_HEADER.test(name));
+    const target = targetFor(this.deps.routing.nextHop, calledOf(this.transaction.request.uri));
+    this.finalSent = true;
+    try {
+      if (target === undefined) return this.reply(484, 'Address Incomplete');
+      if (this.foreignHeaders.length > 0) return await this.bridge(target, {}, 'plain');
+      await this.withinSetupTime(this.transaction.proxy([target], {}, this.trunk?.recordRoute ?? true), 'proxied');
+    } catch (err) {
+      this.log.error(
+        { err: describeError(err) },
+        `passing an INVITE on unscreened failed too: answering ${failStatus}`,
+      );
+      try {
+        if (failStatus === 500) this.transaction.reply(500, 'Server Internal Error');
+        else this.transaction.reply(503, 'Service Unavailable', { 'Retry-After': '1' });
+      } catch {
+        // the transaction is gone (connection lost): drachtio-server answers the caller itself
+      }
+    } finally {
+      this.end();
+    }
   }
 
   /** Routes per verdict and trunk policy; what throws here reaches the app's central (fail-open) handler. */

@@ -1,6 +1,6 @@
 import type { Logger } from '../common/logger';
-import { CallSession, type SessionDeps, targetFor } from './call-session';
-import { calledOf } from './caller-identity';
+import { CallSession, type SessionDeps } from './call-session';
+import { describeError } from './describe-error';
 import { type Middleware, runMiddleware } from './invite-middleware';
 import type { ServerTransaction, SrfConnection } from './srf-adapter';
 
@@ -63,8 +63,7 @@ export class SipApp {
     call.log.error({ err: describeError(err) }, 'INVITE handling failed: passing the call on unscreened (fail open)');
     this.onUnscreened?.('failure');
     if (call.finalSent) return call.end();
-    call.finalSent = true;
-    void this.passOnUnscreened(call.transaction, call.trunk?.recordRoute ?? true, 500).finally(() => call.end());
+    void call.passOnUnscreened(500);
   }
 
   /**
@@ -83,31 +82,8 @@ export class SipApp {
       this.shedLogTimer = undefined;
     }, 1000);
     this.shedLogTimer.unref();
-    void this.passOnUnscreened(transaction, true, 503);
-  }
-
-  /**
-   * Proxies an INVITE to the next hop unscreened, with the called number as a screened call gets it; when
-   * even that fails, answers `failStatus` (500 after an error, 503 under overload).
-   */
-  private async passOnUnscreened(transaction: ServerTransaction, recordRoute: boolean, failStatus: 500 | 503) {
-    const target = targetFor(this.deps.routing.nextHop, calledOf(transaction.request.uri));
-    try {
-      // a called number that is not a number never reaches a URI, on this path either
-      if (target === undefined) return transaction.reply(484, 'Address Incomplete');
-      await transaction.proxy([target], {}, recordRoute);
-    } catch (err) {
-      this.logger.error(
-        { err: describeError(err), callId: transaction.request.callId },
-        `passing an INVITE on unscreened failed too: answering ${failStatus}`,
-      );
-      try {
-        if (failStatus === 500) transaction.reply(500, 'Server Internal Error');
-        else transaction.reply(503, 'Service Unavailable', { 'Retry-After': '1' });
-      } catch {
-        // the transaction is gone (connection lost): drachtio-server answers the caller itself
-      }
-    }
+    // not counted among the calls being decided: it is decided
+    void new CallSession(transaction, this.deps).passOnUnscreened(503);
   }
 
   private onOptions(transaction: ServerTransaction): void {
@@ -128,15 +104,4 @@ export class SipApp {
     clearTimeout(timer);
     if (this.calls.size > 0) this.logger.warn({ calls: this.calls.size }, 'drain timeout: hanging up calls still up');
   }
-}
-
-/** What went wrong, even for errors drachtio-srf makes without a message (a SIP status, a bare object). */
-export function describeError(err: unknown): string {
-  if (err instanceof Error) {
-    const status = (err as { status?: unknown }).status;
-    const text = err.message || err.name;
-    return typeof status === 'number' ? `${text} (SIP ${status})` : text;
-  }
-  if (typeof err === 'object' && err !== null) return JSON.stringify(err).slice(0, 300);
-  return String(err);
 }

@@ -168,6 +168,33 @@ describe('foreign X-Spoofguard headers', () => {
     await until(() => h.sip.app.activeCalls === 0);
   });
 
+  it('on the fail-open paths too: after an error, and above sip.maxCallsInSetup', async () => {
+    h = await startSipHarness({ sip: { maxCallsInSetup: 1 } });
+    const engine = h.screening.engine;
+    const screen = engine.screen.bind(engine);
+    const forgedGoesOn = async (): Promise<void> => {
+      const call = invite('forged-verdict.xml');
+      const answered = asResponse(await h.server.deliver(call.raw, SOURCES.national));
+      expect(answered.status).toBe(200);
+      const bLeg = h.server.outgoing.at(-1);
+      expect(bLeg?.uri).toBe(`sip:${SUBSCRIBER}@pbx.example.de:5060`);
+      expect(bLeg?.raw.split('\r\n').filter((l) => /^x-spoofguard-/i.test(l))).toEqual([]);
+      await h.server.hangUp(answered.dialogId as string, answered);
+    };
+    // an error in screening: the central handler passes the call on unscreened
+    engine.screen = () => Promise.reject(new Error('injected'));
+    await forgedGoesOn();
+    // overload: one call hangs in screening, the next is shed
+    let release!: () => void;
+    engine.screen = (request) => new Promise((resolve) => (release = () => resolve(screen(request))));
+    const held = h.server.deliver(invite('clean-call.xml').raw, SOURCES.national);
+    await until(() => release !== undefined);
+    await forgedGoesOn();
+    release();
+    asProxy(await held);
+    await until(() => h.sip.app.activeCalls === 0);
+  });
+
   it('on a clean call too: it is bridged to the next hop without them', async () => {
     h = await startSipHarness();
     const call = invite('clean-call.xml');
