@@ -31,6 +31,7 @@ export function parseArgs(args: readonly string[]): CallArgs {
     trunk: args[1] || undefined,
     assertedIdentity: decode(args[2]),
     verdictHeader: decode(args[3]),
+    sipCallId: decode(args[4]),
   };
 }
 

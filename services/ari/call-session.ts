@@ -31,12 +31,17 @@ const HAND_BACK_RETRY_MS = 250;
 export type SessionState =
   'screening' | 'dialing' | 'warning' | 'connected' | 'rejecting' | 'notifying' | 'blocking' | 'handed-back' | 'ended';
 
-/** What the Stasis dialplan passes: Stasis(app, <called>, <trunk>, <URIENCODE(PAI)>, <URIENCODE(X-Spoofguard-Verdict)>). */
+/**
+ * What the Stasis dialplan passes: Stasis(app, <called>, <trunk>, <URIENCODE(PAI)>, <URIENCODE(X-Spoofguard-Verdict)>,
+ * <URIENCODE(SIP Call-ID)>); the last two only in [from-sipfront].
+ */
 export interface CallArgs {
   to: string;
   trunk?: string;
   assertedIdentity?: string;
   verdictHeader?: string;
+  /** The SIP Call-ID of the caller's leg ([from-sipfront] passes it): a verdict header is bound to it. */
+  sipCallId?: string;
 }
 
 /**
@@ -62,8 +67,8 @@ export interface SessionSettings {
 export interface SessionDeps {
   ari: AriConnection;
   screen(request: ScreeningRequest): Promise<Verdict>;
-  /** A trusted verdict from a valid X-Spoofguard-Verdict header, or undefined. */
-  trustedVerdict(header: string | undefined, request: ScreeningRequest): Verdict | undefined;
+  /** A trusted verdict from a valid, unused X-Spoofguard-Verdict header made for this call, or undefined. */
+  trustedVerdict(args: CallArgs, request: ScreeningRequest): Promise<Verdict | undefined>;
   emit(event: FlaggedCallEvent): void;
   report(callerE164: string | undefined, brand: string | undefined): void;
   handedBack(reason: HandBackReason, calls?: number): void;
@@ -211,7 +216,7 @@ export class CallSession {
         trunk: this.args.trunk,
         callId: this.callId,
       };
-      const trusted = this.deps.trustedVerdict(this.args.verdictHeader, request);
+      const trusted = await this.deps.trustedVerdict(this.args, request);
       this.verdict = trusted ?? (await this.deps.screen(request));
       // the SIP front logged this call (caller, its trunk, verdict) first: only the outcome is added here
       if (trusted?.logId) this.callId = trusted.logId;

@@ -1,15 +1,17 @@
 import type { Config } from '../common/config';
 import type { Logger } from '../common/logger';
 import type { Metrics } from '../common/metrics';
-import { verifyVerdict } from '../common/verdict-header';
+import { bindingProblem, callerKey, verifyVerdict } from '../common/verdict-header';
+import { verdictKeys } from '../common/verdict-keys';
 import type { FlaggedCallProducer } from '../events';
 import type { Screening } from '../screening';
 import type { ReasonCode } from '../screening/brand-data';
-import { normalizeCaller } from '../screening/normalize';
+import { normalizeCaller, normalizeIdentity } from '../screening/normalize';
 import type { Verdict } from '../screening/verdict';
 import { AriConnection } from './ari-adapter';
 import { AriApp } from './ari-app';
 import { Prompts } from './prompts';
+import { SpentVerdicts } from './spent-verdicts';
 
 export interface RunningAri {
   app: AriApp;
@@ -27,26 +29,48 @@ export function runAri(
   metrics?: Pick<Metrics, 'observeHandBack' | 'observeHandBackDelay' | 'observeRefused' | 'watchSessions'>,
 ): RunningAri {
   const log = logger.child({ role: 'ari' });
+  const keys = verdictKeys(config);
+  const spent = new SpentVerdicts(
+    screening.redis,
+    config.redis.keyPrefix,
+    config.verdictHeader.maxAgeSec,
+    config.screening.budgetMs,
+  );
   const connection = new AriConnection({ ...config.ari }, log);
 
   const app = new AriApp(
     connection,
     {
       screen: (request) => screening.engine.screen(request),
-      trustedVerdict: (header, request) => {
-        if (!header || !config.verdictHeader.key) return undefined;
-        const checked = verifyVerdict(header, config.verdictHeader.key, config.verdictHeader.maxAgeSec);
-        if (!checked.ok) {
-          log.warn({ callId: request.callId, problem: checked.problem }, 'verdict header not trusted: screening again');
+      trustedVerdict: async (args, request) => {
+        const header = args.verdictHeader;
+        if (!header || keys.length === 0) return undefined;
+        const distrust = (problem: string): undefined => {
+          log.warn({ callId: request.callId, problem }, 'verdict header not trusted: screening again');
           return undefined;
+        };
+        const checked = verifyVerdict(header, keys, config.verdictHeader.maxAgeSec);
+        if (!checked.ok) return distrust(checked.problem);
+        const trunk = screening.engine.trunkFor(request.trunk);
+        const caller = normalizeCaller(request.from, trunk, request.name);
+        const asserted = request.assertedIdentity ? normalizeIdentity(request.assertedIdentity, trunk) : [];
+        const problem = bindingProblem(checked.verdict, {
+          callers: [caller, ...asserted].map(callerKey),
+          called: request.to ?? '',
+          ...(args.sipCallId ? { callId: args.sipCallId } : {}),
+        });
+        if (problem) return distrust(problem);
+        try {
+          if (!(await spent.spend(checked.verdict.nonce))) return distrust('verdict header used before (a replay)');
+        } catch (err) {
+          return distrust(`its single use cannot be checked: ${(err as Error).message}`);
         }
         const { verdict, score, brand, reasons, call } = checked.verdict;
-        const trunk = screening.engine.trunkFor(request.trunk);
         const trusted: Verdict = {
           verdict,
           score,
           reasons: reasons.map((code) => screening.rules.reason(code as ReasonCode, {}, brand)),
-          caller: normalizeCaller(request.from, trunk, request.name),
+          caller,
           trunk: trunk.id,
           degraded: false,
           elapsedMs: 0,

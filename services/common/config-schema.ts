@@ -211,8 +211,21 @@ export const configSpec = {
       format: z.string().refine((s) => s === '' || s.length >= 16, 'empty or at least 16 characters'),
       secret: true,
     }),
+    keyId: setting({
+      doc: 'Id of verdictHeader.key, sent in each header (kid) so that the ARI app picks the key: rotate by moving the old key and id to previousKey / previousKeyId and setting a new key and id, on every SIP front and ARI app.',
+      format: z.string().regex(/^[A-Za-z0-9_-]{1,16}$/, '1 to 16 letters, digits, - or _'),
+    }),
+    previousKey: setting({
+      doc: 'The key before verdictHeader.key, still accepted (never used to sign) while a rotation rolls out; empty when none.',
+      format: z.string().refine((s) => s === '' || s.length >= 16, 'empty or at least 16 characters'),
+      secret: true,
+    }),
+    previousKeyId: setting({
+      doc: 'Id of verdictHeader.previousKey.',
+      format: z.string().regex(/^[A-Za-z0-9_-]{1,16}$/, '1 to 16 letters, digits, - or _'),
+    }),
     maxAgeSec: setting({
-      doc: 'A verdict header older (or further in the future) than this is not trusted.',
+      doc: 'A verdict header older (or further in the future) than this is not trusted; a header is spent on first use, and its nonce kept in Redis this long.',
       format: z.number().int().min(1).max(3600),
     }),
   },

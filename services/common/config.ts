@@ -126,5 +126,8 @@ function checkCrossKeyRules(config: Config): void {
       '  queue.prefix: with redis+cluster:// it needs a hash tag such as {sgq}, so each queue lives on one node',
     );
   }
+  const header = config.verdictHeader;
+  if (header.previousKey && header.previousKeyId === header.keyId)
+    problems.push('  verdictHeader.previousKeyId: must differ from verdictHeader.keyId (each live key has its own id)');
   if (problems.length) throw new ConfigError(`invalid configuration:\n${problems.join('\n')}`);
 }

@@ -16,6 +16,8 @@ export type { Verdict, ScreeningRequest } from './verdict';
 
 export interface Screening {
   engine: ScreeningEngine;
+  /** The call-path Redis connection (no offline queue: a command fails at once while Redis is away). */
+  redis: Redis;
   reports: ReportCounter;
   store: ListStore;
   rules: RuleSet;
@@ -65,6 +67,7 @@ export async function openScreening(
   await store.start();
   return {
     engine,
+    redis: callPath,
     reports: new ReportCounter(callPath, keys, logger),
     store,
     rules,

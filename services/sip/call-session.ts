@@ -23,8 +23,11 @@ export interface SipRouting {
 
 export interface SessionDeps {
   emit(event: FlaggedCallEvent): void;
-  /** The signed X-Spoofguard-Verdict value; undefined when no key is configured. */
-  sign(verdict: Verdict, logId: string): string | undefined;
+  /**
+   * The signed X-Spoofguard-Verdict value, bound to the called number and (for a proxied call, which keeps
+   * the caller's Call-ID) the SIP Call-ID; undefined when no key is configured.
+   */
+  sign(verdict: Verdict, logId: string, binding: { to: string; callId?: string }): string | undefined;
   routing: SipRouting;
   logger: Logger;
 }
@@ -258,11 +261,13 @@ export class CallSession {
     // the middleware refused such a called number before screening (checkCalled): a second guard, not a path
     if (target === undefined) throw new Error('no target for a called number that is not a number');
     const added: Record<string, string> = {};
+    const mustBridge = how === 'tag' || this.foreignHeaders.length > 0;
     if (how === 'ivr') {
-      const signed = this.deps.sign(this.verdict as Verdict, this.logId);
+      // a bridged B leg gets a Call-ID of drachtio-server's own: only a proxied call is bound to its Call-ID
+      const callId = mustBridge ? {} : { callId: this.transaction.request.callId };
+      const signed = this.deps.sign(this.verdict as Verdict, this.logId, { to: this.input?.to ?? '', ...callId });
       if (signed) added['X-Spoofguard-Verdict'] = signed;
     }
-    const mustBridge = how === 'tag' || this.foreignHeaders.length > 0;
     this.decidedAt = performance.now();
     this.finalSent = true;
     if (mustBridge) {

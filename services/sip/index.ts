@@ -1,7 +1,8 @@
 import type { Config } from '../common/config';
 import type { Logger } from '../common/logger';
 import type { Metrics } from '../common/metrics';
-import { signVerdict } from '../common/verdict-header';
+import { callerKey, signVerdict } from '../common/verdict-header';
+import { verdictKeys } from '../common/verdict-keys';
 import type { FlaggedCallProducer } from '../events';
 import type { Screening } from '../screening';
 import { inviteMiddleware } from './invite-middleware';
@@ -30,8 +31,8 @@ export function runSip(
     { host: sip.drachtioHost, port: sip.drachtioPort, secret: sip.drachtioSecret },
     log,
   );
-  const key = config.verdictHeader.key;
-  if (sip.warningIvrUri && !key)
+  const [signing] = verdictKeys(config);
+  if (sip.warningIvrUri && !signing)
     log.warn('verdictHeader.key is empty: warned calls reach the IVR without a verdict header and are screened again');
   const app = new SipApp(
     connection,
@@ -43,8 +44,8 @@ export function runSip(
     }),
     {
       emit: (event) => void producer.emit(event),
-      sign: (verdict, logId) =>
-        key
+      sign: (verdict, logId, binding) =>
+        signing
           ? signVerdict(
               {
                 verdict: verdict.verdict,
@@ -53,7 +54,8 @@ export function runSip(
                 call: logId,
                 ...(verdict.brand ? { brand: verdict.brand } : {}),
               },
-              key,
+              { from: callerKey(verdict.caller), ...binding },
+              signing,
             )
           : undefined,
       routing: {

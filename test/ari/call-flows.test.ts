@@ -12,12 +12,26 @@ afterEach(async () => {
 
 const AMAZON = { number: '+18882804331', name: 'Amazon' };
 const ERIKA = { number: '+4930901820', name: 'Erika Mustermann' };
-const args = (to = '+4930901899', trunk = 'de-national', pai = '', verdict = ''): string[] => [
+const args = (to = '+4930901899', trunk = 'de-national', pai = '', verdict = '', sipCallId = ''): string[] => [
   to,
   trunk,
   encodeURIComponent(pai),
   encodeURIComponent(verdict),
+  encodeURIComponent(sipCallId),
 ];
+const KEY = { id: 'k1', key: VERDICT_KEY };
+/** A header the SIP front would make for a call from `from` to +4930901899 (Call-ID sip-call-1@carrier). */
+const headerFor = (
+  verdict: Parameters<typeof signVerdict>[0],
+  from: string,
+  options: { to?: string; callId?: string; key?: { id: string; key: string } } = {},
+): string =>
+  signVerdict(
+    verdict,
+    { from, to: options.to ?? '+4930901899', callId: options.callId ?? 'sip-call-1@carrier' },
+    options.key ?? KEY,
+  );
+const WARN = { verdict: 'warn', score: 80, brand: 'amazon', reasons: ['brand-number'] } as const;
 
 async function subscriberLeg(callerId: string): Promise<string> {
   const sub = `${callerId}-sub`;
@@ -337,8 +351,11 @@ describe('blocked calls', () => {
 describe('verdict header from the SIP front', () => {
   it('a valid signed verdict is trusted without screening again', async () => {
     h = await startHarness();
-    const header = signVerdict({ verdict: 'warn', score: 80, brand: 'amazon', reasons: ['brand-number'] }, VERDICT_KEY);
-    const a = h.server.inboundCall({ ...ERIKA, args: args('+4930901899', 'de-national', '', header) });
+    const header = headerFor({ ...WARN, reasons: [...WARN.reasons] }, ERIKA.number);
+    const a = h.server.inboundCall({
+      ...ERIKA,
+      args: args('+4930901899', 'de-national', '', header, 'sip-call-1@carrier'),
+    });
     const b = await subscriberLeg(a);
     await warningPlayed(b);
     expect(requestsTo(h.server, 'POST', '/channels')[0].query.callerId).toBe(
@@ -350,15 +367,18 @@ describe('verdict header from the SIP front', () => {
 
   it("a verdict from the SIP front that names its log record puts the subscriber's decision into that record", async () => {
     h = await startHarness();
-    const header = signVerdict(
+    const header = headerFor(
       { verdict: 'warn', score: 92, brand: 'amazon', reasons: ['brand-number'], call: 'sip:abc123@carrier.example' },
-      VERDICT_KEY,
+      AMAZON.number,
     );
     // the SIP front's own event, as it emits it when it sends the call to the warning IVR
     await h.worker.store.upsert([
       flagged('sip:abc123@carrier.example', { source: 'sip', trunk: 'carrier-a', score: 92 }),
     ]);
-    const a = h.server.inboundCall({ ...AMAZON, args: args('+4930901899', 'sip-front', '', header) });
+    const a = h.server.inboundCall({
+      ...AMAZON,
+      args: args('+4930901899', 'sip-front', '', header, 'sip-call-1@carrier'),
+    });
     const b = await subscriberLeg(a);
     await warningPlayed(b);
     h.server.press(b, '3');
@@ -373,12 +393,80 @@ describe('verdict header from the SIP front', () => {
 
   it('a forged verdict is not trusted: the call is screened again (a warning here) and connected on 1', async () => {
     h = await startHarness();
-    const header = signVerdict({ verdict: 'allow', score: 0, reasons: [] }, 'someone-elses-key-0123456789');
-    const a = h.server.inboundCall({ ...AMAZON, args: args('+4930901899', 'de-national', '', header) });
+    const header = headerFor({ verdict: 'allow', score: 0, reasons: [] }, AMAZON.number, {
+      key: { id: 'k1', key: 'someone-elses-key-0123456789' },
+    });
+    const a = h.server.inboundCall({
+      ...AMAZON,
+      args: args('+4930901899', 'de-national', '', header, 'sip-call-1@carrier'),
+    });
     const b = await subscriberLeg(a);
     await warningHeard(b); // screened as Amazon despite the forged "allow"
     h.server.press(b, '1');
     await h.server.waitForEvent((e) => e.type === 'ChannelEnteredBridge');
+  });
+
+  it('a header is good for its own call, once: a replay, another caller, called number or Call-ID is screened again', async () => {
+    h = await startHarness();
+    const warnedHeader = headerFor({ ...WARN, reasons: [...WARN.reasons] }, ERIKA.number);
+    const callFrom = (
+      caller: { number: string; name: string },
+      header: string,
+      to = '+4930901899',
+      callId = 'sip-call-1@carrier',
+    ) => h.server.inboundCall({ ...caller, args: args(to, 'sip-front', '', header, callId) });
+    // first use: trusted (a warning for Erika, whom screening alone would let through)
+    const first = callFrom(ERIKA, warnedHeader);
+    await warningPlayed(await subscriberLeg(first));
+    h.server.hangupFromNetwork(first);
+    // the same header again, on the very same numbers and Call-ID: spent, so Erika is screened and let through
+    const replay = callFrom(ERIKA, warnedHeader);
+    await h.server.waitForEvent(isChannel('StasisEnd', replay));
+    expect(requestsTo(h.server, 'POST', `/channels/${replay}/continue`)).toHaveLength(1);
+    // 110 as caller ID is a block: a captured warn header for another caller does not turn it into a warning
+    const police = { number: '110', name: 'Polizei' };
+    const captured = headerFor({ ...WARN, reasons: [...WARN.reasons] }, ERIKA.number);
+    const blocked = callFrom(police, captured);
+    await until(() => requestsTo(h.server, 'POST', `/channels/${blocked}/continue`).length === 1);
+    expect(requestsTo(h.server, 'POST', `/channels/${blocked}/continue`)[0].query.context).toBe('spoofguard-refuse');
+    // made for another called number, or for another SIP call: screened again (Erika: let through)
+    for (const [to, callId] of [
+      ['+4930901898', 'sip-call-1@carrier'],
+      ['+4930901899', 'sip-call-2@carrier'],
+    ]) {
+      const other = callFrom(ERIKA, headerFor({ ...WARN, reasons: [...WARN.reasons] }, ERIKA.number), to, callId);
+      await h.server.waitForEvent(isChannel('StasisEnd', other));
+      expect(requestsTo(h.server, 'POST', `/channels/${other}/continue`)).toHaveLength(1);
+    }
+    expect(requestsTo(h.server, 'POST', '/channels')).toHaveLength(1);
+  });
+
+  it('keys rotate: the previous key is still accepted by its id, an unknown id is not', async () => {
+    const previous = { id: 'k0', key: 'previous-verdict-key-0123456789' };
+    h = await startHarness({
+      verdictHeader: {
+        key: VERDICT_KEY,
+        keyId: 'k1',
+        previousKey: previous.key,
+        previousKeyId: previous.id,
+        maxAgeSec: 30,
+      },
+    });
+    const byOldKey = headerFor({ ...WARN, reasons: [...WARN.reasons] }, ERIKA.number, { key: previous });
+    const a = h.server.inboundCall({
+      ...ERIKA,
+      args: args('+4930901899', 'sip-front', '', byOldKey, 'sip-call-1@carrier'),
+    });
+    await warningPlayed(await subscriberLeg(a));
+    const unknown = headerFor({ ...WARN, reasons: [...WARN.reasons] }, ERIKA.number, {
+      key: { id: 'k9', key: previous.key },
+    });
+    const b = h.server.inboundCall({
+      ...ERIKA,
+      args: args('+4930901899', 'sip-front', '', unknown, 'sip-call-1@carrier'),
+    });
+    await h.server.waitForEvent(isChannel('StasisEnd', b));
+    expect(requestsTo(h.server, 'POST', `/channels/${b}/continue`)).toHaveLength(1);
   });
 
   it('screens the P-Asserted-Identity passed by the dialplan', async () => {

@@ -46,7 +46,7 @@ export async function startHarness(
       maxLagMs: 10_000,
       ...((overrides.ari as object) ?? {}),
     },
-    verdictHeader: { key: VERDICT_KEY, maxAgeSec: 30 },
+    verdictHeader: { key: VERDICT_KEY, maxAgeSec: 30, ...((overrides.verdictHeader as object) ?? {}) },
   });
   const callPath = await startCallPath(config, logger, 'ari');
   const metrics = new Metrics('ari');
