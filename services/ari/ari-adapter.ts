@@ -107,6 +107,8 @@ export class AriConnection extends EventEmitter<{
   private readonly cap: Semaphore;
   private waiting = 0;
   private unreachableSaid = false;
+  /** Asterisk's entity id (asterisk.conf entityid, by default a MAC address of the box), once connected. */
+  entityId?: string;
 
   constructor(
     private readonly settings: AriSettings,
@@ -141,6 +143,9 @@ export class AriConnection extends EventEmitter<{
         );
         this.attach(client);
         this.rest = client;
+        // the entity id names this Asterisk in call ids; asked before the app takes events, so every call has it
+        const info = await this.request<{ system?: { entity_id?: string } }>('asterisk', 'getInfo', { only: 'system' });
+        this.entityId = info.system?.entity_id || undefined;
         await withinBudget(client.start(this.settings.app), 10000, 'no ARI event socket');
         this.client = client;
         this.attempt = 0;

@@ -78,8 +78,8 @@ export interface SessionDeps {
   handBackDelay?(reason: HandBackReason, seconds: number): void;
   prompts: Prompts;
   settings: SessionSettings;
-  /** Prefix of call ids: unique across the cluster (one per Asterisk). */
-  callIdPrefix: string;
+  /** Prefix of call ids: unique across the cluster (one per Asterisk: ari:<node id>:). */
+  callIdPrefix(): string;
   logger: Logger;
 }
 
@@ -155,7 +155,7 @@ export class CallSession {
     readonly args: CallArgs,
     private readonly deps: SessionDeps,
   ) {
-    this.callId = `${deps.callIdPrefix}${caller.id}`;
+    this.callId = `${deps.callIdPrefix()}${caller.id}`;
     this.subscriberId = subscriberIdOf(caller.id);
     this.bridgeId = bridgeIdOf(caller.id);
     this.log = callLogger(deps.logger, this.callId, { channel: caller.id });

@@ -86,7 +86,8 @@ export function runAri(
       handBackDelay: (reason, seconds) => metrics?.observeHandBackDelay(reason, seconds),
       prompts: new Prompts(),
       settings: config.ari,
-      callIdPrefix: `ari:${new URL(config.ari.url).host}:`,
+      // channel ids are <epoch>.<seq> on every Asterisk without a systemname: the node id keeps boxes apart
+      callIdPrefix: () => `ari:${config.ari.nodeId || connection.entityId || new URL(config.ari.url).host}:`,
       logger: log,
     },
     // as many requests may wait as run: beyond that Asterisk is not keeping up, and new calls go on unscreened

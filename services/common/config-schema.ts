@@ -287,6 +287,10 @@ export const configSpec = {
     }),
     username: setting({ doc: 'ARI user (ari.conf).', format: z.string().min(1) }),
     password: setting({ doc: 'ARI password (ari.conf).', format: z.string().min(1), secret: true }),
+    nodeId: setting({
+      doc: "Names this Asterisk in the flagged-call log's call ids (ari:<nodeId>:<channel id>), which must be unique across every Asterisk that shares a log. Empty: Asterisk's entity id (asterisk.conf entityid; by default a MAC address of its box: set entityid where boxes may share one, as containers can).",
+      format: z.string().regex(/^[A-Za-z0-9:._-]{0,64}$/, 'letters, digits, :, ., _ or -'),
+    }),
     app: setting({
       doc: 'Stasis application name the dialplan sends calls to.',
       format: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),

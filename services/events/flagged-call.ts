@@ -27,7 +27,7 @@ export const flaggedCallEventSchema = z
   .strictObject({
     v: z.literal(1),
     kind: z.enum(EVENT_KINDS),
-    /** The log's key, made by spoofguard: ari.callIdPrefix + the Asterisk channel id, or sip: + a random UUID (never the caller's Call-ID). */
+    /** The log's key, made by spoofguard: ari:<ari.nodeId or Asterisk's entity id>: + the Asterisk channel id, or sip: + a random UUID (never the caller's Call-ID). */
     callId: z.string().regex(/^[\w.@:+\-/]{1,200}$/, 'letters, digits and . @ : + - / _, at most 200'),
     source: z.enum(SOURCES),
     /** The caller's SIP Call-ID, as received (a search field: the log's key is spoofguard's own callId). */

@@ -58,7 +58,7 @@ async function warningHeard(sub: string): Promise<void> {
 const stored = (callId: string, outcome: string): Promise<Record<string, unknown>> =>
   storedRecord(h.worker.store, callId, (row) => row.outcome === outcome);
 
-const callIdOf = (channelId: string): string => `ari:${new URL(h.config.ari.url).host}:${channelId}`;
+const callIdOf = (channelId: string): string => `ari:${h.server.entityId}:${channelId}`;
 const isChannel = (type: string, id: string) => (e: Record<string, unknown>) =>
   e.type === type && (e.channel as { id: string }).id === id;
 
@@ -164,6 +164,20 @@ describe('clean calls (ari.cleanCalls: stasis)', () => {
     expect(requestsTo(h.server, 'DELETE', `/channels/${a}`)[0].query.reason).toBe(reason);
     await until(() => h.ari.app.callsInProgress === 0);
     expect(h.server.bridges.size).toBe(0);
+  });
+});
+
+describe('call ids', () => {
+  it("are unique across Asterisk boxes: Asterisk's entity id, or ari.nodeId when set, names the box", async () => {
+    h = await startHarness({}, (server) => (server.entityId = '02:00:5e:00:53:aa'));
+    const a = h.server.inboundCall({ ...AMAZON, args: args() });
+    h.server.press(await subscriberLeg(a), '2');
+    await stored(`ari:02:00:5e:00:53:aa:${a}`, 'rejected');
+    await h.close();
+    h = await startHarness({ ari: { nodeId: 'pbx-berlin-1' } });
+    const b = h.server.inboundCall({ ...AMAZON, args: args() });
+    h.server.press(await subscriberLeg(b), '2');
+    await stored(`ari:pbx-berlin-1:${b}`, 'rejected');
   });
 });
 

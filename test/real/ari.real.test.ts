@@ -90,12 +90,13 @@ describeReal('asterisk', 'ARI app on a real Asterisk 22', (env) => {
     caller: { number: string; name?: string; called?: string; end: CallerEnd },
     subscriber?: SubscriberAnswer,
     calls = 1,
+    via: RealAsterisk = asterisk,
   ) {
     const sub = subscriber
       ? await startSipp(env, subscriberScenario(subscriber, env.dtmfPcaps), { port: subscriberPort, calls })
       : undefined;
     const uac = await startSipp(env, callerScenario({ called: CALLED, ...caller }), {
-      remote: `127.0.0.1:${asterisk.ports.sip}`,
+      remote: `127.0.0.1:${via.ports.sip}`,
     });
     const callerExit = await uac.done;
     const subscriberExit = sub
@@ -284,6 +285,43 @@ describeReal('asterisk', 'ARI app on a real Asterisk 22', (env) => {
     expect(records[0].called).toEqual(expect.any(String));
     expect(records[1].called).toBe(records[0].called);
   }, 120_000);
+
+  it("two Asterisk boxes sharing one log write a record each: call ids carry each box's entity id", async () => {
+    const entityOf = async (box: RealAsterisk): Promise<string> =>
+      ((await (await box.ari('GET', '/asterisk/info?only=system')).json()) as { system: { entity_id: string } }).system
+        .entity_id;
+    const other = new RealAsterisk(env, { subscriberPort, entityId: '02:00:5e:00:53:02' });
+    await other.start();
+    const second = spawnSpoofguard(['ari'], { ...config, ari: { ...config.ari, url: other.ariUrl } });
+    try {
+      await eventually(
+        async () =>
+          ((await (await other.ari('GET', '/applications')).json()) as { name: string }[]).some(
+            (a) => a.name === 'spoofguard',
+          ),
+        `the second spoofguard connected\n${second.output().slice(-2000)}`,
+        30_000,
+      );
+      const [first, next] = [await entityOf(asterisk), await entityOf(other)];
+      expect(first).not.toBe(next);
+      const number = someNumber();
+      const warnedAndRejected = { kind: 'answer', digit: '2', digitAfterMs: 1500, then: 'wait-bye' } as const;
+      await call({ number, name: 'Amazon', end: { kind: 'refused', status: 486 } }, warnedAndRejected);
+      await call({ number, name: 'Amazon', end: { kind: 'refused', status: 486 } }, warnedAndRejected, 1, other);
+      await eventually(
+        async () => (await store.count({ caller: number, outcome: 'rejected' })) === 2,
+        'a record for each call, each with its outcome',
+      );
+      const { records } = await store.list({ caller: number }, { limit: 5 });
+      expect(records.map((r) => r.callId.replace(/:[^:]+$/, '')).sort()).toEqual(
+        [`ari:${first}`, `ari:${next}`].sort(),
+      );
+    } finally {
+      second.kill('SIGTERM');
+      await exited(second);
+      await other.close();
+    }
+  }, 90_000);
 
   it('a blocked call is refused with 608 Rejected and logged', async () => {
     const before = await store.count({ outcome: 'blocked' });

@@ -84,6 +84,8 @@ export interface AsteriskOptions {
   /** Where the subscribers endpoint's aor points: the sipp subscriber's port on 127.0.0.1. */
   subscriberPort: number;
   ariPassword?: string;
+  /** asterisk.conf entityid: two boxes on one machine share their MAC-derived default. */
+  entityId?: string;
   /** The SIP front's address: the `sipfront` endpoint (context from-sipfront) is identified by it. */
   sipFrontAddress?: string;
   /** Sections added after the project's own (benchmarks: endpoints and contexts of the apps compared). */
@@ -214,6 +216,7 @@ export class RealAsterisk {
         `astlogdir => ${this.dir}/log`,
         '[options]',
         'verbose = 3',
+        ...(this.options.entityId ? [`entityid = ${this.options.entityId}`] : []),
         '',
       ].join('\n'),
     );

@@ -208,6 +208,10 @@ export function description(basePath: string): Record<string, object> {
       'asterisk',
       [
         {
+          path: '/asterisk/info',
+          operations: [op('GET', 'getInfo', 'AsteriskInfo', [p('only', 'query', 'string')])],
+        },
+        {
           path: '/asterisk/variable',
           operations: [
             op('GET', 'getGlobalVar', 'Variable', [p('variable', 'query', 'string', true)]),
@@ -215,7 +219,17 @@ export function description(basePath: string): Record<string, object> {
           ],
         },
       ],
-      { Variable: channelModels.Variable },
+      {
+        Variable: channelModels.Variable,
+        AsteriskInfo: {
+          id: 'AsteriskInfo',
+          properties: { system: { required: false, type: 'SystemInfo' } },
+        },
+        SystemInfo: {
+          id: 'SystemInfo',
+          properties: { version: { required: true, type: 'string' }, entity_id: { required: true, type: 'string' } },
+        },
+      },
       basePath,
     ),
     channels: resource(

@@ -180,6 +180,8 @@ export class AriTestServer {
   requestsInProgress = 0;
   mostRequestsAtOnce = 0;
 
+  /** What /asterisk/info names this Asterisk by (asterisk.conf entityid). */
+  entityId = '02:00:5e:00:53:01';
   /** Asterisk's global variables (GET/POST /asterisk/variable). */
   readonly globals = new Map<string, string>();
   /** Calls the dialplan sent past Stasis() (the project's extensions.conf, while the bypass is on). */
@@ -308,6 +310,9 @@ export class AriTestServer {
 
   private route(method: string, path: string, q: Record<string, string>): [number, unknown?] {
     let m: RegExpExecArray | null;
+    // as Asterisk 22 answers ?only=system: its version and entity id (asterisk.conf entityid, else a MAC address)
+    if (path === '/asterisk/info' && method === 'GET')
+      return [200, { system: { version: '22.10.1', entity_id: this.entityId } }];
     if (path === '/asterisk/variable' && (method === 'GET' || method === 'POST')) {
       if (!q.variable) return [400, { message: 'Variable name is required' }];
       if (method === 'POST') {
