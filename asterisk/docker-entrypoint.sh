@@ -4,8 +4,10 @@
 # placeholder, so no secret lives in a file of the repository. Then runs Asterisk in the foreground.
 set -eu
 : "${ASTERISK_ARI_PASSWORD:?set ASTERISK_ARI_PASSWORD (see .env.example)}"
+# ARI listens on ASTERISK_HTTP_BIND (the compose network's interface here; loopback in the shipped http.conf)
 for file in /spoofguard/asterisk/*.conf; do
-  sed "s/change-me/${ASTERISK_ARI_PASSWORD}/" "$file" > "/etc/asterisk/$(basename "$file")"
+  sed -e "s/change-me/${ASTERISK_ARI_PASSWORD}/" -e "s/^bindaddr = 127.0.0.1/bindaddr = ${ASTERISK_HTTP_BIND:-127.0.0.1}/" \
+    "$file" > "/etc/asterisk/$(basename "$file")"
 done
 mkdir -p /var/lib/asterisk/sounds/en /var/lib/asterisk/sounds/de
 cp -r /spoofguard/sounds/en/spoofguard /var/lib/asterisk/sounds/en/

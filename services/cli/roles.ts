@@ -1,5 +1,6 @@
 import { runAri } from '../ari';
 import type { Config } from '../common/config';
+import { refuseKnownDefaultSecrets } from '../common/default-secrets';
 import { Health } from '../common/health';
 import type { Logger } from '../common/logger';
 import { Metrics } from '../common/metrics';
@@ -89,6 +90,7 @@ export function startCallApp(
 
 /** `spoofguard ari` and `spoofguard sip`: screening, a producer and the app, with their ops endpoint, until SIGTERM. */
 export async function runCallRole(kind: 'ari' | 'sip', config: Config, logger: Logger): Promise<void> {
+  refuseKnownDefaultSecrets(config, [kind]);
   const shutdown = new Shutdown(logger);
   const stopped = shutdown.listen();
   const ops = processOps(kind);

@@ -4,6 +4,7 @@ import { StartupError } from '../common/errors';
 import { Shutdown } from '../common/shutdown';
 import { openListAdmin } from '../screening';
 import { seedEntries } from '../screening/seed';
+import { refuseKnownDefaultSecrets } from '../common/default-secrets';
 import { processOps, startCallApp, startConsole, startEvents, startScreening, startWorker } from './roles';
 
 /** Seeds the brand lists when Redis holds none yet (first start), so a new box screens at once. */
@@ -24,6 +25,7 @@ export async function seedIfEmpty(config: Config, logger: Logger): Promise<void>
  * sip.enabled); one SIGTERM stops them all.
  */
 export async function serve(config: Config, logger: Logger): Promise<void> {
+  refuseKnownDefaultSecrets(config, config.sip.enabled ? ['ari', 'sip'] : ['ari']);
   const shutdown = new Shutdown(logger);
   const stopped = shutdown.listen();
   try {

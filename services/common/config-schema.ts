@@ -31,6 +31,17 @@ export function parseAddressRange(
   return { address, type, prefix };
 }
 
+/** Text that goes into a SIP header as it is: no CR, LF or other control character can end the header early. */
+const headerText = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .refine(
+      // eslint-disable-next-line no-control-regex
+      (s) => !/[\u0000-\u001f\u007f]/.test(s),
+      'no CR, LF or other control characters (it goes into a SIP header)',
+    );
+
 const countryCode = z.string().regex(/^[A-Z]{2}$/, 'a two-letter ISO country code such as DE');
 
 export const trunkSchema = z.strictObject({
@@ -62,7 +73,7 @@ export const trunkSchema = z.strictObject({
    * drachtio-server as they came. false only for a trunk whose peers route in-dialog requests end to end.
    */
   recordRoute: z.boolean().default(true),
-  tagPrefix: z.string().max(40).default('Betrugsverdacht: '),
+  tagPrefix: headerText(40).default('Betrugsverdacht: '),
 });
 export type TrunkConfig = z.infer<typeof trunkSchema>;
 
@@ -261,7 +272,7 @@ export const configSpec = {
     }),
     blockCallInfo: setting({
       doc: 'Call-Info header value on 608 responses, telling a wrongly blocked caller where to complain, e.g. <https://example.net/blocked>;purpose=jwscard. Empty: none.',
-      format: z.string().max(512),
+      format: headerText(512),
     }),
     maxMessageBytes: setting({
       doc: 'INVITEs larger than this are answered 513 Message Too Large.',

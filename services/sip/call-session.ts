@@ -292,7 +292,9 @@ export class CallSession {
     const request = this.transaction.request;
     for (const name of request.headerNames()) {
       if (NOT_COPIED.has(name.toLowerCase()) || OWN_HEADER.test(name)) continue;
-      const value = request.header(name);
+      const lines = request.headerLines(name);
+      // a header that came as several lines goes on as several lines (drachtio-srf writes a value as it is)
+      const value = lines.length > 1 ? lines.join(`\r\n${name}: `) : request.header(name);
       if (value !== undefined) headers[name] = value;
     }
     // the B leg is a new dialog: drachtio-server gives it its own tags

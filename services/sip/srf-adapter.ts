@@ -26,6 +26,11 @@ export interface InboundRequest {
   /** A header's value (several of one name joined by ","); undefined when absent. */
   header(name: string): string | undefined;
   headerNames(): string[];
+  /**
+   * Each line of a header as it came, unfolded: a header sent as several lines (Identity, RFC 8224, is not
+   * list-safe) is copied as several lines, never joined by ",".
+   */
+  headerLines(name: string): string[];
 }
 
 export interface ProxyResult {
@@ -278,6 +283,7 @@ export class SrfConnection {
       bytes: Buffer.byteLength(raw),
       header: (name) => headers.get(name.toLowerCase()),
       headerNames: () => Object.keys(req.headers),
+      headerLines: (name) => headerLinesOf(raw, name),
     };
     return {
       request,
@@ -386,6 +392,46 @@ function headerMap(raw: Record<string, unknown>): Map<string, string> {
     map.set(key, seen === undefined ? value : `${seen},${value}`);
   }
   return map;
+}
+
+/** The compact forms of RFC 3261 §7.3.3 and later RFCs (Identity: y, RFC 8224). */
+const COMPACT: Record<string, string> = {
+  i: 'call-id',
+  m: 'contact',
+  e: 'content-encoding',
+  l: 'content-length',
+  c: 'content-type',
+  f: 'from',
+  s: 'subject',
+  k: 'supported',
+  t: 'to',
+  v: 'via',
+  y: 'identity',
+  o: 'event',
+  r: 'refer-to',
+  b: 'referred-by',
+  u: 'allow-events',
+  x: 'session-expires',
+};
+
+/** The lines of header `name` in a raw SIP message, unfolded, in order. */
+export function headerLinesOf(raw: string, name: string): string[] {
+  const wanted = name.toLowerCase();
+  const end = raw.indexOf('\r\n\r\n');
+  const lines = (end < 0 ? raw : raw.slice(0, end)).split('\r\n').slice(1);
+  const out: string[] = [];
+  let current: string | undefined;
+  for (const line of lines) {
+    if (/^[ \t]/.test(line)) {
+      if (current !== undefined) out[out.length - 1] = `${out[out.length - 1]} ${line.trim()}`;
+      continue;
+    }
+    const colon = line.indexOf(':');
+    const lineName = colon < 0 ? '' : line.slice(0, colon).trim().toLowerCase();
+    current = (COMPACT[lineName] ?? lineName) === wanted ? lineName : undefined;
+    if (current !== undefined) out.push(line.slice(colon + 1).trim());
+  }
+  return out;
 }
 
 /** Token `n` (from 0) of the leader `wire.slice(0, end)`, without splitting it (every message passes here). */

@@ -45,7 +45,7 @@ it('`spoofguard serve`: ready, screens a call through ARI, logs it, shows it in 
     );
     const page = (await (await get('/api/calls')).json()) as { records: Record<string, unknown>[] };
     expect(page.records[0]).toMatchObject({ verdict: 'warn', brand: 'amazon', outcome: 'reported', source: 'ari' });
-    const metrics = await (await fetch(`${url}/metrics`)).text();
+    const metrics = await (await get('/metrics')).text();
     expect(metrics).toMatch(/spoofguard_screenings_total\{verdict="warn",role="serve"\} 1/);
     expect(metrics).toMatch(/spoofguard_call_outcomes_total\{source="ari",outcome="reported",role="serve"\} 1/);
 

@@ -54,8 +54,12 @@ describe('every endpoint’s auth', () => {
     }
   });
 
-  it('serves /metrics and health without a token by default, and the dashboard page', async () => {
+  it('serves /metrics without a token only with console.publicOps, health always, and the dashboard page', async () => {
     h = await startConsoleHarness();
+    // publicOps is off by default: metrics tell who calls whom how often
+    expect((await h.call('/metrics', { as: 'none' })).status).toBe(401);
+    await h.close();
+    h = await startConsoleHarness('sqlite', { console: { publicOps: true } });
     const metrics = await h.call('/metrics', { as: 'none' });
     expect(metrics.status).toBe(200);
     const text = await metrics.text();

@@ -168,6 +168,22 @@ describe('foreign X-Spoofguard headers', () => {
     await until(() => h.sip.app.activeCalls === 0);
   });
 
+  it('a header that came as several lines (Identity) goes on to the B leg as several lines, not joined by ","', async () => {
+    h = await startSipHarness();
+    const call = invite('forged-verdict.xml');
+    const identities = [
+      'eyJhbGciOiJFUzI1NiJ9.eyJhIjoxfQ.c2ln;info=<https://cert.example/a.pem>;alg=ES256;ppt=shaken',
+      'eyJhbGciOiJFUzI1NiJ9.eyJiIjoyfQ.c2ln;info=<https://cert.example/b.pem>;alg=ES256;ppt=shaken',
+    ];
+    const raw = call.raw.replace('\r\n\r\n', `\r\nIdentity: ${identities[0]}\r\ny: ${identities[1]}\r\n\r\n`);
+    const answered = asResponse(await h.server.deliver(raw, SOURCES.national));
+    expect(answered.status).toBe(200);
+    const [bLeg] = h.server.outgoing;
+    expect(bLeg?.headers('Identity')).toEqual(identities);
+    await h.server.hangUp(answered.dialogId as string, answered);
+    await until(() => h.sip.app.activeCalls === 0);
+  });
+
   it('on the fail-open paths too: after an error, and above sip.maxCallsInSetup', async () => {
     h = await startSipHarness({ sip: { maxCallsInSetup: 1 } });
     const engine = h.screening.engine;
