@@ -1,5 +1,6 @@
 import { checkedCalled } from '../common/e164';
 import { callLogger, type Logger } from '../common/logger';
+import { background } from '../common/process-policy';
 import { type FlaggedCallEvent, flaggedEvent, type Outcome, outcomeEvent } from '../events/flagged-call';
 import { cleanDisplayName, type NormalizedCaller } from '../screening/normalize';
 import type { ScreeningRequest, Verdict } from '../screening/verdict';
@@ -204,7 +205,10 @@ export class CallSession {
   /** Screens (or trusts the SIP front's signed verdict) and takes the path the verdict says. */
   async begin(): Promise<void> {
     // a deadline watches a call; it must not keep a stopping process alive
-    this.deadline = setTimeout(() => void this.expire(), this.deps.settings.setupDeadlineSec * 1000).unref();
+    this.deadline = setTimeout(
+      () => background(this.expire(), this.log, 'setup deadline'),
+      this.deps.settings.setupDeadlineSec * 1000,
+    ).unref();
     try {
       const request: ScreeningRequest = {
         // the caller ID as Asterisk took it (From, or P-Asserted-Identity where the endpoint trusts it) and the
@@ -372,7 +376,10 @@ export class CallSession {
       }
       if (kind === 'choices') {
         clearTimeout(this.digitTimer);
-        this.digitTimer = setTimeout(() => void this.noDigit(), this.deps.settings.digitTimeoutMs);
+        this.digitTimer = setTimeout(
+          () => background(this.noDigit(), this.log, 'no-key timeout'),
+          this.deps.settings.digitTimeoutMs,
+        );
       }
     } else if (this.state === 'rejecting' || this.state === 'notifying') {
       if (!this.subscriberGone) await this.hangup(this.subscriberId, 'normal');
@@ -420,7 +427,10 @@ export class CallSession {
     this.state = 'connected';
     if (this.flagged) this.outcome = 'accepted';
     clearTimeout(this.deadline);
-    this.deadline = setTimeout(() => void this.callTooLong(), this.deps.settings.maxCallSec * 1000).unref();
+    this.deadline = setTimeout(
+      () => background(this.callTooLong(), this.log, 'maximum call duration'),
+      this.deps.settings.maxCallSec * 1000,
+    ).unref();
     try {
       if (!(await this.prepareBridge())) throw new Error('no bridge');
       await this.deps.ari.addToBridge(this.bridgeId, [this.caller.id, this.subscriberId]);

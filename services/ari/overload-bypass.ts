@@ -1,4 +1,5 @@
 import type { Logger } from '../common/logger';
+import { background } from '../common/process-policy';
 import type { AriConnection } from './ari-adapter';
 
 /** Epoch second until which the dialplan sends new calls past Stasis() (asterisk/extensions.conf reads it). */
@@ -86,7 +87,7 @@ export class OverloadBypass {
     this.adjustedAt = now;
     episode.share = Math.min(100, Math.round(100 - (100 - episode.share) / 2));
     episode.calm = 0;
-    void this.publish(now);
+    background(this.publish(now), this.logger, 'overload bypass update');
   }
 
   private async begin(now: number): Promise<void> {
@@ -99,7 +100,10 @@ export class OverloadBypass {
         { bypassSec: this.settings.bypassSec },
         'overloaded: the dialplan sends new calls past spoofguard, unscreened, until the load falls',
       );
-      this.timer = setInterval(() => void this.tick(), RENEW_EVERY_MS).unref();
+      this.timer = setInterval(
+        () => background(this.tick(), this.logger, 'overload bypass renewal'),
+        RENEW_EVERY_MS,
+      ).unref();
       await this.publish(now);
     } catch (err) {
       this.logger.warn({ err: (err as Error).message }, 'overload bypass not set in Asterisk: calls are handed back');
@@ -128,8 +132,24 @@ export class OverloadBypass {
     return Number(await this.ari.getGlobal(BYPASSED_VAR)) || 0;
   }
 
-  /** Every interval: credits the calls the dialplan counted, gives screening more calls while calm, renews. */
+  /**
+   * Every interval: credits the calls the dialplan counted, gives screening more calls while calm, renews. A
+   * tick still waiting for Asterisk (slow under overload) makes the next one skip: two at once would read the
+   * count against the same last value and credit the bypassed calls twice.
+   */
   private async tick(): Promise<void> {
+    if (this.ticking) return;
+    this.ticking = true;
+    try {
+      await this.tickOnce();
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  private ticking = false;
+
+  private async tickOnce(): Promise<void> {
     const episode = this.episode;
     if (!episode) return;
     await this.count(episode);

@@ -7,6 +7,7 @@ import { type Config, loadConfig } from '../common/config';
 import { listSettings } from '../common/config-schema';
 import { InputError, SpoofguardError, StartupError } from '../common/errors';
 import { createLogger, type Logger } from '../common/logger';
+import { installProcessPolicy } from '../common/process-policy';
 import { openListAdmin, openScreening } from '../screening';
 import { LIST_KINDS, type ListKind, listEntryInputSchema } from '../screening/list-entry';
 import { seedEntries } from '../screening/seed';
@@ -30,6 +31,7 @@ const ctx = (): Context => {
   if (!context) {
     const config = loadConfig();
     context = { config, logger: createLogger({ level: config.log.level }) };
+    installProcessPolicy(context.logger);
   }
   return context;
 };

@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { unhandledRejections } from './process-policy';
 
 /**
  * The only module that imports prom-client: one registry per process with what operators alert on —
@@ -182,6 +183,15 @@ export class Metrics {
       help: 'Calls refused for what the caller sent, by front (ari, sip) and reason: called-number (not digits with an optional leading +, at most 32: 484 Address Incomplete).',
       labelNames: ['source', 'reason'],
       registers,
+    });
+    new Counter({
+      name: 'spoofguard_unhandled_rejections_total',
+      help: 'Promise rejections no code handled (a bug): each is logged with what went wrong, and the process keeps serving.',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(unhandledRejections());
+      },
     });
     /** A gauge read, when scraped, from a count the running app hands over (watchSipCalls, watchSessions). */
     const countGauge = (name: string, help: string, source: () => (() => number) | undefined): void => {

@@ -28,7 +28,13 @@ export class SipApp {
     private readonly logger: Logger,
     private readonly maxCallsInSetup = Number.POSITIVE_INFINITY,
   ) {
-    connection.route('invite', (transaction) => void this.onInvite(transaction));
+    connection.route(
+      'invite',
+      (transaction) =>
+        void this.onInvite(transaction).catch((err: unknown) =>
+          this.logger.error({ err: describeError(err) }, 'INVITE handling failed outside its call (a bug)'),
+        ),
+    );
     connection.route('options', (transaction) => this.onOptions(transaction));
   }
 

@@ -47,6 +47,34 @@ describe('overload bypass share', () => {
     await bypass.stop();
   });
 
+  it('a tick still waiting for Asterisk makes the next skip: never two at once (each would step the share)', async () => {
+    const { conn, vars } = globals();
+    let slow = false;
+    let inFlight = 0;
+    let mostAtOnce = 0;
+    const read = conn.getGlobal.bind(conn);
+    // Asterisk answers the count 1.2 s late (over two intervals) while slow
+    conn.getGlobal = async (name: string) => {
+      inFlight++;
+      mostAtOnce = Math.max(mostAtOnce, inFlight);
+      if (slow) await new Promise((r) => setTimeout(r, 1200));
+      inFlight--;
+      return read(name);
+    };
+    const counted: number[] = [];
+    const bypass = new OverloadBypass(conn, { bypassSec: 2 }, (n) => counted.push(n), quietLogger());
+    bypass.overloaded();
+    await jest.advanceTimersByTimeAsync(0);
+    slow = true;
+    vars.set('SPOOFGUARD_BYPASSED', '30');
+    await jest.advanceTimersByTimeAsync(3000);
+    slow = false;
+    await jest.advanceTimersByTimeAsync(1000);
+    expect(mostAtOnce).toBe(1);
+    expect(counted.reduce((a, b) => a + b, 0)).toBe(30);
+    await bypass.stop();
+  });
+
   it('switches the bypass off after five calm seconds at 0, and the next overload starts a new episode', async () => {
     const { conn, vars } = globals();
     const bypass = new OverloadBypass(conn, { bypassSec: 2 }, () => undefined, quietLogger());
