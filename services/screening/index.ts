@@ -41,6 +41,7 @@ export async function openScreening(
   config: Config,
   logger: Logger,
   observe?: (verdict: Verdict) => void,
+  options: { clock?: () => number } = {},
 ): Promise<Screening> {
   const { rules, brands } = loadRuleSet(config);
   const keys = new ListKeys(config.redis.keyPrefix);
@@ -49,6 +50,7 @@ export async function openScreening(
   const store = new ListStore(callPath, keys, logger, subscriber, {
     budgetMs: config.screening.budgetMs,
     localIndexMaxAgeMs: config.screening.localIndexMaxAgeMs,
+    ...options,
   });
   const engine = new ScreeningEngine(
     store,
@@ -89,13 +91,17 @@ export interface ListAdministration {
   close(): Promise<void>;
 }
 
-export async function openListAdmin(config: Config, logger: Logger): Promise<ListAdministration> {
+export async function openListAdmin(
+  config: Config,
+  logger: Logger,
+  options: { clock?: () => number } = {},
+): Promise<ListAdministration> {
   const brands = loadBrandFiles(fromPackageRoot(config.screening.brandsDir));
   const redis = createRedis(config.redis, 'admin');
   await redisReady(redis, Math.max(config.redis.connectTimeoutMs, 5000));
   const keys = new ListKeys(config.redis.keyPrefix);
   return {
-    admin: new ListAdmin(redis, keys, logger),
+    admin: new ListAdmin(redis, keys, logger, options.clock),
     reports: new ReportCounter(redis, keys, logger),
     redis,
     brands,

@@ -78,6 +78,8 @@ export class ListAdmin {
     private readonly redis: Redis,
     private readonly keys: ListKeys,
     private readonly logger: Logger,
+    /** The time entries expire by (tests inject one). */
+    private readonly clock: () => number = Date.now,
   ) {}
 
   async state(): Promise<ListState> {
@@ -296,7 +298,7 @@ export class ListAdmin {
 
       let kept = 0;
       for await (const entry of this.entries()) {
-        if (drop(entry) || isExpired(entry)) continue;
+        if (drop(entry) || isExpired(entry, this.clock())) continue;
         kept++;
         this.place(next, entry, await metaIdFor(entry));
       }

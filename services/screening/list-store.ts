@@ -175,6 +175,8 @@ export interface ListStoreOptions {
    * confirmed current within this long; 0 sends every screening to Redis.
    */
   localIndexMaxAgeMs?: number;
+  /** The time entries and allowances expire by (tests inject one). */
+  clock?: () => number;
 }
 
 export class ListStore {
@@ -184,6 +186,7 @@ export class ListStore {
   private refreshing?: Promise<Snapshot>;
   private listening = false;
   private readonly budgetMs: number;
+  private readonly clock: () => number;
   private readonly maxAgeMs: number;
   private index?: NumberIndex;
   private building?: Promise<void>;
@@ -211,6 +214,7 @@ export class ListStore {
     options: ListStoreOptions = {},
   ) {
     this.budgetMs = options.budgetMs ?? 50;
+    this.clock = options.clock ?? Date.now;
     this.maxAgeMs = options.localIndexMaxAgeMs ?? 0;
     this.redis.defineCommand('sgLookup', { numberOfKeys: 1, lua: LOOKUP_SCRIPT });
     this.redis.defineCommand('sgSnapshot', { numberOfKeys: 1, lua: SNAPSHOT_SCRIPT });
@@ -504,7 +508,7 @@ export class ListStore {
       this.reported(version);
       const prefixLengths = prefixLengthsText ? prefixLengthsText.split(',').map(Number) : [];
       const snapshot = version === this.snapshot.version ? this.snapshot : await this.refreshTo(version);
-      const now = Date.now();
+      const now = this.clock();
       const keep = this.maxAgeMs > 0 && version === this.snapshot.version;
       batch.forEach((p, i) => {
         const reply = replies[i];
@@ -591,7 +595,7 @@ export class ListStore {
       digits,
       [...snapshot.prefixLengths],
       snapshot,
-      Date.now(),
+      this.clock(),
     );
   }
 

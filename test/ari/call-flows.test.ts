@@ -626,14 +626,14 @@ describe('a call follows what Asterisk reports', () => {
     await h.server.waitForEvent(isChannel('StasisEnd', late));
     expect(h.server.channels.get(late)?.continuedTo).toEqual({});
     expect(requestsTo(h.server, 'POST', '/channels')).toHaveLength(0); // not screened: no warning leg
-    // how long after its creation it went back: its 30 s of lag, in the hand-back histogram
+    // how long after its creation it went back: its 30 s of injected lag (and the moment the test took, which
+    // is not asserted), in the hand-back histogram
     const delay = async (part: '_count' | '_sum'): Promise<number | undefined> =>
       (await h.metrics.registry.getSingleMetric('spoofguard_ari_hand_back_seconds')?.get())?.values.find(
         (v) => (v as { metricName?: string }).metricName?.endsWith(part) && v.labels.reason === 'overload',
       )?.value;
     await until(async () => (await delay('_count')) === 1, 5000, 'hand-back delay observed');
-    expect(await delay('_sum')).toBeGreaterThan(29);
-    expect(await delay('_sum')).toBeLessThan(31);
+    expect(await delay('_sum')).toBeGreaterThanOrEqual(29.99);
   });
 
   it('a drain that runs out hands unbridged calls back; a bridged call stays up and the next app adopts it', async () => {

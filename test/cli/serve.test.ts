@@ -65,18 +65,26 @@ it('`spoofguard serve`: ready, screens a call through ARI, logs it, shows it in 
 });
 
 it('`spoofguard serve` without an Asterisk: runs, says so once (not in a flood), and stops cleanly', async () => {
+  // a port that takes each connection and drops it at once: no Asterisk, and every attempt can be counted
+  let attempts = 0;
+  const refusing = createServer((socket) => {
+    attempts++;
+    socket.destroy();
+  });
   const closedPort = await freePort();
+  await new Promise<void>((resolve) => refusing.listen(closedPort, '127.0.0.1', resolve));
   const config = testConfig({ ari: { url: `http://127.0.0.1:${closedPort}` } });
   const child = spawnSpoofguard(['serve'], config);
   try {
     await until(() => child.output().includes('spoofguard ready'), 30000, `ready\n${child.output()}`);
-    // the ARI client retries with backoff for several seconds meanwhile
-    await new Promise((r) => setTimeout(r, 4000));
+    // the ARI client retries with backoff meanwhile: three attempts, one line
+    await until(() => attempts >= 3, 30000, 'three connection attempts');
     expect(child.output().match(/Asterisk ARI not reachable/g)).toHaveLength(1);
     child.kill('SIGTERM');
     expect(await exited(child)).toEqual({ code: 0, signal: null });
   } finally {
     if (child.exitCode === null) child.kill('SIGKILL');
+    refusing.close();
     await dropQueue(config);
     await dropPrefix(config.redis.keyPrefix);
   }

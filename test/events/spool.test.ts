@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { Spool } from '../../services/events/spool';
 import { quietLogger } from '../support/config';
+import { itWhen } from '../support/skip';
 
 const logger = quietLogger();
 
@@ -145,70 +146,71 @@ describe('spool', () => {
 
   describe('on a disk that fills up', () => {
     const dir = mkdtempSync(join(tmpdir(), 'sg-spool-full-'));
+    // a 64 KiB tmpfs is the full disk: mounting it needs root (CI runs as root, where it must run)
     let mounted = false;
-    beforeAll(() => {
-      try {
-        execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', dir], { stdio: 'ignore' });
-        mounted = true;
-      } catch {
-        process.stderr.write('spool full-disk test skipped: mounting a 64 KiB tmpfs needs root\n');
-      }
-    });
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', dir], { stdio: 'ignore' });
+      mounted = true;
+    } catch {
+      // itWhen below says so
+    }
     afterAll(() => {
       if (mounted) execFileSync('umount', ['-l', dir]);
     });
 
-    it('loses only what it could not write, says so once, cuts torn lines away and recovers', async () => {
-      if (!mounted) return;
-      const errors: unknown[] = [];
-      const warnings: unknown[] = [];
-      const watching = quietLogger();
-      jest
-        .spyOn(watching, 'error')
-        .mockImplementation(((obj: unknown) => void errors.push(obj)) as typeof watching.error);
-      jest
-        .spyOn(watching, 'warn')
-        .mockImplementation(((obj: unknown) => void warnings.push(obj)) as typeof watching.warn);
-      const spool = new Spool(dir, 'full', watching);
-      // leave room for a few dozen events of ~1 KB (tmpfs counts whole 4 KiB pages)
-      writeFileSync(join(dir, 'filler'), Buffer.alloc(40 * 1024));
-      const pad = 'x'.repeat(1000);
-      // one at a time until the disk is full (some write fills it in the middle of a line), then a group
-      const results: number[] = [];
-      for (let n = 0; n < 60; n++)
-        results.push(
-          await spool.append({ n, pad }).then(
-            () => n,
-            () => -1,
-          ),
-        );
-      results.push(
-        ...(await Promise.all(
-          Array.from({ length: 20 }, (_, i) =>
-            spool.append({ n: 60 + i, pad }).then(
-              () => 60 + i,
+    itWhen(mounted, 'the spool full-disk test needs to mount a 64 KiB tmpfs (root)')(
+      'loses only what it could not write, says so once, cuts torn lines away and recovers',
+      async () => {
+        const errors: unknown[] = [];
+        const warnings: unknown[] = [];
+        const watching = quietLogger();
+        jest
+          .spyOn(watching, 'error')
+          .mockImplementation(((obj: unknown) => void errors.push(obj)) as typeof watching.error);
+        jest
+          .spyOn(watching, 'warn')
+          .mockImplementation(((obj: unknown) => void warnings.push(obj)) as typeof watching.warn);
+        const spool = new Spool(dir, 'full', watching);
+        // leave room for a few dozen events of ~1 KB (tmpfs counts whole 4 KiB pages)
+        writeFileSync(join(dir, 'filler'), Buffer.alloc(40 * 1024));
+        const pad = 'x'.repeat(1000);
+        // one at a time until the disk is full (some write fills it in the middle of a line), then a group
+        const results: number[] = [];
+        for (let n = 0; n < 60; n++)
+          results.push(
+            await spool.append({ n, pad }).then(
+              () => n,
               () => -1,
             ),
-          ),
-        )),
-      );
-      const kept = results.filter((n) => n >= 0);
-      const lost = results.length - kept.length;
-      expect(kept.length).toBeGreaterThan(0);
-      expect(lost).toBeGreaterThan(0);
-      expect(spool.lostEvents).toBe(lost);
-      expect(errors).toHaveLength(1);
-      expect(errors[0]).toMatchObject({ code: 'ENOSPC' });
+          );
+        results.push(
+          ...(await Promise.all(
+            Array.from({ length: 20 }, (_, i) =>
+              spool.append({ n: 60 + i, pad }).then(
+                () => 60 + i,
+                () => -1,
+              ),
+            ),
+          )),
+        );
+        const kept = results.filter((n) => n >= 0);
+        const lost = results.length - kept.length;
+        expect(kept.length).toBeGreaterThan(0);
+        expect(lost).toBeGreaterThan(0);
+        expect(spool.lostEvents).toBe(lost);
+        expect(errors).toHaveLength(1);
+        expect(errors[0]).toMatchObject({ code: 'ENOSPC' });
 
-      rmSync(join(dir, 'filler'));
-      await spool.append({ n: 99, pad });
-      expect(warnings).toEqual([expect.objectContaining({ lostEvents: lost })]);
-      const replayed: number[] = [];
-      await spool.drain(async (records) => void replayed.push(...records.map((r) => (r as { n: number }).n)));
-      // every acknowledged event, in order, none torn
-      expect(replayed).toEqual([...kept, 99]);
-      await spool.close();
-      expect(errors).toHaveLength(1);
-    });
+        rmSync(join(dir, 'filler'));
+        await spool.append({ n: 99, pad });
+        expect(warnings).toEqual([expect.objectContaining({ lostEvents: lost })]);
+        const replayed: number[] = [];
+        await spool.drain(async (records) => void replayed.push(...records.map((r) => (r as { n: number }).n)));
+        // every acknowledged event, in order, none torn
+        expect(replayed).toEqual([...kept, 99]);
+        await spool.close();
+        expect(errors).toHaveLength(1);
+      },
+    );
   });
 });

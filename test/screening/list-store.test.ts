@@ -14,12 +14,16 @@ let screening: Screening;
 let lists: ListAdministration;
 
 const entry = listEntry;
+/** The injected clock's lead over the real one: expiry is tested by moving it, never by sleeping. */
+let skew = 0;
+const clock = (): number => Date.now() + skew;
 
 beforeEach(async () => {
+  skew = 0;
   config = testConfig();
-  lists = await openListAdmin(config, quietLogger());
+  lists = await openListAdmin(config, quietLogger(), { clock });
   await lists.admin.import(seedEntries(lists.brands), { replace: { origin: 'seed' } });
-  screening = await openScreening(config, quietLogger());
+  screening = await openScreening(config, quietLogger(), undefined, { clock });
 });
 afterEach(async () => {
   await screening.close();
@@ -73,9 +77,9 @@ describe('list CRUD', () => {
   });
 
   it('stops counting an entry once it expired', async () => {
-    await lists.admin.add([entry('number', '4930901821', { brand: 'amazon', expiresAt: Date.now() + 400 })]);
+    await lists.admin.add([entry('number', '4930901821', { brand: 'amazon', expiresAt: Date.now() + 60_000 })]);
     expect(codes(await screening.engine.screen({ from: '+4930901821' }))).toContain('brand-number');
-    await new Promise((r) => setTimeout(r, 500));
+    skew = 60_001;
     expect((await screening.engine.screen({ from: '+4930901821' })).reasons).toEqual([]);
     const purged = await lists.admin.purgeExpired();
     const values: string[] = [];
@@ -113,7 +117,7 @@ describe('allowlists', () => {
   });
 
   it('a temporary brand allowance ("I expect a call from Amazon today") expires', async () => {
-    await lists.admin.allowForSubscriber('4930901820', 'brand:amazon', Date.now() + 400);
+    await lists.admin.allowForSubscriber('4930901820', 'brand:amazon', Date.now() + 60_000);
     const allowed = await screening.engine.screen({ from: amazon, to: subscriber });
     expect(allowed.verdict).toBe('allow');
     expect(allowed.reasons[0].text.en).toBe('You allowed calls from Amazon.');
@@ -121,7 +125,7 @@ describe('allowlists', () => {
     expect((await screening.engine.screen({ from: '110', to: subscriber, trunk: 'de-national' })).verdict).toBe(
       'block',
     );
-    await new Promise((r) => setTimeout(r, 500));
+    skew = 60_001;
     expect((await screening.engine.screen({ from: amazon, to: subscriber })).verdict).toBe('warn');
   });
 
@@ -296,8 +300,9 @@ describe('change notification', () => {
       const commands: string[] = [];
       monitor.on('monitor', (_time: string, args: string[]) => commands.push(args.join(' ')));
       await lists.admin.add([entry('number', '4930123499999', meta)]);
-      await until(() => commands.some((c) => /:names:/.test(c)));
-      await new Promise((r) => setTimeout(r, 200));
+      const changed = (await lists.admin.state()).version;
+      // the process has read the change once it serves its version: every command of that refresh was sent
+      await until(() => screening.store.cachedVersion >= changed && commands.some((c) => /:names:/.test(c)));
       monitor.disconnect();
       // MONITOR sees every test file's commands: only this test's key prefix counts
       const ours = `{${config.redis.keyPrefix}lists}:meta:`;

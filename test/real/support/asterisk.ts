@@ -17,7 +17,7 @@ import { ROOT } from '../../support/child';
 
 const run = promisify(execFile);
 
-/** Where the real servers are: the variables `../shared/real-servers/install.sh` prints, or a user's own. */
+/** Where the real servers are: ASTERISK_BIN, DRACHTIO_BIN … pointed at your own builds (docs/TESTING.md). */
 export interface RealServerEnv {
   asteriskBin?: string;
   asteriskModules?: string;

@@ -2,8 +2,8 @@ import { asteriskCannotRun, type RealServerEnv, realServerEnv } from './asterisk
 
 /**
  * The real-server suite runs where real servers are: `ASTERISK_BIN` (Asterisk 22) and `DRACHTIO_BIN`
- * (drachtio-server), as `../shared/real-servers/install.sh` prints them or as a user points them at their own.
- * Without them it is skipped with one line saying why; with REQUIRE_REAL_SERVERS=1 (CI) a skip is a failure.
+ * (drachtio-server), pointed at your own builds. Without them it is skipped with one loud line saying why;
+ * with REQUIRE_REAL_SERVERS=1 or CI=true a server that is missing or cannot run here is a failure.
  */
 export type RealServer = 'asterisk' | 'drachtio';
 
@@ -32,7 +32,7 @@ export function describeReal(
     .flatMap((s) => VARIABLES[s])
     .filter((key) => !env[key])
     .map((key) => NAMES[key]);
-  // an Asterisk built for another CPU is no real server here either; CI says so and goes on (below)
+  // an Asterisk built for instructions this CPU lacks is no real server here either
   const unrunnable =
     missing.length === 0 && needed.includes('asterisk') ? asteriskCannotRun(env.asteriskBin as string) : undefined;
   if (missing.length === 0 && !unrunnable) {
@@ -41,19 +41,18 @@ export function describeReal(
   }
   const why = unrunnable
     ? `real ${server} tests skipped: ${unrunnable}`
-    : `real ${server} tests skipped: ${missing.join(', ')} not set (bash ../shared/real-servers/install.sh prints them)`;
-  // REQUIRE_REAL_SERVERS makes a missing server a failure; a binary this CPU cannot execute is the machine's
-  // fault, not the code's: it is skipped with the line below, loudly, rather than failing every change
-  if (process.env.REQUIRE_REAL_SERVERS === '1' && !unrunnable) {
+    : `real ${server} tests skipped: ${missing.join(', ')} not set (point them at your own servers: see docs/TESTING.md)`;
+  // REQUIRE_REAL_SERVERS (and CI) make a missing server, or one that cannot run here, a failure
+  if (process.env.REQUIRE_REAL_SERVERS === '1' || process.env.CI === 'true') {
     describe(title, () => {
-      it('has its real server (REQUIRE_REAL_SERVERS=1)', () => {
+      it('has its real server (REQUIRE_REAL_SERVERS=1 or CI)', () => {
         throw new Error(why);
       });
     });
     return;
   }
   // jest drops console output of a file whose tests are all skipped: this line must reach the terminal
-  process.stderr.write(`${unrunnable ? '\n!!! ' : ''}${why}\n`);
+  process.stderr.write(`\n!!! SKIPPED: ${why}\n`);
   const skipped = describe.skip;
   skipped(title, () => body(env as Required<RealServerEnv>));
 }
