@@ -404,6 +404,10 @@ export const configSpec = {
       doc: 'Requests per minute one token may make; more get 429 with Retry-After.',
       format: z.number().int().min(1).max(1_000_000),
     }),
+    anonymousRateLimitPerMinute: setting({
+      doc: 'Requests per minute one address may make without a valid token (health checks, metrics with publicOps, the dashboard files, wrong tokens); more get 429.',
+      format: z.number().int().min(1).max(1_000_000),
+    }),
     bodyLimitBytes: setting({
       doc: 'Largest JSON request body.',
       format: z

@@ -62,6 +62,25 @@ export function analystRoutes(deps: AnalystDeps): Route[] {
   return [
     route({
       method: 'GET',
+      path: '/api/audit',
+      summary:
+        'The audit trail of admin actions, newest first: who (token name), what (method and path), when, on what, how many entries.',
+      role: 'analyst',
+      query: z.strictObject({
+        limit: z.coerce.number().int().min(1).max(500).default(100),
+        before: z.coerce.number().int().positive().optional(),
+      }),
+      responds: '{ records: [{ id, at, actor, action, target?, count?, detail? }] }',
+      handler: async ({ query }) => {
+        const records = await deps.store.listAudit({
+          limit: query.limit,
+          ...(query.before ? { before: query.before } : {}),
+        });
+        return { json: { records: records.map((r) => ({ ...r, at: new Date(r.at).toISOString() })) } };
+      },
+    }),
+    route({
+      method: 'GET',
       path: '/api/whoami',
       summary: "The token's name and role (the dashboard shows admin actions only to admins).",
       role: 'analyst',

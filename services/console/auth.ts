@@ -19,11 +19,23 @@ export class TokenRegistry {
   private readonly byHash = new Map<string, { name: string; role: 'analyst' | 'admin' }>();
 
   constructor(tokens: Readonly<Record<string, TokenEntry>>) {
+    this.replace(tokens);
+  }
+
+  /** The tokens from now on (a reload): a revoked token is refused from its next request. */
+  replace(tokens: Readonly<Record<string, TokenEntry>>): void {
+    this.byHash.clear();
     for (const [name, entry] of Object.entries(tokens)) this.byHash.set(entry.sha256, { name, role: entry.role });
   }
 
   get size(): number {
     return this.byHash.size;
+  }
+
+  /** The name of a valid token, or undefined (rate limits count per token, else per address). */
+  nameOf(authorization: string | undefined): string | undefined {
+    const token = /^Bearer\s+(\S{8,512})\s*$/i.exec(authorization ?? '')?.[1];
+    return token ? this.byHash.get(hashToken(token))?.name : undefined;
   }
 
   check(authorization: string | undefined, needs: Role): AuthResult {

@@ -4,6 +4,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { z } from 'zod';
 import { InputError } from '../common/errors';
 import type { Logger } from '../common/logger';
+import type { AuditEntry } from '../flagged-log/log-store';
 import type { TokenRegistry } from './auth';
 import { type Caller, NotFound, type Route, type RouteResult } from './route';
 
@@ -19,6 +20,10 @@ export interface HttpOptions {
   rateLimitPerMinute: number;
   bodyLimitBytes: number;
   publicOps: boolean;
+  /** Writes one admin action (who, what, when, on what, how many) to the audit trail. */
+  audit(entry: AuditEntry): Promise<void>;
+  /** Requests a minute from one address without a valid token (health checks, probes, token guessing). */
+  anonymousRateLimitPerMinute: number;
   /** Files served as they are (the dashboard): path → content. */
   staticFiles: ReadonlyMap<string, { contentType: string; body: string | Buffer }>;
   logger: Logger;
@@ -57,20 +62,72 @@ function send(reply: FastifyReply, result: RouteResult): FastifyReply {
   return reply.send(Readable.from(result.stream));
 }
 
+/** How many entries an admin action touched, as its answer says. */
+function countOf(result: RouteResult): number | undefined {
+  if (!('json' in result) || typeof result.json !== 'object' || result.json === null) return undefined;
+  const json = result.json as Record<string, unknown>;
+  for (const field of ['added', 'imported', 'count', 'deleted'])
+    if (typeof json[field] === 'number') return json[field];
+  return json.removed === true || json.ok === true || typeof json.version === 'number' ? 1 : undefined;
+}
+
+/** Security headers of every answer: the dashboard loads only its own files and is never framed. */
+const SECURITY_HEADERS: Record<string, string> = {
+  'content-security-policy':
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'x-frame-options': 'DENY',
+  'cross-origin-opener-policy': 'same-origin',
+};
+
 export function createHttpServer(options: HttpOptions): FastifyInstance {
+  const recordAudit = async (
+    route: Route,
+    caller: Caller | undefined,
+    params: unknown,
+    query: unknown,
+    result: RouteResult,
+  ): Promise<void> => {
+    const target = params && Object.keys(params).length ? JSON.stringify(params).slice(0, 200) : undefined;
+    const detail = query && Object.keys(query).length ? JSON.stringify(query).slice(0, 300) : undefined;
+    const count = countOf(result);
+    const entry: AuditEntry = {
+      at: Date.now(),
+      actor: caller?.name ?? '(unknown)',
+      action: `${route.method} ${route.path}`,
+      ...(target ? { target } : {}),
+      ...(count !== undefined ? { count } : {}),
+      ...(detail ? { detail } : {}),
+    };
+    options.logger.info({ audit: entry }, 'admin action');
+    // the action is done: an audit trail that cannot be written is an error to see, not a reason to deny it
+    await options
+      .audit(entry)
+      .catch((err: Error) =>
+        options.logger.error({ err: err.message, audit: entry }, 'audit record not written: the action was done'),
+      );
+  };
+
   const app = Fastify({ bodyLimit: options.bodyLimitBytes, logger: false, return503OnClosing: true });
   const textTypes = new Set(options.routes.flatMap((r) => r.textBody?.contentTypes ?? []));
   if (textTypes.size)
     app.addContentTypeParser([...textTypes], { parseAs: 'string' }, (_request, body, done) => done(null, body));
 
-  // the limit per token: @fastify/rate-limit, counted after the token check has named the caller
+  // every request is counted before anything else runs: per token for a valid one, else per address (a request
+  // without a valid token, /health/ready included, pings Redis and the database: it must not be free)
+  const keyOf = (request: FastifyRequest): string => {
+    // the dashboard's own files count like any request
+    const name = options.tokens.nameOf(request.headers.authorization);
+    return name ? `token:${name}` : `ip:${request.ip}`;
+  };
   app.register(rateLimit, {
-    global: false,
-    hook: 'preHandler',
-    max: options.rateLimitPerMinute,
+    global: true,
+    hook: 'onRequest',
+    max: (_request, key) =>
+      key.startsWith('token:') ? options.rateLimitPerMinute : options.anonymousRateLimitPerMinute,
     timeWindow: 60_000,
-    keyGenerator: (request) => callerOf(request)?.name ?? `ip:${request.ip}`,
-    allowList: (request) => !callerOf(request)?.name,
+    keyGenerator: keyOf,
     errorResponseBuilder: (_request, context) =>
       Object.assign(
         new Error(`rate limit: at most ${context.max} requests a minute; retry in ${Math.ceil(context.ttl / 1000)} s`),
@@ -84,16 +141,19 @@ export function createHttpServer(options: HttpOptions): FastifyInstance {
       routes.route({
         method: route.method,
         url: route.path,
-        // counted per token once the token is known (preHandler), before the handler runs
-        config: { rateLimit: {} },
         ...(route.textBody ? { bodyLimit: route.textBody.limitBytes } : {}),
-        onRequest: async (request: FastifyRequest, reply: FastifyReply) => {
+        // the token is checked first; a refusal is answered once the rate limit (the next onRequest hook) has
+        // counted the request, and before any body is read
+        onRequest: async (request: FastifyRequest) => {
           const auth = options.tokens.check(request.headers.authorization, needs);
-          if (!auth.ok) {
-            if (auth.status === 401) reply.header('www-authenticate', 'Bearer realm="spoofguard"');
-            return reply.code(auth.status).send({ error: auth.message });
-          }
-          (request as FastifyRequest & { caller?: Caller }).caller = auth.caller;
+          if (auth.ok) (request as FastifyRequest & { caller?: Caller }).caller = auth.caller;
+          else (request as FastifyRequest & { refused?: typeof auth }).refused = auth;
+        },
+        preParsing: async (request: FastifyRequest, reply: FastifyReply, payload) => {
+          const refused = (request as FastifyRequest & { refused?: { status: 401 | 403; message: string } }).refused;
+          if (!refused) return payload;
+          if (refused.status === 401) reply.header('www-authenticate', 'Bearer realm="spoofguard"');
+          return reply.code(refused.status).send({ error: refused.message });
         },
         handler: async (request: FastifyRequest, reply: FastifyReply) => {
           const issues: Issue[] = [];
@@ -102,7 +162,9 @@ export function createHttpServer(options: HttpOptions): FastifyInstance {
           const body = parse(route.body, request.body, 'body', issues);
           if (issues.length) throw new InvalidRequest(issues);
           const caller = callerOf(request);
-          return send(reply, await route.handler({ query, params, body, caller: caller ?? {} }));
+          const result = await route.handler({ query, params, body, caller: caller ?? {} });
+          if (route.role === 'admin' && route.method !== 'GET') await recordAudit(route, caller, params, query, result);
+          return send(reply, result);
         },
       });
     }
@@ -112,6 +174,11 @@ export function createHttpServer(options: HttpOptions): FastifyInstance {
     app.get(path, async (_request, reply) =>
       reply.type(file.contentType).header('cache-control', 'no-cache').send(file.body),
     );
+
+  app.addHook('onSend', async (_request, reply, payload) => {
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) reply.header(name, value);
+    return payload;
+  });
 
   app.setNotFoundHandler(async (request, reply) =>
     reply.code(404).send({ error: `no such endpoint: ${request.method} ${request.url.split('?')[0]}` }),

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Config } from '../common/config';
+import { type Config, loadConfig } from '../common/config';
 import type { Health } from '../common/health';
 import type { Logger } from '../common/logger';
 import type { Metrics } from '../common/metrics';
@@ -32,6 +32,7 @@ export async function runConsole(
   config: Config,
   logger: Logger,
   shared: { health: Health; metrics: Metrics },
+  options: { reload?: () => Config } = {},
 ): Promise<RunningConsole> {
   const log = logger.child({ role: 'console' });
   const store = await openLogStore(config);
@@ -67,9 +68,25 @@ export async function runConsole(
   const tokens = new TokenRegistry(config.console.tokens);
   if (tokens.size === 0)
     log.warn('console.tokens is empty: every API call will be refused; make one with `spoofguard console token`');
+  // SIGHUP reloads the tokens from the config (files and environment, as at start): revoking needs no restart
+  const reloadTokens = (): void => {
+    try {
+      const fresh = (options.reload ?? loadConfig)();
+      tokens.replace(fresh.console.tokens);
+      log.info({ tokens: tokens.size }, 'console tokens reloaded (SIGHUP)');
+    } catch (err) {
+      log.error(
+        { err: (err as Error).message },
+        'console tokens not reloaded: the config does not load; the old tokens stay',
+      );
+    }
+  };
+  process.on('SIGHUP', reloadTokens);
   const app = createHttpServer({
     routes,
     tokens,
+    audit: (entry) => store.audit(entry),
+    anonymousRateLimitPerMinute: config.console.anonymousRateLimitPerMinute,
     rateLimitPerMinute: config.console.rateLimitPerMinute,
     bodyLimitBytes: config.console.bodyLimitBytes,
     publicOps: config.console.publicOps,
@@ -86,6 +103,7 @@ export async function runConsole(
   return {
     url: address,
     close: async () => {
+      process.off('SIGHUP', reloadTokens);
       // a client that holds a response open (an unread body, a long export) must not hold up the shutdown
       const cut = setTimeout(() => app.server.closeAllConnections(), 2000);
       await app.close();

@@ -75,6 +75,20 @@ export interface CallStats {
 export type Bucket = 'hour' | 'day';
 
 /** The flagged-call log: SQLite or PostgreSQL behind one interface. */
+/** One admin action: who (the token's name), what, when, on what, and how many entries it touched. */
+export interface AuditEntry {
+  at: number;
+  actor: string;
+  action: string;
+  target?: string;
+  count?: number;
+  detail?: string;
+}
+
+export interface AuditRecord extends AuditEntry {
+  id: number;
+}
+
 export interface LogStore {
   readonly kind: 'sqlite' | 'postgres';
   migrate(): Promise<void>;
@@ -86,6 +100,10 @@ export interface LogStore {
   iterate(filter: CallFilter, batchSize?: number): AsyncGenerator<FlaggedCallRecord>;
   count(filter: CallFilter): Promise<number>;
   stats(filter: CallFilter, bucket: Bucket): Promise<CallStats>;
+  /** Adds one admin action to the audit trail. */
+  audit(entry: AuditEntry): Promise<void>;
+  /** The audit trail, newest first; `before` pages on by id. */
+  listAudit(page: { limit: number; before?: number }): Promise<AuditRecord[]>;
   /** Deletes records received before the given time; returns how many. */
   purgeBefore(epochMs: number): Promise<number>;
   ping(): Promise<void>;

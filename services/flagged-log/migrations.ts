@@ -69,4 +69,17 @@ export const MIGRATIONS: Migration[] = [
       'CREATE INDEX IF NOT EXISTS flagged_calls_channel_id ON flagged_calls (channel_id)',
     ],
   },
+  {
+    // who changed the lists or the log, what, when and how many entries: listed by analysts
+    version: 3,
+    name: 'audit trail of admin actions',
+    sqlite: [
+      'CREATE TABLE audit_log (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, target TEXT, count INTEGER, detail TEXT)',
+      'CREATE INDEX IF NOT EXISTS audit_log_at ON audit_log (at DESC, id DESC)',
+    ],
+    postgres: [
+      'CREATE TABLE IF NOT EXISTS audit_log (id BIGSERIAL PRIMARY KEY, at BIGINT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, target TEXT, count INTEGER, detail TEXT)',
+      'CREATE INDEX IF NOT EXISTS audit_log_at ON audit_log (at DESC, id DESC)',
+    ],
+  },
 ];

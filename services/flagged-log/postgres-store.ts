@@ -1,8 +1,18 @@
 import { Pool, type PoolClient } from 'pg';
 import type { FlaggedCallEvent } from '../events/flagged-call';
-import type { Bucket, CallFilter, CallStats, FlaggedCallRecord, LogStore, Page } from './log-store';
+import type {
+  AuditEntry,
+  AuditRecord,
+  Bucket,
+  CallFilter,
+  CallStats,
+  FlaggedCallRecord,
+  LogStore,
+  Page,
+} from './log-store';
 import { MIGRATIONS } from './migrations';
 import {
+  auditRecordOf,
   COLUMNS,
   type CalledNumberPolicy,
   decodeCursor,
@@ -129,6 +139,21 @@ export class PostgresLogStore implements LogStore {
       statsQueries(filter, bucket).map(async ({ sql, params }) => (await this.pool.query(numbered(sql), params)).rows),
     );
     return statsOf(results);
+  }
+
+  async audit(entry: AuditEntry): Promise<void> {
+    await this.pool.query(
+      'INSERT INTO audit_log (at, actor, action, target, count, detail) VALUES ($1, $2, $3, $4, $5, $6)',
+      [entry.at, entry.actor, entry.action, entry.target ?? null, entry.count ?? null, entry.detail ?? null],
+    );
+  }
+
+  async listAudit(page: { limit: number; before?: number }): Promise<AuditRecord[]> {
+    const { rows } = await this.pool.query('SELECT * FROM audit_log WHERE id < $1 ORDER BY id DESC LIMIT $2', [
+      page.before ?? Number.MAX_SAFE_INTEGER,
+      page.limit,
+    ]);
+    return (rows as Record<string, unknown>[]).map(auditRecordOf);
   }
 
   async purgeBefore(epochMs: number): Promise<number> {

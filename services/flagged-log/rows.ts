@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import type { FlaggedCallEvent } from '../events/flagged-call';
 import { REASON_CODES } from '../screening/brand-data';
-import type { Bucket, CallFilter, CallStats, FlaggedCallRecord } from './log-store';
+import type { AuditRecord, Bucket, CallFilter, CallStats, FlaggedCallRecord } from './log-store';
 
 /** Columns in insert order; both dialects share them. */
 export const COLUMNS = [
@@ -268,5 +268,19 @@ export function statsOf(results: Rows[]): CallStats {
       .sort((a, b) => b.calls - a.calls),
     byOutcome: [...byOutcome].map(([outcome, calls]) => ({ outcome, calls })).sort((a, b) => b.calls - a.calls),
     warningEffect: { ...warned, rejectedShare: decided ? (warned.rejected + warned.reported) / decided : null },
+  };
+}
+
+/** An audit_log row as the API shows it (PostgreSQL returns BIGINT as text). */
+export function auditRecordOf(row: Record<string, unknown>): AuditRecord {
+  const num = (v: unknown): number | undefined => (v === null || v === undefined ? undefined : Number(v));
+  return {
+    id: Number(row.id),
+    at: Number(row.at),
+    actor: String(row.actor),
+    action: String(row.action),
+    ...(row.target !== null && row.target !== undefined ? { target: String(row.target) } : {}),
+    ...(num(row.count) !== undefined ? { count: num(row.count) } : {}),
+    ...(row.detail !== null && row.detail !== undefined ? { detail: String(row.detail) } : {}),
   };
 }

@@ -2,9 +2,19 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { FlaggedCallEvent } from '../events/flagged-call';
-import type { Bucket, CallFilter, CallStats, FlaggedCallRecord, LogStore, Page } from './log-store';
+import type {
+  AuditEntry,
+  AuditRecord,
+  Bucket,
+  CallFilter,
+  CallStats,
+  FlaggedCallRecord,
+  LogStore,
+  Page,
+} from './log-store';
 import { MIGRATIONS } from './migrations';
 import {
+  auditRecordOf,
   COLUMNS,
   type CalledNumberPolicy,
   decodeCursor,
@@ -141,6 +151,19 @@ export class SqliteLogStore implements LogStore {
       .get(since, end) as { t: number } | undefined;
     // calls all received in the same millisecond stay in one slice
     return row ? Math.max(row.t, since + 1) : end;
+  }
+
+  async audit(entry: AuditEntry): Promise<void> {
+    this.db
+      .prepare('INSERT INTO audit_log (at, actor, action, target, count, detail) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(entry.at, entry.actor, entry.action, entry.target ?? null, entry.count ?? null, entry.detail ?? null);
+  }
+
+  async listAudit(page: { limit: number; before?: number }): Promise<AuditRecord[]> {
+    const rows = this.db
+      .prepare('SELECT * FROM audit_log WHERE id < ? ORDER BY id DESC LIMIT ?')
+      .all(page.before ?? Number.MAX_SAFE_INTEGER, page.limit) as Record<string, unknown>[];
+    return rows.map(auditRecordOf);
   }
 
   async purgeBefore(epochMs: number): Promise<number> {

@@ -33,6 +33,7 @@ export interface ConsoleHarness {
 export async function startConsoleHarness(
   kind: 'sqlite' | 'postgres' = 'sqlite',
   overrides: Record<string, unknown> = {},
+  options: { reload?: (config: Config) => Config } = {},
 ): Promise<ConsoleHarness> {
   const { config, drop } = await configWithLogStore(kind, (o = {}) =>
     testConfig({
@@ -49,7 +50,13 @@ export async function startConsoleHarness(
   );
   const store = await openLogStore(config);
   const metrics = new Metrics('console-test');
-  const running = await runConsole(config, quietLogger(), { health: new Health(), metrics });
+  const reload = options.reload;
+  const running = await runConsole(
+    config,
+    quietLogger(),
+    { health: new Health(), metrics },
+    reload ? { reload: () => reload(config) } : {},
+  );
   return {
     url: running.url,
     config,
