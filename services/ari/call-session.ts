@@ -71,7 +71,8 @@ export interface SessionDeps {
   /** A trusted verdict from a valid, unused X-Spoofguard-Verdict header made for this call, or undefined. */
   trustedVerdict(args: CallArgs, request: ScreeningRequest): Promise<Verdict | undefined>;
   emit(event: FlaggedCallEvent): void;
-  report(callerE164: string | undefined, brand: string | undefined): void;
+  /** A subscriber's report (key 3): counted once per subscriber and caller. */
+  report(callerE164: string | undefined, brand: string | undefined, subscriber: string): void;
   handedBack(reason: HandBackReason, calls?: number): void;
   /** A call refused for what the caller sent (reason: called-number). */
   refused(reason: string): void;
@@ -418,7 +419,7 @@ export class CallSession {
       await this.deps.ari.stopPlayback(id).catch(() => undefined);
     }
     if (digit === '1') return this.connect();
-    if (digit === '3') this.deps.report(this.verdict?.caller.e164, this.verdict?.brand);
+    if (digit === '3') this.deps.report(this.verdict?.caller.e164, this.verdict?.brand, this.args.to);
     await this.reject(digit === '3' ? 'reported' : 'rejected');
   }
 

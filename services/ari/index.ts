@@ -80,7 +80,7 @@ export function runAri(
         return trusted;
       },
       emit: (event) => void producer.emit(event),
-      report: (caller, brand) => screening.reports.record(caller, brand),
+      report: (caller, brand, subscriber) => screening.reports.record(caller, brand, subscriber),
       handedBack: (reason, calls) => metrics?.observeHandBack(reason, calls),
       refused: (reason) => metrics?.observeRefused('ari', reason),
       handBackDelay: (reason, seconds) => metrics?.observeHandBackDelay(reason, seconds),

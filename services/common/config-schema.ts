@@ -106,6 +106,10 @@ export const configSpec = {
     }),
   },
   screening: {
+    reportsKeepDays: setting({
+      doc: "Subscribers' reports (key 3) of a caller are forgotten this many days after its last one; each subscriber counts once per caller.",
+      format: z.number().int().min(1).max(3650),
+    }),
     budgetMs: setting({
       doc: 'Time budget of the Redis look-up of one screening; past it the call is allowed (fail open) and marked degraded.',
       format: z.number().int().min(1).max(5000),

@@ -1,3 +1,5 @@
+import { logErrorKindsOnce } from './error-kinds';
+import type { Logger } from './logger';
 import IORedis, { type Redis as RedisClient, type RedisOptions } from 'ioredis';
 
 /** The only module that imports ioredis; everything else receives connections made here. */
@@ -68,7 +70,12 @@ export function parseRedisUrl(url: string): RedisTopology {
   };
 }
 
-export function createRedis(settings: RedisSettings, role: RedisRole, connectionName = `spoofguard-${role}`): Redis {
+export function createRedis(
+  settings: RedisSettings,
+  role: RedisRole,
+  connectionName = `spoofguard-${role}`,
+  logger?: Logger,
+): Redis {
   const options: RedisOptions = {
     connectionName,
     connectTimeout: settings.connectTimeoutMs,
@@ -113,8 +120,9 @@ export function createRedis(settings: RedisSettings, role: RedisRole, connection
   } else {
     client = new IORedis(settings.url, options);
   }
-  // ioredis emits 'error' on every failed reconnect; the owner logs state changes, so keep the process alive.
-  client.on('error', () => undefined);
+  // ioredis emits 'error' on every failed reconnect: each kind is said once (a wrong password must not hide
+  // behind retries), and a listener keeps the process alive
+  client.on('error', logger ? logErrorKindsOnce(logger, `Redis (${connectionName})`) : () => undefined);
   return client;
 }
 

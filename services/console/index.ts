@@ -35,7 +35,7 @@ export async function runConsole(
   options: { reload?: () => Config } = {},
 ): Promise<RunningConsole> {
   const log = logger.child({ role: 'console' });
-  const store = await openLogStore(config);
+  const store = await openLogStore(config, log);
   const lists = await openListAdmin(config, log);
   const events = openQueue(config);
   shared.health.add('redis', () => lists.redis.ping());

@@ -23,8 +23,8 @@ export function openProducer(
   observe?: (event: FlaggedCallEvent) => void,
   observeResult?: (result: EmitResult) => void,
 ): { producer: FlaggedCallProducer; close(): Promise<void> } {
-  const connection = createRedis(config.redis, 'call-path', `spoofguard-${role}-events`);
-  const queue = new EventQueue(connection, config.queue);
+  const connection = createRedis(config.redis, 'call-path', `spoofguard-${role}-events`, logger);
+  const queue = new EventQueue(connection, config.queue, logger);
   const spool = new Spool(fromPackageRoot(config.queue.spoolDir), role, logger);
   const producer = new FlaggedCallProducer(
     queue,

@@ -1,3 +1,4 @@
+import { logErrorKindsOnce } from '../common/error-kinds';
 import { type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { Logger } from '../common/logger';
 import type { Redis } from '../common/redis';
@@ -33,7 +34,7 @@ export type JobCounts = Record<'waiting' | 'active' | 'delayed' | 'failed' | 'co
 export class EventQueue {
   private readonly queue: Queue;
 
-  constructor(connection: Redis, settings: QueueSettings) {
+  constructor(connection: Redis, settings: QueueSettings, logger?: Logger) {
     this.queue = new Queue(settings.name, {
       connection,
       prefix: settings.prefix,
@@ -47,7 +48,7 @@ export class EventQueue {
         removeOnFail: { count: settings.failedKeep },
       },
     });
-    this.queue.on('error', () => undefined);
+    this.queue.on('error', logger ? logErrorKindsOnce(logger, 'BullMQ queue') : () => undefined);
   }
 
   async add(event: QueuedEvent): Promise<void> {
@@ -180,6 +181,6 @@ export function startWorker(
     );
   });
   worker.on('stalled', (jobId) => logger.warn({ jobId }, 'job of a stopped worker taken over'));
-  worker.on('error', (err) => logger.warn({ err: err.message }, 'worker connection problem'));
+  worker.on('error', logErrorKindsOnce(logger, 'BullMQ worker'));
   return { close: () => worker.close() };
 }

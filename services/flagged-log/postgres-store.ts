@@ -1,3 +1,5 @@
+import { logErrorKindsOnce } from '../common/error-kinds';
+import type { Logger } from '../common/logger';
 import { Pool, type PoolClient } from 'pg';
 import type { FlaggedCallEvent } from '../events/flagged-call';
 import type {
@@ -44,10 +46,11 @@ export class PostgresLogStore implements LogStore {
   constructor(
     url: string,
     private readonly called: CalledNumberPolicy,
+    logger?: Logger,
   ) {
     this.pool = new Pool({ connectionString: url, max: 8, connectionTimeoutMillis: 5000, idleTimeoutMillis: 30000 });
     // an idle client losing its server must not take the process down; the next query reconnects
-    this.pool.on('error', () => undefined);
+    this.pool.on('error', logger ? logErrorKindsOnce(logger, 'PostgreSQL') : () => undefined);
   }
 
   private async inTransaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {

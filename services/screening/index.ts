@@ -45,8 +45,8 @@ export async function openScreening(
 ): Promise<Screening> {
   const { rules, brands } = loadRuleSet(config);
   const keys = new ListKeys(config.redis.keyPrefix);
-  const callPath = createRedis(config.redis, 'call-path');
-  const subscriber = createRedis(config.redis, 'subscriber');
+  const callPath = createRedis(config.redis, 'call-path', undefined, logger);
+  const subscriber = createRedis(config.redis, 'subscriber', undefined, logger);
   const store = new ListStore(callPath, keys, logger, subscriber, {
     budgetMs: config.screening.budgetMs,
     localIndexMaxAgeMs: config.screening.localIndexMaxAgeMs,
@@ -70,7 +70,7 @@ export async function openScreening(
   return {
     engine,
     redis: callPath,
-    reports: new ReportCounter(callPath, keys, logger),
+    reports: new ReportCounter(callPath, keys, logger, config.screening.reportsKeepDays),
     store,
     rules,
     keys,
@@ -97,12 +97,12 @@ export async function openListAdmin(
   options: { clock?: () => number } = {},
 ): Promise<ListAdministration> {
   const brands = loadBrandFiles(fromPackageRoot(config.screening.brandsDir));
-  const redis = createRedis(config.redis, 'admin');
+  const redis = createRedis(config.redis, 'admin', undefined, logger);
   await redisReady(redis, Math.max(config.redis.connectTimeoutMs, 5000));
   const keys = new ListKeys(config.redis.keyPrefix);
   return {
     admin: new ListAdmin(redis, keys, logger, options.clock),
-    reports: new ReportCounter(redis, keys, logger),
+    reports: new ReportCounter(redis, keys, logger, config.screening.reportsKeepDays),
     redis,
     brands,
     close: async () => void redis.disconnect(),

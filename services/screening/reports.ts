@@ -1,34 +1,57 @@
+import { createHash } from 'node:crypto';
 import { E164 } from '../common/e164';
 import type { Logger } from '../common/logger';
 import type { Redis } from '../common/redis';
 import type { ListKeys } from './list-keys';
 
 /**
- * Reports from subscribers ("press 3"): counted per caller number in Redis, with the brand it posed as and
- * when it was last reported; an index sorted by count lets analysts promote the most reported to a list.
+ * Reports from subscribers ("press 3"): counted per caller number in Redis, once per subscriber, with the brand
+ * it posed as and when it was last reported; an index sorted by count lets analysts promote the most reported
+ * to a list. A caller's reports are forgotten `keepDays` after its last one.
  */
 export class ReportCounter {
   constructor(
     private readonly redis: Redis,
     private readonly keys: ListKeys,
     private readonly logger: Logger,
+    private readonly keepDays = 90,
   ) {}
 
   private keyOf(callerE164: string): string {
     return this.keys.reports(callerE164.replace(/^\+/, ''));
   }
 
-  /** Never throws and never holds up the call: a report lost to a Redis outage is logged. */
-  record(callerE164: string | undefined, brand: string | undefined): void {
-    if (!callerE164 || !E164.test(callerE164)) return;
-    const digits = callerE164.slice(1);
-    this.redis
+  /**
+   * Counts a report, once per subscriber (one who presses 3 on every call of the same caller counts once).
+   * Never throws and never holds up the call: a report lost to a Redis outage is logged.
+   */
+  record(callerE164: string | undefined, brand: string | undefined, subscriber?: string): void {
+    void this.count(callerE164, brand, subscriber).catch((err: Error) =>
+      this.logger.warn({ err: err.message, caller: callerE164 }, 'report not counted'),
+    );
+  }
+
+  /** The same as record(), for callers that wait: true when the report counted, false for a repeat. */
+  async count(callerE164: string | undefined, brand: string | undefined, subscriber?: string): Promise<boolean> {
+    if (!callerE164 || !E164.test(callerE164)) return false;
+    const key = this.keys.reports(callerE164.slice(1));
+    // the subscriber only as a digest: the report says who was called by a scammer, not whom
+    const by = `by:${createHash('sha256')
+      .update(subscriber ?? 'unknown')
+      .digest('hex')
+      .slice(0, 16)}`;
+    if (subscriber !== undefined && (await this.redis.hsetnx(key, by, Date.now())) === 0) {
+      await this.redis.expire(key, this.keepDays * 86_400);
+      return false;
+    }
+    await this.redis
       .multi()
-      .hincrby(this.keys.reports(digits), 'count', 1)
-      .hset(this.keys.reports(digits), { last: Date.now(), ...(brand ? { brand } : {}) })
-      .zincrby(this.keys.reportIndex(), 1, digits)
-      .exec()
-      .catch((err: Error) => this.logger.warn({ err: err.message, caller: callerE164 }, 'report not counted'));
+      .hincrby(key, 'count', 1)
+      .hset(key, { last: Date.now(), ...(brand ? { brand } : {}) })
+      .expire(key, this.keepDays * 86_400)
+      .zincrby(this.keys.reportIndex(), 1, callerE164.slice(1))
+      .exec();
+    return true;
   }
 
   async get(callerE164: string): Promise<{ count: number; brand?: string; last?: number } | undefined> {
@@ -56,6 +79,11 @@ export class ReportCounter {
     const out = [];
     for (let i = 0; i < flat.length; i += 2) {
       const details = await this.redis.hgetall(this.keys.reports(flat[i]));
+      // its reports were forgotten (keepDays after the last one): the index forgets it too
+      if (!details.count) {
+        await this.redis.zrem(this.keys.reportIndex(), flat[i]);
+        continue;
+      }
       out.push({
         number: `+${flat[i]}`,
         count: Number(flat[i + 1]),

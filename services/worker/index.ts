@@ -35,10 +35,10 @@ export function logJobHandler(store: LogStore, writer: BatchWriter, config: Conf
 /** `spoofguard worker`: BullMQ worker that writes flagged-call events to the log. */
 export async function runWorker(config: Config, logger: Logger): Promise<RunningLogWorker> {
   const log = logger.child({ role: 'worker' });
-  const store = await openLogStore(config);
+  const store = await openLogStore(config, logger);
   const writer = new BatchWriter(store, config.worker, log);
-  const connection = createRedis(config.redis, 'queue', 'spoofguard-worker');
-  const queueConnection = createRedis(config.redis, 'admin', 'spoofguard-worker-scheduler');
+  const connection = createRedis(config.redis, 'queue', 'spoofguard-worker', logger);
+  const queueConnection = createRedis(config.redis, 'admin', 'spoofguard-worker-scheduler', logger);
   const queue = new EventQueue(queueConnection, config.queue);
   await queue
     .schedule(RETENTION_JOB, config.flaggedLog.retentionEveryMs)

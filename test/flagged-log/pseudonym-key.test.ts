@@ -1,0 +1,34 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ROOT } from '../support/child';
+
+/** One process that starts, makes or reads the pseudonym key, and prints it. */
+function keyFromProcess(dir: string): Promise<{ code: number | null; key: string; stderr: string }> {
+  const script = `
+    const { pseudonymKey } = require(${JSON.stringify(join(ROOT, 'services/flagged-log'))});
+    process.stdout.write(pseudonymKey({ flaggedLog: { pseudonymKey: '', sqlitePath: ${JSON.stringify(join(dir, 'log.sqlite'))} } }));
+  `;
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', '-e', script], { cwd: ROOT });
+    let key = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (key += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, key, stderr }));
+  });
+}
+
+it('processes that start together all get the one pseudonym key: none fails, none reads half a key', async () => {
+  for (let round = 0; round < 3; round++) {
+    const dir = mkdtempSync(join(tmpdir(), 'sg-pseudonym-'));
+    const results = await Promise.all(Array.from({ length: 6 }, () => keyFromProcess(dir)));
+    expect(results.map((r) => [r.code, r.stderr])).toEqual(results.map(() => [0, '']));
+    expect(new Set(results.map((r) => r.key)).size).toBe(1);
+    expect(results[0].key).toMatch(/^[0-9a-f]{64}$/);
+    // no temporary files left behind
+    expect(readdirSync(dir)).toEqual(['pseudonym.key']);
+  }
+}, 60_000);
