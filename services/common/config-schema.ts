@@ -294,6 +294,10 @@ export const configSpec = {
       doc: 'Longest wait for a proxied or bridged call’s final answer (above timer C, 180 s): past it the app stops waiting, logs it and forgets the call, so one lost answer cannot pin a call (or a drain) forever.',
       format: z.number().int().min(1).max(3600),
     }),
+    maxCallSec: setting({
+      doc: 'Longest a call the SIP front bridges (B2BUA: tag mode, forged headers removed) may last: then both legs get a BYE. One lost BYE can then hold its dialogs (and a drain) no longer than this.',
+      format: z.number().int().min(1).max(86400),
+    }),
   },
   ari: {
     url: setting({

@@ -19,6 +19,8 @@ export interface SipRouting {
   blockCallInfo: string;
   /** Longest wait for a proxied or bridged call's final answer from drachtio-server. */
   setupTimeoutMs: number;
+  /** Longest a bridged call may last: then both legs get a BYE (sip.maxCallSec). */
+  maxCallMs: number;
 }
 
 export interface SessionDeps {
@@ -318,7 +320,16 @@ export class CallSession {
       if (!call) return;
       const answered = Date.now();
       this.log.info({ target, how, removed: this.foreignHeaders }, 'bridged');
-      const side = await call.ended;
+      // a lost BYE must not hold the dialogs (and a drain) forever
+      const tooLong = setTimeout(() => {
+        this.log.warn(
+          { maxCallSec: this.deps.routing.maxCallMs / 1000 },
+          'call longer than sip.maxCallSec: hanging up both legs',
+        );
+        call.hangUp();
+      }, this.deps.routing.maxCallMs);
+      tooLong.unref();
+      const side = await call.ended.finally(() => clearTimeout(tooLong));
       if (this.flagged && how !== 'ivr')
         this.emitOutcome('accepted', { ringMs: answered - started, talkMs: Date.now() - answered });
       this.log.info({ hungUp: side }, 'bridged call ended');

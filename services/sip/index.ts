@@ -64,6 +64,7 @@ export function runSip(
         blockStatus: sip.blockStatus,
         blockCallInfo: sip.blockCallInfo,
         setupTimeoutMs: sip.setupTimeoutSec * 1000,
+        maxCallMs: sip.maxCallSec * 1000,
       },
       logger: log,
     },

@@ -39,8 +39,10 @@ export interface ProxyResult {
 }
 
 export interface BridgedCall {
-  /** Resolves when either side hangs up; says who did. */
-  ended: Promise<'caller' | 'callee'>;
+  /** Resolves when either side hangs up, or the app ends the call; says who did. */
+  ended: Promise<'caller' | 'callee' | 'app'>;
+  /** Ends both legs (BYE to each). */
+  hangUp(): void;
 }
 
 /** The B leg answered with a failure (passed on to the caller as it came). */
@@ -308,12 +310,23 @@ export class SrfConnection {
         const { uas, uac } = dialogs;
         this.bridges.add(uas);
         this.bridges.add(uac);
-        const ended = new Promise<'caller' | 'callee'>((resolve) => {
+        let endByApp = (): void => undefined;
+        const ended = new Promise<'caller' | 'callee' | 'app'>((resolve) => {
           const end = (side: 'caller' | 'callee', other: Srf.Dialog) => () => {
             this.bridges.delete(uas);
             this.bridges.delete(uac);
             other.destroy();
             resolve(side);
+          };
+          endByApp = () => {
+            if (!this.bridges.has(uas)) return;
+            this.bridges.delete(uas);
+            this.bridges.delete(uac);
+            uas.removeAllListeners('destroy');
+            uac.removeAllListeners('destroy');
+            uas.destroy();
+            uac.destroy();
+            resolve('app');
           };
           // a hang-up in the same tick as the answer came before these listeners: its dialog is already gone
           const connected = (dialog: Srf.Dialog) => (dialog as unknown as { connected?: boolean }).connected !== false;
@@ -322,7 +335,7 @@ export class SrfConnection {
           uas.once('destroy', end('caller', uac));
           uac.once('destroy', end('callee', uas));
         });
-        return { ended };
+        return { ended, hangUp: () => endByApp() };
       },
     };
   }

@@ -247,6 +247,16 @@ describe('trunk policies', () => {
     expect(row.talkMs).toBeGreaterThanOrEqual(0);
   });
 
+  it('a bridged call longer than sip.maxCallSec gets a BYE on both legs, and its outcome is logged', async () => {
+    h = await startSipHarness({ sip: { maxCallSec: 1 } });
+    const call = invite('spoofed-amazon.xml');
+    expect(asResponse(await h.server.deliver(call.raw, SOURCES.tagging)).status).toBe(200);
+    // nobody hangs up (a lost BYE): the app ends both legs itself
+    await until(() => h.server.inDialog.filter((r) => r.method === 'BYE').length === 2, 10_000, 'BYE to both legs');
+    await until(() => h.sip.app.activeCalls === 0);
+    expect(await storedRow(h, call.callId, (r) => r.outcome === 'accepted')).toMatchObject({ trunk: 'carrier-tag' });
+  });
+
   it('tag mode passes a failure of the callee back to the caller and logs it', async () => {
     h = await startSipHarness();
     h.server.answerOutgoing = () => 486;
