@@ -182,6 +182,10 @@ export const configSpec = {
       doc: 'How long a batch waits to fill before it is written anyway.',
       format: z.number().int().min(0).max(10000),
     }),
+    writeTimeoutMs: setting({
+      doc: 'Longest the worker waits for the log store to take a batch: past it the jobs retry with backoff (the writes are idempotent), so a silently hung database holds no slot.',
+      format: z.number().int().min(100).max(600000),
+    }),
     lockDurationMs: setting({
       doc: 'How long a job stays locked to a worker that stopped answering before another worker takes it over.',
       format: z.number().int().min(500).max(600000),
@@ -192,6 +196,10 @@ export const configSpec = {
     }),
   },
   flaggedLog: {
+    statementTimeoutMs: setting({
+      doc: 'PostgreSQL: the server cancels a statement running longer than this (statement_timeout), and the client gives up on one unanswered a second later (query_timeout).',
+      format: z.number().int().min(100).max(3600000),
+    }),
     databaseUrl: setting({
       doc: 'PostgreSQL URL (postgres://…) of the flagged-call log; empty for the SQLite file.',
       format: z.union([z.literal(''), z.string().regex(/^postgres(ql)?:\/\//, 'a postgres:// URL or empty')]),

@@ -9,6 +9,7 @@ import { PostgresLogStore } from './postgres-store';
 import { CalledNumberPolicy } from './rows';
 import { SqliteLogStore } from './sqlite-store';
 
+export { permanentRefusal } from './refusals';
 export type { LogStore, FlaggedCallRecord, CallFilter, CallStats, Page } from './log-store';
 
 /**
@@ -46,7 +47,7 @@ export function calledNumberPolicy(config: Config): CalledNumberPolicy {
 export async function openLogStore(config: Config, logger?: Logger): Promise<LogStore> {
   const policy = calledNumberPolicy(config);
   const store: LogStore = config.flaggedLog.databaseUrl
-    ? new PostgresLogStore(config.flaggedLog.databaseUrl, policy, logger)
+    ? new PostgresLogStore(config.flaggedLog.databaseUrl, policy, logger, config.flaggedLog.statementTimeoutMs)
     : new SqliteLogStore(fromPackageRoot(config.flaggedLog.sqlitePath), policy);
   await store.migrate();
   return store;

@@ -47,8 +47,17 @@ export class PostgresLogStore implements LogStore {
     url: string,
     private readonly called: CalledNumberPolicy,
     logger?: Logger,
+    statementTimeoutMs = 10_000,
   ) {
-    this.pool = new Pool({ connectionString: url, max: 8, connectionTimeoutMillis: 5000, idleTimeoutMillis: 30000 });
+    // a database that hangs silently must not hold a query forever: the server cancels it, the client gives up
+    this.pool = new Pool({
+      connectionString: url,
+      max: 8,
+      connectionTimeoutMillis: 5000,
+      idleTimeoutMillis: 30000,
+      statement_timeout: statementTimeoutMs,
+      query_timeout: statementTimeoutMs + 1000,
+    });
     // an idle client losing its server must not take the process down; the next query reconnects
     this.pool.on('error', logger ? logErrorKindsOnce(logger, 'PostgreSQL') : () => undefined);
   }

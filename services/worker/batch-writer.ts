@@ -1,7 +1,8 @@
 import type { Logger } from '../common/logger';
-import { EventRefusedError, StoreUnavailableError } from '../events/errors';
+import { withinBudget } from '../common/within-budget';
+import { EventRefusedError, InvalidEventError, StoreUnavailableError } from '../events/errors';
 import type { FlaggedCallEvent } from '../events/flagged-call';
-import type { LogStore } from '../flagged-log';
+import { type LogStore, permanentRefusal } from '../flagged-log';
 
 interface Waiting {
   event: FlaggedCallEvent;
@@ -23,7 +24,7 @@ export class BatchWriter {
 
   constructor(
     private readonly store: LogStore,
-    private readonly options: { batchSize: number; batchWaitMs: number },
+    private readonly options: { batchSize: number; batchWaitMs: number; writeTimeoutMs: number },
     private readonly logger: Logger,
   ) {}
 
@@ -47,13 +48,18 @@ export class BatchWriter {
     void write.finally(() => this.writes.delete(write));
   }
 
+  /** One write, bounded: a store that hangs silently must not hold the worker's slots. */
+  private upsert(events: FlaggedCallEvent[]): Promise<void> {
+    return withinBudget(this.store.upsert(events), this.options.writeTimeoutMs, 'the log store did not answer');
+  }
+
   private async writeBatch(batch: Waiting[]): Promise<void> {
     try {
-      await this.store.upsert(batch.map((w) => w.event));
+      await this.upsert(batch.map((w) => w.event));
       for (const w of batch) w.done();
       return;
     } catch (err) {
-      const answers = await this.store.ping().then(
+      const answers = await withinBudget(this.store.ping(), this.options.writeTimeoutMs).then(
         () => true,
         () => false,
       );
@@ -72,11 +78,13 @@ export class BatchWriter {
     const refused: { callId: string; err: string }[] = [];
     for (const w of batch) {
       try {
-        await this.store.upsert([w.event]);
+        await this.upsert([w.event]);
         w.done();
       } catch (err) {
         refused.push({ callId: w.event.callId, err: (err as Error).message });
-        w.failed(new EventRefusedError(`log store refused the event: ${(err as Error).message}`));
+        // refused for what it holds: no retry can succeed, so it goes to the failed set at once, with the reason
+        const reason = `log store refused the event: ${(err as Error).message}`;
+        w.failed(permanentRefusal(err) ? new InvalidEventError(reason) : new EventRefusedError(reason));
       }
     }
     this.logger.warn(

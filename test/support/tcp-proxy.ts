@@ -28,6 +28,10 @@ export class TcpProxy {
       upstream.on('error', drop).on('close', drop);
       client.pipe(upstream);
       upstream.pipe(client);
+      if (this.frozen) {
+        client.pause();
+        upstream.pause();
+      }
     });
     await new Promise<void>((resolve) => this.server?.listen(port, '127.0.0.1', resolve));
     const address = this.server.address();
@@ -42,6 +46,23 @@ export class TcpProxy {
     for (const s of this.sockets) s.destroy();
     this.sockets.clear();
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  private frozen = false;
+
+  /**
+   * The server hangs silently: connections stay open and nothing passes either way (new ones too), as when a
+   * database stops answering without closing anything.
+   */
+  freeze(): void {
+    this.frozen = true;
+    for (const s of this.sockets) s.pause();
+  }
+
+  /** Data flows again. */
+  thaw(): void {
+    this.frozen = false;
+    for (const s of this.sockets) s.resume();
   }
 
   /** Listens again on the same port. */

@@ -113,6 +113,79 @@ describe('failure handling', () => {
     }
   });
 
+  it('an event refused for what it holds (SQLSTATE class 23) goes to the failed set at once, with its reason', async () => {
+    const db = await createTestDatabase();
+    config = testConfig({
+      flaggedLog: { databaseUrl: db.url },
+      worker: { batchSize: 5, batchWaitMs: 200 },
+      queue: { attempts: 15, backoffMs: 100 },
+    });
+    const worker = await runWorker(config, logger);
+    const sql = new Client({ connectionString: db.url });
+    await sql.connect();
+    await sql.query(`CREATE FUNCTION refuse_row_2() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF NEW.call_id = 'row-2' THEN RAISE EXCEPTION 'row-2 breaks a check' USING ERRCODE = 'check_violation';
+      END IF; RETURN NEW; END $$`);
+    await sql.query(
+      'CREATE TRIGGER refuse BEFORE INSERT ON flagged_calls FOR EACH ROW EXECUTE FUNCTION refuse_row_2()',
+    );
+    await sql.end();
+    const { queue, close } = openQueue(config);
+    try {
+      const events = Array.from({ length: 5 }, (_, i) => flagged(`row-${i}`));
+      await queue.addBulk(events.map((data) => ({ jobId: jobIdOf(data), name: 'flagged', data })));
+      await until(async () => (await queue.counts()).failed === 1, 15000, 'the refused event failed');
+      const [failed] = await queue.failed();
+      expect(failed.id).toBe(jobIdOf(events[2]));
+      // one attempt of fifteen: a permanent refusal is not retried for hours
+      expect(failed.attemptsMade).toBe(1);
+      expect(failed.reason).toMatch(/log store refused the event: row-2 breaks a check/);
+      await until(async () => (await worker.store.count({})) === 4, 15000, 'the other four stored');
+    } finally {
+      await close();
+      await worker.close();
+      await db.drop();
+    }
+  });
+
+  it('a PostgreSQL that hangs silently holds no write past worker.writeTimeoutMs: the jobs retry, then all are stored', async () => {
+    const db = await createTestDatabase();
+    const proxy = new TcpProxy('127.0.0.1', 5432);
+    await proxy.start();
+    const url = new URL(db.url);
+    url.port = String(proxy.port);
+    config = testConfig({
+      flaggedLog: { databaseUrl: url.toString(), statementTimeoutMs: 60_000 },
+      worker: { writeTimeoutMs: 500 },
+      queue: { backoffMs: 200, attempts: 50 },
+    });
+    const worker = await runWorker(config, logger);
+    const { producer, close } = openProducer(config, logger, 'pg-hung');
+    const { queue, close: closeQueue } = openQueue(config);
+    try {
+      await until(() => producer['connection'].status === 'ready');
+      // the worker holds a connection to the database when it hangs: its next query waits on that connection
+      await producer.emit(flagged('hung-first'));
+      await until(async () => (await worker.store.count({})) === 1, 15000, 'the first event stored');
+      proxy.freeze();
+      for (let i = 0; i < 9; i++) await producer.emit(flagged(`hung-${i}`));
+      // the writes gave up (the jobs wait for a retry, beside the retention purge's delayed job) although the
+      // database never answered nor closed: well before any connection timeout could end the wait
+      await until(async () => (await queue.counts()).delayed > 1, 4000, 'jobs waiting for a retry');
+      expect((await queue.counts()).active).toBeLessThan(10);
+      proxy.thaw();
+      await until(async () => (await worker.store.count({})) === 10, 30000, 'all 10 stored');
+      expect((await queue.counts()).failed).toBe(0);
+    } finally {
+      proxy.thaw();
+      await closeQueue();
+      await close();
+      await worker.close();
+      await proxy.cut();
+      await db.drop();
+    }
+  });
+
   it('retries while PostgreSQL is unreachable and stores everything when it returns', async () => {
     const db = await createTestDatabase();
     const proxy = new TcpProxy('127.0.0.1', 5432);
