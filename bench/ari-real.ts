@@ -8,7 +8,7 @@
  * subscriber at once; every call is held 1 s, then the caller hangs up. Prints caller INVITE→200 p50/p99 at
  * 10 and 30 calls/s, the highest rate with 0 failed calls for BENCH_STEP_SEC (20) s, Asterisk's CPU per
  * call, the channels and bridges left after each run, and what spoofguard handed back above its rate.
- * Needs ASTERISK_BIN, ASTERISK_MODULES, ASTERISK_DATA, SIPP_BIN (bash ../shared/real-servers/install.sh). Run as root.
+ * Needs ASTERISK_BIN, ASTERISK_MODULES, ASTERISK_DATA, SIPP_BIN pointed at your own servers (docs/TESTING.md). Run as root.
  * Options: BENCH_STEP_SEC=20 BENCH_LADDER=20,40,60,80,100,130,160,200,250,300 BENCH_LATENCY_SEC=20
  * BENCH_OVER=1.25
  */
@@ -93,7 +93,7 @@ async function main(): Promise<void> {
   const env = realServerEnv();
   if (!env.asteriskBin || !env.asteriskModules || !env.asteriskData) {
     console.log(
-      'bench:ari:real needs ASTERISK_BIN, ASTERISK_MODULES and ASTERISK_DATA (bash ../shared/real-servers/install.sh)',
+      'bench:ari:real needs ASTERISK_BIN, ASTERISK_MODULES and ASTERISK_DATA pointed at your Asterisk 22 (docs/TESTING.md)',
     );
     process.exitCode = 1;
     return;

@@ -159,7 +159,7 @@ async function measure(listed: number, localIndexMaxAgeMs: number, raw: IORedis)
   const indexMs = performance.now() - indexStart;
   const indexBytes = screening.store.indexBytes;
   // the floor: one bare HGET round trip on a connection made like the call path's, one in flight, taken
-  // alternately with the screenings so that both see the same moments of this machine's Redis jitter
+  // alternately with the screenings so that both see the same moments of the Redis server's jitter
   const floorClient = createRedis(config.redis, 'call-path', 'spoofguard-bench-floor');
   await redisReady(floorClient);
   const floorKey = `{${prefix}lists}:state`;

@@ -26,7 +26,7 @@
  * in which other guests took 100 ms of CPU time in one 100 ms sample (both cores for half of it), or 15 % of the
  * run's, is run again, up to three times (the same rule for both apps, each repeat printed with its figures),
  * because its p99 measures the host, not the app.
- * Needs DRACHTIO_BIN and SIPP_BIN (bash ../shared/real-servers/install.sh), and tshark (apt-get install tshark).
+ * Needs DRACHTIO_BIN and SIPP_BIN pointed at your drachtio-server and sipp (docs/TESTING.md), and tshark (apt-get install tshark).
  * Options: BENCH_STEP_SEC=10 BENCH_LADDER=200,300,400,500,600,750,1000,1250 BENCH_CPU_RATE BENCH_CPU_SEC=6
  * BENCH_CPU_PAIRS=6 BENCH_LATENCY_PAIRS=2 BENCH_STEP_ROUNDS=2
  * BENCH_STEAL_WORST_MS=100 BENCH_STEAL_SHARE=0.15 BENCH_STEAL_RETRIES=3
@@ -125,7 +125,7 @@ async function main(): Promise<void> {
   process.env.SPOOFGUARD_CHILD_NODE_ARGS = `--no-flush-bytecode --no-memory-reducer ${process.env.SPOOFGUARD_CHILD_NODE_ARGS ?? ''}`;
   const env = realServerEnv();
   if (!env.drachtioBin) {
-    console.log('bench:sip:real needs DRACHTIO_BIN and SIPP_BIN (bash ../shared/real-servers/install.sh)');
+    console.log('bench:sip:real needs DRACHTIO_BIN and SIPP_BIN pointed at your drachtio-server and sipp (docs/TESTING.md)');
     process.exitCode = 1;
     return;
   }
@@ -372,7 +372,7 @@ async function main(): Promise<void> {
     // STEP_ROUNDS ABBA rounds per step (two runs per app each): on two busy cores one run alone is noise. A
     // step counts as passed for an app when at least three in four of its runs there pass (both of two, three of
     // four): a single 10 s run that meets a burst of host steal below the repeat rule, or any other hiccup of the
-    // shared cores, has a p99 over 50 ms whatever the app does, and one such run must not decide the figure. The
+    // cores, has a p99 over 50 ms whatever the app does, and one such run must not decide the figure. The
     // highest passed step is the figure, whatever a lower step did; an app leaves the ladder after two steps in
     // a row in which calls failed.
     const steps: Step[] = [];
@@ -418,7 +418,7 @@ async function main(): Promise<void> {
     const ratio = (best.get('spoofguard') ?? 0) / Math.max(1, best.get('minimal') ?? 0);
     console.log(`  spoofguard / minimal: ${ratio.toFixed(2)}× (target ≥ 0.9)`);
     // p50/p99 at 500/s: the ladder's ABBA rounds there and LATENCY_PAIRS more. The figure is the pooled p99
-    // of every call answered at that rate. Where 500/s is past the machine's limit (on two shared cores both
+    // of every call answered at that rate. Where 500/s is past the machine's limit (on two cores shared with other guests both
     // apps fail calls there in most runs), each run falls into one of two modes, a p99 of 15–90 ms or one of
     // seconds, whichever app is measured: a round's ratio is then 0.15 or 13, and the median of a few of them
     // says which mode came up, not which app is faster. The median of each app's runs and the rounds' ratios

@@ -5,7 +5,7 @@ import { ConfigError } from './errors';
 /** Secrets that ship in this repository or in the servers' own samples: anyone can read them. */
 const KNOWN_DEFAULTS = new Set(['change-me', 'change-me-drachtio', 'cymru', 'asterisk', 'secret', 'password']);
 
-/** Whether a host is this machine: a name that resolves elsewhere counts as elsewhere. */
+/** Whether a host is the local host (loopback): a name that resolves elsewhere counts as elsewhere. */
 export const isLoopback = (host: string): boolean => {
   const bare = host.replace(/^\[|\]$/g, '');
   if (bare === 'localhost') return true;

@@ -39,7 +39,7 @@ export function realServerEnv(): RealServerEnv {
 }
 
 /**
- * Why this machine cannot run `asteriskBin`, or undefined when it can: a binary built for instructions this
+ * Why `asteriskBin` cannot run on this host, or undefined when it can: a binary built for instructions this
  * CPU lacks (Asterisk's BUILD_NATIVE compiles with -march=native; one built on an AVX-512 machine dies with
  * SIGILL elsewhere) stops at once. Asterisk is started for 1.5 s from an empty folder of its own, no modules.
  */
@@ -56,7 +56,7 @@ export function asteriskCannotRun(asteriskBin: string): string | undefined {
     writeFileSync(join(dir, 'modules.conf'), '[modules]\nautoload = no\n');
     const probe = spawnSync(asteriskBin, ['-f', '-C', join(dir, 'asterisk.conf')], { timeout: 1500, stdio: 'ignore' });
     if (probe.signal === 'SIGILL')
-      return `ASTERISK_BIN (${asteriskBin}) dies with SIGILL on this CPU: it was built for instructions this machine lacks (Asterisk's BUILD_NATIVE); rebuild it without -march=native`;
+      return `ASTERISK_BIN (${asteriskBin}) dies with SIGILL on this CPU: it was built for instructions this CPU lacks (Asterisk's BUILD_NATIVE); rebuild it without -march=native`;
     return undefined;
   } finally {
     rmSync(dir, { recursive: true, force: true });
