@@ -125,7 +125,9 @@ async function main(): Promise<void> {
   process.env.SPOOFGUARD_CHILD_NODE_ARGS = `--no-flush-bytecode --no-memory-reducer ${process.env.SPOOFGUARD_CHILD_NODE_ARGS ?? ''}`;
   const env = realServerEnv();
   if (!env.drachtioBin) {
-    console.log('bench:sip:real needs DRACHTIO_BIN and SIPP_BIN pointed at your drachtio-server and sipp (docs/TESTING.md)');
+    console.log(
+      'bench:sip:real needs DRACHTIO_BIN and SIPP_BIN pointed at your drachtio-server and sipp (docs/TESTING.md)',
+    );
     process.exitCode = 1;
     return;
   }
