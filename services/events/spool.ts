@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
-import { type FileHandle, open, readFile, rename, rm, unlink } from 'node:fs/promises';
+import { mkdirSync, readdirSync } from 'node:fs';
+import { type FileHandle, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { StringDecoder } from 'node:string_decoder';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import type { Logger } from '../common/logger';
@@ -67,7 +68,8 @@ export class Spool {
       );
     }
     this.onDisk = false;
-    this.orphans = this.findOrphans().some((o) => o.hasFiles);
+    // once, at start: whether dead processes left events (later drains look again, without blocking)
+    this.orphans = orphansIn(readdirSync(this.dir), this.base).some((o) => o.hasFiles);
   }
 
   /** Whether this process's files hold events: kept up to date here (no syscalls per emit). */
@@ -80,22 +82,9 @@ export class Spool {
     return this.onDisk || this.orphans || this.queued.length > 0 || this.groupScheduled || this.groupWriting;
   }
 
-  /**
-   * Other processes' spools in the folder: their files, or only the lock a dead process left (taken over to be
-   * removed). Their owners may be alive: the lock decides.
-   */
-  private findOrphans(): { base: string; hasFiles: boolean }[] {
-    const bases = new Map<string, boolean>();
-    for (const entry of readdirSync(this.dir)) {
-      if (entry.endsWith(REPLAYING)) bases.set(entry.slice(0, -REPLAYING.length), true);
-      else if (entry.endsWith(SPOOL)) bases.set(entry.slice(0, -SPOOL.length), true);
-      else if (entry.endsWith(LOCK)) {
-        const base = entry.slice(0, -LOCK.length);
-        if (!bases.has(base)) bases.set(base, false);
-      }
-    }
-    bases.delete(this.base);
-    return [...bases].map(([base, hasFiles]) => ({ base, hasFiles }));
+  /** Other processes' spools in the folder (read without blocking the event loop). */
+  private async findOrphans(): Promise<{ base: string; hasFiles: boolean }[]> {
+    return orphansIn(await readdir(this.dir), this.base);
   }
 
   append(record: unknown): Promise<void> {
@@ -188,7 +177,7 @@ export class Spool {
    */
   private rotate(): Promise<boolean> {
     return this.exclusive(async () => {
-      if (!nonEmpty(this.file)) {
+      if (!(await nonEmpty(this.file))) {
         // nothing arrived while the last file was replayed: the spool is empty (unless a write is queued)
         this.onDisk = this.queued.length > 0 || this.groupScheduled;
         return false;
@@ -203,33 +192,62 @@ export class Spool {
   private async drainAll(send: (records: unknown[]) => Promise<void>, chunk: number): Promise<number> {
     let sent = 0;
     for (;;) {
-      if (!nonEmpty(this.replayFile) && !(await this.rotate())) break;
+      if (!(await nonEmpty(this.replayFile)) && !(await this.rotate())) break;
       sent += await this.sendFile(this.replayFile, send, chunk);
     }
     return sent + (await this.adoptOrphans(send, chunk));
   }
 
-  /** Sends one file's events in order, in chunks, then deletes it. */
+  /**
+   * Sends one file's events in order, `chunk` at a time as they are read, then deletes it: a spool of any size
+   * is replayed in the memory of one chunk and one read buffer, without blocking the event loop.
+   */
   private async sendFile(file: string, send: (records: unknown[]) => Promise<void>, chunk: number): Promise<number> {
-    const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    const handle = await open(file, 'r').catch((err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT') return undefined;
       throw err;
     });
-    if (text === undefined) return 0;
-    const records: unknown[] = [];
-    for (const line of text.split('\n')) {
-      if (!line) continue;
-      try {
-        records.push(JSON.parse(line));
-      } catch {
-        // a line torn by a crash mid-write: it was never acknowledged to the caller
-        this.logger.warn({ file }, 'skipping a torn spool line');
+    if (!handle) return 0;
+    let sent = 0;
+    try {
+      const buffer = Buffer.alloc(READ_BYTES);
+      const decoder = new StringDecoder('utf8');
+      let rest = '';
+      let records: unknown[] = [];
+      const take = (line: string): void => {
+        if (!line) return;
+        try {
+          records.push(JSON.parse(line));
+        } catch {
+          // a line torn by a crash mid-write: it was never acknowledged to the caller
+          this.logger.warn({ file }, 'skipping a torn spool line');
+        }
+      };
+      const flush = async (): Promise<void> => {
+        if (!records.length) return;
+        const batch = records;
+        records = [];
+        await send(batch);
+        sent += batch.length;
+      };
+      for (;;) {
+        const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
+        if (bytesRead === 0) break;
+        const lines = (rest + decoder.write(buffer.subarray(0, bytesRead))).split('\n');
+        rest = lines.pop() ?? '';
+        for (const line of lines) {
+          take(line);
+          if (records.length >= chunk) await flush();
+        }
       }
+      take(rest + decoder.end());
+      await flush();
+    } finally {
+      await handle.close();
     }
-    for (let i = 0; i < records.length; i += chunk) await send(records.slice(i, i + chunk));
     await unlink(file);
-    if (records.length) this.logger.info({ events: records.length, file }, 'spooled events replayed');
-    return records.length;
+    if (sent) this.logger.info({ events: sent, file }, 'spooled events replayed');
+    return sent;
   }
 
   /**
@@ -239,7 +257,7 @@ export class Spool {
   private async adoptOrphans(send: (records: unknown[]) => Promise<void>, chunk: number): Promise<number> {
     let sent = 0;
     let left = false;
-    for (const { base, hasFiles } of this.findOrphans()) {
+    for (const { base, hasFiles } of await this.findOrphans()) {
       const file = join(this.dir, `${base}${SPOOL}`);
       let release: () => Promise<void>;
       try {
@@ -274,17 +292,38 @@ export class Spool {
           'spool closed while its writes failed: these events were lost',
         );
       this.lostSince = undefined;
-      if (!nonEmpty(this.file)) await rm(this.file, { force: true }).catch(() => undefined);
+      if (!(await nonEmpty(this.file))) await rm(this.file, { force: true }).catch(() => undefined);
       this.release?.();
       this.release = undefined;
     });
   }
 }
 
-function nonEmpty(file: string): boolean {
+/** How much of a spool file a replay reads at a time. */
+const READ_BYTES = 64 * 1024;
+
+async function nonEmpty(file: string): Promise<boolean> {
   try {
-    return existsSync(file) && statSync(file).size > 0;
+    return (await stat(file)).size > 0;
   } catch {
     return false;
   }
+}
+
+/**
+ * Other processes' spools among a folder's entries: their files, or only the lock a dead process left (taken
+ * over to be removed). Their owners may be alive: the lock decides.
+ */
+function orphansIn(entries: readonly string[], ownBase: string): { base: string; hasFiles: boolean }[] {
+  const bases = new Map<string, boolean>();
+  for (const entry of entries) {
+    if (entry.endsWith(REPLAYING)) bases.set(entry.slice(0, -REPLAYING.length), true);
+    else if (entry.endsWith(SPOOL)) bases.set(entry.slice(0, -SPOOL.length), true);
+    else if (entry.endsWith(LOCK)) {
+      const base = entry.slice(0, -LOCK.length);
+      if (!bases.has(base)) bases.set(base, false);
+    }
+  }
+  bases.delete(ownBase);
+  return [...bases].map(([base, hasFiles]) => ({ base, hasFiles }));
 }

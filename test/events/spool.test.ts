@@ -38,6 +38,31 @@ describe('spool', () => {
     expect(readdirSync(dir)).toEqual([]);
   });
 
+  it('replays a large file as it reads it, a chunk at a time, in order, across read boundaries and a torn line', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sg-spool-big-'));
+    const spool = new Spool(dir, 'big', logger);
+    // a dead process's file of 20,000 events: multi-byte names, so lines straddle the 64 KiB reads mid-character
+    const lines = Array.from({ length: 20_000 }, (_, n) =>
+      JSON.stringify({ n, name: `Ämäzön ☎ ${'é'.repeat(n % 50)}` }),
+    );
+    lines.splice(10_000, 0, '{"n": torn');
+    writeFileSync(join(dir, 'big.1.dead.ndjson'), `${lines.join('\n')}\n{"n":20000`);
+    const seen: number[] = [];
+    let largest = 0;
+    await spool.drain(async (records) => {
+      largest = Math.max(largest, records.length);
+      for (const r of records) {
+        expect((r as { name: string }).name).toMatch(/^Ämäzön ☎ é*$/);
+        seen.push((r as { n: number }).n);
+      }
+    }, 300);
+    expect(largest).toBe(300);
+    // every whole line once, in order; the torn lines (one inside, one cut off at the end) skipped
+    expect(seen).toEqual(Array.from({ length: 20_000 }, (_, n) => n));
+    expect(readdirSync(dir).filter((f) => f.startsWith('big.1.dead'))).toEqual([]);
+    await spool.close();
+  });
+
   it('is pending from the first append on, also while that append is being written', async () => {
     const spool = new Spool(mkdtempSync(join(tmpdir(), 'sg-spool-')), 'first', logger);
     expect(spool.pending).toBe(false);
