@@ -4,7 +4,8 @@ import { InputError } from '../common/errors';
 import { OUTCOMES } from '../events/flagged-call';
 import { openLogStore, type CallFilter } from '../flagged-log';
 import { calledNumberPolicy } from '../flagged-log';
-import { callFilterSchema as filterSchema, csvHeaderRow, recordCsv } from '../flagged-log/calls-format';
+import type { FlaggedCallRecord } from '../flagged-log';
+import { callFilterSchema as filterSchema, csvHeaderRow, recordsCsv } from '../flagged-log/calls-format';
 import { openQueue } from '../events';
 import type { Config } from '../common/config';
 import { writeExport } from './output';
@@ -46,7 +47,7 @@ export function callsCommands(program: Command, config: () => Config, out: (text
       const store = await openLogStore(config());
       try {
         const page = await store.list(filterFrom(o, config()), { limit });
-        if (o.format === 'csv') out(csvHeaderRow() + page.records.map(recordCsv).join(''));
+        if (o.format === 'csv') out(csvHeaderRow() + recordsCsv(page.records));
         else if (o.format === 'json') out(page.records.map((r) => `${JSON.stringify(r)}\n`).join(''));
         else
           for (const r of page.records)
@@ -66,12 +67,22 @@ export function callsCommands(program: Command, config: () => Config, out: (text
       try {
         const progress = createProgress('export', o.out ? await store.count(filter) : 0, o.out !== undefined);
         let n = 0;
+        // a page of records is written at once
+        const text = (page: FlaggedCallRecord[]): string =>
+          o.format === 'csv' ? recordsCsv(page) : page.map((r) => `${JSON.stringify(r)}\n`).join('');
         async function* rows(): AsyncGenerator<string> {
           if (o.format === 'csv') yield csvHeaderRow();
+          let page: FlaggedCallRecord[] = [];
           for await (const record of store.iterate(filter)) {
-            yield o.format === 'csv' ? recordCsv(record) : `${JSON.stringify(record)}\n`;
-            if (++n % 1000 === 0) progress.update(n);
+            page.push(record);
+            if (page.length < 1000) continue;
+            yield text(page);
+            n += page.length;
+            page = [];
+            progress.update(n);
           }
+          yield text(page);
+          n += page.length;
         }
         try {
           await writeExport(rows(), o.out);

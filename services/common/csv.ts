@@ -64,3 +64,12 @@ export function csvField(value: unknown): string {
 
 export const csvRow = (values: readonly unknown[]): string =>
   stringify([values.map(csvField)], { record_delimiter: 'unix' });
+
+/** Many rows at once: one stringifier for a whole page (exports; a stringifier per row cost most of the time). */
+export const csvRows = (rows: readonly (readonly unknown[])[]): string =>
+  rows.length
+    ? stringify(
+        rows.map((values) => values.map(csvField)),
+        { record_delimiter: 'unix' },
+      )
+    : '';

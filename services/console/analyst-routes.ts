@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { CalledNumberPolicy } from '../flagged-log/rows';
-import { callFilterSchema, csvHeaderRow, recordCsv } from '../flagged-log/calls-format';
+import { callFilterSchema, csvHeaderRow, recordsCsv } from '../flagged-log/calls-format';
 import type { CallFilter, CallStats, FlaggedCallRecord, LogStore } from '../flagged-log';
 import type { ReportCounter } from '../screening/reports';
 import type { RuleSet } from '../screening/rules';
@@ -43,17 +43,19 @@ function withReasonTexts(record: FlaggedCallRecord, rules: RuleSet) {
 
 async function* csvStream(store: LogStore, filter: CallFilter): AsyncGenerator<string> {
   yield csvHeaderRow();
-  // a page of rows per chunk: the export never holds more than a page in memory
-  let chunk = '';
-  for await (const record of store.iterate(filter, 1000)) {
-    chunk += recordCsv(record);
-    if (chunk.length > 64 * 1024) {
-      yield chunk;
-      chunk = '';
+  // a page of rows per chunk, written at once: the export never holds more than a page in memory
+  let page: FlaggedCallRecord[] = [];
+  for await (const record of store.iterate(filter, EXPORT_PAGE)) {
+    page.push(record);
+    if (page.length === EXPORT_PAGE) {
+      yield recordsCsv(page);
+      page = [];
     }
   }
-  if (chunk) yield chunk;
+  if (page.length) yield recordsCsv(page);
 }
+
+const EXPORT_PAGE = 1000;
 
 const STATS_TTL_MS = 30_000;
 

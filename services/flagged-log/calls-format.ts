@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { csvRow } from '../common/csv';
+import { csvRow, csvRows } from '../common/csv';
 import { E164 } from '../common/e164';
 import { OUTCOMES } from '../events/flagged-call';
 import { REASON_CODES } from '../screening/brand-data';
@@ -57,15 +57,15 @@ export const CSV_COLUMNS = [
   'channelId',
 ] as const;
 
-export function recordCsv(r: FlaggedCallRecord): string {
-  return csvRow(
-    CSV_COLUMNS.map((c) => {
-      const v = r[c];
-      if (c === 'receivedAt' || c === 'endedAt') return v === undefined ? '' : new Date(v as number).toISOString();
-      return Array.isArray(v) ? v.join(' ') : v;
-    }),
-  );
-}
+const csvValues = (r: FlaggedCallRecord): unknown[] =>
+  CSV_COLUMNS.map((c) => {
+    const v = r[c];
+    if (c === 'receivedAt' || c === 'endedAt') return v === undefined ? '' : new Date(v as number).toISOString();
+    return Array.isArray(v) ? v.join(' ') : v;
+  });
+
+/** A page of records as CSV lines, written at once. */
+export const recordsCsv = (records: readonly FlaggedCallRecord[]): string => csvRows(records.map(csvValues));
 
 /** The CSV header row of exports. */
 export const csvHeaderRow = (): string => csvRow(CSV_COLUMNS);

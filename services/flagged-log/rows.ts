@@ -95,32 +95,45 @@ export function rowsOf(events: readonly FlaggedCallEvent[], called: CalledNumber
 
 const opt = <T>(v: T | null | undefined): T | undefined => (v === null || v === undefined ? undefined : v);
 
-export function recordOf(row: Record<string, unknown>): FlaggedCallRecord {
+export const recordOf = (row: Record<string, unknown>): FlaggedCallRecord => recordFrom((column) => row[column]);
+
+/**
+ * A row fetched as an array of values (better-sqlite3's raw mode: less than half the time of a row object), its
+ * columns named by `columns` in order.
+ */
+export function rawRecordReader(columns: readonly string[]): (values: readonly unknown[]) => FlaggedCallRecord {
+  const at = new Map(columns.map((name, i) => [name, i]));
+  return (values) => recordFrom((column) => values[at.get(column) ?? -1]);
+}
+
+function recordFrom(get: (column: string) => unknown): FlaggedCallRecord {
   const num = (v: unknown): number | undefined => (v === null || v === undefined ? undefined : Number(v));
-  const reasons = typeof row.reasons === 'string' ? row.reasons.split(',').filter(Boolean) : [];
+  const text = (v: unknown): string | undefined => opt(v as string | null | undefined);
+  const reasonsText = get('reasons');
+  const degraded = get('degraded');
   return {
-    callId: String(row.call_id),
-    source: String(row.source),
-    receivedAt: Number(row.received_at),
-    callerRaw: opt(row.caller_raw as string),
-    callerE164: opt(row.caller_e164 as string),
-    callerKind: opt(row.caller_kind as string),
-    displayName: opt(row.display_name as string),
-    called: opt(row.called as string),
-    trunk: opt(row.trunk as string),
-    verdict: opt(row.verdict as string),
-    score: num(row.score),
-    reasons,
-    brand: opt(row.brand as string),
-    degraded: row.degraded === null || row.degraded === undefined ? undefined : Boolean(row.degraded),
-    outcome: opt(row.outcome as FlaggedCallRecord['outcome']),
-    ringMs: num(row.ring_ms),
-    warningMs: num(row.warning_ms),
-    talkMs: num(row.talk_ms),
-    endedAt: num(row.ended_at),
-    updatedAt: Number(row.updated_at),
-    sipCallId: opt(row.sip_call_id as string),
-    channelId: opt(row.channel_id as string),
+    callId: String(get('call_id')),
+    source: String(get('source')),
+    receivedAt: Number(get('received_at')),
+    callerRaw: text(get('caller_raw')),
+    callerE164: text(get('caller_e164')),
+    callerKind: text(get('caller_kind')),
+    displayName: text(get('display_name')),
+    called: text(get('called')),
+    trunk: text(get('trunk')),
+    verdict: text(get('verdict')),
+    score: num(get('score')),
+    reasons: typeof reasonsText === 'string' ? reasonsText.split(',').filter(Boolean) : [],
+    brand: text(get('brand')),
+    degraded: degraded === null || degraded === undefined ? undefined : Boolean(degraded),
+    outcome: opt(get('outcome') as FlaggedCallRecord['outcome'] | null),
+    ringMs: num(get('ring_ms')),
+    warningMs: num(get('warning_ms')),
+    talkMs: num(get('talk_ms')),
+    endedAt: num(get('ended_at')),
+    updatedAt: Number(get('updated_at')),
+    sipCallId: text(get('sip_call_id')),
+    channelId: text(get('channel_id')),
   };
 }
 
@@ -145,8 +158,9 @@ export function whereOf(
   if (filter.sipCallId) add('sip_call_id = ?', filter.sipCallId);
   if (filter.channelId) add('channel_id = ?', filter.channelId);
   if (filter.reason) add('reasons LIKE ?', `%,${filter.reason.replace(/[%_,]/g, '')},%`);
+  // the first term bounds the index range: with the OR alone, every page walked from the newest call again
   if (cursor)
-    add('(received_at < ? OR (received_at = ? AND call_id < ?))', cursor.receivedAt, cursor.receivedAt, cursor.callId);
+    add('received_at <= ? AND (received_at < ? OR call_id < ?)', cursor.receivedAt, cursor.receivedAt, cursor.callId);
   return { sql: parts.length ? `WHERE ${parts.join(' AND ')}` : '', params };
 }
 

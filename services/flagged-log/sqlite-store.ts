@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { dirname } from 'node:path';
 import type { FlaggedCallEvent } from '../events/flagged-call';
 import type {
@@ -21,6 +22,7 @@ import {
   encodeCursor,
   mergeAssignments,
   pages,
+  rawRecordReader,
   recordOf,
   rowsOf,
   statsOf,
@@ -29,7 +31,13 @@ import {
 } from './rows';
 
 /** Calls counted per slice of the statistics: each of its queries is some milliseconds of work. */
-const STATS_SLICE_ROWS = 10_000;
+/** Calls one query of a sliced read looks at, at most (stats, count, a page of a rare filter). */
+const SLICE_ROWS = 10_000;
+/** How long one statement of the retention purge may hold the event loop, about. */
+const PURGE_SLICE_MS = 8;
+
+/** Lets the event loop run what waits (calls, in `serve`) between two slices of a long read or delete. */
+const yieldToCalls = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** The only module that imports better-sqlite3: the flagged-call log in one SQLite file (WAL). */
 export class SqliteLogStore implements LogStore {
@@ -80,12 +88,32 @@ export class SqliteLogStore implements LogStore {
     })();
   }
 
+  /**
+   * A page, newest first. A filter that few calls match (a rare reason) walks much of the log: the page is
+   * gathered slice by slice of at most SLICE_ROWS calls (by time received, newest first), yielding in between,
+   * until it is full.
+   */
   async list(filter: CallFilter, page: { limit: number; cursor?: string }): Promise<Page> {
-    const where = whereOf(filter, decodeCursor(page.cursor));
-    const rows = this.db
-      .prepare(`SELECT * FROM flagged_calls ${where.sql} ORDER BY received_at DESC, call_id DESC LIMIT ?`)
-      .all(...where.params, page.limit + 1) as Record<string, unknown>[];
-    const records = rows.slice(0, page.limit).map(recordOf);
+    const cursor = decodeCursor(page.cursor);
+    const statement = this.db
+      .prepare(
+        `SELECT * FROM flagged_calls ${whereOf({ ...filter, since: 0, until: 0 }, cursor).sql} ORDER BY received_at DESC, call_id DESC LIMIT ?`,
+      )
+      .raw(true);
+    const read = rawRecordReader(statement.columns().map((c) => c.name));
+    const rows: unknown[][] = [];
+    const range = this.receivedRange({
+      ...filter,
+      ...(cursor ? { until: Math.min(filter.until ?? Infinity, cursor.receivedAt + 1) } : {}),
+    });
+    for (let end = range?.end ?? 0; range && end > range.first && rows.length <= page.limit;) {
+      const since = this.sliceStart(end, range.first);
+      const where = whereOf({ ...filter, since, until: end }, cursor);
+      rows.push(...(statement.all(...where.params, page.limit + 1 - rows.length) as unknown[][]));
+      end = since;
+      if (end > range.first && rows.length <= page.limit) await yieldToCalls();
+    }
+    const records = rows.slice(0, page.limit).map(read);
     return { records, ...(rows.length > page.limit ? { nextCursor: encodeCursor(records[records.length - 1]) } : {}) };
   }
 
@@ -99,16 +127,26 @@ export class SqliteLogStore implements LogStore {
     return pages((f, page) => this.list(f, page), filter, batchSize);
   }
 
+  /** Counted slice by slice (SLICE_ROWS calls each, by time received), yielding in between. */
   async count(filter: CallFilter): Promise<number> {
-    const where = whereOf(filter);
-    return (
-      this.db.prepare(`SELECT COUNT(*) AS n FROM flagged_calls ${where.sql}`).get(...where.params) as { n: number }
-    ).n;
+    const range = this.receivedRange(filter);
+    if (!range) return 0;
+    const statement = this.db.prepare(
+      `SELECT COUNT(*) AS n FROM flagged_calls ${whereOf({ ...filter, since: 0, until: 0 }).sql}`,
+    );
+    let n = 0;
+    for (let since = range.first; since < range.end;) {
+      const until = this.sliceEnd(since, range.end);
+      n += (statement.get(...whereOf({ ...filter, since, until }).params) as { n: number }).n;
+      since = until;
+      if (since < range.end) await yieldToCalls();
+    }
+    return n;
   }
 
   /**
    * better-sqlite3 runs each query to its end on the event loop, and statistics over months of a large log took
-   * seconds, stalling calls in `serve`. So they are gathered in slices of at most STATS_SLICE_ROWS calls (by
+   * seconds, stalling calls in `serve`. So they are gathered in slices of at most SLICE_ROWS calls (by
    * time received), a query at a time, yielding in between; statsOf adds the slices up. Every slice has both
    * time bounds: given only a lower one, SQLite walked the whole outcome index instead. Rows stored meanwhile
    * may be counted.
@@ -125,32 +163,52 @@ export class SqliteLogStore implements LogStore {
         let statement = statements.get(sql);
         if (!statement) statements.set(sql, (statement = this.db.prepare(sql)));
         (results[i] ??= []).push(...(statement.all(...params) as Record<string, unknown>[]));
-        await new Promise((resolve) => setImmediate(resolve));
+        await yieldToCalls();
       }
       since = until;
     }
     return statsOf(results);
   }
 
-  /** The first call received within the filter's time range, and the end just after the last (none: undefined). */
+  /**
+   * The first call received within the filter's time range, and the end just after the last (none: undefined).
+   * Two index look-ups: MIN and MAX in one query under a WHERE made SQLite walk the whole range.
+   */
   private receivedRange(filter: CallFilter): { first: number; end: number } | undefined {
     const where = whereOf({ since: filter.since, until: filter.until });
-    const row = this.db
-      .prepare(`SELECT MIN(received_at) AS first, MAX(received_at) AS last FROM flagged_calls ${where.sql}`)
-      .get(...where.params) as { first: number | null; last: number | null };
-    return row.first === null || row.last === null ? undefined : { first: row.first, end: row.last + 1 };
+    const edge = (order: 'ASC' | 'DESC'): number | undefined =>
+      (
+        this.db
+          .prepare(`SELECT received_at AS t FROM flagged_calls ${where.sql} ORDER BY received_at ${order} LIMIT 1`)
+          .get(...where.params) as { t: number } | undefined
+      )?.t;
+    const first = edge('ASC');
+    const last = edge('DESC');
+    return first === undefined || last === undefined ? undefined : { first, end: last + 1 };
   }
 
-  /** Where a slice that starts at `since` ends: after STATS_SLICE_ROWS calls, or at `end`. */
-  private sliceEnd(since: number, end: number): number {
+  /** Where a slice that starts at `since` ends: after `rows` calls, or at `end`. */
+  private sliceEnd(since: number, end: number, rows = SLICE_ROWS): number {
     const row = this.db
       .prepare(
         `SELECT received_at AS t FROM flagged_calls WHERE received_at >= ? AND received_at < ?
-         ORDER BY received_at LIMIT 1 OFFSET ${STATS_SLICE_ROWS}`,
+         ORDER BY received_at LIMIT 1 OFFSET ${rows}`,
       )
       .get(since, end) as { t: number } | undefined;
     // calls all received in the same millisecond stay in one slice
     return row ? Math.max(row.t, since + 1) : end;
+  }
+
+  /** Where a slice that ends at `end` starts, going back: SLICE_ROWS calls earlier, or at `first`. */
+  private sliceStart(end: number, first: number): number {
+    const row = this.db
+      .prepare(
+        `SELECT received_at AS t FROM flagged_calls WHERE received_at >= ? AND received_at < ?
+         ORDER BY received_at DESC LIMIT 1 OFFSET ${SLICE_ROWS}`,
+      )
+      .get(first, end) as { t: number } | undefined;
+    // calls all received in the same millisecond stay in one slice
+    return row ? Math.min(row.t, end - 1) : first;
   }
 
   async audit(entry: AuditEntry): Promise<void> {
@@ -166,8 +224,27 @@ export class SqliteLogStore implements LogStore {
     return rows.map(auditRecordOf);
   }
 
+  /**
+   * Deletes a range of calls (by time received) at a time, oldest first, yielding in between. How many a slice
+   * takes follows how long the last one held the event loop: about PURGE_SLICE_MS, whatever the disk and the
+   * indexes cost per row.
+   */
   async purgeBefore(epochMs: number): Promise<number> {
-    return this.db.prepare('DELETE FROM flagged_calls WHERE received_at < ?').run(epochMs).changes;
+    const range = this.receivedRange({ until: epochMs });
+    if (!range) return 0;
+    const slice = this.db.prepare('DELETE FROM flagged_calls WHERE received_at >= ? AND received_at < ?');
+    let purged = 0;
+    let rows = 500;
+    for (let since = range.first; since < range.end;) {
+      const started = performance.now();
+      const until = this.sliceEnd(since, range.end, rows);
+      purged += slice.run(since, until).changes;
+      const took = performance.now() - started;
+      rows = Math.max(50, Math.min(20_000, Math.round((rows * PURGE_SLICE_MS) / Math.max(took, 0.1))));
+      since = until;
+      if (since < range.end) await yieldToCalls();
+    }
+    return purged;
   }
 
   async ping(): Promise<void> {

@@ -186,6 +186,33 @@ describe.each(['sqlite', 'postgres'] as const)('%s log store', (kind) => {
     expect(await store.get('new')).toBeDefined();
   });
 
+  it('pages, counts and purges a log larger than one slice (25,000 calls, many in the same millisecond) exactly', async () => {
+    const base = Date.parse('2026-10-01T00:00:00Z');
+    // 25,000 calls in 5,000 distinct milliseconds; every 97th with a rare reason
+    const events = Array.from({ length: 25_000 }, (_, i) =>
+      flagged(`bulk-${String(i).padStart(5, '0')}`, {
+        receivedAt: new Date(base + Math.floor(i / 5) * 1000).toISOString(),
+        reasons: i % 97 === 0 ? ['brand-prefix'] : ['brand-number'],
+      }),
+    );
+    for (let i = 0; i < events.length; i += 5000) await store.upsert(events.slice(i, i + 5000));
+    const rare = events.filter((_, i) => i % 97 === 0).map((e) => e.callId);
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await store.list({ reason: 'brand-prefix' }, { limit: 7, ...(cursor ? { cursor } : {}) });
+      seen.push(...page.records.map((r) => r.callId));
+      cursor = page.nextCursor;
+    } while (cursor);
+    // newest first: by time received, then call id, both descending
+    expect(seen).toEqual([...rare].reverse());
+    expect(await store.count({ reason: 'brand-prefix' })).toBe(rare.length);
+    expect(await store.count({})).toBe(25_000);
+    // everything received before the 3,000th millisecond: 15,000 calls
+    expect(await store.purgeBefore(base + 3000 * 1000)).toBe(15_000);
+    expect(await store.count({})).toBe(10_000);
+  }, 60_000);
+
   it('finds records by the SIP Call-ID and the Asterisk channel they came with; a reused Call-ID is two records', async () => {
     await store.upsert([flagged('sip:own-1', { source: 'sip', sipCallId: 'reused@carrier' })]);
     await store.upsert([flagged('sip:own-2', { source: 'sip', sipCallId: 'reused@carrier' })]);
