@@ -19,6 +19,7 @@ import { runConsole } from '../services/console';
 import { hashToken } from '../services/console/auth';
 import type { FlaggedCallEvent } from '../services/events/flagged-call';
 import { openLogStore } from '../services/flagged-log';
+import { loggedCall } from './logged-calls';
 import { fmt, report, summarize } from './stats';
 
 const rows = Number(process.env.BENCH_ROWS ?? 1_000_000);
@@ -29,51 +30,13 @@ const DAY = 86_400_000;
 const end = Date.parse('2026-11-25T00:00:00Z');
 const start = end - 90 * DAY;
 
-const BRANDS = ['amazon', 'amazon', 'amazon', 'amazon', 'amazon', 'amazon', 'paypal', 'paypal', 'dhl', undefined];
-const OUTCOMES = ['accepted', 'rejected', 'reported', 'caller-hung-up', 'unanswered'] as const;
-
-/** One logged call: flagged and its outcome merged, as the worker stores them. */
-function event(i: number): FlaggedCallEvent[] {
-  const brand = BRANDS[i % BRANDS.length];
-  const block = i % 7 === 0;
-  const caller = `+1888${String(1_000_000 + ((i * 7919) % 50_000)).padStart(7, '0')}`;
-  const callId = `bench-${i}`;
-  const receivedAt = new Date(start + Math.floor((i / rows) * 90 * DAY)).toISOString();
-  return [
-    {
-      v: 1,
-      kind: 'flagged',
-      callId,
-      source: i % 2 ? 'ari' : 'sip',
-      receivedAt,
-      caller: { raw: caller, e164: caller, kind: 'number', displayName: brand ? `${brand} support` : 'Polizei' },
-      called: `+4930${String(100_000 + (i % 200_000))}`,
-      trunk: 'carrier',
-      verdict: block ? 'block' : 'warn',
-      score: block ? 99 : 80,
-      reasons: block ? ['emergency-caller-id'] : i % 3 ? ['brand-number', 'brand-name'] : ['brand-prefix'],
-      ...(brand && !block ? { brand } : {}),
-      degraded: false,
-    },
-    {
-      v: 1,
-      kind: 'outcome',
-      callId,
-      source: i % 2 ? 'ari' : 'sip',
-      receivedAt,
-      outcome: block ? 'blocked' : OUTCOMES[i % OUTCOMES.length],
-      timings: { ringMs: 3000 },
-    },
-  ];
-}
-
 async function load(config: Config): Promise<number> {
   const store = await openLogStore(config);
   const started = performance.now();
   const batch = 5000;
   for (let first = 0; first < rows; first += batch) {
     const events: FlaggedCallEvent[] = [];
-    for (let i = first; i < Math.min(rows, first + batch); i++) events.push(...event(i));
+    for (let i = first; i < Math.min(rows, first + batch); i++) events.push(...loggedCall(i, rows, start));
     await store.upsert(events);
     if (process.stdout.isTTY)
       process.stdout.write(`\r  loading ${config.flaggedLog.databaseUrl ? 'PostgreSQL' : 'SQLite'}: ${first + batch}`);

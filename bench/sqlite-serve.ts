@@ -24,51 +24,18 @@ import { runConsole } from '../services/console';
 import { hashToken } from '../services/console/auth';
 import type { FlaggedCallEvent } from '../services/events/flagged-call';
 import { openLogStore } from '../services/flagged-log';
+import { loggedCall } from './logged-calls';
 import { report } from './stats';
 
 const rows = Number(process.env.BENCH_ROWS ?? 1_000_000);
 const token = randomBytes(16).toString('hex');
-const DAY = 86_400_000;
 const start = Date.parse('2026-08-27T00:00:00Z');
-
-function events(i: number): FlaggedCallEvent[] {
-  const callId = `bench-${i}`;
-  const receivedAt = new Date(start + Math.floor((i / rows) * 90 * DAY)).toISOString();
-  const caller = `+1888${String(1_000_000 + ((i * 7919) % 50_000)).padStart(7, '0')}`;
-  return [
-    {
-      v: 1,
-      kind: 'flagged',
-      callId,
-      source: i % 2 ? 'ari' : 'sip',
-      receivedAt,
-      caller: { raw: caller, e164: caller, kind: 'number', displayName: 'Amazon support' },
-      called: `+4930${String(100_000 + (i % 200_000))}`,
-      trunk: 'carrier',
-      verdict: 'warn',
-      score: 80,
-      // a rare reason: a filter on it walks most of the log
-      reasons: i % 1000 === 0 ? ['brand-prefix'] : ['brand-number', 'brand-name'],
-      brand: 'amazon',
-      degraded: false,
-    },
-    {
-      v: 1,
-      kind: 'outcome',
-      callId,
-      source: i % 2 ? 'ari' : 'sip',
-      receivedAt,
-      outcome: 'rejected',
-      timings: { ringMs: 3000 },
-    },
-  ];
-}
 
 async function load(config: Config): Promise<void> {
   const store = await openLogStore(config);
   for (let first = 0; first < rows; first += 5000) {
     const batch: FlaggedCallEvent[] = [];
-    for (let i = first; i < Math.min(rows, first + 5000); i++) batch.push(...events(i));
+    for (let i = first; i < Math.min(rows, first + 5000); i++) batch.push(...loggedCall(i, rows, start, 1000));
     await store.upsert(batch);
     if (process.stdout.isTTY) process.stdout.write(`\r  loading: ${Math.min(rows, first + 5000)}`);
   }

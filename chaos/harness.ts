@@ -222,7 +222,26 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       return child;
     };
 
+    // the worker runs under a supervisor, as systemd or a container's restart policy would run it: one that
+    // exits by itself (it cannot open an unreachable log store at start) is started again a second later
     let worker = startWorker();
+    let stopping = false;
+    const supervise = (child: ChildProcess & { output: () => string }): void => {
+      child.once('exit', (code, signal) => {
+        if (stopping || signal !== null || worker !== child) return;
+        log(`  worker exited by itself (code ${code}): started again by its supervisor`);
+        setTimeout(() => {
+          if (stopping || worker !== child) return;
+          worker = startWorker();
+          supervise(worker);
+        }, 1000);
+      });
+    };
+    supervise(worker);
+    const restartWorker = (): void => {
+      worker = startWorker();
+      supervise(worker);
+    };
     const producers = new Map<string, ChildProcess>();
     producers.set('A', await startProducer('A'));
     producers.set('B', await startProducer('B'));
@@ -294,7 +313,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       worker.kill('SIGKILL');
       await exited(worker);
       await sleep(2000);
-      worker = startWorker();
+      restartWorker();
     });
 
     await fault(
@@ -317,6 +336,25 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     );
 
     await fault('PostgreSQL restarted (fast)', () => pg.restart());
+
+    // faults that overlap: a second dependency fails while the first is still away
+    await fault(`PostgreSQL restarted during a Redis outage of ${options.redisDownSec} s`, async () => {
+      await redis.stop();
+      await sleep((options.redisDownSec * 1000) / 2);
+      await pg.restart();
+      await sleep((options.redisDownSec * 1000) / 2);
+      await redis.start();
+    });
+
+    await fault(`worker killed (SIGKILL) during a PostgreSQL outage of ${options.redisDownSec} s`, async () => {
+      pg.stop();
+      await sleep((options.redisDownSec * 1000) / 2);
+      worker.kill('SIGKILL');
+      await exited(worker);
+      restartWorker();
+      await sleep((options.redisDownSec * 1000) / 2);
+      await pg.start();
+    });
 
     if (unmount) {
       await fault('spool disk full while Redis is down 3 s', async () => {
@@ -382,6 +420,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     while ((await queue.eventsInFlight()) > 0 && Date.now() < deadline) await sleep(250);
     const failed = (await queue.failed(0, 999)).map((j) => ({ id: j.id, reason: j.reason }));
     await closeQueue();
+    stopping = true;
     worker.kill('SIGTERM');
     await exited(worker);
 

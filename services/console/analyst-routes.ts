@@ -55,7 +55,7 @@ async function* csvStream(store: LogStore, filter: CallFilter): AsyncGenerator<s
   if (page.length) yield recordsCsv(page);
 }
 
-const EXPORT_PAGE = 1000;
+const EXPORT_PAGE = 500;
 
 const STATS_TTL_MS = 30_000;
 

@@ -209,6 +209,9 @@ export async function* pages(
     const page = await list(filter, { limit: batchSize, cursor });
     yield* page.records;
     cursor = page.nextCursor;
+    // a reader that never waits (a fast client, a file) would chain every page in one run of microtasks and
+    // hold the event loop for the whole export: each page lets timers and sockets run first
+    if (cursor) await new Promise((resolve) => setImmediate(resolve));
   } while (cursor);
 }
 
