@@ -396,6 +396,51 @@ describeReal('asterisk', 'ARI app on a real Asterisk 22', (env) => {
     await outcomeOf(number, 'rejected');
   }, 120_000);
 
+  it('Asterisk restarted while a call sits in the warning: that call keeps one record, with an outcome', async () => {
+    const number = someNumber();
+    const sub = await startSipp(env, subscriberScenario({ kind: 'answer', then: 'wait-bye' }, env.dtmfPcaps), {
+      port: subscriberPort,
+    });
+    const uac = await startSipp(
+      env,
+      callerScenario({ number, name: 'Amazon', called: CALLED, end: { kind: 'wait-bye', timeoutMs: 60_000 } }),
+      { remote: `127.0.0.1:${asterisk.ports.sip}` },
+    );
+    try {
+      // the subscriber answered (its leg is Up) and hears the warning, which plays from the answer on
+      await eventually(
+        async () =>
+          ((await (await asterisk.ari('GET', '/channels')).json()) as { id: string; state: string }[]).some(
+            (c) => c.id.endsWith('-sub') && c.state === 'Up',
+          ),
+        'the subscriber answered',
+        20_000,
+      );
+      await eventually(async () => (await store.count({ caller: number })) === 1, 'the warned call logged');
+      await asterisk.restart();
+    } finally {
+      uac.stop();
+      sub.stop();
+    }
+    await eventually(
+      async () => {
+        const apps = (await (await asterisk.ari('GET', '/applications')).json()) as { name: string }[];
+        return apps.some((a) => a.name === 'spoofguard');
+      },
+      'spoofguard reconnected',
+      30_000,
+    );
+    // the call's legs are gone with the old Asterisk: its one record gets an outcome, no second record appears
+    await eventually(
+      async () => (await store.list({ caller: number }, { limit: 5 })).records.some((r) => r.outcome !== undefined),
+      `an outcome for the call cut by the restart\n${spoofguard.output().slice(-3000)}`,
+      30_000,
+    );
+    const { records } = await store.list({ caller: number }, { limit: 5 });
+    expect(records).toHaveLength(1);
+    expect(records[0]).toMatchObject({ verdict: 'warn', brand: 'amazon' });
+  }, 120_000);
+
   it('Asterisk restarted: spoofguard reconnects by itself and takes calls again', async () => {
     await asterisk.restart();
     await eventually(
