@@ -291,6 +291,32 @@ describeReal('drachtio', 'SIP front on a real drachtio-server', (env) => {
       await both(caller, ivr);
     });
 
+    it('a header that came as several lines (Identity) reaches the callee as several lines, not joined by ","', async () => {
+      const identities = [
+        'eyJhbGciOiJFUzI1NiJ9.eyJhIjoxfQ.c2ln;info=<https://cert.example/a.pem>;alg=ES256;ppt=shaken',
+        'eyJhbGciOiJFUzI1NiJ9.eyJiIjoyfQ.c2ln;info=<https://cert.example/b.pem>;alg=ES256;ppt=shaken',
+      ];
+      const ivr = await uas(ivrPort);
+      const caller = await startSipp(
+        env,
+        uacScenario({
+          number: '+18882804331',
+          called: CALLED,
+          headers: [...forged, ...identities.map((v) => `Identity: ${v}`)],
+          end: { kind: 'bye', afterMs: 200 },
+        }),
+        { remote: drachtio.sipAddress, extra: ['-trace_msg'] },
+      );
+      await both(caller, ivr);
+      const invite = (received(ivr).split('INVITE sip:')[1] ?? '').split(/\r?\n\r?\n/)[0];
+      expect(
+        invite
+          .split(/\r?\n/)
+          .filter((l) => /^identity\s*:/i.test(l))
+          .map((l) => l.replace(/^[^:]*:\s*/, '')),
+      ).toEqual(identities);
+    });
+
     it('Max-Forwards goes down by one across the bridge; 0 gets 483 without an error line', async () => {
       const ivr = await uas(ivrPort);
       const caller = await startSipp(
