@@ -1,6 +1,5 @@
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { ROOT } from '../support/child';
+import { ROOT, runScript } from '../support/child';
 
 /** A process with spoofguard's policy, where a promise rejects that nobody handles (an injected bug). */
 function runWithInjectedRejection(): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -21,19 +20,7 @@ function runWithInjectedRejection(): Promise<{ code: number | null; stdout: stri
       }
     }, 20);
   `;
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', '-e', script], { cwd: ROOT });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return runScript(script);
 }
 
 it('an unhandled rejection is logged with what went wrong, counted, and the process keeps serving', async () => {

@@ -1,8 +1,7 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT } from '../support/child';
+import { ROOT, runScript } from '../support/child';
 
 /** One process that starts, makes or reads the pseudonym key, and prints it. */
 function keyFromProcess(dir: string): Promise<{ code: number | null; key: string; stderr: string }> {
@@ -10,15 +9,7 @@ function keyFromProcess(dir: string): Promise<{ code: number | null; key: string
     const { pseudonymKey } = require(${JSON.stringify(join(ROOT, 'services/flagged-log'))});
     process.stdout.write(pseudonymKey({ flaggedLog: { pseudonymKey: '', sqlitePath: ${JSON.stringify(join(dir, 'log.sqlite'))} } }));
   `;
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', '-e', script], { cwd: ROOT });
-    let key = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (key += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, key, stderr }));
-  });
+  return runScript(script).then(({ code, stdout, stderr }) => ({ code, key: stdout, stderr }));
 }
 
 it('processes that start together all get the one pseudonym key: none fails, none reads half a key', async () => {
