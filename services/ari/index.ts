@@ -1,17 +1,12 @@
 import type { Config } from '../common/config';
 import type { Logger } from '../common/logger';
 import type { Metrics } from '../common/metrics';
-import { bindingProblem, callerKey, verifyVerdict } from '../common/verdict-header';
-import { verdictKeys } from '../common/verdict-keys';
 import type { FlaggedCallProducer } from '../events';
 import type { Screening } from '../screening';
-import type { ReasonCode } from '../screening/brand-data';
-import { normalizeCaller, normalizeIdentity } from '../screening/normalize';
-import type { Verdict } from '../screening/verdict';
 import { AriConnection } from './ari-adapter';
 import { AriApp } from './ari-app';
 import { Prompts } from './prompts';
-import { SpentVerdicts } from './spent-verdicts';
+import { trustedVerdicts } from './trusted-verdicts';
 
 export interface RunningAri {
   app: AriApp;
@@ -29,56 +24,13 @@ export function runAri(
   metrics?: Pick<Metrics, 'observeHandBack' | 'observeHandBackDelay' | 'observeRefused' | 'watchSessions'>,
 ): RunningAri {
   const log = logger.child({ role: 'ari' });
-  const keys = verdictKeys(config);
-  const spent = new SpentVerdicts(
-    screening.redis,
-    config.redis.keyPrefix,
-    config.verdictHeader.maxAgeSec,
-    config.screening.budgetMs,
-  );
   const connection = new AriConnection({ ...config.ari }, log);
 
   const app = new AriApp(
     connection,
     {
       screen: (request) => screening.engine.screen(request),
-      trustedVerdict: async (args, request) => {
-        const header = args.verdictHeader;
-        if (!header || keys.length === 0) return undefined;
-        const distrust = (problem: string): undefined => {
-          log.warn({ callId: request.callId, problem }, 'verdict header not trusted: screening again');
-          return undefined;
-        };
-        const checked = verifyVerdict(header, keys, config.verdictHeader.maxAgeSec);
-        if (!checked.ok) return distrust(checked.problem);
-        const trunk = screening.engine.trunkFor(request.trunk);
-        const caller = normalizeCaller(request.from, trunk, request.name);
-        const asserted = request.assertedIdentity ? normalizeIdentity(request.assertedIdentity, trunk) : [];
-        const problem = bindingProblem(checked.verdict, {
-          callers: [caller, ...asserted].map(callerKey),
-          called: request.to ?? '',
-          ...(args.sipCallId ? { callId: args.sipCallId } : {}),
-        });
-        if (problem) return distrust(problem);
-        try {
-          if (!(await spent.spend(checked.verdict.nonce))) return distrust('verdict header used before (a replay)');
-        } catch (err) {
-          return distrust(`its single use cannot be checked: ${(err as Error).message}`);
-        }
-        const { verdict, score, brand, reasons, call } = checked.verdict;
-        const trusted: Verdict = {
-          verdict,
-          score,
-          reasons: reasons.map((code) => screening.rules.reason(code as ReasonCode, {}, brand)),
-          caller,
-          trunk: trunk.id,
-          degraded: false,
-          elapsedMs: 0,
-          ...(brand ? { brand, brandName: screening.rules.brandName(brand) } : {}),
-          ...(call ? { logId: call } : {}),
-        };
-        return trusted;
-      },
+      trustedVerdict: trustedVerdicts(config, screening, log),
       emit: (event) => void producer.emit(event),
       report: (caller, brand, subscriber) => screening.reports.record(caller, brand, subscriber),
       handedBack: (reason, calls) => metrics?.observeHandBack(reason, calls),
