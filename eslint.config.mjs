@@ -2,6 +2,29 @@ import js from '@eslint/js';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
+const LAYERS = ['domain', 'common', 'screening', 'events', 'flagged-log', 'worker', 'sip', 'ari', 'console', 'cli'];
+
+/** One no-restricted-imports rule per layer: every folder it may not import from, by relative path. */
+function layerRules(allowed, extra = {}) {
+  return Object.entries(allowed).map(([layer, below]) => ({
+    files: [`services/${layer}/**/*.ts`],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: LAYERS.filter((l) => l !== layer && !below.includes(l)).flatMap((l) => [`../${l}`, `../${l}/*`]),
+              message: `services/${layer} may import only from ${below.length ? below.join(', ') : 'no other folder'} (layers: lower folders never import higher ones).`,
+            },
+            ...(extra[layer] ?? []),
+          ],
+        },
+      ],
+    },
+  }));
+}
+
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'coverage/', 'data/', 'asterisk/sounds/', 'test-artifacts/', 'bin/'] },
   js.configs.recommended,
@@ -15,32 +38,30 @@ export default tseslint.config(
     files: ['services/**/*.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'error' },
   },
-  {
-    // The screening engine must stay free of telephony, queue and HTTP libraries.
-    files: ['services/screening/**/*.ts'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
+  // Layers, from the bottom up: each folder of services/ imports only from the folders below it (DESIGN: "each
+  // folder imports only folders below it"). A new import that runs up a layer fails `npm run lint`.
+  ...layerRules(
+    {
+      domain: [],
+      common: ['domain'],
+      screening: ['domain', 'common'],
+      events: ['domain', 'common'],
+      'flagged-log': ['domain', 'common', 'events'],
+      worker: ['domain', 'common', 'events', 'flagged-log'],
+      sip: ['domain', 'common', 'screening', 'events'],
+      ari: ['domain', 'common', 'screening', 'events'],
+      console: ['domain', 'common', 'screening', 'events', 'flagged-log'],
+    },
+    {
+      // the screening engine stays free of telephony, queue, HTTP and SQL libraries
+      screening: [
         {
-          patterns: [
-            {
-              group: [
-                'ari-client',
-                'drachtio-srf',
-                'bullmq',
-                'fastify',
-                'fastify/*',
-                '@fastify/*',
-                'pg',
-                'better-sqlite3',
-              ],
-              message: 'services/screening imports no telephony, queue, HTTP or SQL library.',
-            },
-          ],
+          group: ['ari-client', 'drachtio-srf', 'bullmq', 'fastify', 'fastify/*', '@fastify/*', 'pg', 'better-sqlite3'],
+          message: 'services/screening imports no telephony, queue, HTTP or SQL library.',
         },
       ],
     },
-  },
+  ),
   {
     files: ['**/*.mjs', '**/*.js'],
     languageOptions: {

@@ -1,19 +1,21 @@
 /**
  * npm run bench:sqlite: what the SQLite log costs `serve`'s event loop, which the call path shares. Loads
  * BENCH_ROWS calls (1,000,000) into a SQLite file, then, in this one process as `serve` runs them:
- *   - the CSV export of every row through the console (GET /api/calls.csv, streamed): rows/s and the event-loop
- *     delay meanwhile (p99, max);
+ *   - the CSV export of every row through the console (GET /api/calls.csv, streamed, to curl in a process of
+ *     its own, as an analyst's client is): rows/s and the event-loop delay meanwhile (p99, max);
  *   - count and a page of a rare filter (`reason`): the longest stall;
  *   - the retention purge of every row (LogStore.purgeBefore): its time and the event-loop delay meanwhile.
  * Beside each, a minimal app doing the same work with better-sqlite3 as it comes (one statement: SELECT every
  * row and write CSV lines, one DELETE), in the same run: the floor for speed, and the stall a single query makes.
  * Targets: export ≥ 100,000 rows/s, event-loop delay p99 ≤ 20 ms during the export and the purge.
  */
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { stringify } from 'csv-stringify/sync';
 import { loadConfig, type Config } from '../services/common/config';
@@ -27,6 +29,7 @@ import { openLogStore } from '../services/flagged-log';
 import { loggedCall } from './logged-calls';
 import { report } from './stats';
 
+const run = promisify(execFile);
 const rows = Number(process.env.BENCH_ROWS ?? 1_000_000);
 const token = randomBytes(16).toString('hex');
 const start = Date.parse('2026-08-27T00:00:00Z');
@@ -94,9 +97,19 @@ const f = (n: number): string => n.toFixed(1);
       metrics: new Metrics('bench'),
     });
     let bytes = 0;
+    // the analyst's client is another process (curl), as it is in production: only the console's work is here
     const exported = await watched(async () => {
-      const res = await fetch(`${running.url}/api/calls.csv`, { headers: { authorization: `Bearer ${token}` } });
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) bytes += chunk.length;
+      const { stdout } = await run('curl', [
+        '-sS',
+        '-o',
+        '/dev/null',
+        '-w',
+        '%{size_download}',
+        '-H',
+        `authorization: Bearer ${token}`,
+        `${running.url}/api/calls.csv`,
+      ]);
+      bytes = Number(stdout);
     });
     out.push([
       'CSV export, spoofguard (console, streamed)',

@@ -12,7 +12,8 @@ import { loadConfig } from '../services/common/config';
 import { createLogger } from '../services/common/logger';
 import { Metrics } from '../services/common/metrics';
 import { openProducer } from '../services/events';
-import { type FlaggedCallEvent, flaggedEvent, type Outcome, outcomeEvent } from '../services/events/flagged-call';
+import type { Outcome } from '../services/domain/outcomes';
+import { type FlaggedCallEvent, flaggedEvent, outcomeEvent } from '../services/events/flagged-call';
 import { openScreening } from '../services/screening';
 import { seedEntries } from '../services/screening/seed';
 

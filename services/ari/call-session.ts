@@ -1,7 +1,8 @@
 import { checkedCalled } from '../common/e164';
 import { callLogger, type Logger } from '../common/logger';
 import { background } from '../common/process-policy';
-import { type FlaggedCallEvent, flaggedEvent, type Outcome, outcomeEvent } from '../events/flagged-call';
+import type { Outcome } from '../domain/outcomes';
+import { type FlaggedCallEvent, flaggedEvent, outcomeEvent } from '../events/flagged-call';
 import { cleanDisplayName, type NormalizedCaller } from '../screening/normalize';
 import type { ScreeningRequest, Verdict } from '../screening/verdict';
 import { AriRequestError, type AriConnection, type DialplanTarget, type HangupReason } from './ari-adapter';

@@ -3,7 +3,7 @@ import type { Logger } from '../common/logger';
 import { bindingProblem, callerKey, verifyVerdict } from '../common/verdict-header';
 import { verdictKeys } from '../common/verdict-keys';
 import type { Screening } from '../screening';
-import type { ReasonCode } from '../screening/brand-data';
+import type { ReasonCode } from '../domain/reason-codes';
 import { normalizeCaller, normalizeIdentity } from '../screening/normalize';
 import type { Verdict } from '../screening/verdict';
 import type { SessionDeps } from './call-session';

@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { z } from 'zod';
 import { InputError } from '../common/errors';
-import { OUTCOMES } from '../events/flagged-call';
+import { OUTCOMES } from '../domain/outcomes';
 import { openLogStore, type CallFilter } from '../flagged-log';
 import { calledNumberPolicy } from '../flagged-log';
 import type { FlaggedCallRecord } from '../flagged-log';

@@ -1,6 +1,6 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
-import { REASON_CODES } from '../screening/brand-data';
+import { REASON_CODES } from '../domain/reason-codes';
 
 /**
  * X-Spoofguard-Verdict: the SIP front's verdict, carried to the ARI app. Fields are `k=v` pairs joined by ';'

@@ -4,7 +4,7 @@ import { callFilterSchema, csvHeaderRow, recordsCsv } from '../flagged-log/calls
 import type { CallFilter, CallStats, FlaggedCallRecord, LogStore } from '../flagged-log';
 import type { ReportCounter } from '../screening/reports';
 import type { RuleSet } from '../screening/rules';
-import type { ReasonCode } from '../screening/brand-data';
+import type { ReasonCode } from '../domain/reason-codes';
 import { NotFound, route, type Route } from './route';
 
 export interface AnalystDeps {

@@ -1,22 +1,13 @@
 import { z } from 'zod';
 import { E164 } from '../common/e164';
-import { REASON_CODES } from '../screening/brand-data';
+import { OUTCOMES, type Outcome } from '../domain/outcomes';
+import { REASON_CODES } from '../domain/reason-codes';
 
 /**
  * A FlaggedCall event (version 1): what the ARI app or the SIP front tells the analysts' log about a warned
  * or blocked call. A call yields a "flagged" event when it is screened and an "outcome" event when it
  * ends; the log merges both into one record, in whichever order they arrive.
  */
-export const OUTCOMES = [
-  'accepted',
-  'rejected',
-  'reported',
-  'caller-hung-up',
-  'unanswered',
-  'blocked',
-  'failed',
-] as const;
-export type Outcome = (typeof OUTCOMES)[number];
 export const SOURCES = ['ari', 'sip'] as const;
 export const EVENT_KINDS = ['flagged', 'outcome'] as const;
 

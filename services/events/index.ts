@@ -8,7 +8,8 @@ import { EventQueue } from './queue-adapter';
 import { Spool } from './spool';
 import type { FlaggedCallEvent } from './flagged-call';
 
-export type { FlaggedCallEvent, Outcome } from './flagged-call';
+export type { FlaggedCallEvent } from './flagged-call';
+export type { Outcome } from '../domain/outcomes';
 export type { EmitResult } from './producer';
 export { FlaggedCallProducer } from './producer';
 

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { csvRow, csvRows } from '../common/csv';
 import { E164 } from '../common/e164';
-import { OUTCOMES } from '../events/flagged-call';
-import { REASON_CODES } from '../screening/brand-data';
+import { OUTCOMES } from '../domain/outcomes';
+import { REASON_CODES } from '../domain/reason-codes';
 import type { FlaggedCallRecord } from './log-store';
 
 /** The analysts' filters and the CSV form of a record: one schema and one format for the CLI and the console. */

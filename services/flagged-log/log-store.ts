@@ -1,4 +1,5 @@
-import type { FlaggedCallEvent, Outcome } from '../events/flagged-call';
+import type { Outcome } from '../domain/outcomes';
+import type { FlaggedCallEvent } from '../events/flagged-call';
 
 /** One merged record of the flagged-call log. */
 export interface FlaggedCallRecord {

@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import type { FlaggedCallEvent } from '../events/flagged-call';
-import { REASON_CODES } from '../screening/brand-data';
+import { REASON_CODES } from '../domain/reason-codes';
 import type { AuditRecord, Bucket, CallFilter, CallStats, FlaggedCallRecord } from './log-store';
 
 /** Columns in insert order; both dialects share them. */

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { InputError } from '../common/errors';
+import { REASON_CODES, type ReasonCode } from '../domain/reason-codes';
 
 /** Brand data files (config/brands/*.yaml) and the rules file (config/rules.yaml): one schema each. */
 
@@ -35,28 +36,6 @@ export const brandFileSchema = z.strictObject({
 });
 export type BrandFile = z.infer<typeof brandFileSchema>;
 
-export const REASON_CODES = [
-  'brand-number',
-  'brand-prefix',
-  'brand-name',
-  'emergency-caller-id',
-  'police-number-with-area-code',
-  'domestic-on-international',
-  'caller-equals-called',
-  'stir-failed',
-  'stir-passed',
-  'stir-unsigned',
-  'stir-ignored',
-  'invalid-number',
-  'unparseable',
-  'malformed-caller-id',
-  'identity-unreadable',
-  'anonymous',
-  'allowlisted',
-  'subscriber-allowlisted',
-  'degraded',
-] as const;
-export type ReasonCode = (typeof REASON_CODES)[number];
 const SCORED_CODES = REASON_CODES.filter((c) => !['allowlisted', 'subscriber-allowlisted', 'degraded'].includes(c));
 
 export const rulesFileSchema = z.strictObject({

@@ -1,4 +1,5 @@
-import { type BrandCatalog, LANGUAGES, type ReasonCode, type RulesFile } from './brand-data';
+import type { ReasonCode } from '../domain/reason-codes';
+import { type BrandCatalog, LANGUAGES, type RulesFile } from './brand-data';
 import type { ListHit, ListLookup } from './list-store';
 import type { NameEntry } from './list-entry';
 import type { NameMatcher } from './name-folding';

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import type { Language, ReasonCode } from './brand-data';
+import type { ReasonCode } from '../domain/reason-codes';
+import type { Language } from './brand-data';
 import type { NormalizedCaller } from './normalize';
 
 export type VerdictKind = 'allow' | 'warn' | 'block';
