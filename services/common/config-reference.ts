@@ -36,10 +36,10 @@ export function renderConfigReference(): string {
   ].join('\n');
 }
 
-/** The README with its reference section replaced by a fresh one. */
+/** The document with its reference section replaced by a fresh one (docs/CONFIGURATION.md). */
 export function withReference(readme: string): string {
   const start = readme.indexOf(REFERENCE_START);
   const end = readme.indexOf(REFERENCE_END);
-  if (start < 0 || end < start) throw new Error('README has no configuration reference markers');
+  if (start < 0 || end < start) throw new Error('docs/CONFIGURATION.md has no configuration reference markers');
   return readme.slice(0, start) + renderConfigReference() + readme.slice(end + REFERENCE_END.length);
 }

@@ -2,7 +2,7 @@ import unhomoglyph from 'unhomoglyph';
 import { RecentCache } from './recent-cache';
 
 /**
- * How display names are matched against brand name patterns (README "Name matching"):
+ * How display names are matched against brand name patterns (docs/SCREENING.md, "Name matching"):
  *
  * 1. Fold every character: Unicode compatibility forms (NFKC: full-width, ligatures), case, accents and
  *    invisible characters are dropped, and look-alike letters become the letters they imitate by Unicode's
