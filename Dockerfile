@@ -18,6 +18,8 @@ COPY package.json ./
 COPY bin bin
 COPY config config
 COPY services/console/dashboard services/console/dashboard
+# the Lua scripts are read from their files at start
+COPY services/screening/lua services/screening/lua
 RUN mkdir -p data && chown node:node data
 USER node
 # the SQLite log and the event spool live here: mount a volume

@@ -1,3 +1,4 @@
+import { LISTS_LUA } from './lists-lua';
 import { randomUUID } from 'node:crypto';
 import { InputError } from '../common/errors';
 import type { Logger } from '../common/logger';
@@ -52,7 +53,6 @@ function nameRecord(entry: ListEntry): [string, string] {
 const lengthsOf = (prefixes: Iterable<string>): string =>
   [...new Set([...prefixes].map((p) => p.length))].sort((a, b) => a - b).join(',');
 
-const RELEASE_LOCK = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 // Redis serves one client's pipeline before the next client's commands: small pipelines keep the
 // screenings that run during an import within their budget.
 const WRITE_BATCH = 50;
@@ -109,7 +109,7 @@ export class ListAdmin {
     try {
       return await work();
     } finally {
-      await this.redis.eval(RELEASE_LOCK, 1, this.keys.lock, token);
+      await this.redis.eval(LISTS_LUA['release-lock'].lua, 1, this.keys.lock, token);
     }
   }
 

@@ -1,80 +1,14 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../common/logger';
 import { BudgetExceededError, withinBudget } from '../common/within-budget';
+import { defineScript } from '../common/lua';
 import { type Redis, redisReady } from '../common/redis';
+import { LISTS_LUA } from './lists-lua';
 import { decodeMeta, decodeNameEntry, type EntryMeta, isExpired, type NameEntry, UNKNOWN_META } from './list-entry';
 import { keyPart, type ListKeys } from './list-keys';
 import { NameMatcher } from './name-folding';
 import { NumberIndex } from './number-index';
 import { RecentCache } from './recent-cache';
-
-/**
- * The call-path side of the lists: one script call answers whole screenings (exact number, longest prefix,
- * allowlist, the subscriber's own allowlist and preferences). The script reads the current generation and
- * its keys atomically, so an import that flips generations is seen wholly or not at all. Look-ups asked
- * for before the process gets back to the event loop (e.g. by the calls whose replies came in one read)
- * share one call, which spares the client most of its per-command cost; a lone look-up goes out at once,
- * without waiting for the next turn of the event loop (a microtask: before the asking code's next await resumes).
- */
-const LOOKUP_SCRIPT = `
-local st = redis.call('HMGET', KEYS[1], 'version', 'gen', 'buckets', 'pxlens')
-local tag, gen, b = ARGV[1], st[2], tonumber(st[3])
-local lens = {}
-for len in string.gmatch(st[4] or '', '%d+') do lens[#lens + 1] = tonumber(len) end
-local out = {st[1] or '0', st[4] or ''}
-for i = 2, #ARGV, 2 do
-  local digits, sub = ARGV[i], ARGV[i + 1]
-  local exact, allow, prefixes, subscriber = false, false, {}, {}
-  if gen and digits ~= '' then
-    local n = tonumber(digits)
-    local bucket = n % b
-    exact = redis.call('HGET', tag .. ':n:' .. gen .. ':' .. string.format('%d', bucket), string.format('%d', (n - bucket) / b))
-    allow = redis.call('HGET', tag .. ':al:' .. gen, digits)
-    local fields = {}
-    for j = 1, #lens do
-      if lens[j] < #digits then fields[#fields + 1] = string.sub(digits, 1, lens[j]) end
-    end
-    if #fields > 0 then prefixes = redis.call('HMGET', tag .. ':px:' .. gen, unpack(fields)) end
-  end
-  if sub ~= '' then subscriber = redis.call('HGETALL', tag .. ':sub:' .. sub) end
-  -- what a hit means (brand, reason, expiry) comes with it: processes keep no copy of the meta records
-  local ids = {}
-  if exact then ids[#ids + 1] = exact end
-  if allow then ids[#ids + 1] = allow end
-  for j = 1, #prefixes do if prefixes[j] then ids[#ids + 1] = prefixes[j] end end
-  local metas = {}
-  if #ids > 0 then metas = redis.call('HMGET', tag .. ':meta:' .. gen, unpack(ids)) end
-  local meta = {}
-  for j = 1, #ids do meta[#meta + 1] = ids[j]; meta[#meta + 1] = metas[j] or '' end
-  out[#out + 1] = {exact, prefixes, allow, subscriber, meta}
-end
-return out
-`;
-
-/**
- * Loads what engines cache in process — the name patterns, the prefixes and the allowlist (value → meta id), the
- * numbers changed in place since the process's number index was built (ARGV[2] its generation, ARGV[3] how much
- * of the number log it holds) — with the version and generation they belong to. Meta records are not loaded:
- * look-ups bring those of their hits (and processes keep the ones they met), so a list change costs a process
- * one small read, however many entries (and meta records) the lists hold.
- */
-const SNAPSHOT_SCRIPT = `
-local st = redis.call('HMGET', KEYS[1], 'version', 'gen')
-if not st[2] then return {st[1] or '0', {}, '0', {}, 0, {}, {}} end
-local tag, gen = ARGV[1], st[2]
-local log = tag .. ':nlog:' .. gen
-local added = {}
-if ARGV[2] == gen then added = redis.call('LRANGE', log, tonumber(ARGV[3]), -1) end
-return {st[1] or '0', redis.call('HGETALL', tag .. ':names:' .. gen), gen, redis.call('HGETALL', tag .. ':px:' .. gen),
-  redis.call('LLEN', log), added, redis.call('HGETALL', tag .. ':al:' .. gen)}
-`;
-
-/** Where a build of the number index starts: generation, bucket count, length of its additions log. */
-const INDEX_START_SCRIPT = `
-local st = redis.call('HMGET', KEYS[1], 'gen', 'buckets')
-if not st[1] then return {'0', '0', 0} end
-return {st[1], st[2], redis.call('LLEN', ARGV[1] .. ':nlog:' .. st[1])}
-`;
 
 /** Buckets read by one pipeline while the index is built: replies small enough not to hold up the calls' look-ups. */
 const INDEX_READ_BATCH = 25;
@@ -216,9 +150,9 @@ export class ListStore {
     this.budgetMs = options.budgetMs ?? 50;
     this.clock = options.clock ?? Date.now;
     this.maxAgeMs = options.localIndexMaxAgeMs ?? 0;
-    this.redis.defineCommand('sgLookup', { numberOfKeys: 1, lua: LOOKUP_SCRIPT });
-    this.redis.defineCommand('sgSnapshot', { numberOfKeys: 1, lua: SNAPSHOT_SCRIPT });
-    this.redis.defineCommand('sgIndexStart', { numberOfKeys: 1, lua: INDEX_START_SCRIPT });
+    defineScript(this.redis, 'sgLookup', LISTS_LUA.lookup);
+    defineScript(this.redis, 'sgSnapshot', LISTS_LUA.snapshot);
+    defineScript(this.redis, 'sgIndexStart', LISTS_LUA['index-start']);
   }
 
   get cachedVersion(): number {
