@@ -1,9 +1,16 @@
 import type { EventEmitter } from 'node:events';
-import { createRequire } from 'node:module';
 import Srf from 'drachtio-srf';
 import type { Logger } from '../common/logger';
 import { excerpt } from '../common/excerpt';
 import { readableSip, requestMethod } from './sip-text';
+import {
+  addStatusTexts,
+  type AgentInternals,
+  checkSrfInternals,
+  interceptAgentMessages,
+  type SrfApp,
+  stopReconnecting,
+} from './srf-patches';
 
 /**
  * The only module that imports drachtio-srf. It connects to drachtio-server and reconnects forever (capped
@@ -70,35 +77,11 @@ export interface ServerTransaction {
 
 export type RequestHandler = (transaction: ServerTransaction) => void;
 
-/** drachtio-srf 5.0.29's status table (sip-status) lacks 608; without a reason phrase res.send throws. */
-const statusTexts = createRequire(require.resolve('drachtio-srf'))('sip-status') as Record<number, string>;
-statusTexts[608] ??= 'Rejected';
-
 const backoff = { retryMaxDelay: 5000 };
 
 /** How long a caller's ACK may wait for the dialog it belongs to (see readEveryMessage): 100 × 20 ms. */
 const ACK_WAIT_TRIES = 100;
 const ACK_WAIT_STEP_MS = 20;
-
-/** The part of drachtio-srf's agent the adapter steps in front of: every message from drachtio-server passes here. */
-interface AgentInternals {
-  _onMsg(socket: unknown, wireMessage: string): void;
-  sendMessage(socket: unknown, message: string, options: { stackTxnId: string }): void;
-  /** Connections to drachtio-server (one here): empty while it is away. */
-  mapServer: Map<unknown, unknown>;
-  /** The connection's wire protocol: its pending reconnect and whether it is closing. */
-  wp: {
-    closing: boolean;
-    socket?: { destroy(): void };
-    reconnectVars: { retryTimer: NodeJS.Timeout | null };
-  };
-}
-
-/** drachtio-srf's application object: it makes the agent (`_init`) and keeps it once connecting (`client`). */
-interface SrfApp {
-  _init(): AgentInternals;
-  client?: AgentInternals;
-}
 
 /** A message drachtio-server accepted but drachtio-srf cannot read (a request among them was answered 400). */
 export interface UnreadableRequest {
@@ -121,6 +104,9 @@ export class SrfConnection {
     private readonly settings: DrachtioSettings,
     private readonly logger: Logger,
   ) {
+    // the SIP front refuses to start on a drachtio-srf whose internals moved (srf-patches.ts)
+    checkSrfInternals();
+    addStatusTexts();
     this.readEveryMessage();
     this.srf.on('connect', (err: Error | undefined, hostport: string) => {
       if (err) return;
@@ -163,13 +149,9 @@ export class SrfConnection {
     const srf = this.srf as unknown as { findDialogById(id: string): unknown };
     const findDialog = (id: string): boolean => srf.findDialogById(id) !== undefined;
     const logger = this.logger;
-    const init = app._init;
-    app._init = function (this: unknown) {
-      const agent = init.call(this);
-      const onMsg = agent._onMsg;
+    interceptAgentMessages(app, (agent, pass) => {
       /** Messages of a dialog that wait behind its ACK, in the order they came. */
       const held = new Map<string, string[]>();
-      const pass = (socket: unknown, wire: string): void => onMsg.call(agent, socket, wire);
 
       const take = (socket: unknown, wire: string): void => {
         const read = readable(wire);
@@ -207,9 +189,8 @@ export class SrfConnection {
         });
       };
 
-      agent._onMsg = take;
-      return agent;
-    };
+      return take;
+    });
     const answerUnreadable = (agent: AgentInternals, socket: unknown, read: Unreadable): void => {
       const info: UnreadableRequest = {
         source: read.source,
@@ -265,13 +246,8 @@ export class SrfConnection {
     const agent = this.app.client;
     if (!agent) return; // never started
     if (agent.mapServer.size > 0) return void this.srf.disconnect();
-    // drachtio-server is away: drachtio-srf's disconnect() asserts on the missing connection before it stops
-    // retrying, and its pending retry kept the process alive after SIGTERM. The retry stops here instead.
-    const wp = agent.wp;
-    wp.closing = true;
-    if (wp.reconnectVars.retryTimer) clearTimeout(wp.reconnectVars.retryTimer);
-    wp.reconnectVars.retryTimer = null;
-    wp.socket?.destroy();
+    // drachtio-server is away: drachtio-srf's disconnect() would assert, its retry keep the process alive
+    stopReconnecting(agent);
   }
 
   private transaction(req: Srf.SrfRequest, res: Srf.SrfResponse): ServerTransaction {
