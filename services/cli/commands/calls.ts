@@ -1,15 +1,15 @@
 import { Command, Option } from 'commander';
 import { z } from 'zod';
-import { InputError } from '../common/errors';
-import { OUTCOMES } from '../domain/outcomes';
-import { openLogStore, type CallFilter } from '../flagged-log';
-import { calledNumberPolicy } from '../flagged-log';
-import type { FlaggedCallRecord } from '../flagged-log';
-import { callFilterSchema as filterSchema, csvHeaderRow, recordsCsv } from '../flagged-log/calls-format';
-import { openQueue } from '../events';
-import type { Config } from '../common/config';
-import { writeExport } from './output';
-import { createProgress } from './progress';
+import { InputError } from '../../common/errors';
+import { OUTCOMES } from '../../domain/outcomes';
+import { openLogStore, type CallFilter } from '../../flagged-log';
+import { calledNumberPolicy } from '../../flagged-log';
+import type { FlaggedCallRecord } from '../../flagged-log';
+import { callFilterSchema as filterSchema, csvHeaderRow, recordsCsv } from '../../flagged-log/calls-format';
+import { openQueue } from '../../events';
+import type { Config } from '../../common/config';
+import { writeExport } from '../output';
+import { createProgress } from '../progress';
 
 function filterFrom(options: Record<string, string | undefined>, config: Config): CallFilter {
   const parsed = filterSchema.safeParse(
