@@ -10,7 +10,7 @@ import { screenCommands } from './commands/screen';
 import { serveCommand } from './commands/serve';
 import { ctx, out } from './context';
 
-/** The `spoofguard` command: each subcommand's body lives in services/cli/commands/ . */
+/** The `spoofguard` command: each subcommand's body lives in services/cli/commands/. */
 export function buildProgram(): Command {
   const program = new Command('spoofguard')
     .description('Telephony fraud warnings: screens caller IDs that pose as brands (first Amazon).')
