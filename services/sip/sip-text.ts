@@ -37,3 +37,43 @@ export function requestMethod(text: string): string | undefined {
   const method = /^\s*([A-Za-z]{1,20})[ \t]/.exec(text)?.[1];
   return method && method.toUpperCase() !== 'SIP' ? method.toUpperCase() : undefined;
 }
+
+/** The compact forms of RFC 3261 §7.3.3 and later RFCs (Identity: y, RFC 8224). */
+const COMPACT: Record<string, string> = {
+  i: 'call-id',
+  m: 'contact',
+  e: 'content-encoding',
+  l: 'content-length',
+  c: 'content-type',
+  f: 'from',
+  s: 'subject',
+  k: 'supported',
+  t: 'to',
+  v: 'via',
+  y: 'identity',
+  o: 'event',
+  r: 'refer-to',
+  b: 'referred-by',
+  u: 'allow-events',
+  x: 'session-expires',
+};
+
+/** The lines of header `name` in a raw SIP message, unfolded, in order. */
+export function headerLinesOf(raw: string, name: string): string[] {
+  const wanted = name.toLowerCase();
+  const end = raw.indexOf('\r\n\r\n');
+  const lines = (end < 0 ? raw : raw.slice(0, end)).split('\r\n').slice(1);
+  const out: string[] = [];
+  let current: string | undefined;
+  for (const line of lines) {
+    if (/^[ \t]/.test(line)) {
+      if (current !== undefined) out[out.length - 1] = `${out[out.length - 1]} ${line.trim()}`;
+      continue;
+    }
+    const colon = line.indexOf(':');
+    const lineName = colon < 0 ? '' : line.slice(0, colon).trim().toLowerCase();
+    current = (COMPACT[lineName] ?? lineName) === wanted ? lineName : undefined;
+    if (current !== undefined) out.push(line.slice(colon + 1).trim());
+  }
+  return out;
+}
