@@ -30,14 +30,7 @@ describeReal('asterisk', 'ARI app on a real Asterisk 22', (env) => {
 
   const startSpoofguard = async (): Promise<void> => {
     spoofguard = spawnSpoofguard(['serve'], config);
-    await eventually(
-      async () => {
-        const apps = (await (await asterisk.ari('GET', '/applications')).json()) as { name: string }[];
-        return apps.some((a) => a.name === 'spoofguard');
-      },
-      `spoofguard connected to Asterisk\n${spoofguard.output().slice(-2000)}`,
-      30_000,
-    );
+    await appConnected(asterisk, `spoofguard connected to Asterisk\n${spoofguard.output().slice(-2000)}`);
   };
 
   beforeAll(async () => {
@@ -82,6 +75,17 @@ describeReal('asterisk', 'ARI app on a real Asterisk 22', (env) => {
       return left.channels === 0 && left.bridges === 0;
     }, 'no channels and no bridges left in Asterisk');
   });
+
+  /** Waits until the spoofguard Stasis app is registered on `box` (it connected, or reconnected). */
+  const appConnected = (box: RealAsterisk, what: string): Promise<void> =>
+    eventually(
+      async () =>
+        ((await (await box.ari('GET', '/applications')).json()) as { name: string }[]).some(
+          (a) => a.name === 'spoofguard',
+        ),
+      what,
+      30_000,
+    );
 
   const someNumber = (): string => `+4930${randomInt(1_000_000, 9_999_999)}`;
 
@@ -294,14 +298,7 @@ describeReal('asterisk', 'ARI app on a real Asterisk 22', (env) => {
     await other.start();
     const second = spawnSpoofguard(['ari'], { ...config, ari: { ...config.ari, url: other.ariUrl } });
     try {
-      await eventually(
-        async () =>
-          ((await (await other.ari('GET', '/applications')).json()) as { name: string }[]).some(
-            (a) => a.name === 'spoofguard',
-          ),
-        `the second spoofguard connected\n${second.output().slice(-2000)}`,
-        30_000,
-      );
+      await appConnected(other, `the second spoofguard connected\n${second.output().slice(-2000)}`);
       const [first, next] = [await entityOf(asterisk), await entityOf(other)];
       expect(first).not.toBe(next);
       const number = someNumber();
@@ -422,14 +419,7 @@ describeReal('asterisk', 'ARI app on a real Asterisk 22', (env) => {
       uac.stop();
       sub.stop();
     }
-    await eventually(
-      async () => {
-        const apps = (await (await asterisk.ari('GET', '/applications')).json()) as { name: string }[];
-        return apps.some((a) => a.name === 'spoofguard');
-      },
-      'spoofguard reconnected',
-      30_000,
-    );
+    await appConnected(asterisk, 'spoofguard reconnected');
     // the call's legs are gone with the old Asterisk: its one record gets an outcome, no second record appears
     await eventually(
       async () => (await store.list({ caller: number }, { limit: 5 })).records.some((r) => r.outcome !== undefined),
@@ -443,14 +433,7 @@ describeReal('asterisk', 'ARI app on a real Asterisk 22', (env) => {
 
   it('Asterisk restarted: spoofguard reconnects by itself and takes calls again', async () => {
     await asterisk.restart();
-    await eventually(
-      async () => {
-        const apps = (await (await asterisk.ari('GET', '/applications')).json()) as { name: string }[];
-        return apps.some((a) => a.name === 'spoofguard');
-      },
-      'spoofguard reconnected',
-      30_000,
-    );
+    await appConnected(asterisk, 'spoofguard reconnected');
     const number = someNumber();
     await call(
       { number, name: 'Amazon', end: { kind: 'refused', status: 486 } },
