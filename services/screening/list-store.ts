@@ -74,6 +74,8 @@ interface PendingLookup {
 const SUBSCRIBER_CACHE_SIZE = 20_000;
 /** Meta records kept (by id: a record never changes once written, so they stay valid across versions). */
 const META_CACHE_SIZE = 10_000;
+/** Decoded meta records kept (each is a few small strings). */
+const DECODED_CACHE_SIZE = 10_000;
 
 /** Enough to amortise the client's cost; small enough that Redis works on one batch while node handles the last (16 measured best). */
 const MAX_BATCH = 16;
@@ -115,8 +117,11 @@ export interface ListStoreOptions {
 
 export class ListStore {
   private snapshot: Snapshot = EMPTY_SNAPSHOT;
-  /** Decoded meta records by their JSON (content-addressed, so a record never changes): bounded. */
-  private readonly decoded = new Map<string, EntryMeta>();
+  /**
+   * Decoded meta records by their JSON (content-addressed, so a record never changes): the recently used ones,
+   * bounded (it was emptied whole at 10,000, so every call after that decoded again).
+   */
+  private readonly decoded = new RecentCache<EntryMeta>(DECODED_CACHE_SIZE);
   private refreshing?: Promise<Snapshot>;
   private listening = false;
   private readonly budgetMs: number;
@@ -567,13 +572,7 @@ export class ListStore {
 
   private decode(json: string | undefined): EntryMeta {
     if (!json) return UNKNOWN_META;
-    let meta = this.decoded.get(json);
-    if (!meta) {
-      if (this.decoded.size >= 10_000) this.decoded.clear();
-      meta = decodeMeta(json);
-      this.decoded.set(json, meta);
-    }
-    return meta;
+    return this.decoded.get(json, () => decodeMeta(json));
   }
 
   /** Name patterns as last loaded, for screening without Redis (degraded). */
