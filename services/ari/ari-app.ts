@@ -314,7 +314,7 @@ export class AriApp {
     if (!late) return;
     const setups = [...this.active].filter((s) => s.inSetup);
     await Promise.all(setups.map((s) => s.abandon()));
-    const bridged = [...this.active].filter((s) => s.state === 'connected').length;
+    const bridged = [...this.active].filter((s) => s.current === 'connected').length;
     this.logger.warn(
       { handedBack: setups.length, bridged },
       'drain timeout: calls not yet bridged went back to the dialplan; bridged calls stay up for the next spoofguard',

@@ -121,7 +121,8 @@ type PlaybackKind = 'warning' | 'choices' | 'notice';
 export type LegSignal = 'ChannelHangupRequest' | 'StasisEnd' | 'ChannelDestroyed' | 'vanished';
 
 export class CallSession {
-  state: SessionState = 'screening';
+  /** Changed only by the session itself, as Asterisk's events and the subscriber's keys move the call on. */
+  private state: SessionState = 'screening';
   /** Its id in the flagged-call log. */
   callId: string;
   readonly subscriberId: string;
@@ -163,6 +164,11 @@ export class CallSession {
     this.bridgeId = bridgeIdOf(caller.id);
     this.log = callLogger(deps.logger, this.callId, { channel: caller.id });
     this.confirmedAt.set(caller.id, Date.now());
+  }
+
+  /** Where the call is (the state machine above). */
+  get current(): SessionState {
+    return this.state;
   }
 
   get flagged(): boolean {
