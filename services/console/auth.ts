@@ -32,17 +32,15 @@ export class TokenRegistry {
     return this.byHash.size;
   }
 
-  /** The name of a valid token, or undefined (rate limits count per token, else per address). */
-  nameOf(authorization: string | undefined): string | undefined {
-    const token = /^Bearer\s+(\S{8,512})\s*$/i.exec(authorization ?? '')?.[1];
-    return token ? this.byHash.get(hashToken(token))?.name : undefined;
-  }
-
+  /**
+   * Who may call: a public endpoint lets everyone through, and still names the caller of a valid token (rate
+   * limits count per token, else per address); the others need a valid token of the role.
+   */
   check(authorization: string | undefined, needs: Role): AuthResult {
-    if (needs === 'public') return { ok: true, caller: {} };
     const token = /^Bearer\s+(\S{8,512})\s*$/i.exec(authorization ?? '')?.[1];
+    const entry = token ? this.byHash.get(hashToken(token)) : undefined;
+    if (needs === 'public') return { ok: true, caller: entry ? { name: entry.name, role: entry.role } : {} };
     if (!token) return { ok: false, status: 401, message: 'a bearer token is needed (Authorization: Bearer <token>)' };
-    const entry = this.byHash.get(hashToken(token));
     if (!entry) return { ok: false, status: 401, message: 'unknown token' };
     if (needs === 'admin' && entry.role !== 'admin')
       return { ok: false, status: 403, message: `this needs the admin role; token "${entry.name}" is ${entry.role}` };

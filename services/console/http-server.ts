@@ -114,13 +114,14 @@ export function createHttpServer(options: HttpOptions): FastifyInstance {
   if (textTypes.size)
     app.addContentTypeParser([...textTypes], { parseAs: 'string' }, (_request, body, done) => done(null, body));
 
-  // every request is counted before anything else runs: per token for a valid one, else per address (a request
-  // without a valid token, /health/ready included, pings Redis and the database: it must not be free)
+  // every request is counted before its body is read or its handler runs: per token for a valid one, else per
+  // address (a request without a valid token, /health/ready included, pings Redis and the database: it must not
+  // be free). The route's own onRequest hook has named the caller by then: the limit's hook is appended after it.
   const keyOf = (request: FastifyRequest): string => {
-    // the dashboard's own files count like any request
-    const name = options.tokens.nameOf(request.headers.authorization);
+    const name = callerOf(request)?.name;
     return name ? `token:${name}` : `ip:${request.ip}`;
   };
+
   app.register(rateLimit, {
     global: true,
     hook: 'onRequest',
