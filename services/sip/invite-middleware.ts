@@ -1,7 +1,7 @@
 import { checkedCalled } from '../common/e164';
 import { excerpt } from '../common/excerpt';
 import type { Verdict, ScreeningRequest } from '../screening/verdict';
-import { calledOf, screeningInput } from './caller-identity';
+import { screeningInput } from './caller-identity';
 import { type CallSession, OWN_HEADER } from './call-session';
 import type { TrunkMatcher } from './trunks';
 
@@ -58,12 +58,13 @@ export const stripForeignHeaders: Middleware = (call, next) => {
 /**
  * The called number is the caller's choice, and it goes into the next hop's or the IVR's Request-URI: a user
  * part that is not digits with an optional leading '+' (at most 32) is refused with 484 Address Incomplete,
- * before any work. A Request-URI without a user part has no called number to check.
+ * before screening. A Request-URI without a user part has no called number to check.
  */
 export const checkCalled =
   (refused: (reason: string) => void): Middleware =>
   (call, next) => {
-    const called = calledOf(call.transaction.request.uri);
+    if (!call.input) throw new Error('checkCalled before readCaller');
+    const called = call.input.to;
     if (called !== undefined && checkedCalled(called) === undefined) {
       refused('called-number');
       call.log.warn(
@@ -123,9 +124,9 @@ export function inviteMiddleware(deps: InviteDeps): Middleware[] {
     rejectOversized(deps.maxMessageBytes),
     checkMaxForwards,
     stripForeignHeaders,
-    checkCalled(deps.refused),
     identifyTrunk(deps.trunks),
     readCaller,
+    checkCalled(deps.refused),
     screenCall(deps.screen),
     routeCall,
   ];

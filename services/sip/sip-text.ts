@@ -58,22 +58,30 @@ const COMPACT: Record<string, string> = {
   x: 'session-expires',
 };
 
-/** The lines of header `name` in a raw SIP message, unfolded, in order. */
-export function headerLinesOf(raw: string, name: string): string[] {
-  const wanted = name.toLowerCase();
+/**
+ * Every header line of a raw SIP message, unfolded, by full lower-case name (compact forms expanded), in order:
+ * read once per request that needs them.
+ */
+export function headerLinesOf(raw: string): Map<string, string[]> {
   const end = raw.indexOf('\r\n\r\n');
   const lines = (end < 0 ? raw : raw.slice(0, end)).split('\r\n').slice(1);
-  const out: string[] = [];
-  let current: string | undefined;
+  const out = new Map<string, string[]>();
+  let last: string[] | undefined;
   for (const line of lines) {
     if (/^[ \t]/.test(line)) {
-      if (current !== undefined) out[out.length - 1] = `${out[out.length - 1]} ${line.trim()}`;
+      if (last?.length) last[last.length - 1] = `${last[last.length - 1]} ${line.trim()}`;
       continue;
     }
     const colon = line.indexOf(':');
-    const lineName = colon < 0 ? '' : line.slice(0, colon).trim().toLowerCase();
-    current = (COMPACT[lineName] ?? lineName) === wanted ? lineName : undefined;
-    if (current !== undefined) out.push(line.slice(colon + 1).trim());
+    if (colon < 0) {
+      last = undefined;
+      continue;
+    }
+    const short = line.slice(0, colon).trim().toLowerCase();
+    const name = COMPACT[short] ?? short;
+    last = out.get(name) ?? [];
+    out.set(name, last);
+    last.push(line.slice(colon + 1).trim());
   }
   return out;
 }

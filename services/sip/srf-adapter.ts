@@ -253,6 +253,7 @@ export class SrfConnection {
   private transaction(req: Srf.SrfRequest, res: Srf.SrfResponse): ServerTransaction {
     const headers = headerMap(req.headers);
     const raw = (req as unknown as { raw?: string }).raw ?? '';
+    let lines: Map<string, string[]> | undefined;
     const request: InboundRequest = {
       method: req.method,
       uri: req.uri,
@@ -261,7 +262,7 @@ export class SrfConnection {
       bytes: Buffer.byteLength(raw),
       header: (name) => headers.get(name.toLowerCase()),
       headerNames: () => Object.keys(req.headers),
-      headerLines: (name) => headerLinesOf(raw, name),
+      headerLines: (name) => (lines ??= headerLinesOf(raw)).get(name.toLowerCase()) ?? [],
     };
     return {
       request,
