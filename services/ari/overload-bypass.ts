@@ -134,8 +134,8 @@ export class OverloadBypass {
 
   /**
    * Every interval: credits the calls the dialplan counted, gives screening more calls while calm, renews. A
-   * tick still waiting for Asterisk (slow under overload) makes the next one skip: two at once would read the
-   * count against the same last value and credit the bypassed calls twice.
+   * tick still waiting for Asterisk (slow under overload) makes the next one skip: ticks piling up would each
+   * step the share and write it to Asterisk, in whatever order their answers came.
    */
   private async tick(): Promise<void> {
     if (this.ticking) return;

@@ -94,6 +94,7 @@ export function rowsOf(events: readonly FlaggedCallEvent[], called: CalledNumber
 }
 
 const opt = <T>(v: T | null | undefined): T | undefined => (v === null || v === undefined ? undefined : v);
+const num = (v: unknown): number | undefined => (v === null || v === undefined ? undefined : Number(v));
 
 export const recordOf = (row: Record<string, unknown>): FlaggedCallRecord => recordFrom((column) => row[column]);
 
@@ -107,7 +108,6 @@ export function rawRecordReader(columns: readonly string[]): (values: readonly u
 }
 
 function recordFrom(get: (column: string) => unknown): FlaggedCallRecord {
-  const num = (v: unknown): number | undefined => (v === null || v === undefined ? undefined : Number(v));
   const text = (v: unknown): string | undefined => opt(v as string | null | undefined);
   const reasonsText = get('reasons');
   const degraded = get('degraded');
@@ -290,7 +290,6 @@ export function statsOf(results: Rows[]): CallStats {
 
 /** An audit_log row as the API shows it (PostgreSQL returns BIGINT as text). */
 export function auditRecordOf(row: Record<string, unknown>): AuditRecord {
-  const num = (v: unknown): number | undefined => (v === null || v === undefined ? undefined : Number(v));
   return {
     id: Number(row.id),
     at: Number(row.at),

@@ -192,26 +192,31 @@ export class SqliteLogStore implements LogStore {
 
   /** Where a slice that starts at `since` ends: after `rows` calls, or at `end`. */
   private sliceEnd(since: number, end: number, rows = SLICE_ROWS): number {
-    const row = this.db
-      .prepare(
-        `SELECT received_at AS t FROM flagged_calls WHERE received_at >= ? AND received_at < ?
-         ORDER BY received_at LIMIT 1 OFFSET ${rows}`,
-      )
-      .get(since, end) as { t: number } | undefined;
+    const t = this.nthReceived('ASC', since, end, rows);
     // calls all received in the same millisecond stay in one slice
-    return row ? Math.max(row.t, since + 1) : end;
+    return t === undefined ? end : Math.max(t, since + 1);
   }
 
   /** Where a slice that ends at `end` starts, going back: SLICE_ROWS calls earlier, or at `first`. */
   private sliceStart(end: number, first: number): number {
-    const row = this.db
-      .prepare(
-        `SELECT received_at AS t FROM flagged_calls WHERE received_at >= ? AND received_at < ?
-         ORDER BY received_at DESC LIMIT 1 OFFSET ${SLICE_ROWS}`,
-      )
-      .get(first, end) as { t: number } | undefined;
-    // calls all received in the same millisecond stay in one slice
-    return row ? Math.min(row.t, end - 1) : first;
+    const t = this.nthReceived('DESC', first, end, SLICE_ROWS);
+    return t === undefined ? first : Math.min(t, end - 1);
+  }
+
+  private readonly nthStatements = new Map<'ASC' | 'DESC', Database.Statement>();
+
+  /** When the call `rows` places into [from, to) was received, counted from the oldest (ASC) or newest (DESC). */
+  private nthReceived(order: 'ASC' | 'DESC', from: number, to: number, rows: number): number | undefined {
+    let statement = this.nthStatements.get(order);
+    if (!statement)
+      this.nthStatements.set(
+        order,
+        (statement = this.db.prepare(
+          `SELECT received_at AS t FROM flagged_calls WHERE received_at >= ? AND received_at < ?
+           ORDER BY received_at ${order} LIMIT 1 OFFSET ?`,
+        )),
+      );
+    return (statement.get(from, to, rows) as { t: number } | undefined)?.t;
   }
 
   async audit(entry: AuditEntry): Promise<void> {
