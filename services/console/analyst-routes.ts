@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { CalledNumberPolicy } from '../flagged-log/rows';
-import { callFilterSchema, csvHeaderRow, recordsCsv } from '../flagged-log/calls-format';
+import { callFilterSchema } from '../flagged-log/calls-format';
 import type { CallFilter, CallStats, FlaggedCallRecord, LogStore } from '../flagged-log';
 import type { ReportCounter } from '../screening/reports';
 import type { RuleSet } from '../screening/rules';
@@ -41,21 +41,10 @@ function withReasonTexts(record: FlaggedCallRecord, rules: RuleSet) {
   };
 }
 
-async function* csvStream(store: LogStore, filter: CallFilter): AsyncGenerator<string> {
-  yield csvHeaderRow();
-  // a page of rows per chunk, written at once: the export never holds more than a page in memory
-  let page: FlaggedCallRecord[] = [];
-  for await (const record of store.iterate(filter, EXPORT_PAGE)) {
-    page.push(record);
-    if (page.length === EXPORT_PAGE) {
-      yield recordsCsv(page);
-      page = [];
-    }
-  }
-  if (page.length) yield recordsCsv(page);
+/** The export never holds more than a few pages in memory: fastify writes each chunk with backpressure. */
+async function* csvStream(store: LogStore, filter: CallFilter): AsyncGenerator<string | Uint8Array> {
+  for await (const chunk of store.csv(filter)) yield chunk.text;
 }
-
-const EXPORT_PAGE = 500;
 
 const STATS_TTL_MS = 30_000;
 

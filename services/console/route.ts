@@ -22,7 +22,7 @@ export interface RouteInput<Q, P, B> {
 export type RouteResult =
   | { status?: number; json: unknown }
   | { status?: number; text: string; contentType: string }
-  | { status?: number; stream: AsyncIterable<string>; contentType: string; filename?: string };
+  | { status?: number; stream: AsyncIterable<string | Uint8Array>; contentType: string; filename?: string };
 
 export interface Route<Q = unknown, P = unknown, B = unknown> {
   method: 'GET' | 'POST' | 'PUT' | 'DELETE';

@@ -69,3 +69,15 @@ export const recordsCsv = (records: readonly FlaggedCallRecord[]): string => csv
 
 /** The CSV header row of exports. */
 export const csvHeaderRow = (): string => csvRow(CSV_COLUMNS);
+
+/** A piece of a CSV export and how many records it holds (the header row holds none). */
+export interface CsvChunk {
+  text: string | Uint8Array;
+  records: number;
+}
+
+/** The CSV export of a store's pages: the header row, then a chunk per page. */
+export async function* csvOfPages(pages: AsyncIterable<FlaggedCallRecord[]>): AsyncGenerator<CsvChunk> {
+  yield { text: csvHeaderRow(), records: 0 };
+  for await (const page of pages) yield { text: recordsCsv(page), records: page.length };
+}

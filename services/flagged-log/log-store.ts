@@ -1,3 +1,4 @@
+import type { CsvChunk } from './calls-format';
 import type { Outcome } from '../domain/outcomes';
 import type { FlaggedCallEvent } from '../events/flagged-call';
 
@@ -97,8 +98,16 @@ export interface LogStore {
   upsert(events: readonly FlaggedCallEvent[]): Promise<void>;
   list(filter: CallFilter, page: { limit: number; cursor?: string }): Promise<Page>;
   get(callId: string): Promise<FlaggedCallRecord | undefined>;
-  /** Streams matching records, newest first, a batch at a time (exports). */
-  iterate(filter: CallFilter, batchSize?: number): AsyncGenerator<FlaggedCallRecord>;
+  /**
+   * Streams matching records, newest first, a page at a time (exports): a page, not a record, per step, so an
+   * export of a million rows does not pay an async step per row.
+   */
+  pages(filter: CallFilter, pageSize?: number): AsyncGenerator<FlaggedCallRecord[]>;
+  /**
+   * The CSV export of matching records (calls-format.ts), the header row first: SQLite formats it in a thread of
+   * its own, off the event loop the call path shares in `serve`.
+   */
+  csv(filter: CallFilter): AsyncGenerator<CsvChunk>;
   count(filter: CallFilter): Promise<number>;
   stats(filter: CallFilter, bucket: Bucket): Promise<CallStats>;
   /** Adds one admin action to the audit trail. */

@@ -12,6 +12,7 @@ import type {
   LogStore,
   Page,
 } from './log-store';
+import { type CsvChunk, csvOfPages } from './calls-format';
 import { MIGRATIONS } from './migrations';
 import {
   auditRecordOf,
@@ -133,8 +134,12 @@ export class PostgresLogStore implements LogStore {
     return rows[0] && recordOf(rows[0]);
   }
 
-  iterate(filter: CallFilter, batchSize = 1000): AsyncGenerator<FlaggedCallRecord> {
-    return pages((f, page) => this.list(f, page), filter, batchSize);
+  pages(filter: CallFilter, pageSize = 1000): AsyncGenerator<FlaggedCallRecord[]> {
+    return pages((f, page) => this.list(f, page), filter, pageSize);
+  }
+
+  csv(filter: CallFilter): AsyncGenerator<CsvChunk> {
+    return csvOfPages(this.pages(filter));
   }
 
   async count(filter: CallFilter): Promise<number> {

@@ -13,6 +13,7 @@ import type {
   LogStore,
   Page,
 } from './log-store';
+import { type CsvChunk, csvOfPages } from './calls-format';
 import { MIGRATIONS } from './migrations';
 import {
   auditRecordOf,
@@ -29,6 +30,7 @@ import {
   statsQueries,
   whereOf,
 } from './rows';
+import { csvOffLoop } from './sqlite-export';
 
 /** Calls counted per slice of the statistics: each of its queries is some milliseconds of work. */
 /** Calls one query of a sliced read looks at, at most (stats, count, a page of a rare filter). */
@@ -43,12 +45,19 @@ const yieldToCalls = (): Promise<void> => new Promise((resolve) => setImmediate(
 export class SqliteLogStore implements LogStore {
   readonly kind = 'sqlite' as const;
   private readonly db: Database.Database;
-  private readonly upsertRow: Database.Statement;
+  private readonly upsertRow: Database.Statement | undefined;
 
+  /** `readOnly`: a reader beside the store that writes (the export's thread): no migration, no writes. */
   constructor(
-    file: string,
+    private readonly file: string,
     private readonly called: CalledNumberPolicy,
+    options: { readOnly?: boolean } = {},
   ) {
+    if (options.readOnly) {
+      this.db = new Database(file, { readonly: true, fileMustExist: true });
+      this.db.pragma('busy_timeout = 5000');
+      return;
+    }
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
@@ -86,8 +95,10 @@ export class SqliteLogStore implements LogStore {
       ...r,
       degraded: r.degraded === null ? null : r.degraded ? 1 : 0,
     }));
+    const upsertRow = this.upsertRow;
+    if (!upsertRow) throw new Error('this SQLite log store was opened read-only');
     this.db.transaction(() => {
-      for (const row of rows) this.upsertRow.run(row);
+      for (const row of rows) upsertRow.run(row);
     })();
   }
 
@@ -126,8 +137,13 @@ export class SqliteLogStore implements LogStore {
     return row && recordOf(row);
   }
 
-  iterate(filter: CallFilter, batchSize = 1000): AsyncGenerator<FlaggedCallRecord> {
-    return pages((f, page) => this.list(f, page), filter, batchSize);
+  pages(filter: CallFilter, pageSize = 1000): AsyncGenerator<FlaggedCallRecord[]> {
+    return pages((f, page) => this.list(f, page), filter, pageSize);
+  }
+
+  /** In a thread of its own (sqlite-export.ts); a database in memory has no file for a thread to open. */
+  csv(filter: CallFilter): AsyncGenerator<CsvChunk> {
+    return this.file === ':memory:' ? csvOfPages(this.pages(filter)) : csvOffLoop(this.file, filter);
   }
 
   /** Counted slice by slice (SLICE_ROWS calls each, by time received), yielding in between. */

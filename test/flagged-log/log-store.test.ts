@@ -1,5 +1,7 @@
 import type { Config } from '../../services/common/config';
-import { calledNumberPolicy, openLogStore, type LogStore } from '../../services/flagged-log';
+import { calledNumberPolicy, openLogStore, type FlaggedCallRecord, type LogStore } from '../../services/flagged-log';
+import { csvHeaderRow, recordsCsv } from '../../services/flagged-log/calls-format';
+import { csvOffLoop } from '../../services/flagged-log/sqlite-export';
 import { testConfig } from '../support/config';
 import { flagged, outcome } from '../support/events';
 import { configWithLogStore } from '../support/postgres';
@@ -213,6 +215,38 @@ describe.each(['sqlite', 'postgres'] as const)('%s log store', (kind) => {
     expect(await store.count({})).toBe(10_000);
   }, 60_000);
 
+  it('exports CSV (SQLite: from a thread of its own) that is the same as its pages, while writes go on', async () => {
+    const base = Date.parse('2026-10-01T00:00:00Z');
+    const events = Array.from({ length: 4500 }, (_, i) =>
+      flagged(`exp-${String(i).padStart(5, '0')}`, {
+        receivedAt: new Date(base + i * 1000).toISOString(),
+      }),
+    );
+    await store.upsert(events);
+    const texts: string[] = [];
+    let records = 0;
+    const decoder = new TextDecoder();
+    for await (const chunk of store.csv({ brand: 'amazon' })) {
+      texts.push(typeof chunk.text === 'string' ? chunk.text : decoder.decode(chunk.text));
+      records += chunk.records;
+      // the log stays writable while an export reads it
+      if (texts.length === 2)
+        await store.upsert([flagged('written-during-export', { receivedAt: new Date(base).toISOString() })]);
+    }
+    const expected = [csvHeaderRow()];
+    const all: FlaggedCallRecord[] = [];
+    for await (const page of store.pages({ brand: 'amazon' })) all.push(...page);
+    expect(records).toBeGreaterThanOrEqual(4500);
+    expect(all.length).toBe(records);
+    expected.push(recordsCsv(all));
+    // compared as a whole (a failure prints where they part, not 4,500 lines)
+    const got = texts.join('');
+    const want = expected.join('');
+    let differsAt = -1;
+    for (let i = 0; i < Math.max(got.length, want.length) && differsAt < 0; i++) if (got[i] !== want[i]) differsAt = i;
+    expect({ length: got.length, differsAt }).toEqual({ length: want.length, differsAt: -1 });
+  }, 60_000);
+
   it('finds records by the SIP Call-ID and the Asterisk channel they came with; a reused Call-ID is two records', async () => {
     await store.upsert([flagged('sip:own-1', { source: 'sip', sipCallId: 'reused@carrier' })]);
     await store.upsert([flagged('sip:own-2', { source: 'sip', sipCallId: 'reused@carrier' })]);
@@ -294,4 +328,12 @@ it('stores called numbers in plain when so configured', async () => {
   await store.upsert([flagged('plain-1')]);
   expect((await store.get('plain-1'))?.called).toBe('+4930901820');
   await store.close();
+});
+
+it('an export whose thread cannot read the SQLite file ends with an error that says so, not a short file', async () => {
+  const chunks = csvOffLoop('/nonexistent/spoofguard/log.sqlite', {});
+  expect((await chunks.next()).value).toMatchObject({ records: 0 }); // the header row
+  await expect(chunks.next()).rejects.toThrow(
+    /CSV export of the SQLite log failed: .*(directory does not exist|unable to open)/,
+  );
 });

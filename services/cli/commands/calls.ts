@@ -5,7 +5,12 @@ import { OUTCOMES } from '../../domain/outcomes';
 import { openLogStore, type CallFilter } from '../../flagged-log';
 import { calledNumberPolicy } from '../../flagged-log';
 import type { FlaggedCallRecord } from '../../flagged-log';
-import { callFilterSchema as filterSchema, csvHeaderRow, recordsCsv } from '../../flagged-log/calls-format';
+import {
+  callFilterSchema as filterSchema,
+  type CsvChunk,
+  csvHeaderRow,
+  recordsCsv,
+} from '../../flagged-log/calls-format';
 import { openQueue } from '../../events';
 import type { Config } from '../../common/config';
 import { writeExport } from '../output';
@@ -34,6 +39,13 @@ const withFilters = (command: Command): Command =>
     .option('--called <number>', 'the called number (matched against its pseudonym)')
     .option('--sip-call-id <id>', "the caller's SIP Call-ID (every record of calls that used it)")
     .option('--channel-id <id>', 'the Asterisk channel id');
+
+async function* mapPages(
+  pages: AsyncIterable<FlaggedCallRecord[]>,
+  text: (page: FlaggedCallRecord[]) => string,
+): AsyncGenerator<CsvChunk> {
+  for await (const page of pages) yield { text: text(page), records: page.length };
+}
 
 export function callsCommands(program: Command, config: () => Config, out: (text: string) => void): void {
   const calls = program.command('calls').description('read the flagged-call log');
@@ -67,22 +79,17 @@ export function callsCommands(program: Command, config: () => Config, out: (text
       try {
         const progress = createProgress('export', o.out ? await store.count(filter) : 0, o.out !== undefined);
         let n = 0;
-        // a page of records is written at once
-        const text = (page: FlaggedCallRecord[]): string =>
-          o.format === 'csv' ? recordsCsv(page) : page.map((r) => `${JSON.stringify(r)}\n`).join('');
-        async function* rows(): AsyncGenerator<string> {
-          if (o.format === 'csv') yield csvHeaderRow();
-          let page: FlaggedCallRecord[] = [];
-          for await (const record of store.iterate(filter)) {
-            page.push(record);
-            if (page.length < 1000) continue;
-            yield text(page);
-            n += page.length;
-            page = [];
+        // a page of records is written at once; CSV as the store makes it (SQLite: off this thread)
+        const chunks =
+          o.format === 'csv'
+            ? store.csv(filter)
+            : mapPages(store.pages(filter), (page) => page.map((r) => `${JSON.stringify(r)}\n`).join(''));
+        async function* rows(): AsyncGenerator<string | Uint8Array> {
+          for await (const chunk of chunks) {
+            yield chunk.text;
+            n += chunk.records;
             progress.update(n);
           }
-          yield text(page);
-          n += page.length;
         }
         try {
           await writeExport(rows(), o.out);
