@@ -164,6 +164,10 @@ export const configSpec = {
       doc: 'How many failed jobs are kept for inspection and retry (older ones are dropped).',
       format: z.number().int().min(10).max(1000000),
     }),
+    replicasToAck: setting({
+      doc: 'Redis replicas that must hold an event before it counts as queued (Redis WAIT, one for all events sent at once). Redis replicates after it answers, so a failover (Sentinel) loses the writes its replica had not got yet: with 1 or more, an event not confirmed within queue.emitBudgetMs goes to the spool as well (the log stores it once). 0: the primary’s answer is enough. Not with redis+cluster://.',
+      format: z.number().int().min(0).max(5),
+    }),
     spoolDir: setting({
       doc: 'Folder of the local spool files that keep events while Redis is unreachable (relative to the package root or absolute).',
       format: z.string().min(1),

@@ -126,6 +126,11 @@ function checkCrossKeyRules(config: Config): void {
       '  queue.prefix: with redis+cluster:// it needs a hash tag such as {sgq}, so each queue lives on one node',
     );
   }
+  if (/^rediss?\+cluster:/.test(config.redis.url) && config.queue.replicasToAck > 0) {
+    problems.push(
+      '  queue.replicasToAck: needs one primary (redis:// or redis+sentinel://); a Cluster client cannot WAIT on the node of the queue',
+    );
+  }
   const header = config.verdictHeader;
   if (header.previousKey && header.previousKeyId === header.keyId)
     problems.push('  verdictHeader.previousKeyId: must differ from verdictHeader.keyId (each live key has its own id)');

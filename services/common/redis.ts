@@ -101,6 +101,10 @@ export function createRedis(
       ...(topology.db !== undefined ? { db: topology.db } : {}),
       ...(topology.tls ? { tls: {}, sentinelTLS: {}, enableTLSForSentinelMode: true } : {}),
       sentinelRetryStrategy: retryForever,
+      // a failover is heard from the sentinels (+switch-master) at once, not when the old primary's socket dies
+      failoverDetector: true,
+      // a primary demoted under a live connection answers writes with READONLY: reconnect to the new one
+      reconnectOnError: (err) => (err.message.startsWith('READONLY') ? 2 : false),
     });
   } else if (topology.kind === 'cluster') {
     // a Cluster client answers the same commands; every key of one deployment carries one hash tag

@@ -3,6 +3,7 @@ import { type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { Logger } from '../common/logger';
 import type { Redis } from '../common/redis';
 import { InvalidEventError } from './errors';
+import { ReplicaAck } from './replica-ack';
 
 /** The only module that imports bullmq: the event queue, its worker, and what the CLI asks of them. */
 
@@ -12,6 +13,10 @@ export interface QueueSettings {
   attempts: number;
   backoffMs: number;
   failedKeep: number;
+  /** Replicas that must confirm an add (WAIT) before it resolves; 0: none. */
+  replicasToAck?: number;
+  /** How long such a WAIT may take. */
+  emitBudgetMs?: number;
 }
 
 export interface QueuedEvent {
@@ -33,8 +38,16 @@ export type JobCounts = Record<'waiting' | 'active' | 'delayed' | 'failed' | 'co
 
 export class EventQueue {
   private readonly queue: Queue;
+  private readonly replicaAck?: ReplicaAck;
 
   constructor(connection: Redis, settings: QueueSettings, logger?: Logger) {
+    // the WAIT goes on the connection the adds went on (BullMQ's Queue uses the one it is given)
+    if (settings.replicasToAck)
+      this.replicaAck = new ReplicaAck(
+        (replicas, timeoutMs) => connection.wait(replicas, timeoutMs),
+        settings.replicasToAck,
+        settings.emitBudgetMs ?? 100,
+      );
     this.queue = new Queue(settings.name, {
       connection,
       prefix: settings.prefix,
@@ -51,13 +64,16 @@ export class EventQueue {
     this.queue.on('error', logger ? logErrorKindsOnce(logger, 'BullMQ queue') : () => undefined);
   }
 
+  /** Resolves once Redis holds the event (and queue.replicasToAck replicas do). */
   async add(event: QueuedEvent): Promise<void> {
     await this.queue.add(event.name, event.data, { jobId: event.jobId });
+    await this.replicaAck?.confirm();
   }
 
   async addBulk(events: readonly QueuedEvent[]): Promise<void> {
-    if (events.length)
-      await this.queue.addBulk(events.map((e) => ({ name: e.name, data: e.data, opts: { jobId: e.jobId } })));
+    if (!events.length) return;
+    await this.queue.addBulk(events.map((e) => ({ name: e.name, data: e.data, opts: { jobId: e.jobId } })));
+    await this.replicaAck?.confirm();
   }
 
   async counts(): Promise<JobCounts> {

@@ -101,3 +101,90 @@ export async function startCluster(): Promise<Topology> {
     },
   };
 }
+
+/**
+ * A primary, a replica and three sentinels (quorum 2) that fail over as production's do, for faults: stop or
+ * kill the primary, see the replica promoted, bring the old primary back as a replica.
+ */
+export class SentinelGroup implements Topology {
+  private constructor(
+    readonly nodes: PrivateRedis[],
+    private readonly sentinelPorts: number[],
+    private readonly sentinels: ChildProcess[],
+  ) {}
+
+  static async start(options: { persistent?: boolean; downAfterMs?: number } = {}): Promise<SentinelGroup> {
+    const primary = await PrivateRedis.start({ persistent: options.persistent });
+    const replica = new PrivateRedis(await freePort(), options.persistent);
+    await replica.start(['--replicaof', '127.0.0.1', String(primary.port)]);
+    await waitFor(async () => /slave0:.*state=online/.test(await cli(primary.port, 'info', 'replication')), 'replica');
+    const ports = [await freePort(), await freePort(), await freePort()];
+    const sentinels = ports.map((port) => {
+      const dir = mkdtempSync(join(tmpdir(), 'sg-sentinel-'));
+      const conf = join(dir, 'sentinel.conf');
+      writeFileSync(
+        conf,
+        [
+          `port ${port}`,
+          'bind 127.0.0.1',
+          `dir ${dir}`,
+          `sentinel monitor mymaster 127.0.0.1 ${primary.port} 2`,
+          `sentinel down-after-milliseconds mymaster ${options.downAfterMs ?? 1000}`,
+          // after a failover that found no replica to promote, the next may start this much later, times two
+          'sentinel failover-timeout mymaster 3000',
+          '',
+        ].join('\n'),
+      );
+      return spawn('redis-server', [conf, '--sentinel'], { stdio: 'ignore' });
+    });
+    const group = new SentinelGroup([primary, replica], ports, sentinels);
+    // every sentinel knows the primary, the replica and the other two before a fault may come
+    for (const port of ports)
+      await waitFor(async () => {
+        const master = await cli(port, 'sentinel', 'master', 'mymaster');
+        return /num-slaves\n1\n/.test(master) && /num-other-sentinels\n2\n/.test(master);
+      }, `sentinel ${port}`);
+    return group;
+  }
+
+  get url(): string {
+    return `redis+sentinel://${this.sentinelPorts.map((p) => `127.0.0.1:${p}`).join(',')}/mymaster`;
+  }
+
+  /** The node the sentinels name as primary now. */
+  async primary(): Promise<PrivateRedis> {
+    const answer = await cli(this.sentinelPorts[0] as number, 'sentinel', 'get-master-addr-by-name', 'mymaster');
+    const port = Number(answer.split('\n')[1]);
+    const node = this.nodes.find((n) => n.port === port);
+    if (!node) throw new Error(`sentinel names an unknown primary: ${answer}`);
+    return node;
+  }
+
+  /** Every node down (the sentinels stay): Redis is away, nothing to fail over to. */
+  async stopAll(): Promise<void> {
+    for (const node of this.nodes) await node.stop();
+  }
+
+  /** The primary first, then the replica following it: the roles they had. */
+  async startAll(): Promise<void> {
+    const primary = await this.primary();
+    await primary.start();
+    for (const node of this.nodes)
+      if (node !== primary) await node.start(['--replicaof', '127.0.0.1', String(primary.port)]);
+  }
+
+  /** Kills the primary and waits until the sentinels have promoted the replica; returns the old primary. */
+  async killPrimaryAndWaitForFailover(timeoutMs = 30_000): Promise<PrivateRedis> {
+    const old = await this.primary();
+    await old.stop();
+    await waitFor(async () => (await this.primary()) !== old, 'sentinel failover', timeoutMs);
+    const promoted = await this.primary();
+    await waitFor(async () => (await cli(promoted.port, 'role')).startsWith('master'), 'promoted replica', timeoutMs);
+    return old;
+  }
+
+  async stop(): Promise<void> {
+    for (const sentinel of this.sentinels) await kill(sentinel);
+    for (const node of this.nodes) await node.stop();
+  }
+}
