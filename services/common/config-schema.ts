@@ -310,6 +310,13 @@ export const configSpec = {
       doc: 'Longest a call the SIP front bridges (B2BUA: tag mode, forged headers removed) may last: then both legs get a BYE. One lost BYE can then hold its dialogs (and a drain) no longer than this.',
       format: z.number().int().min(1).max(86400),
     }),
+    sessionExpiresSec: setting({
+      doc: 'Session timers (RFC 4028) on bridged calls, per leg: the interval asked of the callee (with Supported: timer) and the most granted to a caller that supports or asks for timers (less than 90 s gets 422). drachtio-server runs them from the terms in each leg’s 2xx: it refreshes where we refresh, and where a peer stops refreshing it sends a BYE and the other leg is ended too. 0 turns them off; else 90 to 86400.',
+      format: z
+        .number()
+        .int()
+        .refine((s) => s === 0 || (s >= 90 && s <= 86400), '0, or 90 to 86400'),
+    }),
   },
   ari: {
     url: setting({

@@ -46,6 +46,10 @@ const NOT_COPIED = new Set([
   'record-route',
   'authorization',
   'proxy-authorization',
+  // session timers are agreed per leg (session-timer.ts): the caller's terms are not the callee's
+  'session-expires',
+  'x',
+  'min-se',
 ]);
 export const OWN_HEADER = /^x-spoofguard-/i;
 /**
@@ -302,6 +306,15 @@ export class CallSession {
     // the B leg is a new dialog: drachtio-server gives it its own tags
     for (const name of Object.keys(headers)) {
       if (/^(from|to)$/i.test(name)) headers[name] = (headers[name] as string).replace(/;\s*tag=[^;]*/i, '');
+      // the caller's demand for a session timer is met on its own leg; the callee is asked for one of ours
+      if (/^require$/i.test(name)) {
+        const rest = (headers[name] as string)
+          .split(',')
+          .map((t) => t.trim())
+          .filter((t) => t && t.toLowerCase() !== 'timer');
+        if (rest.length) headers[name] = rest.join(', ');
+        else delete headers[name];
+      }
     }
     if (how === 'tag') {
       const prefix = (this.trunk as MatchedTrunk).tagPrefix;

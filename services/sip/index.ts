@@ -30,6 +30,7 @@ export function runSip(
   const connection = new SrfConnection(
     { host: sip.drachtioHost, port: sip.drachtioPort, secret: sip.drachtioSecret },
     log,
+    { sessionExpiresSec: sip.sessionExpiresSec },
   );
   const [signing] = verdictKeys(config);
   if (sip.warningIvrUri && !signing)

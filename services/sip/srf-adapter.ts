@@ -1,3 +1,4 @@
+import { callerTimer, calleeOffer, refreshAnswerHeaders, termsHeaders } from './session-timer';
 import type { EventEmitter } from 'node:events';
 import Srf from 'drachtio-srf';
 import type { Logger } from '../common/logger';
@@ -103,6 +104,8 @@ export class SrfConnection {
   constructor(
     private readonly settings: DrachtioSettings,
     private readonly logger: Logger,
+    /** Bridged calls' session timers (RFC 4028): the interval we ask for; 0 turns them off. */
+    private readonly calls: { sessionExpiresSec: number } = { sessionExpiresSec: 0 },
   ) {
     // the SIP front refuses to start on a drachtio-srf whose internals moved (srf-patches.ts)
     checkSrfInternals();
@@ -277,9 +280,24 @@ export class SrfConnection {
         return result.finalStatus !== undefined ? { finalStatus: result.finalStatus } : {};
       },
       bridge: async (target, headers) => {
+        const ourSec = this.calls.sessionExpiresSec;
+        const callerSide = callerTimer(request, ourSec);
+        if (callerSide.tooSmall) {
+          res.send(422, 'Session Interval Too Small', { headers: { 'Min-SE': String(callerSide.minSe) } });
+          throw new BridgeFailed(422);
+        }
+        // the caller's 2xx states the caller leg's terms, from which drachtio-server arms that leg's timer; the
+        // callee's 2xx states the callee leg's (session-timer.ts)
+        const responseHeaders = (uacRes: Srf.SrfResponse): Record<string, string> =>
+          uacRes.status >= 200 && uacRes.status < 300 && callerSide.terms ? termsHeaders(callerSide.terms, 'uas') : {};
         let dialogs: { uas: Srf.Dialog; uac: Srf.Dialog };
         try {
-          dialogs = await this.srf.createB2BUA(req, res, target, { headers, proxyRequestHeaders: [] });
+          dialogs = await this.srf.createB2BUA(req, res, target, {
+            headers: withCalleeOffer(headers, ourSec),
+            proxyRequestHeaders: [],
+            responseHeaders,
+            // drachtio-srf's types give responseHeaders' function a header map; srf.js calls it with the response
+          } as unknown as Srf.CreateB2BUAOptions);
         } catch (err) {
           const status = (err as { status?: number }).status;
           throw new BridgeFailed(typeof status === 'number' ? status : 500);
@@ -312,6 +330,7 @@ export class SrfConnection {
           uas.once('destroy', end('caller', uac));
           uac.once('destroy', end('callee', uas));
         });
+        if (ourSec > 0) for (const dialog of [uas, uac]) answerRefreshes(dialog);
         return { ended, hangUp: () => endByApp() };
       },
     };
@@ -435,4 +454,41 @@ function readable(wire: string): Readable | Unreadable {
   }
   const ready = text === sip ? wire : `${wire.slice(0, at)}\r\n${text}`;
   return dialog ? { ok: true, wire: ready, dialog, ack: text.startsWith('ACK ') } : { ok: true, wire: ready };
+}
+
+/** The B leg's INVITE headers with our session-timer offer; the caller's Supported, whatever its case, merged in. */
+function withCalleeOffer(headers: Record<string, string>, ourSec: number): Record<string, string> {
+  const supportedKey = Object.keys(headers).find((k) => k.toLowerCase() === 'supported');
+  const offer = calleeOffer(ourSec, supportedKey ? headers[supportedKey] : undefined);
+  if (!offer.Supported) return headers;
+  const out = { ...headers };
+  if (supportedKey) delete out[supportedKey];
+  return { ...out, ...offer };
+}
+
+/**
+ * A bridged leg's re-INVITEs and UPDATEs are answered as drachtio-srf answers them while nobody listens (the
+ * session's SDP unchanged), plus the session-timer terms of the request (refreshAnswerHeaders).
+ */
+function answerRefreshes(dialog: Srf.Dialog): void {
+  // drachtio-srf keeps the dialog's own Contact beside its SDP (dialog.js answers re-INVITEs with it)
+  const local = dialog.local as { sdp: string; contact?: string };
+  const terms = (req: Srf.SrfRequest) => refreshAnswerHeaders({ header: (name) => req.get(name) ?? undefined });
+  dialog.on('modify', (req: Srf.SrfRequest, res: Srf.SrfResponse) => {
+    res.send(200, {
+      body: local.sdp,
+      headers: {
+        ...(local.contact ? { Contact: local.contact } : {}),
+        'Content-Type': 'application/sdp',
+        ...terms(req),
+      },
+    });
+  });
+  dialog.on('update', (req: Srf.SrfRequest, res: Srf.SrfResponse) => {
+    const withSdp = Boolean(req.body) && Boolean(local.sdp);
+    res.send(200, {
+      ...(withSdp ? { body: local.sdp } : {}),
+      headers: { ...(withSdp ? { 'Content-Type': 'application/sdp' } : {}), ...terms(req) },
+    });
+  });
 }

@@ -271,6 +271,49 @@ describeReal('drachtio', 'SIP front on a real drachtio-server', (env) => {
       );
     });
 
+    it('session timers (RFC 4028): terms stated on both legs; drachtio-server refreshes the callee and ends the call the caller stopped refreshing', async () => {
+      const timer = ['Supported: timer', 'Session-Expires: 90;refresher=uac', 'Min-SE: 90'];
+      const ivr = await uas(
+        ivrPort,
+        uasScenario({
+          ringMs: 0,
+          // the callee takes 90 s and leaves the refreshing to us: a re-INVITE comes at about 45 s
+          then: 'wait-reinvite-then-bye',
+          answerHeaders: ['Session-Expires: 90;refresher=uac', 'Require: timer'],
+        }),
+      );
+      const caller = await startSipp(
+        env,
+        uacScenario({
+          number: '+18882804331',
+          called: CALLED,
+          headers: [...forged, ...timer],
+          // one refresh a second in, then silence: 90 s later the caller's leg has expired
+          end: { kind: 'refresh-then-wait-bye', afterMs: 1000, headers: timer, byeTimeoutMs: 150_000 },
+        }),
+        { remote: drachtio.sipAddress, extra: ['-trace_msg'] },
+      );
+      await both(caller, ivr);
+      const messages = (run: SippRun): string[] => received(run).split(/^-{20,}.*$/m);
+      const toCaller = messages(caller);
+      // the 200 to the INVITE (stated by the app) and to the refresh both carry the caller's terms
+      const answers = toCaller.filter((m) => /^\s*SIP\/2\.0 200/m.test(m) && /^CSeq:\s*\d+ INVITE/im.test(m));
+      expect(answers).toHaveLength(2);
+      for (const answer of answers) expect(answer).toMatch(/^Session-Expires:\s*90;refresher=uac/im);
+      expect(answers[0]).toMatch(/^Require:\s*timer/im);
+      const bye = toCaller.find((m) => /^\s*BYE sip:/m.test(m)) ?? '';
+      expect(bye).toMatch(/^Reason:.*Session timer expired/im);
+      const toCallee = messages(ivr);
+      const invites = toCallee.filter((m) => /^\s*INVITE sip:/m.test(m));
+      // the callee is asked for our interval, with timer supported; the caller's own terms stay on its leg
+      expect(invites[0]).toMatch(/^Session-Expires:\s*1800\s*$/im);
+      expect(invites[0]).toMatch(/^Supported:.*\btimer\b/im);
+      expect(invites[0]).not.toMatch(/refresher=uac/i);
+      // then the refresh drachtio-server sent, the callee leg's timer being ours
+      expect(invites).toHaveLength(2);
+      expect(sip.output()).toMatch(/"hungUp":"caller","msg":"bridged call ended"/);
+    }, 180_000);
+
     it('the callee hangs up a bridged call', async () => {
       const next = await uas(ivrPort, uasScenario({ then: { byeAfterMs: 500 } }));
       const caller = await startSipp(

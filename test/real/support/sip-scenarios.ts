@@ -21,6 +21,8 @@ export interface UasOptions {
   ringMs?: number | 'forever';
   /** After the ACK: wait for the caller's BYE (and any re-INVITE before it), or send the BYE itself. */
   then?: 'wait-bye' | 'wait-reinvite-then-bye' | { byeAfterMs: number };
+  /** Extra header lines of the 200 to the INVITE. */
+  answerHeaders?: string[];
 }
 
 /** The next hop or the IVR: answers one INVITE per call as told. */
@@ -32,6 +34,7 @@ export function uasScenario(o: UasOptions = {}): string {
     <ereg regexp="Via:[^[:cntrl:]]*([[:cntrl:]]+Via:[^[:cntrl:]]*)*" search_in="msg" assign_to="invite_via,unused_via"/>
   </action></recv>`,
   ];
+  const extra = (o.answerHeaders ?? []).map((h) => `${h}\n`).join('');
   const response = (code: string, body = false): string =>
     send(`SIP/2.0 ${code}
 [last_Via:]
@@ -41,7 +44,7 @@ export function uasScenario(o: UasOptions = {}): string {
 [last_CSeq:]
 [last_Record-Route:]
 Contact: <sip:[local_ip]:[local_port];transport=[transport]>
-${body ? `Content-Type: application/sdp\nContent-Length: [len]\n\n${SDP}` : 'Content-Length: 0\n'}`);
+${body ? extra : ''}${body ? `Content-Type: application/sdp\nContent-Length: [len]\n\n${SDP}` : 'Content-Length: 0\n'}`);
   const status = o.status ?? 200;
   if (o.ringMs !== 0) steps.push(response('180 Ringing'));
   if (o.ringMs === 'forever') {
@@ -129,6 +132,8 @@ export interface UacOptions {
   end:
     | { kind: 'bye'; afterMs: number; reinvite?: boolean }
     | { kind: 'wait-bye' }
+    /** One re-INVITE (a session refresh with `headers`) after `afterMs`, then wait for the far side's BYE. */
+    | { kind: 'refresh-then-wait-bye'; afterMs: number; headers: string[]; byeTimeoutMs: number }
     | { kind: 'cancel'; afterMs: number }
     | { kind: 'refused'; status: number };
 }
@@ -202,6 +207,19 @@ ${withBody ? `Content-Type: application/sdp\nContent-Length: [len]\n\n${SDP}` : 
       `  <pause milliseconds="${end.afterMs}"/>`,
       inDialog('BYE', 3).replace('<send>', '<send retrans="500">'),
       `  <recv response="200"/>`,
+    );
+  } else if (end.kind === 'refresh-then-wait-bye') {
+    steps.push(
+      `  <pause milliseconds="${end.afterMs}"/>`,
+      inDialog('INVITE', 2, true).replace(
+        'Max-Forwards: 70\n',
+        `Max-Forwards: 70\n${end.headers.map((h) => `${h}\n`).join('')}`,
+      ),
+      `  <recv response="100" optional="true"/>`,
+      `  <recv response="200"/>`,
+      inDialog('ACK', 2),
+      `  <recv request="BYE" timeout="${end.byeTimeoutMs}"/>`,
+      okToLast(),
     );
   } else {
     steps.push(`  <recv request="BYE" timeout="60000"/>`, okToLast());
