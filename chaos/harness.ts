@@ -19,7 +19,7 @@ import { openQueue } from '../services/events';
 import { openListAdmin } from '../services/screening';
 import { seedEntries } from '../services/screening/seed';
 import { envFor, exited, ROOT, spawnSpoofguard } from '../test/support/child';
-import { PrivateRedis } from '../test/support/redis';
+import { SentinelGroup } from '../test/support/redis-topologies';
 import type { LedgerLine } from './producer';
 import { missingServers, mountSmallDisk, OwnPostgres } from './servers';
 
@@ -150,7 +150,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const cleanups: (() => Promise<void> | void)[] = [() => rmSync(work, { recursive: true, force: true })];
   const children = new Set<ChildProcess>();
   try {
-    const redis = await PrivateRedis.start({ persistent: true });
+    // Redis as production runs it: a primary and a replica (AOF, fsync always) under three sentinels
+    const redis = await SentinelGroup.start({ persistent: true });
     cleanups.unshift(() => redis.stop());
     // a folder of its own, beside the run's (which only root may enter): initdb runs as the postgres user
     const pgDir = mkdtempSync(join(tmpdir(), 'sg-chaos-pg-'));
@@ -158,7 +159,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const pg = new OwnPostgres(pgDir);
     await pg.start();
     cleanups.unshift(() => pg.stop());
-    log(`own Redis on ${redis.port} (AOF, fsync always), own PostgreSQL on ${pg.port}`);
+    log(
+      `own Redis: primary ${redis.nodes[0]?.port}, replica ${redis.nodes[1]?.port}, 3 sentinels (AOF, fsync always); own PostgreSQL on ${pg.port}`,
+    );
 
     const spoolDir = join(work, 'spool');
     const unmount = mountSmallDisk(spoolDir, '4m');
@@ -170,9 +173,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       overrides: {
         log: { level: 'warn' },
         redis: { keyPrefix: 'chaos:' },
+        // an event counts as queued once the replica has it too: a failover must lose none
+        queue: { spoolDir, replicasToAck: 1, emitBudgetMs: 100 },
         ops: { port: 0 },
         console: { port: 0 },
-        queue: { spoolDir },
         flaggedLog: { sqlitePath: join(work, 'unused.sqlite'), pseudonymKey: 'chaos-run-key-0123456789' },
       },
     });
@@ -317,11 +321,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     });
 
     await fault(
-      `Redis killed for ${options.redisDownSec} s (AOF, fsync always); meanwhile producer B killed (SIGKILL) with a spool, B2 started`,
+      `Redis (primary and replica) killed for ${options.redisDownSec} s; meanwhile producer B killed (SIGKILL) with a spool, B2 started`,
       async () => {
         ledger.read();
         const spooledByB = ledger.spooledBy.get('B') ?? 0;
-        await redis.stop();
+        await redis.stopAll();
         await sleep((options.redisDownSec * 1000) / 2);
         const b = producers.get('B') as ChildProcess;
         b.kill('SIGKILL');
@@ -331,7 +335,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         await sleep((options.redisDownSec * 1000) / 2);
         ledger.read();
         log(`  producer B had ${(ledger.spooledBy.get('B') ?? 0) - spooledByB} events in its spool when it was killed`);
-        await redis.start();
+        await redis.startAll();
       },
     );
 
@@ -339,11 +343,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 
     // faults that overlap: a second dependency fails while the first is still away
     await fault(`PostgreSQL restarted during a Redis outage of ${options.redisDownSec} s`, async () => {
-      await redis.stop();
+      await redis.stopAll();
       await sleep((options.redisDownSec * 1000) / 2);
       await pg.restart();
       await sleep((options.redisDownSec * 1000) / 2);
-      await redis.start();
+      await redis.startAll();
     });
 
     await fault(`worker killed (SIGKILL) during a PostgreSQL outage of ${options.redisDownSec} s`, async () => {
@@ -368,12 +372,22 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         } finally {
           closeSync(fd);
         }
-        await redis.stop();
+        await redis.stopAll();
         await sleep(3000);
-        await redis.start();
+        await redis.startAll();
         rmSync(filler);
       });
     }
+
+    await fault(
+      'Redis primary killed (SIGKILL) under load: Sentinel promotes the replica, the old primary returns as a replica',
+      async () => {
+        const started = Date.now();
+        const old = await redis.killPrimaryAndWaitForFailover();
+        log(`  replica promoted ${((Date.now() - started) / 1000).toFixed(1)} s after the kill`);
+        await old.start();
+      },
+    );
 
     await fault('poison event (an invalid payload) and an event with a NUL in its display name', async () => {
       const { queue, close } = openQueue(config);

@@ -32,7 +32,7 @@ describeChaos('chaos: the flagged-call pipeline under faults', () => {
     expect(report.events.spooled).toBeGreaterThan(0);
     const full = report.faults.find((f) => f.fault.startsWith('spool disk full'));
     if (report.skipped.length === 0) {
-      expect(report.faults).toHaveLength(7);
+      expect(report.faults).toHaveLength(8);
       // calls were in progress when the disk was full and Redis away: their outcomes are lost, counted, logged once
       expect(full?.lost).toBeGreaterThan(0);
       expect(report.spoolFullErrorLines).toBeGreaterThanOrEqual(1);
