@@ -8,7 +8,7 @@ import type { ScreeningRequest, Verdict } from '../screening/verdict';
 import { calledOf } from './caller-identity';
 import { describeError } from './describe-error';
 import { SetupDeadlines } from './setup-deadlines';
-import { BridgeFailed, type ServerTransaction } from './srf-adapter';
+import { BridgeFailed, type ServerTransaction } from './srf-transaction';
 import type { MatchedTrunk } from './trunks';
 
 export interface SipRouting {

@@ -2,7 +2,8 @@ import type { Logger } from '../common/logger';
 import { CallSession, type SessionDeps } from './call-session';
 import { describeError } from './describe-error';
 import { type Middleware, runMiddleware } from './invite-middleware';
-import type { ServerTransaction, SrfConnection } from './srf-adapter';
+import type { SrfConnection } from './srf-adapter';
+import type { ServerTransaction } from './srf-transaction';
 
 /**
  * The SIP front's request handling: one CallSession per INVITE, run through the INVITE middleware, and

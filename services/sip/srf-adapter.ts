@@ -1,9 +1,9 @@
-import { callerTimer, calleeOffer, refreshAnswerHeaders, termsHeaders } from './session-timer';
 import type { EventEmitter } from 'node:events';
 import Srf from 'drachtio-srf';
 import type { Logger } from '../common/logger';
 import { excerpt } from '../common/excerpt';
-import { headerLinesOf, readableSip, requestMethod } from './sip-text';
+import { readableSip, requestMethod } from './sip-text';
+import { type ServerTransaction, serverTransaction } from './srf-transaction';
 import {
   addStatusTexts,
   type AgentInternals,
@@ -14,66 +14,16 @@ import {
 } from './srf-patches';
 
 /**
- * The only module that imports drachtio-srf. It connects to drachtio-server and reconnects forever (capped
- * backoff), and turns drachtio's request and response objects into the small interface the SIP front's
- * middleware works on: read a request, answer it, proxy it, or bridge it as a B2BUA when headers must go.
+ * The drachtio-srf adapter is three files, the only ones that import drachtio-srf: this one connects to
+ * drachtio-server and reconnects forever (capped backoff) and reads every message; srf-transaction.ts turns
+ * drachtio's request and response into the small interface the SIP front's middleware works on (read a
+ * request, answer it, proxy it, or bridge it as a B2BUA when headers must go); srf-patches.ts holds every
+ * reach into drachtio-srf's internals, checked at start-up.
  */
 export interface DrachtioSettings {
   host: string;
   port: number;
   secret: string;
-}
-
-export interface InboundRequest {
-  readonly method: string;
-  readonly uri: string;
-  readonly callId: string;
-  readonly source: { address: string; port: number };
-  /** Size of the whole SIP message as received. */
-  readonly bytes: number;
-  /** A header's value (several of one name joined by ","); undefined when absent. */
-  header(name: string): string | undefined;
-  headerNames(): string[];
-  /**
-   * Each line of a header as it came, unfolded: a header sent as several lines (Identity, RFC 8224, is not
-   * list-safe) is copied as several lines, never joined by ",".
-   */
-  headerLines(name: string): string[];
-}
-
-export interface ProxyResult {
-  /** The final status drachtio-server passed upstream; undefined when no target answered (it sent 408). */
-  finalStatus?: number;
-}
-
-export interface BridgedCall {
-  /** Resolves when either side hangs up, or the app ends the call; says who did. */
-  ended: Promise<'caller' | 'callee' | 'app'>;
-  /** Ends both legs (BYE to each). */
-  hangUp(): void;
-}
-
-/** The B leg answered with a failure (passed on to the caller as it came). */
-export class BridgeFailed extends Error {
-  constructor(readonly status: number) {
-    super(`B leg answered ${status}`);
-  }
-}
-
-/** One server transaction: the request and what the app may do with it, once. */
-export interface ServerTransaction {
-  readonly request: InboundRequest;
-  reply(status: number, reason?: string, headers?: Record<string, string>): void;
-  /**
-   * Stateful proxy. With recordRoute drachtio-server stays in the dialog (Record-Route) and passes its
-   * in-dialog requests on; the app leaves the call once a final response went upstream either way.
-   */
-  proxy(targets: string[], headers: Record<string, string>, recordRoute: boolean): Promise<ProxyResult>;
-  /**
-   * Back-to-back user agent: a new INVITE carrying only `headers` (the app decides every header that goes
-   * on), answered to the caller as the callee answers. Rejects with BridgeFailed when the callee fails.
-   */
-  bridge(target: string, headers: Record<string, string>): Promise<BridgedCall>;
 }
 
 export type RequestHandler = (transaction: ServerTransaction) => void;
@@ -254,86 +204,10 @@ export class SrfConnection {
   }
 
   private transaction(req: Srf.SrfRequest, res: Srf.SrfResponse): ServerTransaction {
-    const headers = headerMap(req.headers);
-    const raw = (req as unknown as { raw?: string }).raw ?? '';
-    let lines: Map<string, string[]> | undefined;
-    const request: InboundRequest = {
-      method: req.method,
-      uri: req.uri,
-      callId: headers.get('call-id') ?? '',
-      source: { address: req.source_address, port: Number(req.source_port) },
-      bytes: Buffer.byteLength(raw),
-      header: (name) => headers.get(name.toLowerCase()),
-      headerNames: () => Object.keys(req.headers),
-      headerLines: (name) => (lines ??= headerLinesOf(raw)).get(name.toLowerCase()) ?? [],
-    };
-    return {
-      request,
-      reply: (status, reason, headers) => {
-        if (reason) res.send(status, reason, { headers: headers ?? {} });
-        else res.send(status, { headers: headers ?? {} });
-      },
-      proxy: async (targets, headers, recordRoute) => {
-        // drachtio-srf's types omit `headers`, which its proxy command sends
-        const options = { headers, remainInDialog: recordRoute, followRedirects: false } as Srf.ProxyRequestOptions;
-        const result = (await this.srf.proxyRequest(req, targets, options)) as unknown as { finalStatus?: number };
-        return result.finalStatus !== undefined ? { finalStatus: result.finalStatus } : {};
-      },
-      bridge: async (target, headers) => {
-        const ourSec = this.calls.sessionExpiresSec;
-        const callerSide = callerTimer(request, ourSec);
-        if (callerSide.tooSmall) {
-          res.send(422, 'Session Interval Too Small', { headers: { 'Min-SE': String(callerSide.minSe) } });
-          throw new BridgeFailed(422);
-        }
-        // the caller's 2xx states the caller leg's terms, from which drachtio-server arms that leg's timer; the
-        // callee's 2xx states the callee leg's (session-timer.ts)
-        const responseHeaders = (uacRes: Srf.SrfResponse): Record<string, string> =>
-          uacRes.status >= 200 && uacRes.status < 300 && callerSide.terms ? termsHeaders(callerSide.terms, 'uas') : {};
-        let dialogs: { uas: Srf.Dialog; uac: Srf.Dialog };
-        try {
-          dialogs = await this.srf.createB2BUA(req, res, target, {
-            headers: withCalleeOffer(headers, ourSec),
-            proxyRequestHeaders: [],
-            responseHeaders,
-            // drachtio-srf's types give responseHeaders' function a header map; srf.js calls it with the response
-          } as unknown as Srf.CreateB2BUAOptions);
-        } catch (err) {
-          const status = (err as { status?: number }).status;
-          throw new BridgeFailed(typeof status === 'number' ? status : 500);
-        }
-        const { uas, uac } = dialogs;
-        this.bridges.add(uas);
-        this.bridges.add(uac);
-        let endByApp = (): void => undefined;
-        const ended = new Promise<'caller' | 'callee' | 'app'>((resolve) => {
-          const end = (side: 'caller' | 'callee', other: Srf.Dialog) => () => {
-            this.bridges.delete(uas);
-            this.bridges.delete(uac);
-            other.destroy();
-            resolve(side);
-          };
-          endByApp = () => {
-            if (!this.bridges.has(uas)) return;
-            this.bridges.delete(uas);
-            this.bridges.delete(uac);
-            uas.removeAllListeners('destroy');
-            uac.removeAllListeners('destroy');
-            uas.destroy();
-            uac.destroy();
-            resolve('app');
-          };
-          // a hang-up in the same tick as the answer came before these listeners: its dialog is already gone
-          const connected = (dialog: Srf.Dialog) => (dialog as unknown as { connected?: boolean }).connected !== false;
-          if (!connected(uas)) return end('caller', uac)();
-          if (!connected(uac)) return end('callee', uas)();
-          uas.once('destroy', end('caller', uac));
-          uac.once('destroy', end('callee', uas));
-        });
-        if (ourSec > 0) for (const dialog of [uas, uac]) answerRefreshes(dialog);
-        return { ended, hangUp: () => endByApp() };
-      },
-    };
+    return serverTransaction(this.srf, req, res, {
+      bridges: this.bridges,
+      sessionExpiresSec: this.calls.sessionExpiresSec,
+    });
   }
 }
 
@@ -383,24 +257,6 @@ export function readsAsItCame(text: string): boolean {
   if (!SRF_REQUEST_LINE.test(firstLine) && !SRF_RESPONSE_LINE.test(firstLine)) return false;
   HEADER_SECTION.lastIndex = firstEnd + 2;
   return HEADER_SECTION.test(text);
-}
-
-/**
- * A request's headers by lower-case name, made once per request (drachtio-srf's own get() scans every header
- * and reads an environment variable for each look-up). Its parser keys headers by their full lower-case name
- * (compact forms expanded), except X- and P- headers, which keep the case they came in: several of one name in
- * different cases are joined with ",", as several lines of one header are.
- */
-function headerMap(raw: Record<string, unknown>): Map<string, string> {
-  const map = new Map<string, string>();
-  for (const name of Object.keys(raw)) {
-    const value = raw[name];
-    if (typeof value !== 'string') continue;
-    const key = name.toLowerCase();
-    const seen = map.get(key);
-    map.set(key, seen === undefined ? value : `${seen},${value}`);
-  }
-  return map;
 }
 
 /** Token `n` (from 0) of the leader `wire.slice(0, end)`, without splitting it (every message passes here). */
@@ -454,41 +310,4 @@ function readable(wire: string): Readable | Unreadable {
   }
   const ready = text === sip ? wire : `${wire.slice(0, at)}\r\n${text}`;
   return dialog ? { ok: true, wire: ready, dialog, ack: text.startsWith('ACK ') } : { ok: true, wire: ready };
-}
-
-/** The B leg's INVITE headers with our session-timer offer; the caller's Supported, whatever its case, merged in. */
-function withCalleeOffer(headers: Record<string, string>, ourSec: number): Record<string, string> {
-  const supportedKey = Object.keys(headers).find((k) => k.toLowerCase() === 'supported');
-  const offer = calleeOffer(ourSec, supportedKey ? headers[supportedKey] : undefined);
-  if (!offer.Supported) return headers;
-  const out = { ...headers };
-  if (supportedKey) delete out[supportedKey];
-  return { ...out, ...offer };
-}
-
-/**
- * A bridged leg's re-INVITEs and UPDATEs are answered as drachtio-srf answers them while nobody listens (the
- * session's SDP unchanged), plus the session-timer terms of the request (refreshAnswerHeaders).
- */
-function answerRefreshes(dialog: Srf.Dialog): void {
-  // drachtio-srf keeps the dialog's own Contact beside its SDP (dialog.js answers re-INVITEs with it)
-  const local = dialog.local as { sdp: string; contact?: string };
-  const terms = (req: Srf.SrfRequest) => refreshAnswerHeaders({ header: (name) => req.get(name) ?? undefined });
-  dialog.on('modify', (req: Srf.SrfRequest, res: Srf.SrfResponse) => {
-    res.send(200, {
-      body: local.sdp,
-      headers: {
-        ...(local.contact ? { Contact: local.contact } : {}),
-        'Content-Type': 'application/sdp',
-        ...terms(req),
-      },
-    });
-  });
-  dialog.on('update', (req: Srf.SrfRequest, res: Srf.SrfResponse) => {
-    const withSdp = Boolean(req.body) && Boolean(local.sdp);
-    res.send(200, {
-      ...(withSdp ? { body: local.sdp } : {}),
-      headers: { ...(withSdp ? { 'Content-Type': 'application/sdp' } : {}), ...terms(req) },
-    });
-  });
 }
