@@ -1,17 +1,16 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../common/logger';
-import { BudgetExceededError, withinBudget } from '../common/within-budget';
+import { withinBudget } from '../common/within-budget';
 import { defineScript } from '../common/lua';
 import { type Redis, redisReady } from '../common/redis';
 import { LISTS_LUA } from './lists-lua';
 import { decodeMeta, decodeNameEntry, type EntryMeta, isExpired, type NameEntry, UNKNOWN_META } from './list-entry';
 import { keyPart, type ListKeys } from './list-keys';
 import { NameMatcher } from './name-folding';
+import { LookupBatcher } from './lookup-batcher';
+import { loadNumberIndex } from './index-loader';
 import { NumberIndex } from './number-index';
 import { RecentCache } from './recent-cache';
-
-/** Buckets read by one pipeline while the index is built: replies small enough not to hold up the calls' look-ups. */
-const INDEX_READ_BATCH = 25;
 
 export interface SubscriberRecord {
   /** Allowed numbers (digits) and brands ("brand:amazon") with their expiry (0 = none), expired ones left out. */
@@ -62,12 +61,10 @@ const EMPTY_SNAPSHOT: Snapshot = {
 type OneReply = [string | null, (string | null)[], string | null, string[], string[]];
 type LookupReply = [string, string, ...OneReply[]];
 
-interface PendingLookup {
+/** A look-up as the batcher holds it: the caller's digits and the subscriber's key part ('' when none). */
+interface LookupQuery {
   digits: string;
   subscriber: string;
-  deadline: number;
-  resolve(lookup: ListLookup): void;
-  reject(err: unknown): void;
 }
 
 /** Subscriber records kept per version (flat field/value list as the script returns it; empty: none). */
@@ -125,6 +122,7 @@ export class ListStore {
   private refreshing?: Promise<Snapshot>;
   private listening = false;
   private readonly budgetMs: number;
+  private readonly batcher: LookupBatcher<LookupQuery, ListLookup>;
   private readonly clock: () => number;
   private readonly maxAgeMs: number;
   private index?: NumberIndex;
@@ -153,6 +151,7 @@ export class ListStore {
     options: ListStoreOptions = {},
   ) {
     this.budgetMs = options.budgetMs ?? 50;
+    this.batcher = new LookupBatcher((queries) => this.answer(queries), MAX_BATCH, this.budgetMs);
     this.clock = options.clock ?? Date.now;
     this.maxAgeMs = options.localIndexMaxAgeMs ?? 0;
     defineScript(this.redis, 'sgLookup', LISTS_LUA.lookup);
@@ -298,41 +297,15 @@ export class ListStore {
 
   private async readIndex(): Promise<void> {
     const started = performance.now();
-    const call = this.redis as unknown as { sgIndexStart(key: string, tag: string): Promise<[string, string, number]> };
-    const [genText, bucketsText, logLength] = await call.sgIndexStart(this.keys.state, this.keys.tag);
-    const gen = Number(genText);
-    const buckets = Number(bucketsText);
-    let numbers = new Float64Array(1024);
-    let ids = new Uint32Array(1024);
-    let count = 0;
-    for (let first = 0; first < buckets; first += INDEX_READ_BATCH) {
-      const pipeline = this.redis.pipeline();
-      const last = Math.min(first + INDEX_READ_BATCH, buckets);
-      for (let b = first; b < last; b++) pipeline.hgetall(this.keys.bucket(gen, b));
-      const replies = (await pipeline.exec()) ?? [];
-      for (let i = 0; i < replies.length; i++) {
-        const [err, hash] = replies[i];
-        if (err) throw err;
-        for (const [field, id] of Object.entries(hash as Record<string, string>)) {
-          if (count === numbers.length) {
-            const grownNumbers = new Float64Array(numbers.length * 2);
-            grownNumbers.set(numbers);
-            numbers = grownNumbers;
-            const grownIds = new Uint32Array(ids.length * 2);
-            grownIds.set(ids);
-            ids = grownIds;
-          }
-          numbers[count] = Number(field) * buckets + first + i;
-          ids[count++] = Number(id);
-        }
-      }
-    }
-    // an import may have replaced the generation while it was read (its buckets dropped half-way): read again
-    if (Number(await this.redis.hget(this.keys.state, 'gen')) !== gen) {
+    const loaded = await loadNumberIndex(this.redis, this.keys);
+    // an import replaced the generation while it was read (its buckets dropped half-way): read again
+    if (!loaded) {
       queueMicrotask(() => this.refreshQuietly());
       return;
     }
-    this.index = NumberIndex.build(gen, numbers.slice(0, count), ids.slice(0, count), logLength);
+    this.index = loaded.index;
+    const { gen } = loaded.index;
+    const count = loaded.numbers;
     this.logger.info(
       { gen, numbers: count, ms: Math.round(performance.now() - started) },
       'local number index built: calls from numbers on no list are screened without a Redis round trip',
@@ -408,94 +381,33 @@ export class ListStore {
       this.cachedAnswers++;
       return Promise.resolve(cached);
     }
-    return new Promise((resolve, reject) => {
-      this.pending.push({
-        digits: number,
-        subscriber,
-        deadline: Date.now() + this.budgetMs,
-        resolve,
-        reject,
-      });
-      if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        queueMicrotask(() => this.flush());
-      }
-    });
+    return this.batcher.ask({ digits: number, subscriber });
   }
 
-  private pending: PendingLookup[] = [];
-  private flushScheduled = false;
-
-  private flush(): void {
-    this.flushScheduled = false;
-    while (this.pending.length) void this.send(this.pending.splice(0, MAX_BATCH));
-  }
-
-  private async send(batch: PendingLookup[]): Promise<void> {
+  /** One round trip for a batch of look-ups (LookupBatcher): the script answers each, with the lists' version. */
+  private async answer(queries: LookupQuery[]): Promise<ListLookup[]> {
     const call = this.redis as unknown as {
       sgLookup(key: string, tag: string, ...args: string[]): Promise<LookupReply>;
     };
     const args: string[] = [];
-    for (const p of batch) args.push(p.digits, p.subscriber);
-    // one deadline for the batch (its look-ups were asked for in the same turn); a promise settles once,
-    // so whichever of the answer and the deadline comes second does nothing
-    const watched = { deadline: batch[0].deadline, batch };
-    this.watch(watched);
-    try {
-      const [versionText, prefixLengthsText, ...replies] = await call.sgLookup(this.keys.state, this.keys.tag, ...args);
-      const version = Number(versionText);
-      this.reported(version);
-      const prefixLengths = prefixLengthsText ? prefixLengthsText.split(',').map(Number) : [];
-      const snapshot = version === this.snapshot.version ? this.snapshot : await this.refreshTo(version);
-      const now = this.clock();
-      const keep = this.maxAgeMs > 0 && version === this.snapshot.version;
-      batch.forEach((p, i) => {
-        const reply = replies[i];
-        if (keep) {
-          if (p.subscriber) this.subscribers.set(p.subscriber, reply[3]);
-          const metaFlat = reply[4];
-          for (let j = 0; j + 1 < metaFlat.length; j += 2)
-            if (metaFlat[j + 1]) this.metas.set(metaFlat[j], metaFlat[j + 1]);
-        }
-        p.resolve(this.toLookup(version, reply, p.digits, prefixLengths, snapshot, now));
-      });
-    } catch (err) {
-      for (const p of batch) p.reject(err);
-    } finally {
-      this.inFlight.delete(watched);
-    }
-  }
-
-  /**
-   * Budgets are enforced by one timer for all batches in flight, armed for the earliest deadline and re-armed
-   * when it fires, instead of one timer created and cleared for every batch (on the call path's critical path).
-   */
-  private readonly inFlight = new Set<{ deadline: number; batch: PendingLookup[] }>();
-  private budgetTimer?: NodeJS.Timeout;
-
-  private watch(watched: { deadline: number; batch: PendingLookup[] }): void {
-    this.inFlight.add(watched);
-    if (!this.budgetTimer) this.armBudgetTimer(watched.deadline);
-  }
-
-  private armBudgetTimer(at: number): void {
-    this.budgetTimer = setTimeout(() => this.expireLate(), Math.max(0, at - Date.now()));
-    // a command in flight keeps the process alive by its socket; the timer alone must not
-    this.budgetTimer.unref();
-  }
-
-  private expireLate(): void {
-    this.budgetTimer = undefined;
-    const now = Date.now();
-    let next = Infinity;
-    for (const watched of this.inFlight) {
-      if (watched.deadline <= now) {
-        this.inFlight.delete(watched);
-        const late = new BudgetExceededError(`no answer from Redis within ${this.budgetMs} ms`);
-        for (const p of watched.batch) p.reject(late);
-      } else next = Math.min(next, watched.deadline);
-    }
-    if (next !== Infinity) this.armBudgetTimer(next);
+    for (const q of queries) args.push(q.digits, q.subscriber);
+    const [versionText, prefixLengthsText, ...replies] = await call.sgLookup(this.keys.state, this.keys.tag, ...args);
+    const version = Number(versionText);
+    this.reported(version);
+    const prefixLengths = prefixLengthsText ? prefixLengthsText.split(',').map(Number) : [];
+    const snapshot = version === this.snapshot.version ? this.snapshot : await this.refreshTo(version);
+    const now = this.clock();
+    const keep = this.maxAgeMs > 0 && version === this.snapshot.version;
+    return queries.map((q, i) => {
+      const reply = replies[i];
+      if (keep) {
+        if (q.subscriber) this.subscribers.set(q.subscriber, reply[3]);
+        const metaFlat = reply[4];
+        for (let j = 0; j + 1 < metaFlat.length; j += 2)
+          if (metaFlat[j + 1]) this.metas.set(metaFlat[j], metaFlat[j + 1]);
+      }
+      return this.toLookup(version, reply, q.digits, prefixLengths, snapshot, now);
+    });
   }
 
   /**

@@ -1,46 +1,42 @@
+import { LRUCache } from 'lru-cache';
+
+/** Stands for a kept undefined (lru-cache keeps no undefined): a number that does not parse is worth keeping. */
+const NOTHING: unique symbol = Symbol('nothing');
+
 /**
- * Keeps recently used values: two generations of at most `capacity / 2` entries each. When the young one
- * fills, it becomes the old one and the previous old one is dropped whole, so every operation is O(1)
- * (a Map that evicts its first key one at a time slows down as deleted slots pile up).
+ * Keeps the most recently used values, at most `capacity`, the least recently used evicted first: the only
+ * module that imports lru-cache.
  */
 export class RecentCache<V> {
-  private young = new Map<string, V>();
-  private old = new Map<string, V>();
+  private readonly cache: LRUCache<string, NonNullable<V> | typeof NOTHING>;
   hits = 0;
   misses = 0;
 
-  constructor(private readonly capacity: number) {}
+  constructor(capacity: number) {
+    this.cache = new LRUCache({ max: capacity });
+  }
 
   get(key: string, compute: () => V): V {
-    // one hash look-up for a kept value; has() only tells a kept undefined from a missing key
-    let value = this.young.get(key);
-    if (value !== undefined || this.young.has(key)) {
+    const kept = this.cache.get(key);
+    if (kept !== undefined) {
       this.hits++;
-      return value as V;
+      return (kept === NOTHING ? undefined : kept) as V;
     }
-    value = this.old.get(key);
-    if (value !== undefined || this.old.has(key)) {
-      this.hits++;
-    } else {
-      this.misses++;
-      value = compute();
-    }
-    this.set(key, value as V);
-    return value as V;
+    this.misses++;
+    const value = compute();
+    this.set(key, value);
+    return value;
   }
 
   /** Keeps `value` for `key` (replacing what was kept). */
   set(key: string, value: V): void {
-    if (this.young.size >= this.capacity / 2) {
-      this.old = this.young;
-      this.young = new Map();
-    }
-    this.young.set(key, value);
+    this.cache.set(key, value === undefined ? NOTHING : (value as NonNullable<V>));
   }
 
-  /** The value kept for `key`, if any, without counting or refreshing it. */
+  /** The value kept for `key`, if any, without counting it or making it recent. */
   peek(key: string): V | undefined {
-    return this.young.get(key) ?? this.old.get(key);
+    const kept = this.cache.peek(key);
+    return (kept === NOTHING ? undefined : kept) as V | undefined;
   }
 
   resetCounters(): void {
