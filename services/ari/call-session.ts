@@ -33,6 +33,42 @@ const HAND_BACK_RETRY_MS = 250;
 export type SessionState =
   'screening' | 'dialing' | 'warning' | 'connected' | 'rejecting' | 'notifying' | 'blocking' | 'handed-back' | 'ended';
 
+/** What moves a call from one state to another. */
+export type SessionEvent =
+  'adopted' | 'dial' | 'block' | 'warn' | 'connect' | 'reject' | 'caller-left' | 'leave-stasis' | 'end';
+
+const SETUP_AND_TALK: readonly SessionState[] = [
+  'screening',
+  'dialing',
+  'warning',
+  'connected',
+  'rejecting',
+  'notifying',
+  'blocking',
+];
+
+/**
+ * The state machine as a table: each event, the states it may come in, the state it leads to. The session
+ * moves only through it (move); docs/ARCHITECTURE.md draws it, and a test keeps the two in step.
+ */
+export const TRANSITIONS: Readonly<
+  Record<SessionEvent, { from: readonly SessionState[]; to: SessionState; why: string }>
+> = {
+  adopted: { from: ['screening'], to: 'connected', why: 'a bridged call found after a restart of spoofguard' },
+  dial: { from: ['screening'], to: 'dialing', why: 'allow (cleanCalls stasis) or warn: the subscriber is rung' },
+  block: { from: ['screening'], to: 'blocking', why: 'block' },
+  warn: { from: ['dialing'], to: 'warning', why: 'the subscriber answers a warned call' },
+  connect: { from: ['dialing', 'warning'], to: 'connected', why: 'answered (clean), or 1 after the warning' },
+  reject: { from: ['warning'], to: 'rejecting', why: '2, 3, no key twice, or the subscriber hangs up' },
+  'caller-left': { from: ['warning'], to: 'notifying', why: 'the caller hangs up during the warning' },
+  'leave-stasis': {
+    from: SETUP_AND_TALK,
+    to: 'handed-back',
+    why: 'clean (cleanCalls dialplan), refused (608), failure, setup deadline, drain, overload',
+  },
+  end: { from: [...SETUP_AND_TALK, 'handed-back'], to: 'ended', why: 'every leg it owns is gone' },
+};
+
 /**
  * What the Stasis dialplan passes: Stasis(app, <called>, <trunk>, <URIENCODE(PAI)>, <URIENCODE(X-Spoofguard-Verdict)>,
  * <URIENCODE(SIP Call-ID)>); the last two only in [from-sipfront].
@@ -171,6 +207,21 @@ export class CallSession {
     return this.state;
   }
 
+  /**
+   * Moves the call as the table says; false (and no move) when the event cannot come in this state: a call
+   * that left or ended stays so, whatever arrives late.
+   */
+  private move(event: SessionEvent): boolean {
+    const transition = TRANSITIONS[event];
+    if (!transition.from.includes(this.state)) {
+      if (this.state !== 'ended' && this.state !== 'handed-back')
+        this.log.warn({ state: this.state, event }, 'event not expected in this state: the call stays where it is');
+      return false;
+    }
+    this.state = transition.to;
+    return true;
+  }
+
   get flagged(): boolean {
     return this.verdict !== undefined && this.verdict.verdict !== 'allow';
   }
@@ -202,7 +253,7 @@ export class CallSession {
   /** A bridged call found in Asterisk after a restart of spoofguard: watched until either side hangs up. */
   static adopt(caller: AriChannel, deps: SessionDeps): CallSession {
     const session = new CallSession(caller, { to: '' }, deps);
-    session.state = 'connected';
+    session.move('adopted');
     session.subscriberDialled = true;
     session.confirmedAt.set(session.subscriberId, Date.now());
     session.bridgeCreated = Promise.resolve(true);
@@ -269,8 +320,7 @@ export class CallSession {
    * False when the caller was gone already, or the call had left before.
    */
   private async leaveStasis(target?: DialplanTarget): Promise<boolean> {
-    if (this.state === 'handed-back' || this.state === 'ended') return false;
-    this.state = 'handed-back';
+    if (!this.move('leave-stasis')) return false;
     this.clearTimers();
     if (this.subscriberDialled && !this.subscriberGone) await this.hangup(this.subscriberId, 'normal');
     // a hand-back that fails for another reason than the caller being gone is tried again: a caller left in
@@ -301,7 +351,8 @@ export class CallSession {
   }
 
   private async dialSubscriber(): Promise<void> {
-    this.state = 'dialing';
+    // a call handed back while it was screened (setup deadline, drain) rings no one
+    if (!this.move('dial')) return;
     this.subscriberDialled = true;
     const prefix = this.deps.settings.warnedNamePrefix.replace('{brand}', this.verdict?.brandName ?? '');
     const callerId = originateCallerId(this.verdict?.caller, this.caller.caller.number, this.flagged ? prefix : '');
@@ -342,7 +393,7 @@ export class CallSession {
     this.times.answer = Date.now();
     if (this.callerGone) return this.hangup(this.subscriberId, 'normal');
     if (!this.flagged) return this.connect();
-    this.state = 'warning';
+    this.move('warn');
     void this.prepareBridge(); // while the warning plays: connecting after "1" is then one request less
     await this.play('warning', this.deps.prompts.warning(this.verdict?.brand, this.reasonCodes()));
   }
@@ -432,7 +483,7 @@ export class CallSession {
 
   /** Bridge both legs, then answer the caller: its 200 OK comes once the media path exists. */
   private async connect(): Promise<void> {
-    this.state = 'connected';
+    if (!this.move('connect')) return;
     if (this.flagged) this.outcome = 'accepted';
     clearTimeout(this.deadline);
     this.deadline = setTimeout(
@@ -453,7 +504,7 @@ export class CallSession {
   }
 
   private async reject(outcome: 'rejected' | 'reported'): Promise<void> {
-    this.state = 'rejecting';
+    if (!this.move('reject')) return;
     this.outcome = outcome;
     this.times.decision ??= Date.now();
     await Promise.all([
@@ -472,7 +523,7 @@ export class CallSession {
   }
 
   private async block(): Promise<void> {
-    this.state = 'blocking';
+    if (!this.move('block')) return;
     this.outcome = 'blocked';
     if (!this.deps.settings.blockAnswer) {
       // a refusal the caller's network reads as one: 608 Rejected from the dialplan (PJSIPHangup)
@@ -506,7 +557,7 @@ export class CallSession {
     if (this.state === 'warning' && !this.subscriberGone) {
       // release the subscriber with a short notice instead of dead air
       this.outcome = 'caller-hung-up';
-      this.state = 'notifying';
+      this.move('caller-left');
       if (this.playback) await this.deps.ari.stopPlayback(this.playback.id).catch(() => undefined);
       await this.play('notice', [media('caller-hung-up')]).catch(() => this.hangup(this.subscriberId, 'normal'));
       return;
@@ -526,7 +577,7 @@ export class CallSession {
     if (this.state === 'warning') {
       // hung up on the warning: a rejection, and the caller hears it as one
       this.outcome = 'rejected';
-      this.state = 'rejecting';
+      this.move('reject');
       return this.releaseCaller();
     }
     if (this.state === 'rejecting' && this.callerPlayback) return; // the caller's announcement ends it
@@ -572,9 +623,8 @@ export class CallSession {
   }
 
   private async finish(outcome: Outcome): Promise<void> {
-    if (this.state === 'ended') return;
     const handedBack = this.state === 'handed-back';
-    this.state = 'ended';
+    if (!this.move('end')) return;
     this.clearTimers();
     this.times.end = Date.now();
     if (this.bridgeCreated && (await this.bridgeCreated)) {
