@@ -13,7 +13,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { loadConfig } from '../services/common/config';
+import { type Config, loadConfig } from '../services/common/config';
 import { createLogger } from '../services/common/logger';
 import { openQueue } from '../services/events';
 import { openListAdmin } from '../services/screening';
@@ -141,306 +141,366 @@ interface Row {
   verdict: string | null;
 }
 
-export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
-  const missingBins = missingServers();
-  if (missingBins) throw new Error(`chaos run cannot start its own servers: ${missingBins}`);
-  const { log } = options;
-  const work = mkdtempSync(join(tmpdir(), 'sg-chaos-'));
-  const skipped: string[] = [];
-  const cleanups: (() => Promise<void> | void)[] = [() => rmSync(work, { recursive: true, force: true })];
-  const children = new Set<ChildProcess>();
-  try {
-    // Redis as production runs it: a primary and a replica (AOF, fsync always) under three sentinels
-    const redis = await SentinelGroup.start({ persistent: true });
-    cleanups.unshift(() => redis.stop());
+type Child = ChildProcess & { output: () => string };
+type Fault = { name: string; inject: () => Promise<void> };
+const COLUMNS = 'SELECT call_id, sip_call_id, caller_raw, outcome, verdict FROM flagged_calls';
+
+/**
+ * One chaos run, step by step (runChaos reads them in order): its own servers, the pipeline (a worker under a
+ * supervisor, two producers), steady running, the faults one after another (each healed before the next), the
+ * producers stopped, the queue drained, and the accounting of every call id emitted against the log.
+ */
+class ChaosRun {
+  private readonly work = mkdtempSync(join(tmpdir(), 'sg-chaos-'));
+  private readonly cleanups: (() => Promise<void> | void)[] = [
+    () => rmSync(this.work, { recursive: true, force: true }),
+  ];
+  private readonly children = new Set<ChildProcess>();
+  private readonly skipped: string[] = [];
+  private readonly reports: FaultReport[] = [];
+  private readonly producers = new Map<string, ChildProcess>();
+  private readonly producerOutput = new Map<string, { out: string; err: string }>();
+  private readonly spoolDir = join(this.work, 'spool');
+  private readonly ledgerDir = join(this.work, 'ledger');
+  private readonly ledger = new Ledger(this.ledgerDir);
+  private redis!: SentinelGroup;
+  private pg!: OwnPostgres;
+  private config!: Config;
+  private worker!: Child;
+  private stopping = false;
+  private spoolDiskFull = false;
+
+  constructor(private readonly options: ChaosOptions) {}
+
+  private log(line: string): void {
+    this.options.log(line);
+  }
+
+  /** Redis as production runs it (a primary and a replica, AOF with fsync always, three sentinels), PostgreSQL. */
+  async startServers(): Promise<void> {
+    const missingBins = missingServers();
+    if (missingBins) throw new Error(`chaos run cannot start its own servers: ${missingBins}`);
+    this.redis = await SentinelGroup.start({ persistent: true });
+    this.cleanups.unshift(() => this.redis.stop());
     // a folder of its own, beside the run's (which only root may enter): initdb runs as the postgres user
     const pgDir = mkdtempSync(join(tmpdir(), 'sg-chaos-pg-'));
-    cleanups.push(() => rmSync(pgDir, { recursive: true, force: true }));
-    const pg = new OwnPostgres(pgDir);
-    await pg.start();
-    cleanups.unshift(() => pg.stop());
-    log(
-      `own Redis: primary ${redis.nodes[0]?.port}, replica ${redis.nodes[1]?.port}, 3 sentinels (AOF, fsync always); own PostgreSQL on ${pg.port}`,
+    this.cleanups.push(() => rmSync(pgDir, { recursive: true, force: true }));
+    this.pg = new OwnPostgres(pgDir);
+    await this.pg.start();
+    this.cleanups.unshift(() => this.pg.stop());
+    this.log(
+      `own Redis: primary ${this.redis.nodes[0]?.port}, replica ${this.redis.nodes[1]?.port}, 3 sentinels (AOF, fsync always); own PostgreSQL on ${this.pg.port}`,
     );
+    const unmount = mountSmallDisk(this.spoolDir, '4m');
+    if (unmount) {
+      this.cleanups.unshift(unmount);
+      this.spoolDiskFull = true;
+    } else this.skipped.push('spool disk full: mounting a small tmpfs needs root');
+  }
 
-    const spoolDir = join(work, 'spool');
-    const unmount = mountSmallDisk(spoolDir, '4m');
-    if (unmount) cleanups.unshift(unmount);
-    else skipped.push('spool disk full: mounting a small tmpfs needs root');
-
-    const config = loadConfig({
-      env: { REDIS_URL: redis.url, DATABASE_URL: pg.url },
+  /** The run's config, and the seed lists in its Redis. */
+  async seedLists(): Promise<void> {
+    this.config = loadConfig({
+      env: { REDIS_URL: this.redis.url, DATABASE_URL: this.pg.url },
       overrides: {
         log: { level: 'warn' },
         redis: { keyPrefix: 'chaos:' },
         // an event counts as queued once the replica has it too: a failover must lose none
-        queue: { spoolDir, replicasToAck: 1, emitBudgetMs: 100 },
+        queue: { spoolDir: this.spoolDir, replicasToAck: 1, emitBudgetMs: 100 },
         ops: { port: 0 },
         console: { port: 0 },
-        flaggedLog: { sqlitePath: join(work, 'unused.sqlite'), pseudonymKey: 'chaos-run-key-0123456789' },
+        flaggedLog: { sqlitePath: join(this.work, 'unused.sqlite'), pseudonymKey: 'chaos-run-key-0123456789' },
       },
     });
-    const quiet = createLogger({ level: 'silent' });
-    const lists = await openListAdmin(config, quiet);
+    const lists = await openListAdmin(this.config, createLogger({ level: 'silent' }));
     await lists.admin.import(seedEntries(lists.brands), { replace: { origin: 'seed' } });
     await lists.close();
+    mkdirSync(this.ledgerDir);
+  }
 
-    const ledgerDir = join(work, 'ledger');
-    mkdirSync(ledgerDir);
-    const ledger = new Ledger(ledgerDir);
+  private track<T extends ChildProcess>(child: T): T {
+    this.children.add(child);
+    child.once('exit', () => this.children.delete(child));
+    return child;
+  }
 
-    const track = <T extends ChildProcess>(child: T): T => {
-      children.add(child);
-      child.once('exit', () => children.delete(child));
-      return child;
-    };
-    const startWorker = (): ChildProcess & { output: () => string } =>
-      track(spawnSpoofguard(['worker'], config, { SPOOFGUARD_LOG_LEVEL: 'warn' }));
-    const producerOutput = new Map<string, { out: string; err: string }>();
-    const startProducer = async (name: string): Promise<ChildProcess> => {
-      const child = track(
-        spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'chaos', 'producer.ts')], {
-          cwd: ROOT,
-          env: {
-            ...process.env,
-            ...envFor(config),
-            SPOOFGUARD_LOG_LEVEL: 'warn',
-            CHAOS_LEDGER: join(ledgerDir, `${name}.ledger`),
-            CHAOS_RATE: String(options.rate),
-            CHAOS_ROLE: 'sip',
-            CHAOS_NAME: name,
-          },
-          stdio: ['ignore', 'pipe', 'pipe'],
-        }),
-      );
-      const output = { out: '', err: '' };
-      producerOutput.set(name, output);
-      child.stdout?.on('data', (d: Buffer) => (output.out += d.toString()));
-      child.stderr?.on('data', (d: Buffer) => (output.err += d.toString()));
-      const deadline = Date.now() + 30_000;
-      while (!output.out.includes('chaos producer started')) {
-        if (child.exitCode !== null || Date.now() > deadline)
-          throw new Error(`chaos producer ${name} did not start: ${output.err.slice(-2000)}`);
-        await sleep(50);
-      }
-      return child;
-    };
-
-    // the worker runs under a supervisor, as systemd or a container's restart policy would run it: one that
-    // exits by itself (it cannot open an unreachable log store at start) is started again a second later
-    let worker = startWorker();
-    let stopping = false;
-    const supervise = (child: ChildProcess & { output: () => string }): void => {
-      child.once('exit', (code, signal) => {
-        if (stopping || signal !== null || worker !== child) return;
-        log(`  worker exited by itself (code ${code}): started again by its supervisor`);
-        setTimeout(() => {
-          if (stopping || worker !== child) return;
-          worker = startWorker();
-          supervise(worker);
-        }, 1000);
-      });
-    };
-    supervise(worker);
-    const restartWorker = (): void => {
-      worker = startWorker();
-      supervise(worker);
-    };
-    const producers = new Map<string, ChildProcess>();
-    producers.set('A', await startProducer('A'));
-    producers.set('B', await startProducer('B'));
-    /** One query on a connection of its own: PostgreSQL restarts during the run. */
-    const query = async (sql: string, params: unknown[] = []): Promise<Row[]> => {
-      for (;;) {
-        const client = new Client({ connectionString: pg.url });
-        try {
-          await client.connect();
-          return (await client.query<Row>(sql, params)).rows;
-        } catch {
-          // the worker has not made the table yet, or PostgreSQL is restarting
-          await sleep(200);
-        } finally {
-          await client.end().catch(() => undefined);
-        }
-      }
-    };
-    const COLUMNS = 'SELECT call_id, sip_call_id, caller_raw, outcome, verdict FROM flagged_calls';
-    const rows = async (ids: string[]): Promise<Map<string, Row>> =>
-      new Map((await query(`${COLUMNS} WHERE call_id = ANY($1)`, [ids])).map((r) => [r.call_id, r]));
-
-    /** Waits until every event acknowledged so far is in the log; returns how long that took. */
-    const healed = async (fault: string): Promise<number> => {
-      const from = Date.now();
-      ledger.read();
-      let waiting = ledger.acknowledged();
-      const deadline = from + options.healTimeoutSec * 1000;
-      while (waiting.length) {
-        const found = await rows(waiting.map((w) => w.callId));
-        waiting = waiting.filter((w) => {
-          const row = found.get(w.callId);
-          return !row || (w.flagged && !row.verdict) || (w.outcome !== undefined && row.outcome !== w.outcome);
-        });
-        if (!waiting.length) break;
-        if (Date.now() > deadline)
-          throw new Error(
-            `chaos: ${fault}: ${waiting.length} acknowledged events not in the log after ${options.healTimeoutSec} s; the worker said: ${worker.output().slice(-3000)}`,
-          );
-        await sleep(250);
-      }
-      return Date.now() - from;
-    };
-
-    const faults: FaultReport[] = [];
-    const fault = async (name: string, inject: () => Promise<void>): Promise<void> => {
-      ledger.read();
-      const before = { spooled: ledger.counts.spooled, lost: ledger.counts.lost };
-      log(`fault: ${name}`);
-      await inject();
-      const healMs = await healed(name);
-      ledger.read();
-      const report = {
-        fault: name,
-        healMs,
-        spooled: ledger.counts.spooled - before.spooled,
-        lost: ledger.counts.lost - before.lost,
-      };
-      faults.push(report);
-      log(`  healed in ${(healMs / 1000).toFixed(1)} s; ${report.spooled} events spooled, ${report.lost} lost`);
-      await sleep(options.steadySec * 1000);
-    };
-
-    log(`steady: 2 producers × ${options.rate} calls/s`);
-    await sleep(options.steadySec * 1000);
-    await healed('start');
-
-    await fault('worker killed (SIGKILL), started again 2 s later', async () => {
-      worker.kill('SIGKILL');
-      await exited(worker);
-      await sleep(2000);
-      restartWorker();
+  /**
+   * The worker runs under a supervisor, as systemd or a container's restart policy would run it: one that exits
+   * by itself (it cannot open an unreachable log store at start) is started again a second later.
+   */
+  private startWorker(): void {
+    const child = this.track(spawnSpoofguard(['worker'], this.config, { SPOOFGUARD_LOG_LEVEL: 'warn' }));
+    this.worker = child;
+    child.once('exit', (code, signal) => {
+      if (this.stopping || signal !== null || this.worker !== child) return;
+      this.log(`  worker exited by itself (code ${code}): started again by its supervisor`);
+      setTimeout(() => {
+        if (!this.stopping && this.worker === child) this.startWorker();
+      }, 1000);
     });
+  }
 
-    await fault(
-      `Redis (primary and replica) killed for ${options.redisDownSec} s; meanwhile producer B killed (SIGKILL) with a spool, B2 started`,
-      async () => {
-        ledger.read();
-        const spooledByB = ledger.spooledBy.get('B') ?? 0;
-        await redis.stopAll();
-        await sleep((options.redisDownSec * 1000) / 2);
-        const b = producers.get('B') as ChildProcess;
-        b.kill('SIGKILL');
-        await exited(b);
-        producers.delete('B');
-        producers.set('B2', await startProducer('B2'));
-        await sleep((options.redisDownSec * 1000) / 2);
-        ledger.read();
-        log(`  producer B had ${(ledger.spooledBy.get('B') ?? 0) - spooledByB} events in its spool when it was killed`);
-        await redis.startAll();
-      },
-    );
-
-    await fault('PostgreSQL restarted (fast)', () => pg.restart());
-
-    // faults that overlap: a second dependency fails while the first is still away
-    await fault(`PostgreSQL restarted during a Redis outage of ${options.redisDownSec} s`, async () => {
-      await redis.stopAll();
-      await sleep((options.redisDownSec * 1000) / 2);
-      await pg.restart();
-      await sleep((options.redisDownSec * 1000) / 2);
-      await redis.startAll();
-    });
-
-    await fault(`worker killed (SIGKILL) during a PostgreSQL outage of ${options.redisDownSec} s`, async () => {
-      pg.stop();
-      await sleep((options.redisDownSec * 1000) / 2);
-      worker.kill('SIGKILL');
-      await exited(worker);
-      restartWorker();
-      await sleep((options.redisDownSec * 1000) / 2);
-      await pg.start();
-    });
-
-    if (unmount) {
-      await fault('spool disk full while Redis is down 3 s', async () => {
-        const filler = join(spoolDir, 'filler');
-        const fd = openSync(filler, 'w');
-        const block = Buffer.alloc(64 * 1024, 1);
-        try {
-          for (;;) writeSync(fd, block);
-        } catch {
-          // full: now only events that fit in the last partial page can be spooled
-        } finally {
-          closeSync(fd);
-        }
-        await redis.stopAll();
-        await sleep(3000);
-        await redis.startAll();
-        rmSync(filler);
-      });
-    }
-
-    await fault(
-      'Redis primary killed (SIGKILL) under load: Sentinel promotes the replica, the old primary returns as a replica',
-      async () => {
-        const started = Date.now();
-        const old = await redis.killPrimaryAndWaitForFailover();
-        log(`  replica promoted ${((Date.now() - started) / 1000).toFixed(1)} s after the kill`);
-        await old.start();
-      },
-    );
-
-    await fault('poison event (an invalid payload) and an event with a NUL in its display name', async () => {
-      const { queue, close } = openQueue(config);
-      const now = new Date().toISOString();
-      await queue.add({
-        jobId: POISON_JOB,
-        name: 'flagged',
-        data: { v: 1, kind: 'flagged', callId: 'chaos-poison-schema', verdict: 'maybe', garbage: true },
-      });
-      await queue.add({
-        jobId: `flagged.${NUL_CALL}`,
-        name: 'flagged',
-        data: {
-          v: 1,
-          kind: 'flagged',
-          callId: NUL_CALL,
-          source: 'sip',
-          receivedAt: now,
-          caller: { raw: 'sip:+18882804331@x', kind: 'number', e164: '+18882804331', displayName: 'Ama\u0000zon' },
-          verdict: 'warn',
-          score: 60,
-          reasons: [],
+  private async startProducer(name: string): Promise<ChildProcess> {
+    const child = this.track(
+      spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'chaos', 'producer.ts')], {
+        cwd: ROOT,
+        env: {
+          ...process.env,
+          ...envFor(this.config),
+          SPOOFGUARD_LOG_LEVEL: 'warn',
+          CHAOS_LEDGER: join(this.ledgerDir, `${name}.ledger`),
+          CHAOS_RATE: String(this.options.rate),
+          CHAOS_ROLE: 'sip',
+          CHAOS_NAME: name,
         },
-      });
-      await close();
-    });
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }),
+    );
+    const output = { out: '', err: '' };
+    this.producerOutput.set(name, output);
+    child.stdout?.on('data', (d: Buffer) => (output.out += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (output.err += d.toString()));
+    const deadline = Date.now() + 30_000;
+    while (!output.out.includes('chaos producer started')) {
+      if (child.exitCode !== null || Date.now() > deadline)
+        throw new Error(`chaos producer ${name} did not start: ${output.err.slice(-2000)}`);
+      await sleep(50);
+    }
+    this.producers.set(name, child);
+    return child;
+  }
 
-    log('stopping the producers (they end their calls in progress and replay their spools)');
+  /** A worker under its supervisor and two producers (the call path, in processes of one role). */
+  async startPipeline(): Promise<void> {
+    this.startWorker();
+    await this.startProducer('A');
+    await this.startProducer('B');
+  }
+
+  /** One query on a connection of its own: PostgreSQL restarts during the run. */
+  private async query(sql: string, params: unknown[] = []): Promise<Row[]> {
+    for (;;) {
+      const client = new Client({ connectionString: this.pg.url });
+      try {
+        await client.connect();
+        return (await client.query<Row>(sql, params)).rows;
+      } catch {
+        // the worker has not made the table yet, or PostgreSQL is restarting
+        await sleep(200);
+      } finally {
+        await client.end().catch(() => undefined);
+      }
+    }
+  }
+
+  /** Waits until every event acknowledged so far is in the log; returns how long that took. */
+  private async healed(fault: string): Promise<number> {
+    const from = Date.now();
+    this.ledger.read();
+    let waiting = this.ledger.acknowledged();
+    const deadline = from + this.options.healTimeoutSec * 1000;
+    while (waiting.length) {
+      const rows = await this.query(`${COLUMNS} WHERE call_id = ANY($1)`, [waiting.map((w) => w.callId)]);
+      const found = new Map(rows.map((r) => [r.call_id, r]));
+      waiting = waiting.filter((w) => {
+        const row = found.get(w.callId);
+        return !row || (w.flagged && !row.verdict) || (w.outcome !== undefined && row.outcome !== w.outcome);
+      });
+      if (!waiting.length) break;
+      if (Date.now() > deadline)
+        throw new Error(
+          `chaos: ${fault}: ${waiting.length} acknowledged events not in the log after ${this.options.healTimeoutSec} s; the worker said: ${this.worker.output().slice(-3000)}`,
+        );
+      await sleep(250);
+    }
+    return Date.now() - from;
+  }
+
+  /** Steady running before the first fault, and everything emitted so far in the log. */
+  async steady(): Promise<void> {
+    this.log(`steady: 2 producers × ${this.options.rate} calls/s`);
+    await sleep(this.options.steadySec * 1000);
+    await this.healed('start');
+  }
+
+  /** One fault: injected, healed (every acknowledged event in the log), then steady running again. */
+  async inject(fault: Fault): Promise<void> {
+    this.ledger.read();
+    const before = { spooled: this.ledger.counts.spooled, lost: this.ledger.counts.lost };
+    this.log(`fault: ${fault.name}`);
+    await fault.inject();
+    const healMs = await this.healed(fault.name);
+    this.ledger.read();
+    const report = {
+      fault: fault.name,
+      healMs,
+      spooled: this.ledger.counts.spooled - before.spooled,
+      lost: this.ledger.counts.lost - before.lost,
+    };
+    this.reports.push(report);
+    this.log(`  healed in ${(healMs / 1000).toFixed(1)} s; ${report.spooled} events spooled, ${report.lost} lost`);
+    await sleep(this.options.steadySec * 1000);
+  }
+
+  /** The faults, in order: one at a time first, then two that overlap, then Redis failing over. */
+  faults(): Fault[] {
+    const { redisDownSec } = this.options;
+    const half = (redisDownSec * 1000) / 2;
+    const faults: Fault[] = [
+      {
+        name: 'worker killed (SIGKILL), started again 2 s later',
+        inject: async () => {
+          this.worker.kill('SIGKILL');
+          await exited(this.worker);
+          await sleep(2000);
+          this.startWorker();
+        },
+      },
+      {
+        name: `Redis (primary and replica) killed for ${redisDownSec} s; meanwhile producer B killed (SIGKILL) with a spool, B2 started`,
+        inject: async () => {
+          this.ledger.read();
+          const spooledByB = this.ledger.spooledBy.get('B') ?? 0;
+          await this.redis.stopAll();
+          await sleep(half);
+          const b = this.producers.get('B') as ChildProcess;
+          b.kill('SIGKILL');
+          await exited(b);
+          this.producers.delete('B');
+          await this.startProducer('B2');
+          await sleep(half);
+          this.ledger.read();
+          this.log(
+            `  producer B had ${(this.ledger.spooledBy.get('B') ?? 0) - spooledByB} events in its spool when it was killed`,
+          );
+          await this.redis.startAll();
+        },
+      },
+      { name: 'PostgreSQL restarted (fast)', inject: () => this.pg.restart() },
+      // faults that overlap: a second dependency fails while the first is still away
+      {
+        name: `PostgreSQL restarted during a Redis outage of ${redisDownSec} s`,
+        inject: async () => {
+          await this.redis.stopAll();
+          await sleep(half);
+          await this.pg.restart();
+          await sleep(half);
+          await this.redis.startAll();
+        },
+      },
+      {
+        name: `worker killed (SIGKILL) during a PostgreSQL outage of ${redisDownSec} s`,
+        inject: async () => {
+          this.pg.stop();
+          await sleep(half);
+          this.worker.kill('SIGKILL');
+          await exited(this.worker);
+          this.startWorker();
+          await sleep(half);
+          await this.pg.start();
+        },
+      },
+    ];
+    if (this.spoolDiskFull)
+      faults.push({ name: 'spool disk full while Redis is down 3 s', inject: () => this.fillSpoolDisk() });
+    faults.push(
+      {
+        name: 'Redis primary killed (SIGKILL) under load: Sentinel promotes the replica, the old primary returns as a replica',
+        inject: async () => {
+          const started = Date.now();
+          const old = await this.redis.killPrimaryAndWaitForFailover();
+          this.log(`  replica promoted ${((Date.now() - started) / 1000).toFixed(1)} s after the kill`);
+          await old.start();
+        },
+      },
+      {
+        name: 'poison event (an invalid payload) and an event with a NUL in its display name',
+        inject: () => this.addPoisonAndNul(),
+      },
+    );
+    return faults;
+  }
+
+  private async fillSpoolDisk(): Promise<void> {
+    const filler = join(this.spoolDir, 'filler');
+    const fd = openSync(filler, 'w');
+    const block = Buffer.alloc(64 * 1024, 1);
+    try {
+      for (;;) writeSync(fd, block);
+    } catch {
+      // full: now only events that fit in the last partial page can be spooled
+    } finally {
+      closeSync(fd);
+    }
+    await this.redis.stopAll();
+    await sleep(3000);
+    await this.redis.startAll();
+    rmSync(filler);
+  }
+
+  private async addPoisonAndNul(): Promise<void> {
+    const { queue, close } = openQueue(this.config);
+    const now = new Date().toISOString();
+    await queue.add({
+      jobId: POISON_JOB,
+      name: 'flagged',
+      data: { v: 1, kind: 'flagged', callId: 'chaos-poison-schema', verdict: 'maybe', garbage: true },
+    });
+    await queue.add({
+      jobId: `flagged.${NUL_CALL}`,
+      name: 'flagged',
+      data: {
+        v: 1,
+        kind: 'flagged',
+        callId: NUL_CALL,
+        source: 'sip',
+        receivedAt: now,
+        caller: { raw: 'sip:+18882804331@x', kind: 'number', e164: '+18882804331', displayName: 'Ama\u0000zon' },
+        verdict: 'warn',
+        score: 60,
+        reasons: [],
+      },
+    });
+    await close();
+  }
+
+  /** The producers end their calls in progress and replay their spools; their own counters come back. */
+  async stopProducers(): Promise<ChaosReport['producers']> {
+    this.log('stopping the producers (they end their calls in progress and replay their spools)');
     const finals: ChaosReport['producers'] = [];
-    for (const [name, child] of producers) {
+    for (const [name, child] of this.producers) {
       child.kill('SIGTERM');
       const { code } = await exited(child);
-      const output = producerOutput.get(name) as { out: string; err: string };
+      const output = this.producerOutput.get(name) as { out: string; err: string };
       if (code !== 0) throw new Error(`chaos producer ${name} exited with ${code}: ${output.err.slice(-2000)}`);
       const done = output.out.split('\n').find((l) => l.startsWith('{"done"'));
       const parsed = JSON.parse(done ?? '{}') as { results?: Record<string, number>; metric?: Record<string, number> };
       finals.push({ name, results: parsed.results ?? {}, metric: parsed.metric ?? {} });
     }
-    const left = readdirSync(spoolDir).filter((f) => f.endsWith('.ndjson'));
+    const left = readdirSync(this.spoolDir).filter((f) => f.endsWith('.ndjson'));
     if (left.length) throw new Error(`chaos: spool files left after the producers closed: ${left.join(', ')}`);
-    await healed('end');
-    const { queue, close: closeQueue } = openQueue(config);
-    const deadline = Date.now() + options.healTimeoutSec * 1000;
+    await this.healed('end');
+    return finals;
+  }
+
+  /** Waits for the queue to empty, reads its failed set, stops the worker. */
+  async drainQueue(): Promise<ChaosReport['failed']> {
+    const { queue, close } = openQueue(this.config);
+    const deadline = Date.now() + this.options.healTimeoutSec * 1000;
     while ((await queue.eventsInFlight()) > 0 && Date.now() < deadline) await sleep(250);
     const failed = (await queue.failed(0, 999)).map((j) => ({ id: j.id, reason: j.reason }));
-    await closeQueue();
-    stopping = true;
-    worker.kill('SIGTERM');
-    await exited(worker);
+    await close();
+    this.stopping = true;
+    this.worker.kill('SIGTERM');
+    await exited(this.worker);
+    return failed;
+  }
 
-    // the accounting: every call id emitted against the log
+  /** The accounting: every call id emitted against the log. */
+  async account(producers: ChaosReport['producers'], failed: ChaosReport['failed']): Promise<ChaosReport> {
+    const { ledger } = this;
     ledger.read();
-    const all = await query(COLUMNS);
+    const all = await this.query(COLUMNS);
     const byId = new Map<string, Row[]>();
     for (const row of all) byId.set(row.call_id, [...(byId.get(row.call_id) ?? []), row]);
     const missing: string[] = [];
@@ -471,20 +531,19 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     if (reusedLogged !== reusedRecords)
       merged.push(`reused SIP Call-ID: ${reusedRecords} records for ${reusedLogged} calls`);
 
-    for (const [name, o] of producerOutput)
+    for (const [name, o] of this.producerOutput)
       for (const line of o.err
         .split('\n')
         .filter((l) => l.includes('invalid'))
         .slice(0, 3))
-        log(`producer ${name}: ${line}`);
-    const spoolFullErrorLines = [...producerOutput.values()].reduce(
+        this.log(`producer ${name}: ${line}`);
+    const spoolFullErrorLines = [...this.producerOutput.values()].reduce(
       (n, o) => n + o.err.split('\n').filter((l) => l.includes('spool write failed')).length,
       0,
     );
-    const calls = new Set([...ledger.calls.keys()]).size;
     return {
-      faults,
-      calls,
+      faults: this.reports,
+      calls: new Set([...ledger.calls.keys()]).size,
       events: { ...ledger.counts },
       missing,
       duplicated,
@@ -492,14 +551,33 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       reusedSipCallId: { records: reusedRecords, calls: reused.length },
       nulStored: byId.get(NUL_CALL)?.[0]?.verdict === 'warn',
       failed,
-      producers: finals,
+      producers,
       spoolFullErrorLines,
-      skipped,
+      skipped: this.skipped,
     };
+  }
+
+  async cleanUp(): Promise<void> {
+    this.stopping = true;
+    for (const child of this.children) child.kill('SIGKILL');
+    for (const cleanup of this.cleanups) await Promise.resolve(cleanup()).catch(() => undefined);
+    if (existsSync(this.work)) rmSync(this.work, { recursive: true, force: true });
+  }
+}
+
+export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
+  const run = new ChaosRun(options);
+  try {
+    await run.startServers();
+    await run.seedLists();
+    await run.startPipeline();
+    await run.steady();
+    for (const fault of run.faults()) await run.inject(fault);
+    const producers = await run.stopProducers();
+    const failed = await run.drainQueue();
+    return await run.account(producers, failed);
   } finally {
-    for (const child of children) child.kill('SIGKILL');
-    for (const cleanup of cleanups) await Promise.resolve(cleanup()).catch(() => undefined);
-    if (existsSync(work)) rmSync(work, { recursive: true, force: true });
+    await run.cleanUp();
   }
 }
 
