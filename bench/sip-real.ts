@@ -113,6 +113,124 @@ const cpuMs = (pid: number | undefined): number => {
   return ((Number(fields[11]) + Number(fields[12])) / 100) * 1000;
 };
 
+/** spoofguard's own counters: unscreened INVITEs, GC time by kind (cumulative), the event loop's longest
+ * delay since the last scrape (prom-client resets it on every scrape). */
+const opsOf = async (
+  opsPort: number,
+): Promise<{ unscreened: number; gcMs: number; majorGcMs: number; loopLagMaxMs: number }> => {
+  const text = await httpText(`http://127.0.0.1:${opsPort}/metrics`);
+  const sum = (pattern: RegExp): number => [...text.matchAll(pattern)].reduce((a, m) => a + Number(m[1]), 0);
+  return {
+    unscreened: sum(/^spoofguard_(?:sip_unscreened_total|screenings_degraded_total)(?:\{[^}]*\})? (\d+)/gm),
+    gcMs: sum(/^spoofguard_nodejs_gc_duration_seconds_sum\{[^}]*\} ([\d.e-]+)/gm) * 1000,
+    majorGcMs: sum(/^spoofguard_nodejs_gc_duration_seconds_sum\{kind="major"[^}]*\} ([\d.e-]+)/gm) * 1000,
+    // the monitor's figure is the time between its samples: the delay is what exceeds the interval
+    loopLagMaxMs: Math.max(
+      0,
+      sum(/^spoofguard_nodejs_eventloop_lag_max_seconds(?:\{[^}]*\})? ([\d.e-]+)/gm) * 1000 - EVENT_LOOP_SAMPLE_MS,
+    ),
+  };
+};
+
+const pidOf = (d: RealDrachtio): number | undefined => (d as unknown as { process?: ChildProcess }).process?.pid;
+
+interface RunContext {
+  env: ReturnType<typeof realServerEnv>;
+  apps: Record<Variant, ChildProcess>;
+  drachtios: Record<Variant, RealDrachtio>;
+  opsPort: number;
+  /** Why INVITE→200 cannot be read off a capture here (then sipp's response times), or undefined. */
+  noCapture: string | undefined;
+}
+
+/** One run: `rate` calls a second for `seconds` to one app, its failures, latencies and CPU per call. */
+async function runOnce(
+  ctx: RunContext,
+  variant: Variant,
+  rate: number,
+  seconds: number,
+  callersFile: string,
+): Promise<Step> {
+  const app = ctx.apps[variant];
+  const drachtio = ctx.drachtios[variant];
+  const calls = Math.round(rate * seconds);
+  const callerPort = await freePort();
+  const capture = ctx.noCapture ? undefined : new CallerCapture(callerPort);
+  await capture?.start();
+  const opsBefore = variant === 'spoofguard' ? await opsOf(ctx.opsPort) : undefined;
+  const appBefore = cpuMs(app.pid);
+  const drachtioBefore = cpuMs(pidOf(drachtio));
+  const hostSteal = new HostSteal(cpus().length);
+  const uac = await startSipp(
+    ctx.env,
+    uacScenario({ number: '[field0]', called: CALLED, measure: true, end: { kind: 'bye', afterMs: 0 } }),
+    {
+      remote: drachtio.sipAddress,
+      port: callerPort,
+      calls,
+      rate,
+      extra: [
+        '-inf',
+        callersFile,
+        '-trace_rtt',
+        '-rtt_freq',
+        '1',
+        '-recv_timeout',
+        '5000',
+        '-max_socket',
+        '100000',
+        '-l',
+        String(rate * 10),
+      ],
+    },
+  );
+  await uac.done;
+  const steal = hostSteal.stop();
+  const appCpu = cpuMs(app.pid) - appBefore;
+  const drachtioCpu = cpuMs(pidOf(drachtio)) - drachtioBefore;
+  const out = uac.output();
+  const count = (label: string): number =>
+    Number(new RegExp(`${label}\\s*\\|\\s*\\d+\\s*\\|\\s*(\\d+)`).exec(out)?.[1] ?? 0);
+  const ok = count('Successful call');
+  const failed = Math.max(count('Failed call'), calls - ok);
+  const failedWhere = failed > 0 ? sippTrouble(out) : '';
+  const rttFile = readdirSync(uac.dir).find((f) => f.endsWith('_rtt.csv'));
+  const latency = capture
+    ? await capture.latencies()
+    : rttFile
+      ? readFileSync(join(uac.dir, rttFile), 'utf8')
+          .split('\n')
+          .slice(1)
+          .map((l) => Number(l.split(';')[1]))
+          .filter((n) => Number.isFinite(n) && n >= 0)
+      : [];
+  const opsAfter = opsBefore && (await opsOf(ctx.opsPort));
+  const unscreened = opsBefore && opsAfter ? opsAfter.unscreened - opsBefore.unscreened : 0;
+  const own =
+    opsBefore && opsAfter
+      ? {
+          gcMs: opsAfter.gcMs - opsBefore.gcMs,
+          majorGcMs: opsAfter.majorGcMs - opsBefore.majorGcMs,
+          loopLagMaxMs: opsAfter.loopLagMaxMs,
+        }
+      : undefined;
+  // the last calls' dialogs drain through drachtio-server before the next run
+  await new Promise((r) => setTimeout(r, 1500));
+  return {
+    variant,
+    rate,
+    ok,
+    failed,
+    latency,
+    appCpuMsPerCall: appCpu / Math.max(1, calls),
+    drachtioCpuMsPerCall: drachtioCpu / Math.max(1, calls),
+    unscreened,
+    steal,
+    ...(failedWhere ? { failedWhere } : {}),
+    ...(own ? { own } : {}),
+  };
+}
+
 type Rig = Awaited<ReturnType<typeof startRig>>;
 
 /**
@@ -123,7 +241,6 @@ async function startRig(env: ReturnType<typeof realServerEnv> & { drachtioBin: s
   const redis = await PrivateRedis.start();
   const drachtios = { spoofguard: new RealDrachtio(env.drachtioBin), minimal: new RealDrachtio(env.drachtioBin) };
   for (const d of Object.values(drachtios)) await d.start();
-  const pidOf = (d: RealDrachtio): number | undefined => (d as unknown as { process?: ChildProcess }).process?.pid;
   const nextHopPort = await freePort();
   const opsPort = await freePort();
   const config = loadConfig({
@@ -171,23 +288,6 @@ async function startRig(env: ReturnType<typeof realServerEnv> & { drachtioBin: s
     extra: ['-max_socket', '100000'],
   });
 
-  /** spoofguard's own counters: unscreened INVITEs, GC time by kind (cumulative), the event loop's longest
-   * delay since the last scrape (prom-client resets it on every scrape). */
-  const opsOf = async (): Promise<{ unscreened: number; gcMs: number; majorGcMs: number; loopLagMaxMs: number }> => {
-    const text = await httpText(`http://127.0.0.1:${opsPort}/metrics`);
-    const sum = (pattern: RegExp): number => [...text.matchAll(pattern)].reduce((a, m) => a + Number(m[1]), 0);
-    return {
-      unscreened: sum(/^spoofguard_(?:sip_unscreened_total|screenings_degraded_total)(?:\{[^}]*\})? (\d+)/gm),
-      gcMs: sum(/^spoofguard_nodejs_gc_duration_seconds_sum\{[^}]*\} ([\d.e-]+)/gm) * 1000,
-      majorGcMs: sum(/^spoofguard_nodejs_gc_duration_seconds_sum\{kind="major"[^}]*\} ([\d.e-]+)/gm) * 1000,
-      // the monitor's figure is the time between its samples: the delay is what exceeds the interval
-      loopLagMaxMs: Math.max(
-        0,
-        sum(/^spoofguard_nodejs_eventloop_lag_max_seconds(?:\{[^}]*\})? ([\d.e-]+)/gm) * 1000 - EVENT_LOOP_SAMPLE_MS,
-      ),
-    };
-  };
-
   const apps: Record<Variant, ChildProcess> = {
     // info: its "connected" line (clean calls log at debug)
     // as users run it (npm start): the compiled JavaScript, which the npm script builds first
@@ -221,86 +321,8 @@ async function startRig(env: ReturnType<typeof realServerEnv> & { drachtioBin: s
   await Promise.all([minimalConnected, spoofguardConnected]);
 
   const noCapture = await captureUnavailable();
-  const run = async (variant: Variant, rate: number, seconds: number, callersFile = callers): Promise<Step> => {
-    const app = apps[variant];
-    const drachtio = drachtios[variant];
-    const calls = Math.round(rate * seconds);
-    const callerPort = await freePort();
-    const capture = noCapture ? undefined : new CallerCapture(callerPort);
-    await capture?.start();
-    const opsBefore = variant === 'spoofguard' ? await opsOf() : undefined;
-    const appBefore = cpuMs(app.pid);
-    const drachtioBefore = cpuMs(pidOf(drachtio));
-    const hostSteal = new HostSteal(cpus().length);
-    const uac = await startSipp(
-      env,
-      uacScenario({ number: '[field0]', called: CALLED, measure: true, end: { kind: 'bye', afterMs: 0 } }),
-      {
-        remote: drachtio.sipAddress,
-        port: callerPort,
-        calls,
-        rate,
-        extra: [
-          '-inf',
-          callersFile,
-          '-trace_rtt',
-          '-rtt_freq',
-          '1',
-          '-recv_timeout',
-          '5000',
-          '-max_socket',
-          '100000',
-          '-l',
-          String(rate * 10),
-        ],
-      },
-    );
-    await uac.done;
-    const steal = hostSteal.stop();
-    const appCpu = cpuMs(app.pid) - appBefore;
-    const drachtioCpu = cpuMs(pidOf(drachtio)) - drachtioBefore;
-    const out = uac.output();
-    const count = (label: string): number =>
-      Number(new RegExp(`${label}\\s*\\|\\s*\\d+\\s*\\|\\s*(\\d+)`).exec(out)?.[1] ?? 0);
-    const ok = count('Successful call');
-    const failed = Math.max(count('Failed call'), calls - ok);
-    const failedWhere = failed > 0 ? sippTrouble(out) : '';
-    const rttFile = readdirSync(uac.dir).find((f) => f.endsWith('_rtt.csv'));
-    const latency = capture
-      ? await capture.latencies()
-      : rttFile
-        ? readFileSync(join(uac.dir, rttFile), 'utf8')
-            .split('\n')
-            .slice(1)
-            .map((l) => Number(l.split(';')[1]))
-            .filter((n) => Number.isFinite(n) && n >= 0)
-        : [];
-    const opsAfter = opsBefore && (await opsOf());
-    const unscreened = opsBefore && opsAfter ? opsAfter.unscreened - opsBefore.unscreened : 0;
-    const own =
-      opsBefore && opsAfter
-        ? {
-            gcMs: opsAfter.gcMs - opsBefore.gcMs,
-            majorGcMs: opsAfter.majorGcMs - opsBefore.majorGcMs,
-            loopLagMaxMs: opsAfter.loopLagMaxMs,
-          }
-        : undefined;
-    // the last calls' dialogs drain through drachtio-server before the next run
-    await new Promise((r) => setTimeout(r, 1500));
-    return {
-      variant,
-      rate,
-      ok,
-      failed,
-      latency,
-      appCpuMsPerCall: appCpu / Math.max(1, calls),
-      drachtioCpuMsPerCall: drachtioCpu / Math.max(1, calls),
-      unscreened,
-      steal,
-      ...(failedWhere ? { failedWhere } : {}),
-      ...(own ? { own } : {}),
-    };
-  };
+  const run = (variant: Variant, rate: number, seconds: number, callersFile = callers): Promise<Step> =>
+    runOnce({ env, apps, drachtios, opsPort, noCapture }, variant, rate, seconds, callersFile);
 
   /**
    * A run measured with the rule both apps share: a run the hypervisor disturbed (bench/host-steal.ts) is run
