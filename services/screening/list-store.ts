@@ -1,15 +1,15 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../common/logger';
-import { withinBudget } from '../common/within-budget';
 import { defineScript } from '../common/lua';
-import { type Redis, redisReady } from '../common/redis';
+import type { Redis } from '../common/redis';
 import { LISTS_LUA } from './lists-lua';
-import { decodeMeta, decodeNameEntry, type EntryMeta, isExpired, type NameEntry, UNKNOWN_META } from './list-entry';
+import { decodeMeta, type EntryMeta, isExpired, type NameEntry, UNKNOWN_META } from './list-entry';
 import { keyPart, type ListKeys } from './list-keys';
 import { NameMatcher } from './name-folding';
 import { LookupBatcher } from './lookup-batcher';
 import { loadNumberIndex } from './index-loader';
-import { NumberIndex } from './number-index';
+import { ListSnapshot, type Snapshot } from './list-snapshot';
+import type { NumberIndex } from './number-index';
 import { RecentCache } from './recent-cache';
 
 export interface SubscriberRecord {
@@ -33,30 +33,6 @@ export interface ListLookup {
   names: NameMatcher<NameEntry>;
 }
 
-interface Snapshot {
-  version: number;
-  gen: number;
-  names: NameMatcher<NameEntry>;
-  /** Listed prefixes → meta id. */
-  prefixes: ReadonlyMap<string, string>;
-  /** Lengths of the listed prefixes, ascending. */
-  prefixLengths: readonly number[];
-  /** The global allowlist: its numbers are screened with Redis, so that their verdict says why they pass. */
-  allowed: ReadonlyMap<string, string>;
-  /** Length of the generation's additions log when loaded: an index that holds less is behind. */
-  logLength: number;
-}
-
-const EMPTY_SNAPSHOT: Snapshot = {
-  version: -1,
-  gen: -1,
-  names: new NameMatcher([]),
-  prefixes: new Map(),
-  prefixLengths: [],
-  allowed: new Map(),
-  logLength: 0,
-};
-
 /** exact id, prefix ids, allow id, the subscriber's record, [meta id, meta JSON]… of the hits. */
 type OneReply = [string | null, (string | null)[], string | null, string[], string[]];
 type LookupReply = [string, string, ...OneReply[]];
@@ -76,8 +52,6 @@ const DECODED_CACHE_SIZE = 10_000;
 
 /** Enough to amortise the client's cost; small enough that Redis works on one batch while node handles the last (16 measured best). */
 const MAX_BATCH = 16;
-type SnapshotReply = [string, string[], string, string[], number, string[], string[]];
-
 const pairs = (flat: string[]): [string, string][] => {
   const out: [string, string][] = [];
   for (let i = 0; i + 1 < flat.length; i += 2) out.push([flat[i], flat[i + 1]]);
@@ -113,26 +87,18 @@ export interface ListStoreOptions {
 }
 
 export class ListStore {
-  private snapshot: Snapshot = EMPTY_SNAPSHOT;
+  private readonly lists: ListSnapshot;
   /**
    * Decoded meta records by their JSON (content-addressed, so a record never changes): the recently used ones,
    * bounded (it was emptied whole at 10,000, so every call after that decoded again).
    */
   private readonly decoded = new RecentCache<EntryMeta>(DECODED_CACHE_SIZE);
-  private refreshing?: Promise<Snapshot>;
-  private listening = false;
   private readonly budgetMs: number;
   private readonly batcher: LookupBatcher<LookupQuery, ListLookup>;
   private readonly clock: () => number;
   private readonly maxAgeMs: number;
   private index?: NumberIndex;
   private building?: Promise<void>;
-  /** When the cached lists were last known to be Redis' current ones (performance.now()). */
-  private confirmedAt = -Infinity;
-  /** The highest version Redis reported (look-up replies, change notices, polls) since the snapshot's load. */
-  private highestReported = -1;
-  private pollTimer?: NodeJS.Timeout;
-  private polling = false;
   /**
    * The subscriber records Redis returned for the current version: with the index and the meta records, a call
    * to a subscriber met before costs no round trip. Replaced whole when the version changes (every list and
@@ -147,16 +113,51 @@ export class ListStore {
     private readonly redis: Redis,
     private readonly keys: ListKeys,
     private readonly logger: Logger,
-    private readonly subscriber?: Redis,
+    subscriber?: Redis,
     options: ListStoreOptions = {},
   ) {
     this.budgetMs = options.budgetMs ?? 50;
     this.batcher = new LookupBatcher((queries) => this.answer(queries), MAX_BATCH, this.budgetMs);
     this.clock = options.clock ?? Date.now;
     this.maxAgeMs = options.localIndexMaxAgeMs ?? 0;
+    this.lists = new ListSnapshot(redis, keys, logger, subscriber, this.maxAgeMs, {
+      index: () => this.index,
+      loaded: (snapshot, previous, readFor) => this.loaded(snapshot, previous, readFor),
+    });
     defineScript(this.redis, 'sgLookup', LISTS_LUA.lookup);
     defineScript(this.redis, 'sgSnapshot', LISTS_LUA.snapshot);
     defineScript(this.redis, 'sgIndexStart', LISTS_LUA['index-start']);
+  }
+
+  private get snapshot(): Snapshot {
+    return this.lists.current;
+  }
+
+  /** Subscribes to change notices so caches refresh before the next call needs them; loads the lists. */
+  start(): Promise<void> {
+    return this.lists.start();
+  }
+
+  /** Reloads name patterns and meta records; concurrent callers share one load. */
+  refresh(): Promise<Snapshot> {
+    return this.lists.refresh();
+  }
+
+  /**
+   * After each load: the subscriber records go with a new version; the local index catches up from the numbers
+   * added since it was read, or is read again for a new generation.
+   */
+  private loaded(
+    snapshot: Snapshot,
+    previous: Snapshot,
+    { index, offset, added }: { index: NumberIndex | undefined; offset: number; added: string[] },
+  ): void {
+    if (snapshot.version !== previous.version) this.subscribers = new RecentCache(SUBSCRIBER_CACHE_SIZE);
+    if (index && this.index === index && index.gen === snapshot.gen && index.logOffset === offset) index.catchUp(added);
+    if (this.maxAgeMs > 0) {
+      if (this.index?.gen !== snapshot.gen) this.buildIndex();
+      else if (this.index.logOffset < snapshot.logLength) queueMicrotask(() => this.lists.refreshQuietly());
+    }
   }
 
   get cachedVersion(): number {
@@ -166,121 +167,6 @@ export class ListStore {
   /** Redis answers on the call-path connection (readiness). */
   ping(): Promise<string> {
     return this.redis.ping();
-  }
-
-  /** Subscribes to change notices so caches refresh before the next call needs them. */
-  async start(): Promise<void> {
-    if (this.subscriber && !this.listening) {
-      this.listening = true;
-      this.subscriber.on('message', (channel: string, message: string) => {
-        if (channel !== this.keys.changes) return;
-        this.logger.debug({ version: Number(message), cached: this.snapshot.version }, 'lists change notice');
-        if (this.reported(Number(message))) this.refreshQuietly(Number(message));
-      });
-      // a SUBSCRIBE sent while the connection is still in its ready check can be lost (seen with ioredis 5):
-      // wait for ready first; if Redis is away, the queued SUBSCRIBE goes out when it is back
-      const ready = await redisReady(this.subscriber, 2000).then(
-        () => true,
-        () => false,
-      );
-      const subscribing = this.subscriber
-        .subscribe(this.keys.changes)
-        .catch((err: Error) => this.logger.warn({ err: err.message }, 'could not subscribe to list change notices'));
-      // Redis away at start: the SUBSCRIBE waits in the queue for Redis, but the call path must not wait with it
-      if (ready) await subscribing;
-    }
-    if (this.maxAgeMs > 0 && !this.pollTimer) {
-      // a lost change notice (pub/sub connection dropped) must not keep a stale index answering: without a
-      // confirmation from a look-up or a notice, the version is asked for before the cache grows too old
-      this.pollTimer = setInterval(() => this.poll(), Math.max(50, this.maxAgeMs / 4));
-      this.pollTimer.unref();
-    }
-    try {
-      await this.refresh();
-    } catch (err) {
-      this.logger.warn({ err }, 'lists not loaded at start; will load on first screening');
-    }
-  }
-
-  /** Reloads name patterns and meta records; concurrent callers share one load. */
-  refresh(): Promise<Snapshot> {
-    this.refreshing ??= this.loadSnapshot().finally(() => (this.refreshing = undefined));
-    return this.refreshing;
-  }
-
-  /** A load already under way may have started before `version` was written: then load once more. */
-  private async refreshTo(version: number): Promise<Snapshot> {
-    const snapshot = await this.refresh();
-    return snapshot.version >= version ? snapshot : this.refresh();
-  }
-
-  private refreshQuietly(version?: number): void {
-    (version === undefined ? this.refresh() : this.refreshTo(version)).catch((err: Error) =>
-      this.logger.warn({ err: err.message }, 'list cache refresh failed'),
-    );
-  }
-
-  /**
-   * Redis said its lists are at `version` just now. True when the cache is not at that version (the caller
-   * reloads); otherwise the cache counts as confirmed current.
-   */
-  private reported(version: number): boolean {
-    if (version > this.highestReported) this.highestReported = version;
-    if (version !== this.snapshot.version) return true;
-    if (this.highestReported <= version) this.confirmedAt = performance.now();
-    return false;
-  }
-
-  private poll(): void {
-    if (this.polling || performance.now() - this.confirmedAt < this.maxAgeMs / 2) return;
-    this.polling = true;
-    this.redis
-      .hget(this.keys.state, 'version')
-      .then((version) => {
-        if (this.reported(Number(version ?? 0))) this.refreshQuietly(Number(version ?? 0));
-      })
-      // Redis away: the index stops answering once the cache is too old, and screening goes degraded as before
-      .catch(() => undefined)
-      .finally(() => (this.polling = false));
-  }
-
-  private async loadSnapshot(): Promise<Snapshot> {
-    const call = this.redis as unknown as {
-      sgSnapshot(key: string, tag: string, gen: string, offset: string): Promise<SnapshotReply>;
-    };
-    const asked = performance.now();
-    const index = this.index;
-    const offset = index?.logOffset ?? 0;
-    const [version, namesFlat, gen, prefixes, logLength, added, allowed] = await call.sgSnapshot(
-      this.keys.state,
-      this.keys.tag,
-      String(index?.gen ?? -1),
-      String(offset),
-    );
-    const names = pairs(namesFlat)
-      .map(([, json]) => decodeNameEntry(json))
-      .filter((e): e is NameEntry => e !== undefined);
-    const snapshot: Snapshot = {
-      version: Number(version),
-      gen: Number(gen),
-      names: new NameMatcher(names),
-      prefixes: new Map(pairs(prefixes)),
-      prefixLengths: [...new Set(pairs(prefixes).map(([p]) => p.length))].sort((a, b) => a - b),
-      allowed: new Map(pairs(allowed)),
-      logLength: Number(logLength),
-    };
-    // loads run one at a time, so the last one read the newest lists (a lower version means they were reset)
-    if (snapshot.version < this.snapshot.version) this.highestReported = snapshot.version;
-    if (snapshot.version !== this.snapshot.version) this.subscribers = new RecentCache(SUBSCRIBER_CACHE_SIZE);
-    this.snapshot = snapshot;
-    if (this.highestReported <= snapshot.version) this.confirmedAt = asked;
-    if (index && this.index === index && index.gen === snapshot.gen && index.logOffset === offset) index.catchUp(added);
-    if (this.maxAgeMs > 0) {
-      if (this.index?.gen !== snapshot.gen) this.buildIndex();
-      else if (this.index.logOffset < snapshot.logLength) queueMicrotask(() => this.refreshQuietly());
-    }
-    this.logger.debug({ version: snapshot.version, names: names.length }, 'list cache loaded');
-    return this.snapshot;
   }
 
   /**
@@ -300,7 +186,7 @@ export class ListStore {
     const loaded = await loadNumberIndex(this.redis, this.keys);
     // an import replaced the generation while it was read (its buckets dropped half-way): read again
     if (!loaded) {
-      queueMicrotask(() => this.refreshQuietly());
+      queueMicrotask(() => this.lists.refreshQuietly());
       return;
     }
     this.index = loaded.index;
@@ -320,7 +206,7 @@ export class ListStore {
     const deadline = Date.now() + timeoutMs;
     while (!this.indexCurrent()) {
       if (Date.now() > deadline) throw new Error(`local number index not ready within ${timeoutMs} ms`);
-      if (!this.building && !this.refreshing) this.refreshQuietly();
+      if (!this.building && !this.lists.loading) this.lists.refreshQuietly();
       await new Promise((r) => setTimeout(r, 20));
     }
     return true;
@@ -329,11 +215,6 @@ export class ListStore {
   /** Memory the number index holds (0 when there is none). */
   get indexBytes(): number {
     return this.index?.bytes ?? 0;
-  }
-
-  /** The cached lists are Redis' current ones: no newer version reported, confirmed within the max age. */
-  private cacheCurrent(): boolean {
-    return this.highestReported <= this.snapshot.version && performance.now() - this.confirmedAt <= this.maxAgeMs;
   }
 
   /** Whether localLookup can answer now (the index is on, built and confirmed current). */
@@ -345,7 +226,10 @@ export class ListStore {
     const index = this.index;
     const snapshot = this.snapshot;
     return (
-      index !== undefined && index.gen === snapshot.gen && index.logOffset >= snapshot.logLength && this.cacheCurrent()
+      index !== undefined &&
+      index.gen === snapshot.gen &&
+      index.logOffset >= snapshot.logLength &&
+      this.lists.cacheCurrent()
     );
   }
 
@@ -393,9 +277,9 @@ export class ListStore {
     for (const q of queries) args.push(q.digits, q.subscriber);
     const [versionText, prefixLengthsText, ...replies] = await call.sgLookup(this.keys.state, this.keys.tag, ...args);
     const version = Number(versionText);
-    this.reported(version);
+    this.lists.reported(version);
     const prefixLengths = prefixLengthsText ? prefixLengthsText.split(',').map(Number) : [];
-    const snapshot = version === this.snapshot.version ? this.snapshot : await this.refreshTo(version);
+    const snapshot = version === this.snapshot.version ? this.snapshot : await this.lists.refreshTo(version);
     const now = this.clock();
     const keep = this.maxAgeMs > 0 && version === this.snapshot.version;
     return queries.map((q, i) => {
@@ -493,13 +377,6 @@ export class ListStore {
   }
 
   async stop(): Promise<void> {
-    clearInterval(this.pollTimer);
-    this.pollTimer = undefined;
-    if (this.subscriber && this.listening) {
-      this.listening = false;
-      // closing the connection ends the subscription too: never wait on a Redis that is gone
-      if (this.subscriber.status === 'ready')
-        await withinBudget(this.subscriber.unsubscribe(this.keys.changes), 1000).catch(() => undefined);
-    }
+    await this.lists.stop();
   }
 }
