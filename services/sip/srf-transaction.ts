@@ -188,10 +188,12 @@ function withCalleeOffer(headers: Record<string, string>, ourSec: number): Recor
  * session's SDP unchanged), plus the session-timer terms of the request (refreshAnswerHeaders).
  */
 function answerRefreshes(dialog: Srf.Dialog): void {
-  // drachtio-srf keeps the dialog's own Contact beside its SDP (dialog.js answers re-INVITEs with it)
-  const local = dialog.local as { sdp: string; contact?: string };
+  // drachtio-srf keeps the dialog's own Contact beside its SDP (dialog.js answers re-INVITEs with it); read at
+  // each answer, as drachtio-srf does: a re-INVITE of ours changes the SDP
+  const current = () => dialog.local as { sdp: string; contact?: string };
   const terms = (req: Srf.SrfRequest) => refreshAnswerHeaders({ header: (name) => req.get(name) ?? undefined });
   dialog.on('modify', (req: Srf.SrfRequest, res: Srf.SrfResponse) => {
+    const local = current();
     res.send(200, {
       body: local.sdp,
       headers: {
@@ -202,6 +204,7 @@ function answerRefreshes(dialog: Srf.Dialog): void {
     });
   });
   dialog.on('update', (req: Srf.SrfRequest, res: Srf.SrfResponse) => {
+    const local = current();
     const withSdp = Boolean(req.body) && Boolean(local.sdp);
     res.send(200, {
       ...(withSdp ? { body: local.sdp } : {}),

@@ -227,6 +227,46 @@ describe('foreign X-Spoofguard headers', () => {
   });
 });
 
+describe('session timers (RFC 4028) on bridged calls', () => {
+  it("states the caller leg's terms in its 2xx and offers ours to the callee; below 90 s the caller gets 422", async () => {
+    h = await startSipHarness();
+    const call = invite('forged-verdict.xml');
+    const withTimer = withHeader(withHeader(call.raw, 'Supported', 'timer'), 'Session-Expires', '600;refresher=uac');
+    const answered = asResponse(await h.server.deliver(withTimer, SOURCES.national));
+    expect(answered.status).toBe(200);
+    expect(answered.header('Session-Expires')).toBe('600;refresher=uac');
+    expect(answered.header('Require')).toBe('timer');
+    const [bLeg] = h.server.outgoing;
+    // ours (sip.sessionExpiresSec), the refresher left to the callee; timer added to what the caller supports
+    expect(bLeg?.header('Session-Expires')).toBe('1800');
+    expect(bLeg?.header('Min-SE')).toBe('90');
+    expect(bLeg?.header('Supported')).toMatch(/\btimer\b/);
+    await h.server.hangUp(answered.dialogId as string, answered);
+    await until(() => h.sip.app.activeCalls === 0);
+
+    const tooShort = invite('forged-verdict.xml');
+    const refused = asResponse(
+      await h.server.deliver(
+        withHeader(withHeader(tooShort.raw, 'Supported', 'timer'), 'Session-Expires', '30'),
+        SOURCES.national,
+      ),
+    );
+    expect(refused.status).toBe(422);
+    expect(refused.header('Min-SE')).toBe('90');
+    await until(() => h.sip.app.activeCalls === 0);
+  });
+
+  it('a caller that neither supports nor asks for timers gets none (sip.maxCallSec bounds its call)', async () => {
+    h = await startSipHarness();
+    const call = invite('forged-verdict.xml');
+    const answered = asResponse(await h.server.deliver(call.raw, SOURCES.national));
+    expect(answered.status).toBe(200);
+    expect(answered.header('Session-Expires')).toBeUndefined();
+    await h.server.hangUp(answered.dialogId as string, answered);
+    await until(() => h.sip.app.activeCalls === 0);
+  });
+});
+
 describe('trunk policies', () => {
   it('tag mode: a warned call goes to the next hop with the display names prefixed, and its outcome is logged', async () => {
     h = await startSipHarness();
