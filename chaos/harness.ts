@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomInt } from 'node:crypto';
 import {
   closeSync,
   existsSync,
@@ -8,6 +9,7 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  writeFileSync,
   writeSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,6 +22,10 @@ import { openListAdmin } from '../services/screening';
 import { seedEntries } from '../services/screening/seed';
 import { envFor, exited, ROOT, spawnSpoofguard } from '../test/support/child';
 import { SentinelGroup } from '../test/support/redis-topologies';
+import { freePort } from '../test/support/redis';
+import { RealAsterisk, realServerEnv } from '../test/real/support/asterisk';
+import { callerScenario, startSipp, subscriberScenario } from '../test/real/support/sipp';
+import { eventually } from '../test/real/support/suite';
 import type { LedgerLine } from './producer';
 import { missingServers, mountSmallDisk, OwnPostgres } from './servers';
 
@@ -67,6 +73,11 @@ export interface ChaosReport {
   nulStored: boolean;
   /** Jobs in the failed set at the end: the poison event, with its reason. */
   failed: { id: string; reason: string }[];
+  /**
+   * Calls that sat in the warning on a real Asterisk when it was restarted (undefined when no Asterisk is set):
+   * each must keep one record, with an outcome.
+   */
+  asteriskRestart?: { calls: number; records: number; withOutcome: number };
   /** The producers' own counters and metric of emit results, per producer. */
   producers: { name: string; results: Record<string, number>; metric: Record<string, number> }[];
   /** Error lines "spool write failed" written by the producers (one per producer per full-disk episode). */
@@ -77,6 +88,9 @@ export interface ChaosReport {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 /** The poison event: a payload no worker can store. It must end in the failed set, alone, with its reason. */
 const POISON_JOB = 'flagged.chaos-poison-schema';
+/** Calls sitting in the warning when Asterisk is restarted. */
+const ASTERISK_CALLS = Number(process.env.CHAOS_ASTERISK_CALLS ?? 4);
+const NO_ASTERISK = 'ASTERISK_BIN, ASTERISK_MODULES and ASTERISK_DATA are not set (docs/TESTING.md)';
 /** A valid event whose display name holds a NUL (PostgreSQL refuses NUL in text): it must be stored, not lost. */
 const NUL_CALL = 'chaos-nul-in-name';
 
@@ -142,7 +156,8 @@ interface Row {
 }
 
 type Child = ChildProcess & { output: () => string };
-type Fault = { name: string; inject: () => Promise<void> };
+/** A fault that heals in a way of its own (not through the producers' ledger) says how long that took. */
+type Fault = { name: string; inject: () => Promise<void | { healMs: number }> };
 const COLUMNS = 'SELECT call_id, sip_call_id, caller_raw, outcome, verdict FROM flagged_calls';
 
 /**
@@ -167,6 +182,11 @@ class ChaosRun {
   private pg!: OwnPostgres;
   private config!: Config;
   private worker!: Child;
+  /** A real Asterisk and `spoofguard ari` on it, when ASTERISK_BIN and the rest are set (docs/TESTING.md). */
+  private asterisk?: RealAsterisk;
+  private ari?: Child;
+  private subscriberPort = 0;
+  private readonly asteriskCallers: string[] = [];
   private stopping = false;
   private spoolDiskFull = false;
 
@@ -191,6 +211,18 @@ class ChaosRun {
     this.log(
       `own Redis: primary ${this.redis.nodes[0]?.port}, replica ${this.redis.nodes[1]?.port}, 3 sentinels (AOF, fsync always); own PostgreSQL on ${this.pg.port}`,
     );
+    const env = realServerEnv();
+    if (env.asteriskBin && env.asteriskModules && env.asteriskData) {
+      this.subscriberPort = await freePort();
+      const asterisk = new RealAsterisk(
+        { asteriskBin: env.asteriskBin, asteriskModules: env.asteriskModules, asteriskData: env.asteriskData },
+        { subscriberPort: this.subscriberPort },
+      );
+      await asterisk.start();
+      this.asterisk = asterisk;
+      this.cleanups.unshift(() => asterisk.close());
+      this.log(`own Asterisk: SIP ${asterisk.ports.sip}, ARI ${asterisk.ariUrl}`);
+    } else this.skipped.push(`Asterisk restarted while calls sit in the warning: ${NO_ASTERISK}`);
     const unmount = mountSmallDisk(this.spoolDir, '4m');
     if (unmount) {
       this.cleanups.unshift(unmount);
@@ -210,6 +242,18 @@ class ChaosRun {
         ops: { port: 0 },
         console: { port: 0 },
         flaggedLog: { sqlitePath: join(this.work, 'unused.sqlite'), pseudonymKey: 'chaos-run-key-0123456789' },
+        ...(this.asterisk
+          ? {
+              // Asterisk, sipp and the run share two cores: a look-up past 50 ms would fail open, unwarned
+              screening: { budgetMs: 500 },
+              ari: {
+                url: this.asterisk.ariUrl,
+                username: this.asterisk.ariUser,
+                password: this.asterisk.ariPassword,
+                defaultLanguage: 'en',
+              },
+            }
+          : {}),
       },
     });
     const lists = await openListAdmin(this.config, createLogger({ level: 'silent' }));
@@ -270,11 +314,95 @@ class ChaosRun {
     return child;
   }
 
-  /** A worker under its supervisor and two producers (the call path, in processes of one role). */
+  /** A worker under its supervisor and two producers (the call path, in processes of one role); the ARI app. */
   async startPipeline(): Promise<void> {
     this.startWorker();
     await this.startProducer('A');
     await this.startProducer('B');
+    if (this.asterisk) {
+      this.ari = this.track(spawnSpoofguard(['ari'], this.config, { SPOOFGUARD_LOG_LEVEL: 'warn' }));
+      await this.ariConnected();
+    }
+  }
+
+  private ariConnected(): Promise<void> {
+    const asterisk = this.asterisk as RealAsterisk;
+    return eventually(
+      async () =>
+        ((await (await asterisk.ari('GET', '/applications')).json()) as { name: string }[]).some(
+          (a) => a.name === 'spoofguard',
+        ),
+      `chaos: spoofguard ari connected to Asterisk\n${this.ari?.output().slice(-2000)}`,
+      30_000,
+    );
+  }
+
+  /** Each of the calls that sat in the warning has one record, with an outcome; resolves with the counts. */
+  private async asteriskCallsLogged(): Promise<{ calls: number; records: number; withOutcome: number }> {
+    const rows = await this.query(`${COLUMNS} WHERE caller_e164 = ANY($1)`, [this.asteriskCallers]);
+    return {
+      calls: this.asteriskCallers.length,
+      records: rows.length,
+      withOutcome: rows.filter((r) => r.outcome !== null).length,
+    };
+  }
+
+  /**
+   * ASTERISK_CALLS calls from callers posing as Amazon are answered by the subscriber and sit in the warning;
+   * Asterisk is restarted under them. spoofguard reconnects by itself; each call keeps its one record and gets
+   * an outcome (its legs are gone with the old Asterisk).
+   */
+  /** Returns when Asterisk was back (Date.now()). */
+  private async restartAsteriskUnderWarnedCalls(): Promise<number> {
+    const asterisk = this.asterisk as RealAsterisk;
+    const env = realServerEnv();
+    const numbers = Array.from({ length: ASTERISK_CALLS }, () => `+4930${randomInt(1_000_000, 9_999_999)}`);
+    this.asteriskCallers.push(...numbers);
+    const callers = join(this.work, 'asterisk-callers.csv');
+    writeFileSync(callers, `SEQUENTIAL\n${numbers.map((n) => `${n};`).join('\n')}\n`);
+    const subscriber = await startSipp(env, subscriberScenario({ kind: 'answer', then: 'wait-bye' }, env.dtmfPcaps), {
+      port: this.subscriberPort,
+      calls: ASTERISK_CALLS,
+    });
+    const caller = await startSipp(
+      env,
+      callerScenario({
+        number: '[field0]',
+        name: 'Amazon',
+        called: '+4930901820',
+        end: { kind: 'wait-bye', timeoutMs: 60_000 },
+      }),
+      {
+        remote: `127.0.0.1:${asterisk.ports.sip}`,
+        calls: ASTERISK_CALLS,
+        rate: ASTERISK_CALLS,
+        extra: ['-inf', callers],
+      },
+    );
+    try {
+      // every subscriber answered (its leg is Up) and hears the warning; every call is logged as warned
+      await eventually(
+        async () =>
+          ((await (await asterisk.ari('GET', '/channels')).json()) as { id: string; state: string }[]).filter(
+            (c) => c.id.endsWith('-sub') && c.state === 'Up',
+          ).length === ASTERISK_CALLS,
+        `chaos: ${ASTERISK_CALLS} subscribers hearing the warning\n${this.ari?.output().slice(-2000)}`,
+        30_000,
+      );
+      await eventually(
+        async () => (await this.asteriskCallsLogged()).records === ASTERISK_CALLS,
+        'chaos: the warned calls logged',
+        30_000,
+      );
+      await asterisk.restart();
+    } finally {
+      caller.stop();
+      subscriber.stop();
+    }
+    const back = Date.now();
+    await this.ariConnected();
+    this.log(`  spoofguard ari reconnected ${((Date.now() - back) / 1000).toFixed(1)} s after Asterisk was back`);
+    return back;
   }
 
   /** One query on a connection of its own: PostgreSQL restarts during the run. */
@@ -328,8 +456,8 @@ class ChaosRun {
     this.ledger.read();
     const before = { spooled: this.ledger.counts.spooled, lost: this.ledger.counts.lost };
     this.log(`fault: ${fault.name}`);
-    await fault.inject();
-    const healMs = await this.healed(fault.name);
+    const own = await fault.inject();
+    const healMs = Math.max(own ? own.healMs : 0, await this.healed(fault.name));
     this.ledger.read();
     const report = {
       fault: fault.name,
@@ -413,6 +541,23 @@ class ChaosRun {
           await old.start();
         },
       },
+      ...(this.asterisk
+        ? [
+            {
+              name: `Asterisk restarted while ${ASTERISK_CALLS} calls sit in the warning`,
+              inject: async () => {
+                const restarted = await this.restartAsteriskUnderWarnedCalls();
+                // healed once each of them has its outcome (the ledger's wait covers the producers)
+                await eventually(
+                  async () => (await this.asteriskCallsLogged()).withOutcome >= ASTERISK_CALLS,
+                  `chaos: an outcome for each call cut by the restart\n${this.ari?.output().slice(-3000)}`,
+                  this.options.healTimeoutSec * 1000,
+                );
+                return { healMs: Date.now() - restarted };
+              },
+            },
+          ]
+        : []),
       {
         name: 'poison event (an invalid payload) and an event with a NUL in its display name',
         inject: () => this.addPoisonAndNul(),
@@ -477,6 +622,11 @@ class ChaosRun {
       const parsed = JSON.parse(done ?? '{}') as { results?: Record<string, number>; metric?: Record<string, number> };
       finals.push({ name, results: parsed.results ?? {}, metric: parsed.metric ?? {} });
     }
+    if (this.ari) {
+      this.ari.kill('SIGTERM');
+      const { code } = await exited(this.ari);
+      if (code !== 0) throw new Error(`chaos: spoofguard ari exited with ${code}: ${this.ari.output().slice(-2000)}`);
+    }
     const left = readdirSync(this.spoolDir).filter((f) => f.endsWith('.ndjson'));
     if (left.length) throw new Error(`chaos: spool files left after the producers closed: ${left.join(', ')}`);
     await this.healed('end');
@@ -512,7 +662,8 @@ class ChaosRun {
     const duplicated = [...byId].filter(([, r]) => r.length > 1).map(([id]) => id);
     const merged: string[] = [];
     for (const [id, [row]] of byId) {
-      if (id === NUL_CALL) continue;
+      // the ARI app's calls are accounted for by caller (asteriskRestart), not in the producers' ledger
+      if (id === NUL_CALL || id.startsWith('ari:')) continue;
       const call = ledger.calls.get(id);
       if (!call) {
         merged.push(`${id}: no such call emitted`);
@@ -553,6 +704,7 @@ class ChaosRun {
       failed,
       producers,
       spoolFullErrorLines,
+      ...(this.asterisk ? { asteriskRestart: await this.asteriskCallsLogged() } : {}),
       skipped: this.skipped,
     };
   }
@@ -597,6 +749,11 @@ export function describeReport(report: ChaosReport): { lines: string[]; ok: bool
     `event with a NUL in its display name: ${report.nulStored ? 'stored' : 'NOT stored'}`,
     `failed set: ${report.failed.map((f) => `${f.id} (${f.reason.slice(0, 120)})`).join('; ') || 'empty'}`,
     `"spool write failed" error lines: ${report.spoolFullErrorLines}`,
+    ...(report.asteriskRestart
+      ? [
+          `calls in the warning when Asterisk restarted: ${report.asteriskRestart.calls}, records ${report.asteriskRestart.records}, with an outcome ${report.asteriskRestart.withOutcome}`,
+        ]
+      : []),
     ...report.producers.map(
       (p) => `producer ${p.name}: results ${JSON.stringify(p.results)}, metric ${JSON.stringify(p.metric)}`,
     ),
@@ -613,6 +770,9 @@ export function describeReport(report: ChaosReport): { lines: string[]; ok: bool
     poisoned &&
     report.nulStored &&
     metricsAgree &&
-    report.events.invalid === 0;
+    report.events.invalid === 0 &&
+    (!report.asteriskRestart ||
+      (report.asteriskRestart.records === report.asteriskRestart.calls &&
+        report.asteriskRestart.withOutcome === report.asteriskRestart.calls));
   return { lines, ok };
 }
