@@ -7,7 +7,6 @@ import {
   mkdtempSync,
   openSync,
   readdirSync,
-  readFileSync,
   rmSync,
   writeFileSync,
   writeSync,
@@ -26,126 +25,16 @@ import { freePort } from '../test/support/redis';
 import { RealAsterisk, realServerEnv } from '../test/real/support/asterisk';
 import { callerScenario, startSipp, subscriberScenario } from '../test/real/support/sipp';
 import { eventually } from '../test/real/support/suite';
-import type { LedgerLine } from './producer';
+import { Ledger, POISON_JOB } from './ledger';
+import type { ChaosOptions, ChaosReport, FaultReport } from './report';
 import { missingServers, mountSmallDisk, OwnPostgres } from './servers';
 
-/**
- * The fault-injection run (npm run chaos; a short version in the real-server suite): the call path
- * (screening + producer) in two processes of one role at a steady rate of flagged calls, a worker writing to
- * PostgreSQL, all on a Redis and a PostgreSQL of the run's own, while faults come one after another. At the
- * end every call id emitted is compared with the log.
- */
-export interface ChaosOptions {
-  /** Calls per second per producer (two producers). */
-  rate: number;
-  /** Steady running before the first fault and between faults. */
-  steadySec: number;
-  /** How long Redis stays down. */
-  redisDownSec: number;
-  /** How long a fault may take to heal before the run gives up on it. */
-  healTimeoutSec: number;
-  log: (line: string) => void;
-}
-
-export interface FaultReport {
-  fault: string;
-  /** From the end of the fault until every event acknowledged before that end was in the log. */
-  healMs: number;
-  /** Events that went to a spool during the fault and its healing. */
-  spooled: number;
-  /** Events lost, counted and logged, because the spool could not be written. */
-  lost: number;
-}
-
-export interface ChaosReport {
-  faults: FaultReport[];
-  calls: number;
-  events: { emitted: number; queued: number; spooled: number; lost: number; invalid: number; unknown: number };
-  /** Acknowledged (queued or spooled) but not in the log. */
-  missing: string[];
-  /** More than one record for one call id. */
-  duplicated: string[];
-  /** Records holding another call's data, or records of no call emitted. */
-  merged: string[];
-  /** Records for calls that reused one SIP Call-ID, and how many such calls were logged. */
-  reusedSipCallId: { records: number; calls: number };
-  /** The valid event with a NUL in its display name was stored (as U+FFFD). */
-  nulStored: boolean;
-  /** Jobs in the failed set at the end: the poison event, with its reason. */
-  failed: { id: string; reason: string }[];
-  /**
-   * Calls that sat in the warning on a real Asterisk when it was restarted (undefined when no Asterisk is set):
-   * each must keep one record, with an outcome.
-   */
-  asteriskRestart?: { calls: number; records: number; withOutcome: number };
-  /** The producers' own counters and metric of emit results, per producer. */
-  producers: { name: string; results: Record<string, number>; metric: Record<string, number> }[];
-  /** Error lines "spool write failed" written by the producers (one per producer per full-disk episode). */
-  spoolFullErrorLines: number;
-  skipped: string[];
-}
-
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-/** The poison event: a payload no worker can store. It must end in the failed set, alone, with its reason. */
-const POISON_JOB = 'flagged.chaos-poison-schema';
 /** Calls sitting in the warning when Asterisk is restarted. */
 const ASTERISK_CALLS = Number(process.env.CHAOS_ASTERISK_CALLS ?? 4);
 const NO_ASTERISK = 'ASTERISK_BIN, ASTERISK_MODULES and ASTERISK_DATA are not set (docs/TESTING.md)';
 /** A valid event whose display name holds a NUL (PostgreSQL refuses NUL in text): it must be stored, not lost. */
 const NUL_CALL = 'chaos-nul-in-name';
-
-/** What the producers' ledgers say, read incrementally. */
-class Ledger {
-  private readonly offsets = new Map<string, number>();
-  readonly calls = new Map<
-    string,
-    { flagged?: LedgerLine['r']; outcome?: LedgerLine['r']; s?: string; raw?: string; o?: string }
-  >();
-  readonly counts = { emitted: 0, queued: 0, spooled: 0, lost: 0, invalid: 0, unknown: 0 };
-  /** Events each producer spooled (the killed one's are replayed by another process). */
-  readonly spooledBy = new Map<string, number>();
-
-  constructor(private readonly dir: string) {}
-
-  read(): void {
-    for (const file of readdirSync(this.dir).filter((f) => f.endsWith('.ledger'))) {
-      const path = join(this.dir, file);
-      const data = readFileSync(path);
-      const from = this.offsets.get(path) ?? 0;
-      // up to the last whole line: a producer may be writing the next one right now
-      const to = data.lastIndexOf(0x0a) + 1;
-      if (to <= from) continue;
-      this.offsets.set(path, to);
-      for (const line of data.toString('utf8', from, to).split('\n'))
-        if (line) this.add(JSON.parse(line) as LedgerLine);
-    }
-  }
-
-  private add(line: LedgerLine): void {
-    const call = this.calls.get(line.c) ?? {};
-    this.calls.set(line.c, call);
-    if (line.s) call.s = line.s;
-    if (line.raw) call.raw = line.raw;
-    if (line.o) call.o = line.o;
-    if (line.r === 'emitting') {
-      this.counts.emitted++;
-      this.counts.unknown++;
-    } else {
-      this.counts.unknown--;
-      this.counts[line.r]++;
-      if (line.r === 'spooled') this.spooledBy.set(line.p, (this.spooledBy.get(line.p) ?? 0) + 1);
-    }
-    call[line.k] = line.r;
-  }
-
-  /** Events acknowledged to the call path (queued or spooled), as call id → what the log must show. */
-  acknowledged(): { callId: string; flagged: boolean; outcome?: string }[] {
-    const acked = (r?: LedgerLine['r']): boolean => r === 'queued' || r === 'spooled';
-    return [...this.calls]
-      .filter(([, c]) => acked(c.flagged) || acked(c.outcome))
-      .map(([callId, c]) => ({ callId, flagged: acked(c.flagged), ...(acked(c.outcome) ? { outcome: c.o } : {}) }));
-  }
-}
 
 interface Row {
   call_id: string;
@@ -161,6 +50,11 @@ type Fault = { name: string; inject: () => Promise<void | { healMs: number }> };
 const COLUMNS = 'SELECT call_id, sip_call_id, caller_raw, outcome, verdict FROM flagged_calls';
 
 /**
+ * The fault-injection run (npm run chaos; a short version in the real-server suite): the call path
+ * (screening + producer) in two processes of one role at a steady rate of flagged calls, a worker writing to
+ * PostgreSQL, all on a Redis, a PostgreSQL (and, when set, an Asterisk) of the run's own, while faults come one
+ * after another. At the end every call id emitted is compared with the log.
+ *
  * One chaos run, step by step (runChaos reads them in order): its own servers, the pipeline (a worker under a
  * supervisor, two producers), steady running, the faults one after another (each healed before the next), the
  * producers stopped, the queue drained, and the accounting of every call id emitted against the log.
@@ -733,46 +627,5 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   }
 }
 
-/** The report as lines, and whether it shows 0 lost, 0 duplicated, 0 merged and the poison in the failed set. */
-export function describeReport(report: ChaosReport): { lines: string[]; ok: boolean } {
-  const e = report.events;
-  const lines = [
-    ...report.faults.map(
-      (f) =>
-        `${f.fault}: healed in ${(f.healMs / 1000).toFixed(1)} s, ${f.spooled} events through the spool, ${f.lost} lost (counted)`,
-    ),
-    `calls flagged: ${report.calls}; events emitted ${e.emitted}: ${e.queued} queued, ${e.spooled} spooled, ${e.lost} lost (spool disk full, counted and logged), ${e.invalid} invalid, ${e.unknown} unknown (emit under way when its producer was killed)`,
-    `lost (acknowledged, not in the log): ${report.missing.length}`,
-    `duplicated (more than one record for a call id): ${report.duplicated.length}`,
-    `merged across calls: ${report.merged.length}${report.merged.length ? ` (${report.merged.slice(0, 5).join('; ')})` : ''}`,
-    `reused SIP Call-ID: ${report.reusedSipCallId.records} records for ${report.reusedSipCallId.calls} calls that carried it`,
-    `event with a NUL in its display name: ${report.nulStored ? 'stored' : 'NOT stored'}`,
-    `failed set: ${report.failed.map((f) => `${f.id} (${f.reason.slice(0, 120)})`).join('; ') || 'empty'}`,
-    `"spool write failed" error lines: ${report.spoolFullErrorLines}`,
-    ...(report.asteriskRestart
-      ? [
-          `calls in the warning when Asterisk restarted: ${report.asteriskRestart.calls}, records ${report.asteriskRestart.records}, with an outcome ${report.asteriskRestart.withOutcome}`,
-        ]
-      : []),
-    ...report.producers.map(
-      (p) => `producer ${p.name}: results ${JSON.stringify(p.results)}, metric ${JSON.stringify(p.metric)}`,
-    ),
-    ...report.skipped.map((s) => `skipped: ${s}`),
-  ];
-  const poisoned = report.failed.length === 1 && report.failed[0].id === POISON_JOB;
-  const metricsAgree = report.producers.every((p) =>
-    Object.entries(p.results).every(([result, n]) => n === 0 || p.metric[result] === n),
-  );
-  const ok =
-    report.missing.length === 0 &&
-    report.duplicated.length === 0 &&
-    report.merged.length === 0 &&
-    poisoned &&
-    report.nulStored &&
-    metricsAgree &&
-    report.events.invalid === 0 &&
-    (!report.asteriskRestart ||
-      (report.asteriskRestart.records === report.asteriskRestart.calls &&
-        report.asteriskRestart.withOutcome === report.asteriskRestart.calls));
-  return { lines, ok };
-}
+export { describeReport } from './report';
+export type { ChaosOptions, ChaosReport } from './report';
