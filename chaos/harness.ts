@@ -329,10 +329,20 @@ class ChaosRun {
         return !row || (w.flagged && !row.verdict) || (w.outcome !== undefined && row.outcome !== w.outcome);
       });
       if (!waiting.length) break;
-      if (Date.now() > deadline)
+      if (Date.now() > deadline) {
+        const how = new Map<string, number>();
+        for (const w of waiting) {
+          const call = this.ledger.calls.get(w.callId);
+          const key = `flagged ${call?.flagged ?? '-'}, outcome ${call?.outcome ?? '-'}`;
+          how.set(key, (how.get(key) ?? 0) + 1);
+        }
         throw new Error(
-          `chaos: ${fault}: ${waiting.length} acknowledged events not in the log after ${this.options.healTimeoutSec} s; the worker said: ${this.worker.output().slice(-3000)}`,
+          `chaos: ${fault}: ${waiting.length} acknowledged events not in the log after ${this.options.healTimeoutSec} s ` +
+            `(${[...how].map(([k, n]) => `${n}× ${k}`).join('; ')}); Redis: ${await this.redis.describe()}; ` +
+            `spool files: ${readdirSync(this.spoolDir).join(', ') || 'none'}; the worker said: ${this.worker.output().slice(-3000)}; ` +
+            `the producers said: ${[...this.producerOutput].map(([n, o]) => `${n}: ${o.err.slice(-1500)}`).join(' | ')}`,
         );
+      }
       await sleep(250);
     }
     return Date.now() - from;

@@ -160,6 +160,24 @@ export class SentinelGroup implements Topology {
     return node;
   }
 
+  /** Each node's port and replication role as it says, and whom the sentinels name: for an error message. */
+  async describe(): Promise<string> {
+    const roles = await Promise.all(
+      this.nodes.map(async (n) => {
+        const info = await cli(n.port, 'info', 'replication').catch((err: Error) => err.message);
+        const role = /role:(\w+)/.exec(info)?.[1] ?? 'down';
+        const link = /master_link_status:(\w+)/.exec(info)?.[1];
+        const replicas = /connected_slaves:(\d+)/.exec(info)?.[1];
+        return `${n.port} ${role}${link ? ` (link ${link})` : ''}${replicas ? ` (${replicas} replicas)` : ''}`;
+      }),
+    );
+    const named = await this.primary().then(
+      (p) => p.port,
+      (err: Error) => err.message,
+    );
+    return `${roles.join(', ')}; sentinels name ${named}`;
+  }
+
   /** Every node down (the sentinels stay): Redis is away, nothing to fail over to. */
   async stopAll(): Promise<void> {
     for (const node of this.nodes) await node.stop();
