@@ -29,8 +29,8 @@ async function run(port: NonNullable<typeof parentPort>, request: ExportRequest)
     }
     port.postMessage({ done: true } satisfies ExportMessage);
   } finally {
+    // the port stays open: the reader ends this thread once it has taken the last page
     await store.close();
-    port.close();
   }
 }
 

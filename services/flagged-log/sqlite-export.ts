@@ -1,4 +1,3 @@
-import { on } from 'node:events';
 import { extname, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { csvHeaderRow, type CsvChunk } from './calls-format';
@@ -36,24 +35,29 @@ export async function* csvOffLoop(file: string, filter: CallFilter): AsyncGenera
     workerData: { file, filter } satisfies ExportRequest,
     execArgv: thread.execArgv,
   });
-  const ended = new AbortController();
-  let exitCode: number | undefined;
-  worker.once('exit', (code) => {
-    exitCode = code;
-    ended.abort();
-  });
+  // the thread's messages and its end, in the order they came: a thread that exits right after its last pages
+  // must not lose them to its exit event (an abort would drop what the reader had not taken yet)
+  const inbox: (ExportMessage | { exited: number })[] = [];
+  let wake: (() => void) | undefined;
+  const deliver = (item: ExportMessage | { exited: number }): void => {
+    inbox.push(item);
+    wake?.();
+  };
+  worker.on('message', (message: ExportMessage) => deliver(message));
+  worker.once('error', (err: Error) => deliver({ error: err.message }));
+  worker.once('exit', (code: number) => deliver({ exited: code }));
   try {
-    for await (const [message] of on(worker, 'message', { signal: ended.signal }) as AsyncIterable<[ExportMessage]>) {
-      if ('error' in message) throw new Error(`CSV export of the SQLite log failed: ${message.error}`);
-      if ('done' in message) return;
-      yield { text: message.chunk, records: message.records };
+    for (;;) {
+      while (inbox.length === 0) await new Promise<void>((resolve) => (wake = resolve));
+      const item = inbox.shift() as ExportMessage | { exited: number };
+      if ('exited' in item)
+        throw new Error(`CSV export of the SQLite log failed: its thread exited (code ${item.exited}) before the end`);
+      if ('error' in item) throw new Error(`CSV export of the SQLite log failed: ${item.error}`);
+      if ('done' in item) return;
+      yield { text: item.chunk, records: item.records };
       worker.postMessage('more');
     }
-  } catch (err) {
-    if (!ended.signal.aborted || (err as Error).name !== 'AbortError') throw err;
-    throw new Error(`CSV export of the SQLite log failed: its thread exited (code ${exitCode}) before the end`);
   } finally {
-    ended.abort();
     await worker.terminate();
   }
 }

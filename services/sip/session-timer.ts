@@ -4,8 +4,9 @@
  * agent of both legs, runs them: it arms a timer from the Session-Expires of each dialog's 2xx, sends the
  * refreshing re-INVITEs where we refresh, resets the timer on the peer's refreshes, and where the peer stops
  * refreshing sends a BYE (Reason: "Session timer expired") and tells the app as if the peer had hung up, so the
- * other leg is ended too. It does not state the terms in the 2xx to a peer's refresh, which to the peer means
- * "no timer" (§7.4) while drachtio-server still ends the call when refreshes stop: the app answers refreshes. One lost BYE then holds the dialogs for one interval, not forever (sip.maxCallSec is
+ * other leg is ended too. It does not state the terms in its 2xx to a peer's refresh, which to the peer means
+ * "no timer" (§7.4) while drachtio-server still ends the call when refreshes stop: the app answers refreshes
+ * (refreshAnswerHeaders). One lost BYE then holds the dialogs for one interval, not forever (sip.maxCallSec is
  * the bound for peers without timers).
  */
 

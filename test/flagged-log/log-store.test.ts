@@ -330,6 +330,28 @@ it('stores called numbers in plain when so configured', async () => {
   await store.close();
 });
 
+it('a slow reader of a SQLite export gets every page, however long after the thread finished reading', async () => {
+  const config = testConfig();
+  const store = await openLogStore(config);
+  try {
+    const base = Date.parse('2026-10-01T00:00:00Z');
+    await store.upsert(
+      Array.from({ length: 5000 }, (_, i) =>
+        flagged(`slow-${i}`, { receivedAt: new Date(base + i * 1000).toISOString() }),
+      ),
+    );
+    let records = 0;
+    for await (const chunk of store.csv({})) {
+      records += chunk.records;
+      // the thread has long posted its last pages and its end while this reader still takes the first
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    expect(records).toBe(5000);
+  } finally {
+    await store.close();
+  }
+});
+
 it('an export whose thread cannot read the SQLite file ends with an error that says so, not a short file', async () => {
   const chunks = csvOffLoop('/nonexistent/spoofguard/log.sqlite', {});
   expect((await chunks.next()).value).toMatchObject({ records: 0 }); // the header row
