@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { TRANSITIONS } from '../../services/ari/call-session';
+import { TRANSITIONS } from '../../services/ari/session-states';
 
 /** docs/ARCHITECTURE.md draws the ARI call session's transition table: edge for edge, event for event. */
 it("the ARI call session's diagram in docs/ARCHITECTURE.md is its transition table", () => {
