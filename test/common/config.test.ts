@@ -61,6 +61,13 @@ describe('config', () => {
     expect(() => loadConfig({ env })).toThrow(message);
   });
 
+  it('takes session timers off (0) or from 90 s (RFC 4028 Min-SE) up to a day, nothing between', () => {
+    expect(loadConfig({ env: {} }).sip.sessionExpiresSec).toBe(1800);
+    expect(loadConfig({ env: {}, overrides: { sip: { sessionExpiresSec: 0 } } }).sip.sessionExpiresSec).toBe(0);
+    expect(() => loadConfig({ env: {}, overrides: { sip: { sessionExpiresSec: 30 } } })).toThrow(/0, or 90 to 86400/);
+    expect(() => loadConfig({ env: {}, overrides: { sip: { sessionExpiresSec: 90_000 } } })).toThrow(ConfigError);
+  });
+
   it('rejects unknown keys in files (a typo must not be ignored)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'sg-config-'));
     const file = join(dir, 'typo.yaml');

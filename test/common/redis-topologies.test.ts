@@ -34,6 +34,13 @@ it('reads the three kinds of Redis URL', () => {
   expect(() => testConfig({ redis: { url: 'redis+cluster://n1:7000' }, queue: { prefix: 'sgq' } })).toThrow(
     /queue.prefix: with redis\+cluster/,
   );
+  // a Cluster client cannot WAIT on the node that holds the queue
+  expect(() => testConfig({ redis: { url: 'redis+cluster://n1:7000' }, queue: { replicasToAck: 1 } })).toThrow(
+    /queue.replicasToAck: needs one primary/,
+  );
+  expect(() =>
+    testConfig({ redis: { url: 'redis+sentinel://s1:26379/mymaster' }, queue: { replicasToAck: 1 } }),
+  ).not.toThrow();
 });
 
 describe.each([
