@@ -1,7 +1,7 @@
 import { csvRow, parseCsv } from '../../services/common/csv';
 import { InputError } from '../../services/common/errors';
 
-describe('CSV (csv-parse and csv-stringify behind one module)', () => {
+describe('CSV (csv-parse and papaparse behind one module)', () => {
   it('reads quoted fields, "" escapes, line breaks in quotes, CRLF and LF, a BOM, and says where each record starts', () => {
     const text = '\ufeffkind,value\r\n\r\nnumber,"+49 ""x"""\r\nprefix,"a\r\nb"\nlast';
     expect([...parseCsv(text)]).toEqual([
