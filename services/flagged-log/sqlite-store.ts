@@ -46,6 +46,17 @@ export class SqliteLogStore implements LogStore {
   readonly kind = 'sqlite' as const;
   private readonly db: Database.Database;
   private readonly upsertRow: Database.Statement | undefined;
+  /**
+   * Statements by their text, prepared once: the reads run a statement per slice and per page (an export pages
+   * through a million rows), and their texts are few (placeholders carry the values).
+   */
+  private readonly statements = new Map<string, Database.Statement>();
+
+  private prepared(sql: string): Database.Statement {
+    let statement = this.statements.get(sql);
+    if (!statement) this.statements.set(sql, (statement = this.db.prepare(sql)));
+    return statement;
+  }
 
   /** `readOnly`: a reader beside the store that writes (the export's thread): no migration, no writes. */
   constructor(
@@ -109,11 +120,9 @@ export class SqliteLogStore implements LogStore {
    */
   async list(filter: CallFilter, page: { limit: number; cursor?: string }): Promise<Page> {
     const cursor = decodeCursor(page.cursor);
-    const statement = this.db
-      .prepare(
-        `SELECT * FROM flagged_calls ${whereOf({ ...filter, since: 0, until: 0 }, cursor).sql} ORDER BY received_at DESC, call_id DESC LIMIT ?`,
-      )
-      .raw(true);
+    const statement = this.prepared(
+      `SELECT * FROM flagged_calls ${whereOf({ ...filter, since: 0, until: 0 }, cursor).sql} ORDER BY received_at DESC, call_id DESC LIMIT ?`,
+    ).raw(true);
     const read = rawRecordReader(statement.columns().map((c) => c.name));
     const rows: unknown[][] = [];
     const range = this.receivedRange({
@@ -132,7 +141,7 @@ export class SqliteLogStore implements LogStore {
   }
 
   async get(callId: string): Promise<FlaggedCallRecord | undefined> {
-    const row = this.db.prepare('SELECT * FROM flagged_calls WHERE call_id = ?').get(callId) as
+    const row = this.prepared('SELECT * FROM flagged_calls WHERE call_id = ?').get(callId) as
       Record<string, unknown> | undefined;
     return row && recordOf(row);
   }
@@ -150,7 +159,7 @@ export class SqliteLogStore implements LogStore {
   async count(filter: CallFilter): Promise<number> {
     const range = this.receivedRange(filter);
     if (!range) return 0;
-    const statement = this.db.prepare(
+    const statement = this.prepared(
       `SELECT COUNT(*) AS n FROM flagged_calls ${whereOf({ ...filter, since: 0, until: 0 }).sql}`,
     );
     let n = 0;
@@ -175,13 +184,10 @@ export class SqliteLogStore implements LogStore {
     if (!range) return statsOf([]);
     const results: Record<string, unknown>[][] = [];
     // every slice has the same query text, only its bounds differ: prepare each query once
-    const statements = new Map<string, Database.Statement>();
     for (let since = range.first; since < range.end;) {
       const until = this.sliceEnd(since, range.end);
       for (const [i, { sql, params }] of statsQueries({ ...filter, since, until }, bucket).entries()) {
-        let statement = statements.get(sql);
-        if (!statement) statements.set(sql, (statement = this.db.prepare(sql)));
-        (results[i] ??= []).push(...(statement.all(...params) as Record<string, unknown>[]));
+        (results[i] ??= []).push(...(this.prepared(sql).all(...params) as Record<string, unknown>[]));
         await yieldToCalls();
       }
       since = until;
@@ -197,9 +203,9 @@ export class SqliteLogStore implements LogStore {
     const where = whereOf({ since: filter.since, until: filter.until });
     const edge = (order: 'ASC' | 'DESC'): number | undefined =>
       (
-        this.db
-          .prepare(`SELECT received_at AS t FROM flagged_calls ${where.sql} ORDER BY received_at ${order} LIMIT 1`)
-          .get(...where.params) as { t: number } | undefined
+        this.prepared(
+          `SELECT received_at AS t FROM flagged_calls ${where.sql} ORDER BY received_at ${order} LIMIT 1`,
+        ).get(...where.params) as { t: number } | undefined
       )?.t;
     const first = edge('ASC');
     const last = edge('DESC');
@@ -219,19 +225,11 @@ export class SqliteLogStore implements LogStore {
     return t === undefined ? first : Math.min(t, end - 1);
   }
 
-  private readonly nthStatements = new Map<'ASC' | 'DESC', Database.Statement>();
-
-  /** When the call `rows` places into [from, to) was received, counted from the oldest (ASC) or newest (DESC). */
   private nthReceived(order: 'ASC' | 'DESC', from: number, to: number, rows: number): number | undefined {
-    let statement = this.nthStatements.get(order);
-    if (!statement)
-      this.nthStatements.set(
-        order,
-        (statement = this.db.prepare(
-          `SELECT received_at AS t FROM flagged_calls WHERE received_at >= ? AND received_at < ?
-           ORDER BY received_at ${order} LIMIT 1 OFFSET ?`,
-        )),
-      );
+    const statement = this.prepared(
+      `SELECT received_at AS t FROM flagged_calls WHERE received_at >= ? AND received_at < ?
+       ORDER BY received_at ${order} LIMIT 1 OFFSET ?`,
+    );
     return (statement.get(from, to, rows) as { t: number } | undefined)?.t;
   }
 
@@ -256,7 +254,7 @@ export class SqliteLogStore implements LogStore {
   async purgeBefore(epochMs: number): Promise<number> {
     const range = this.receivedRange({ until: epochMs });
     if (!range) return 0;
-    const slice = this.db.prepare('DELETE FROM flagged_calls WHERE received_at >= ? AND received_at < ?');
+    const slice = this.prepared('DELETE FROM flagged_calls WHERE received_at >= ? AND received_at < ?');
     let purged = 0;
     let rows = 500;
     for (let since = range.first; since < range.end;) {
