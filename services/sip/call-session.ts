@@ -1,22 +1,23 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { checkedCalled } from '../common/e164';
 import { callLogger, type Level, type Logger } from '../common/logger';
 import type { FlaggedCallEvent, Outcome } from '../events';
 import { flaggedEvent, outcomeEvent } from '../events/flagged-call';
 import type { ScreeningRequest, Verdict } from '../screening/verdict';
-import { calledOf } from './caller-identity';
+import { calledOf } from '../carrier/caller-identity';
 import { describeError } from './describe-error';
 import { SetupDeadlines } from './setup-deadlines';
 import { BridgeFailed, type ServerTransaction } from './srf-transaction';
-import type { MatchedTrunk } from './trunks';
+import type { MatchedTrunk } from '../carrier/trunks';
+import {
+  blockReasonCodes,
+  type CarrierRouting,
+  type RelayHow,
+  targetFor,
+  verdictAction,
+} from '../carrier/verdict-action';
 
-export interface SipRouting {
-  nextHop: string;
-  warningIvrUri: string;
-  /** 608 or 603 (config-checked). */
-  blockStatus: number;
-  blockCallInfo: string;
+export interface SipRouting extends CarrierRouting {
   /** Longest wait for a proxied or bridged call's final answer from drachtio-server. */
   setupTimeoutMs: number;
   /** Longest a bridged call may last: then both legs get a BYE (sip.maxCallSec). */
@@ -79,34 +80,8 @@ export function outcomeOf(status: number | undefined): Outcome {
  * Whether the warning IVR took the call: it then logs the outcome under our id. Only a failure to reach it
  * (no answer, 408, 5xx/6xx from the way there) is ours to log.
  */
-const reachedIvr = (how: 'plain' | 'ivr' | 'tag', status: number | undefined): boolean =>
+const reachedIvr = (how: RelayHow, status: number | undefined): boolean =>
   how === 'ivr' && status !== undefined && status < 500 && status !== 408;
-
-/** "Betrugsverdacht: " before the display name of a name-addr, keeping the URI and parameters. */
-export function prefixDisplayName(value: string, prefix: string, fallbackName: string): string {
-  const escaped = (s: string) => s.replace(/["\\]/g, '\\$&');
-  const quoted = /^\s*"((?:[^"\\]|\\.)*)"\s*</.exec(value);
-  if (quoted) return `"${escaped(prefix)}${quoted[1]}" <${value.slice(quoted[0].length)}`;
-  const token = /^\s*([^<"]*?)\s*</.exec(value);
-  if (token) return `"${escaped(prefix + (token[1] || fallbackName))}" <${value.slice(token[0].length)}`;
-  // addr-spec without angle brackets: parameters after it belong to the header, so wrap only the URI
-  const semi = value.indexOf(';');
-  const uri = semi < 0 ? value.trim() : value.slice(0, semi).trim();
-  return `"${escaped(prefix + fallbackName)}" <${uri}>${semi < 0 ? '' : value.slice(semi)}`;
-}
-
-/**
- * The target URI for a call: a base that names only a host gets the called number as its user
- * (sip:ivr.example.net → sip:+4930…@ivr.example.net). Only a checked number (digits, an optional leading '+')
- * is ever put into a URI: for any other called user there is no target (undefined), and the caller is refused.
- */
-export function targetFor(base: string, calledUser: string | undefined): string | undefined {
-  if (!calledUser || /^sips?:[^@;>]+@/.test(base)) return base;
-  const scheme = base.startsWith('sips:') ? 5 : base.startsWith('sip:') ? 4 : 0;
-  if (scheme === 0) return base;
-  const user = checkedCalled(calledUser);
-  return user === undefined ? undefined : `${base.slice(0, scheme)}${user}@${base.slice(scheme)}`;
-}
 
 /**
  * One INVITE through the SIP front: what the middleware learnt about it (trunk, screening input, verdict),
@@ -229,56 +204,55 @@ export class CallSession {
     }
   }
 
-  /** Routes per verdict and trunk policy; what throws here reaches the app's central (fail-open) handler. */
+  /**
+   * Carries out what the verdict does to the call (carrier/verdict-action.ts, shared with the Kamailio front);
+   * what throws here reaches the app's central (fail-open) handler.
+   */
   async route(): Promise<void> {
     const verdict = this.verdict as Verdict;
     const trunk = this.trunk as MatchedTrunk;
-    if (verdict.verdict === 'block') return this.block();
-    if (verdict.verdict === 'warn' && trunk.mode === 'tag') return this.forward(this.deps.routing.nextHop, 'tag');
-    if (verdict.verdict === 'warn') {
-      const ivr = this.deps.routing.warningIvrUri;
-      return this.forward(ivr || this.deps.routing.nextHop, ivr ? 'ivr' : 'plain');
+    const action = verdictAction({
+      verdict,
+      trunk,
+      called: this.input?.to,
+      routing: this.deps.routing,
+      header: (name) => this.header(name),
+      // a bridged B leg gets a Call-ID of drachtio-server's own: only a proxied call is bound to its Call-ID
+      sign: () =>
+        this.deps.sign(verdict, this.logId, {
+          to: this.input?.to ?? '',
+          ...(this.foreignHeaders.length > 0 ? {} : { callId: this.transaction.request.callId }),
+        }),
+    });
+    // the middleware refused such a called number before screening (checkCalled): a second guard, not a path
+    if (action.kind === 'reply' && action.status === 484)
+      throw new Error('no target for a called number that is not a number');
+    if (action.kind === 'reply') {
+      // the answer first, the log after: events never hold up a call
+      this.reply(action.status, action.reason, action.headers);
+      this.emitFlagged();
+      this.emitOutcome('blocked', {});
+      this.log.info({ status: action.status, reasons: blockReasonCodes(verdict) }, 'blocked');
+      return;
     }
-    return this.forward(this.deps.routing.nextHop, 'plain');
-  }
-
-  private block(): void {
-    const verdict = this.verdict as Verdict;
-    const codes = verdict.reasons.filter((r) => !r.suppressed && r.score > 0).map((r) => r.code);
-    const text = `Suspected caller ID spoofing${verdict.brandName ? ` (${verdict.brandName})` : ''}: ${codes.join(', ')}`;
-    const status = this.deps.routing.blockStatus;
-    const headers: Record<string, string> = {
-      Reason: `SIP;cause=${status};text="${text.replace(/["\\\r\n]/g, '')}"`,
-    };
-    if (this.deps.routing.blockCallInfo) headers['Call-Info'] = this.deps.routing.blockCallInfo;
-    // the answer first, the log after: events never hold up a call
-    this.reply(status, status === 608 ? 'Rejected' : 'Decline', headers);
-    this.emitFlagged();
-    this.emitOutcome('blocked', {});
-    this.log.info({ status, reasons: codes }, 'blocked');
+    return this.forward(action.target, action.how, action.added, action.rewritten);
   }
 
   /**
    * Proxies when the request can go on as it came (plus our header); bridges as a B2BUA when a header must
    * be removed or rewritten: drachtio-server only adds headers to a proxied request, never removes one.
    */
-  private async forward(base: string, how: 'plain' | 'ivr' | 'tag'): Promise<void> {
-    const target = targetFor(base, this.input?.to);
-    // the middleware refused such a called number before screening (checkCalled): a second guard, not a path
-    if (target === undefined) throw new Error('no target for a called number that is not a number');
-    const added: Record<string, string> = {};
-    const mustBridge = how === 'tag' || this.foreignHeaders.length > 0;
-    if (how === 'ivr') {
-      // a bridged B leg gets a Call-ID of drachtio-server's own: only a proxied call is bound to its Call-ID
-      const callId = mustBridge ? {} : { callId: this.transaction.request.callId };
-      const signed = this.deps.sign(this.verdict as Verdict, this.logId, { to: this.input?.to ?? '', ...callId });
-      if (signed) added['X-Spoofguard-Verdict'] = signed;
-    }
+  private async forward(
+    target: string,
+    how: RelayHow,
+    added: Record<string, string>,
+    rewritten: Record<string, string>,
+  ): Promise<void> {
     this.decidedAt = performance.now();
     this.finalSent = true;
-    if (mustBridge) {
+    if (how === 'tag' || this.foreignHeaders.length > 0) {
       if (this.flagged) setImmediate(() => this.emitFlagged());
-      return this.bridge(target, added, how);
+      return this.bridge(target, added, how, rewritten);
     }
 
     const started = Date.now();
@@ -293,14 +267,21 @@ export class CallSession {
     this.end();
   }
 
-  private async bridge(target: string, added: Record<string, string>, how: 'plain' | 'ivr' | 'tag'): Promise<void> {
+  private async bridge(
+    target: string,
+    added: Record<string, string>,
+    how: RelayHow,
+    rewritten: Record<string, string> = {},
+  ): Promise<void> {
     const headers: Record<string, string> = {};
     const request = this.transaction.request;
+    const newValues = new Map(Object.entries(rewritten).map(([name, value]) => [name.toLowerCase(), value]));
     for (const name of request.headerNames()) {
       if (NOT_COPIED.has(name.toLowerCase()) || OWN_HEADER.test(name)) continue;
       const lines = request.headerLines(name);
       // a header that came as several lines goes on as several lines (drachtio-srf writes a value as it is)
-      const value = lines.length > 1 ? lines.join(`\r\n${name}: `) : request.header(name);
+      const value =
+        newValues.get(name.toLowerCase()) ?? (lines.length > 1 ? lines.join(`\r\n${name}: `) : request.header(name));
       if (value !== undefined) headers[name] = value;
     }
     // the B leg is a new dialog: drachtio-server gives it its own tags
@@ -314,14 +295,6 @@ export class CallSession {
           .filter((t) => t && t.toLowerCase() !== 'timer');
         if (rest.length) headers[name] = rest.join(', ');
         else delete headers[name];
-      }
-    }
-    if (how === 'tag') {
-      const prefix = (this.trunk as MatchedTrunk).tagPrefix;
-      const name = this.verdict?.brandName ? `${this.verdict.brandName}?` : '';
-      for (const key of Object.keys(headers)) {
-        if (/^(from|p-asserted-identity)$/i.test(key))
-          headers[key] = prefixDisplayName(headers[key] as string, prefix, name);
       }
     }
     // the B leg is a hop of its own: one fewer left, as a proxy would pass it on

@@ -8,7 +8,7 @@ import type { Screening } from '../screening';
 import { inviteMiddleware } from './invite-middleware';
 import { SipApp } from './sip-app';
 import { SrfConnection } from './srf-adapter';
-import { TrunkMatcher } from './trunks';
+import { TrunkMatcher } from '../carrier/trunks';
 
 export interface RunningSip {
   app: SipApp;

@@ -1,9 +1,9 @@
 import { checkedCalled } from '../common/e164';
 import { excerpt } from '../common/excerpt';
 import type { Verdict, ScreeningRequest } from '../screening/verdict';
-import { screeningInput } from './caller-identity';
+import { screeningInput } from '../carrier/caller-identity';
 import { type CallSession, OWN_HEADER } from './call-session';
-import type { TrunkMatcher } from './trunks';
+import type { TrunkMatcher } from '../carrier/trunks';
 
 /**
  * The INVITE pipeline, in order, drachtio style: each step reads or decides one thing about the call and

@@ -515,7 +515,7 @@ it('Redis down: fails open, a spoofed Amazon call is passed to the next hop at o
 });
 
 it('IVR target without a host user part gets the called number; one with a user part is kept', async () => {
-  const { targetFor } = await import('../../services/sip/call-session');
+  const { targetFor } = await import('../../services/carrier/verdict-action');
   expect(targetFor(IVR, '+4930901820')).toBe('sip:+4930901820@ivr.example.de:5070');
   expect(targetFor('sip:warn@ivr.example.de', '+4930901820')).toBe('sip:warn@ivr.example.de');
   expect(targetFor(IVR, undefined)).toBe(IVR);

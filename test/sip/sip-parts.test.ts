@@ -1,10 +1,11 @@
-import { outcomeOf, prefixDisplayName, targetFor } from '../../services/sip/call-session';
-import { calledOf, screeningInput } from '../../services/sip/caller-identity';
+import { outcomeOf } from '../../services/sip/call-session';
+import { prefixDisplayName, targetFor } from '../../services/carrier/verdict-action';
+import { calledOf, screeningInput } from '../../services/carrier/caller-identity';
 import { createRequire } from 'node:module';
 import fc from 'fast-check';
 import { drachtioSrfCannotRead, readsAsItCame } from '../../services/sip/srf-adapter';
 import { readableSip } from '../../services/sip/sip-text';
-import { TrunkMatcher } from '../../services/sip/trunks';
+import { TrunkMatcher } from '../../services/carrier/trunks';
 import { TORTURE } from '../real/support/sip-torture';
 import { testConfig } from '../support/config';
 
