@@ -5,7 +5,7 @@ import type { Logger } from '../common/logger';
 import { VERDICT_HEADER } from '../common/verdict-header';
 import type { AriBridgeInfo, AriConnection } from './ari-adapter';
 import type { AriChannel, AriEvent } from './ari-events';
-import { ArrivalLag } from './arrival-lag';
+import { ArrivalLag } from '../common/arrival-lag';
 import { OverloadBypass } from './overload-bypass';
 import {
   callerIdOfBridge,

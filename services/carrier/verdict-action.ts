@@ -1,4 +1,5 @@
 import { checkedCalled } from '../common/e164';
+import type { Outcome } from '../events';
 import type { Verdict } from '../screening/verdict';
 import type { MatchedTrunk } from './trunks';
 
@@ -125,3 +126,20 @@ export function verdictAction(input: ActionInput): SipAction {
 export function unscreenedTarget(routing: CarrierRouting, called: string | undefined): string | undefined {
   return targetFor(routing.nextHop, called);
 }
+
+/** What a final status means for the subscriber's decision. */
+export function outcomeOf(status: number | undefined): Outcome {
+  if (status === undefined) return 'failed';
+  if (status >= 200 && status < 300) return 'accepted';
+  if ([403, 486, 600, 603, 607, 608].includes(status)) return 'rejected';
+  if (status === 408 || status === 480) return 'unanswered';
+  if (status === 487) return 'caller-hung-up';
+  return 'failed';
+}
+
+/**
+ * Whether the warning IVR took the call: it then logs the outcome under our id. Only a failure to reach it
+ * (no answer, 408, 5xx/6xx from the way there) is ours to log.
+ */
+export const reachedIvr = (how: RelayHow, status: number | undefined): boolean =>
+  how === 'ivr' && status !== undefined && status < 500 && status !== 408;

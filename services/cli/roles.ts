@@ -8,6 +8,7 @@ import { startOpsServer } from '../common/ops-server';
 import { Shutdown } from '../common/shutdown';
 import { runConsole, type RunningConsole } from '../console';
 import { type FlaggedCallProducer, openProducer } from '../events';
+import { runKamailio } from '../kamailio';
 import { runSip } from '../sip';
 import { openScreening, type Screening } from '../screening';
 import { runWorker, type RunningLogWorker } from '../worker';
@@ -71,9 +72,11 @@ export function startEvents(
   return events.producer;
 }
 
-/** A call-path app: the Asterisk Stasis app (ari) or the SIP front (sip). */
+export type CallRole = 'ari' | 'sip' | 'kamailio';
+
+/** A call-path app: the Asterisk Stasis app (ari), the drachtio SIP front (sip) or the Kamailio front (kamailio). */
 export function startCallApp(
-  kind: 'ari' | 'sip',
+  kind: CallRole,
   config: Config,
   logger: Logger,
   shutdown: Shutdown,
@@ -84,12 +87,14 @@ export function startCallApp(
   const app =
     kind === 'ari'
       ? runAri(config, logger, screening, producer, ops.metrics)
-      : runSip(config, logger, screening, producer, ops.metrics);
+      : kind === 'sip'
+        ? runSip(config, logger, screening, producer, ops.metrics)
+        : runKamailio(config, logger, screening, producer, ops.metrics);
   shutdown.add(kind, () => app.close());
 }
 
-/** `spoofguard ari` and `spoofguard sip`: screening, a producer and the app, with their ops endpoint, until SIGTERM. */
-export async function runCallRole(kind: 'ari' | 'sip', config: Config, logger: Logger): Promise<void> {
+/** `spoofguard ari`, `sip` and `kamailio`: screening, a producer and the app, with their ops endpoint, until SIGTERM. */
+export async function runCallRole(kind: CallRole, config: Config, logger: Logger): Promise<void> {
   refuseKnownDefaultSecrets(config, [kind]);
   const shutdown = new Shutdown(logger);
   const stopped = shutdown.listen();

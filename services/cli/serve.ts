@@ -21,8 +21,8 @@ export async function seedIfEmpty(config: Config, logger: Logger): Promise<void>
 }
 
 /**
- * `spoofguard serve`: every role of one box in one process (screening, worker, ARI app, and the SIP front when
- * sip.enabled); one SIGTERM stops them all.
+ * `spoofguard serve`: every role of one box in one process (screening, worker, ARI app, the SIP front when
+ * sip.enabled, the Kamailio front when kamailio.enabled); one SIGTERM stops them all.
  */
 export async function serve(config: Config, logger: Logger): Promise<void> {
   refuseKnownDefaultSecrets(config, config.sip.enabled ? ['ari', 'sip'] : ['ari']);
@@ -51,6 +51,8 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
     startCallApp('ari', config, logger, shutdown, screening, producer, ops);
     starting = 'sip';
     if (config.sip.enabled) startCallApp('sip', config, logger, shutdown, screening, producer, ops);
+    starting = 'kamailio';
+    if (config.kamailio.enabled) startCallApp('kamailio', config, logger, shutdown, screening, producer, ops);
     // the console serves health and metrics for the whole process
     starting = 'console';
     const console = await startConsole(config, logger, shutdown, ops);

@@ -318,6 +318,32 @@ export const configSpec = {
         .refine((s) => s === 0 || (s >= 90 && s <= 86400), '0, or 90 to 86400'),
     }),
   },
+  kamailio: {
+    enabled: setting({
+      doc: '`spoofguard serve` also runs the Kamailio front (`spoofguard kamailio`): the screening brain of the carrier’s own Kamailio, asked over its evapi module (kamailio/kamailio.cfg). Routing (next hop, warning IVR, block status, Call-Info) is sip.*, shared with the drachtio front.',
+      format: z.boolean(),
+    }),
+    endpoints: setting({
+      doc: 'The evapi listening addresses (host:port, Kamailio’s SG_EVAPI_BIND) this process connects to: one per Kamailio. Each is kept connected, and reconnected after a loss. Several spoofguards may connect to one Kamailio: it deals the INVITEs out round robin.',
+      format: z
+        .array(z.string().regex(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]{1,253}):\d{1,5}$/, 'host:port ([v6 address]:port)'))
+        .min(1)
+        .max(64),
+      env: 'SPOOFGUARD_KAMAILIO_ENDPOINTS',
+    }),
+    budgetMs: setting({
+      doc: 'Kamailio’s wait for an answer (SG_BUDGET_MS in kamailio.cfg): an INVITE that waited longer than this at spoofguard before its screening began is not screened (Kamailio has passed it on unscreened), and an answer that took longer is counted late.',
+      format: z.number().int().min(10).max(5000),
+    }),
+    reconnectMs: setting({
+      doc: 'Wait before reconnecting to a Kamailio that closed the link or could not be reached (then doubled on each failure, up to 1 s).',
+      format: z.number().int().min(10).max(1000),
+    }),
+    maxMessageBytes: setting({
+      doc: 'A message from Kamailio larger than this is discarded unread (logged and counted; Kamailio passes that INVITE on unscreened when its budget ends). Kamailio’s own SG_MAX_BYTES caps the INVITEs it asks about.',
+      format: z.number().int().min(1024).max(1048576),
+    }),
+  },
   ari: {
     url: setting({
       doc: 'Asterisk ARI base URL (http.conf), without /ari.',

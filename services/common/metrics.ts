@@ -108,6 +108,10 @@ export class Metrics {
   private queueCounts?: () => Promise<QueueCounts>;
   private sessionCount?: () => number;
   private sipCallCount?: () => number;
+  private readonly kamailioAnswers: Counter<'action'>;
+  private readonly kamailioFaults: Counter<'kind'>;
+  private kamailioCallCount?: () => number;
+  private kamailioLinkCount?: () => number;
 
   constructor(role: string) {
     this.registry.setDefaultLabels({ role });
@@ -172,6 +176,18 @@ export class Metrics {
       labelNames: ['reason'],
       registers,
     });
+    this.kamailioAnswers = new Counter({
+      name: 'spoofguard_kamailio_answers_total',
+      help: 'Answers the Kamailio front gave, by action: relay (clean: the next hop), relay-ivr (warned: the warning IVR), relay-tag (warned, tag mode), relay-warned (warned, no IVR configured), reply (blocked, or 484), unscreened (it could not decide: Kamailio passes the call on).',
+      labelNames: ['action'],
+      registers,
+    });
+    this.kamailioFaults = new Counter({
+      name: 'spoofguard_kamailio_faults_total',
+      help: 'What went wrong on the Kamailio front, by kind: unparseable (a message that is not the JSON of kamailio.cfg), oversized (larger than kamailio.maxMessageBytes, skipped), garbage (bytes that are no netstring), half-frame (a link closed mid-frame), unreadable-sip (an INVITE that does not read: answered unscreened), stale (waited past kamailio.budgetMs before its screening: not screened, Kamailio had passed it on), late (answered after kamailio.budgetMs), unknown-track (a final status for no call of ours), unsent (an answer whose link had gone).',
+      labelNames: ['kind'],
+      registers,
+    });
     this.emitted = new Counter({
       name: 'spoofguard_events_emitted_total',
       help: 'Flagged-call events by what became of them on emit: queued (Redis took it), spooled (on the local disk, replayed later), lost (Redis away and the spool write failed: a full or read-only disk), invalid (never emitted).',
@@ -209,6 +225,16 @@ export class Metrics {
       'spoofguard_sip_calls_in_progress',
       'INVITEs the SIP front is handling now (screening, proxied until final answer, or bridged until both legs end).',
       () => this.sipCallCount,
+    );
+    countGauge(
+      'spoofguard_kamailio_calls_in_progress',
+      'INVITEs the Kamailio front is screening now, plus relayed flagged calls whose final status it waits for.',
+      () => this.kamailioCallCount,
+    );
+    countGauge(
+      'spoofguard_kamailio_links_up',
+      'Kamailio evapi links (kamailio.endpoints) connected now.',
+      () => this.kamailioLinkCount,
     );
     countGauge(
       'spoofguard_ari_calls_in_progress',
@@ -275,6 +301,20 @@ export class Metrics {
   /** Where the SIP calls-in-progress gauge reads from (processes that run the SIP front). */
   watchSipCalls(count: () => number): void {
     this.sipCallCount = count;
+  }
+
+  readonly observeKamailioAnswer = (action: string): void => {
+    this.kamailioAnswers.inc({ action });
+  };
+
+  readonly observeKamailioFault = (kind: string): void => {
+    this.kamailioFaults.inc({ kind });
+  };
+
+  /** Where the Kamailio front's gauges read from (processes that run it). */
+  watchKamailio(calls: () => number, links: () => number): void {
+    this.kamailioCallCount = calls;
+    this.kamailioLinkCount = links;
   }
 
   /** Where the calls-in-progress gauge reads from (processes that run the ARI app). */

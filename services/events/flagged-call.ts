@@ -8,7 +8,7 @@ import { REASON_CODES } from '../domain/reason-codes';
  * or blocked call. A call yields a "flagged" event when it is screened and an "outcome" event when it
  * ends; the log merges both into one record, in whichever order they arrive.
  */
-export const SOURCES = ['ari', 'sip'] as const;
+export const SOURCES = ['ari', 'sip', 'kamailio'] as const;
 export const EVENT_KINDS = ['flagged', 'outcome'] as const;
 
 const ms = z.number().int().min(0).max(86_400_000);

@@ -15,7 +15,11 @@ import {
   type RelayHow,
   targetFor,
   verdictAction,
+  outcomeOf,
+  reachedIvr,
 } from '../carrier/verdict-action';
+
+export { outcomeOf };
 
 export interface SipRouting extends CarrierRouting {
   /** Longest wait for a proxied or bridged call's final answer from drachtio-server. */
@@ -65,23 +69,6 @@ const nextLogId = (): string => `sip:${PROCESS_KEY}.${(++callsSeen).toString(36)
 
 /** What of the caller's Call-ID is kept as a search field: printable, bounded. */
 const sipCallIdOf = (callId: string): string => callId.replace(/[^\x21-\x7e]/g, '?').slice(0, 256);
-
-/** What a final status means for the subscriber's decision. */
-export function outcomeOf(status: number | undefined): Outcome {
-  if (status === undefined) return 'failed';
-  if (status >= 200 && status < 300) return 'accepted';
-  if ([403, 486, 600, 603, 607, 608].includes(status)) return 'rejected';
-  if (status === 408 || status === 480) return 'unanswered';
-  if (status === 487) return 'caller-hung-up';
-  return 'failed';
-}
-
-/**
- * Whether the warning IVR took the call: it then logs the outcome under our id. Only a failure to reach it
- * (no answer, 408, 5xx/6xx from the way there) is ours to log.
- */
-const reachedIvr = (how: RelayHow, status: number | undefined): boolean =>
-  how === 'ivr' && status !== undefined && status < 500 && status !== 408;
 
 /**
  * One INVITE through the SIP front: what the middleware learnt about it (trunk, screening input, verdict),

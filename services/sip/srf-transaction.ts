@@ -1,6 +1,6 @@
 import Srf from 'drachtio-srf';
 import { callerTimer, calleeOffer, refreshAnswerHeaders, termsHeaders } from './session-timer';
-import { headerLinesOf } from './sip-text';
+import { headerLinesOf } from '../carrier/sip-headers';
 
 /**
  * Part of the drachtio-srf adapter (see srf-adapter.ts): one server transaction as the SIP front's middleware

@@ -1,4 +1,4 @@
-import { ArrivalLag } from '../../services/ari/arrival-lag';
+import { ArrivalLag } from '../../services/common/arrival-lag';
 
 const created = (ms: number): string => new Date(ms).toISOString().replace('Z', '+0000');
 

@@ -3,7 +3,7 @@ import { Shutdown } from '../../common/shutdown';
 import { ctx } from '../context';
 import { processOps, runCallRole, startOps, startWorker } from '../roles';
 
-/** `spoofguard worker`, `ari` and `sip`: one role each, until SIGTERM. */
+/** `spoofguard worker`, `ari`, `sip` and `kamailio`: one role each, until SIGTERM. */
 export function roleCommands(program: Command): void {
   program
     .command('worker')
@@ -36,5 +36,15 @@ export function roleCommands(program: Command): void {
     .action(async () => {
       const { config, logger } = ctx();
       await runCallRole('sip', config, logger);
+    });
+
+  program
+    .command('kamailio')
+    .description(
+      "the screening brain of the carrier's own Kamailio (kamailio/kamailio.cfg): connect to its evapi socket(s), screen every INVITE it asks about and tell it where the call goes",
+    )
+    .action(async () => {
+      const { config, logger } = ctx();
+      await runCallRole('kamailio', config, logger);
     });
 }

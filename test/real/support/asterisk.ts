@@ -1,5 +1,7 @@
 import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
 import {
+  accessSync,
+  constants,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -23,8 +25,26 @@ export interface RealServerEnv {
   asteriskModules?: string;
   asteriskData?: string;
   drachtioBin?: string;
+  /** Kamailio 5.6 and its kamcmd (Debian's kamailio package puts both in /usr/sbin). */
+  kamailioBin?: string;
+  kamcmdBin?: string;
   sippBin: string;
   dtmfPcaps: string;
+}
+
+/** A program on PATH (or in /usr/sbin, where Debian puts Kamailio), or undefined. */
+function onPath(name: string): string | undefined {
+  const dirs = [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/usr/local/sbin'];
+  return dirs.map((dir) => join(dir, name)).find((file) => isExecutable(file));
+}
+
+function isExecutable(file: string): boolean {
+  try {
+    accessSync(file, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export function realServerEnv(): RealServerEnv {
@@ -33,6 +53,8 @@ export function realServerEnv(): RealServerEnv {
     asteriskModules: process.env.ASTERISK_MODULES || undefined,
     asteriskData: process.env.ASTERISK_DATA || undefined,
     drachtioBin: process.env.DRACHTIO_BIN || undefined,
+    kamailioBin: process.env.KAMAILIO_BIN || onPath('kamailio'),
+    kamcmdBin: process.env.KAMCMD_BIN || onPath('kamcmd'),
     sippBin: process.env.SIPP_BIN || '/usr/bin/sipp',
     dtmfPcaps: process.env.SIPP_DTMF_PCAPS || '/usr/share/sip-tester',
   };

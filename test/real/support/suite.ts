@@ -1,21 +1,24 @@
 import { asteriskCannotRun, type RealServerEnv, realServerEnv } from './asterisk';
 
 /**
- * The real-server suite runs where real servers are: `ASTERISK_BIN` (Asterisk 22) and `DRACHTIO_BIN`
- * (drachtio-server), pointed at your own builds. Without them it is skipped with one loud line saying why;
+ * The real-server suite runs where real servers are: `ASTERISK_BIN` (Asterisk 22), `DRACHTIO_BIN`
+ * (drachtio-server) and `KAMAILIO_BIN`/`KAMCMD_BIN` (Kamailio 5.6, found on PATH too), pointed at your own builds. Without them it is skipped with one loud line saying why;
  * with REQUIRE_REAL_SERVERS=1 or CI=true a server that is missing or cannot run here is a failure.
  */
-export type RealServer = 'asterisk' | 'drachtio';
+export type RealServer = 'asterisk' | 'drachtio' | 'kamailio';
 
 const VARIABLES: Record<RealServer, (keyof RealServerEnv)[]> = {
   asterisk: ['asteriskBin', 'asteriskModules', 'asteriskData'],
   drachtio: ['drachtioBin'],
+  kamailio: ['kamailioBin', 'kamcmdBin'],
 };
 const NAMES: Record<keyof RealServerEnv, string> = {
   asteriskBin: 'ASTERISK_BIN',
   asteriskModules: 'ASTERISK_MODULES',
   asteriskData: 'ASTERISK_DATA',
   drachtioBin: 'DRACHTIO_BIN',
+  kamailioBin: 'KAMAILIO_BIN',
+  kamcmdBin: 'KAMCMD_BIN',
   sippBin: 'SIPP_BIN',
   dtmfPcaps: 'SIPP_DTMF_PCAPS',
 };
