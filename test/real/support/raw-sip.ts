@@ -1,5 +1,6 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { once } from 'node:events';
+import { headerLinesOf } from '../../../services/carrier/sip-headers';
 
 /**
  * SIP over UDP byte by byte, for what sipp cannot send (malformed and torture messages): a caller that sends
@@ -12,10 +13,9 @@ export interface Answer {
   text: string;
 }
 
-const header = (text: string, name: string): string | undefined => {
-  const m = new RegExp(`^${name}[ \\t]*:[ \\t]*(.*)$`, 'im').exec(text);
-  return m?.[1]?.trim();
-};
+/** A header of a message, folded lines and compact forms (t:, i:, f:, v:) read as a peer reads them. */
+const header = (text: string, name: string): string | undefined =>
+  headerLinesOf(text.replace(/\r?\n/g, '\r\n')).get(name.toLowerCase())?.[0];
 
 export class RawCaller {
   private socket!: Socket;
