@@ -2,7 +2,20 @@ import js from '@eslint/js';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
-const LAYERS = ['domain', 'common', 'screening', 'events', 'flagged-log', 'worker', 'sip', 'ari', 'console', 'cli'];
+const LAYERS = [
+  'domain',
+  'common',
+  'screening',
+  'events',
+  'flagged-log',
+  'worker',
+  'carrier',
+  'sip',
+  'kamailio',
+  'ari',
+  'console',
+  'cli',
+];
 
 /** One no-restricted-imports rule per layer: every folder it may not import from, by relative path. */
 function layerRules(allowed, extra = {}) {
@@ -48,7 +61,9 @@ export default tseslint.config(
       events: ['domain', 'common'],
       'flagged-log': ['domain', 'common', 'events'],
       worker: ['domain', 'common', 'events', 'flagged-log'],
-      sip: ['domain', 'common', 'screening', 'events'],
+      carrier: ['domain', 'common', 'screening', 'events'],
+      sip: ['domain', 'common', 'screening', 'events', 'carrier'],
+      kamailio: ['domain', 'common', 'screening', 'events', 'carrier'],
       ari: ['domain', 'common', 'screening', 'events'],
       console: ['domain', 'common', 'screening', 'events', 'flagged-log'],
     },
@@ -58,6 +73,13 @@ export default tseslint.config(
         {
           group: ['ari-client', 'drachtio-srf', 'bullmq', 'fastify', 'fastify/*', '@fastify/*', 'pg', 'better-sqlite3'],
           message: 'services/screening imports no telephony, queue, HTTP or SQL library.',
+        },
+      ],
+      // what both carrier fronts share decides; it carries nothing out
+      carrier: [
+        {
+          group: ['ari-client', 'drachtio-srf', 'bullmq', 'node:dgram'],
+          message: 'services/carrier decides what a verdict does to a SIP call; the fronts carry it out.',
         },
       ],
     },

@@ -50,6 +50,7 @@ import { uacScenario, uasScenario } from '../test/real/support/sip-scenarios';
 import { startSipp } from '../test/real/support/sipp';
 import { CallerCapture, captureUnavailable } from './sip-capture';
 import { HostSteal, type StealFigures } from './host-steal';
+import { cpuMs, sippTrouble } from './sipp-figures';
 import { fmt, median, report, summarize } from './stats';
 
 const STEP_SEC = Number(process.env.BENCH_STEP_SEC ?? 10);
@@ -85,33 +86,6 @@ interface Step {
   /** spoofguard's GC time (all kinds, and major) and its event loop's longest delay in the run. */
   own?: { gcMs: number; majorGcMs: number; loopLagMaxMs: number };
 }
-
-/**
- * The lines of sipp's final message table with trouble: "200 <- timeout 12" (no answer in time), "BYE -> retrans 40",
- * "unexpected 3" (a message the scenario did not expect there).
- */
-function sippTrouble(screen: string): string {
-  const table = screen.slice(screen.lastIndexOf('Messages  Retrans'));
-  const trouble: string[] = [];
-  for (const m of table.matchAll(
-    /^\s*(\S+)\s+(<-+|-+>)\s+(?:[A-Z][\w-]*\s+)?(\d+)\s+(\d+)(?:\s+(\d+))?(?:\s+(\d+))?\s*$/gm,
-  )) {
-    const [, what, arrow, , retrans, timeout, unexpected] = m;
-    const parts = [
-      Number(retrans) ? `retrans ${retrans}` : '',
-      Number(timeout) ? `timeout ${timeout}` : '',
-      Number(unexpected) ? `unexpected ${unexpected}` : '',
-    ].filter(Boolean);
-    if (parts.length) trouble.push(`${what} ${arrow?.startsWith('<') ? '<-' : '->'} ${parts.join(' ')}`);
-  }
-  return trouble.join(', ');
-}
-
-const cpuMs = (pid: number | undefined): number => {
-  if (!pid) return 0;
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return ((Number(fields[11]) + Number(fields[12])) / 100) * 1000;
-};
 
 /** spoofguard's own counters: unscreened INVITEs, GC time by kind (cumulative), the event loop's longest
  * delay since the last scrape (prom-client resets it on every scrape). */

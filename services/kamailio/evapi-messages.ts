@@ -33,8 +33,6 @@ export const finalSchema = z.object({
 });
 export type FinalReport = z.infer<typeof finalSchema>;
 
-export const inboundSchema = z.union([finalSchema, askSchema]);
-
 /** What spoofguard answers: relay (to a URI, with headers), reply (a final status), or unscreened (fail open). */
 export type Answer =
   | {

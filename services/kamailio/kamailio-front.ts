@@ -20,7 +20,15 @@ import {
 import type { FlaggedCallEvent } from '../events';
 import { flaggedEvent, outcomeEvent } from '../events/flagged-call';
 import type { ScreeningRequest, Verdict } from '../screening/verdict';
-import { type Answer, type Ask, type FinalReport, headerLines, headerValue, inboundSchema } from './evapi-messages';
+import {
+  type Answer,
+  type Ask,
+  askSchema,
+  type FinalReport,
+  finalSchema,
+  headerLines,
+  headerValue,
+} from './evapi-messages';
 
 /** Where an answer goes back: the link the question came on. */
 export interface ReplyTo {
@@ -141,10 +149,12 @@ export class KamailioFront {
     } catch {
       return this.unparseable(data, from, 'not JSON');
     }
-    const message = inboundSchema.safeParse(parsed);
+    // the two kinds differ by one key: each is checked by its own schema (a union tries both)
+    const isFinal = typeof parsed === 'object' && parsed !== null && 'track' in parsed;
+    const message = (isFinal ? finalSchema : askSchema).safeParse(parsed);
     if (!message.success) return this.unparseable(data, from, message.error.issues[0]?.message ?? 'invalid', parsed);
-    if ('track' in message.data) return this.onFinal(message.data);
-    void this.onAsk(message.data, from, arrived);
+    if (isFinal) return this.onFinal(message.data as FinalReport);
+    void this.onAsk(message.data as Ask, from, arrived);
   }
 
   private unparseable(data: Buffer, from: ReplyTo, why: string, parsed?: unknown): void {

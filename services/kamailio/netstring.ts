@@ -89,6 +89,11 @@ export class NetstringDecoder {
   }
 }
 
+/** One netstring frame of a text, as a string (written as UTF-8: the length counts its bytes). */
+export function netstringText(text: string): string {
+  return `${Buffer.byteLength(text, 'utf8')}:${text},`;
+}
+
 /** One netstring frame of a text. */
 export function netstring(text: string): Buffer {
   const body = Buffer.from(text, 'utf8');

@@ -1,0 +1,58 @@
+/** Figures the real-server benchmarks read off sipp and /proc. */
+import { readdirSync, readFileSync } from 'node:fs';
+
+/**
+ * The lines of sipp's final message table with trouble: "200 <- timeout 12" (no answer in time), "BYE -> retrans 40",
+ * "unexpected 3" (a message the scenario did not expect there).
+ */
+export function sippTrouble(screen: string): string {
+  const table = screen.slice(screen.lastIndexOf('Messages  Retrans'));
+  const trouble: string[] = [];
+  for (const m of table.matchAll(
+    /^\s*(\S+)\s+(<-+|-+>)\s+(?:[A-Z][\w-]*\s+)?(\d+)\s+(\d+)(?:\s+(\d+))?(?:\s+(\d+))?\s*$/gm,
+  )) {
+    const [, what, arrow, , retrans, timeout, unexpected] = m;
+    const parts = [
+      Number(retrans) ? `retrans ${retrans}` : '',
+      Number(timeout) ? `timeout ${timeout}` : '',
+      Number(unexpected) ? `unexpected ${unexpected}` : '',
+    ].filter(Boolean);
+    if (parts.length) trouble.push(`${what} ${arrow?.startsWith('<') ? '<-' : '->'} ${parts.join(' ')}`);
+  }
+  return trouble.join(', ');
+}
+
+/** CPU time (user + system, ms) a process (all its threads) has used so far; 0 for a process that is gone. */
+export const cpuMs = (pid: number | undefined): number => {
+  if (!pid) return 0;
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return 0;
+  }
+  const fields = stat.split(') ')[1]?.split(' ') ?? [];
+  return ((Number(fields[11]) + Number(fields[12])) / 100) * 1000;
+};
+
+/** A process and its children (Kamailio forks its workers at start): their pids, from /proc. */
+export function processTree(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.split(') ')[1]?.split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const out: number[] = [];
+  const visit = (pid: number): void => {
+    out.push(pid);
+    for (const child of children.get(pid) ?? []) visit(child);
+  };
+  visit(root);
+  return out;
+}
