@@ -14,12 +14,15 @@
  * at the highest rate all three carry; CPU per 1,000 INVITE/s at BENCH_CPU_RATE (1,000/s) or the highest rate
  * all three carry if lower; what K does above its highest rate; and the issue's targets.
  * Needs KAMAILIO_BIN/KAMCMD_BIN (or kamailio on PATH), DRACHTIO_BIN and SIPP_BIN (docs/TESTING.md).
- * Options: BENCH_STEP_SEC=8 BENCH_LADDER=250,500,1000,1500,2000,2500,3000 BENCH_CPU_RATE=1000
+ * A run the hypervisor disturbed (steal of 100 ms in one 100 ms sample, or 15 % of the run: bench/host-steal.ts) is
+ * run again, up to three times, the same rule for all three: its p99 measures the host, not the contestant.
+ * Options: BENCH_STEP_SEC=8 BENCH_LADDER=250,500,750,1000,1250,1500,1750,2000,2500 BENCH_CPU_RATE=1000
+ * BENCH_STEAL_WORST_MS=100 BENCH_STEAL_SHARE=0.15 BENCH_STEAL_RETRIES=3
  */
 import { type ChildProcess } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../services/common/config';
 import { createLogger } from '../services/common/logger';
@@ -33,11 +36,16 @@ import { RealKamailio } from '../test/real/support/kamailio';
 import { uacScenario, uasScenario } from '../test/real/support/sip-scenarios';
 import { type SippRun, startSipp } from '../test/real/support/sipp';
 import { CallerCapture, captureUnavailable } from './sip-capture';
+import { HostSteal, type StealFigures } from './host-steal';
 import { cpuMs, processTree, sippTrouble } from './sipp-figures';
 import { fmt, report, summarize } from './stats';
 
 const STEP_SEC = Number(process.env.BENCH_STEP_SEC ?? 8);
-const LADDER = (process.env.BENCH_LADDER ?? '250,500,1000,1500,2000,2500,3000').split(',').map(Number);
+const LADDER = (process.env.BENCH_LADDER ?? '250,500,750,1000,1250,1500,1750,2000,2500').split(',').map(Number);
+/** A run with this much host steal is run again (bench/host-steal.ts), up to BENCH_STEAL_RETRIES times. */
+const STEAL_WORST_MS = Number(process.env.BENCH_STEAL_WORST_MS ?? 100);
+const STEAL_SHARE = Number(process.env.BENCH_STEAL_SHARE ?? 0.15);
+const STEAL_RETRIES = Number(process.env.BENCH_STEAL_RETRIES ?? 3);
 const CPU_RATE = Number(process.env.BENCH_CPU_RATE ?? 1000);
 const CALLED = '+4930901820';
 const CONTESTANTS = ['F', 'K', 'D'] as const;
@@ -59,6 +67,7 @@ interface Run {
   /** CPU ms per call, by process. */
   cpu: { kamailio: number; node: number; drachtio: number; sipp: number; sippCaller: number };
   trouble: string;
+  steal: StealFigures;
 }
 
 const sum = (pids: number[]): number => pids.reduce((a, pid) => a + cpuMs(pid), 0);
@@ -173,6 +182,7 @@ async function startRig(env: ReturnType<typeof realServerEnv>) {
       hop: cpuMs(nextHop.process.pid),
       un: await unscreened(),
     };
+    const hostSteal = new HostSteal(cpus().length);
     const uac: SippRun = await startSipp(
       env,
       uacScenario({ number: '[field0]', called: CALLED, measure: true, end: { kind: 'bye', afterMs: 0 } }),
@@ -200,6 +210,7 @@ async function startRig(env: ReturnType<typeof realServerEnv>) {
     const sampler = setInterval(() => (callerCpu = cpuMs(uac.process.pid) || callerCpu), 200);
     await uac.done;
     clearInterval(sampler);
+    const steal = hostSteal.stop();
     const per = (ms: number): number => ms / Math.max(1, calls);
     const cpu = {
       kamailio: per(sum(kam) - before.kam),
@@ -235,6 +246,7 @@ async function startRig(env: ReturnType<typeof realServerEnv>) {
       latency,
       cpu,
       trouble: failed ? sippTrouble(out) : '',
+      steal,
     };
   };
 
@@ -249,7 +261,22 @@ async function startRig(env: ReturnType<typeof realServerEnv>) {
     await Promise.all([floor.close(), kamailio.close(), drachtio.close()]);
     await redis.stop();
   };
-  return { run, close, noCapture };
+  /** A run measured under the rule all three share: one the hypervisor disturbed is run again. */
+  const measured = async (c: Contestant, rate: number, seconds: number, label = ''): Promise<Run> => {
+    for (let attempt = 0; ; attempt++) {
+      const r = await run(c, rate, seconds);
+      const why =
+        r.steal.worstMs >= STEAL_WORST_MS || r.steal.share >= STEAL_SHARE
+          ? `host steal ${(r.steal.share * 100).toFixed(1)}%, worst 100 ms ${r.steal.worstMs.toFixed(0)} ms`
+          : undefined;
+      if (!why || attempt >= STEAL_RETRIES) {
+        console.log(`  ${line(r)}${label}${why ? ' (kept: disturbed as often as allowed)' : ''}`);
+        return r;
+      }
+      console.log(`  ${line(r)}${label} — run again (${why})`);
+    }
+  };
+  return { run, measured, close, noCapture };
 }
 
 const pct = (msPerCall: number, rate: number): string => `${((msPerCall * rate) / 10).toFixed(0)}%`;
@@ -307,12 +334,10 @@ async function main(): Promise<void> {
     for (const rate of LADDER) {
       for (const c of CONTESTANTS) {
         if (!alive.has(c)) continue;
-        let r = await rig.run(c, rate, STEP_SEC);
-        console.log(`  ${line(r)}`);
+        let r = await rig.measured(c, rate, STEP_SEC);
         if (!passes(r)) {
           // one run on two shared cores can meet a hiccup: a second chance at the same rate
-          r = await rig.run(c, rate, STEP_SEC);
-          console.log(`  ${line(r)} (again)`);
+          r = await rig.measured(c, rate, STEP_SEC, ' (again)');
         }
         runs.push(r);
         if (passes(r)) best.set(c, rate);
@@ -329,8 +354,7 @@ async function main(): Promise<void> {
     const kBest = best.get('K') ?? 0;
     if (aboveK.length === 0) {
       const over = LADDER.find((r) => r > kBest) ?? kBest * 2;
-      aboveK.push(await rig.run('K', over, STEP_SEC));
-      console.log(`  ${line(aboveK[0] as Run)} (K above its highest rate)`);
+      aboveK.push(await rig.measured('K', over, STEP_SEC, ' (K above its highest rate)'));
     }
 
     report(
@@ -352,36 +376,66 @@ async function main(): Promise<void> {
     report('INVITE→final at 1,000/s', latencyRows(1000));
     const common = Math.min(...CONTESTANTS.map((c) => best.get(c) ?? 0));
     if (common > 0) report(`INVITE→final at ${common}/s (the highest rate all three carry)`, latencyRows(common));
+    // CPU per call falls with the rate on this box (each process wakes per message, cold caches at low rates):
+    // the fair comparison is at one rate all three carry; each one's figure at its own highest rate is printed too
+    const cpuRows = (
+      pick: (c: Contestant) => Run | undefined,
+    ): { rows: [string, string][]; path: Map<Contestant, number> } => {
+      const rows: [string, string][] = [];
+      const path = new Map<Contestant, number>();
+      for (const c of CONTESTANTS) {
+        const r = pick(c);
+        if (!r) continue;
+        const share = (ms: number): string => `${(ms * 100).toFixed(0)}% of a core`;
+        const at = ` (at ${r.rate}/s)`;
+        if (c !== 'D') rows.push([`${c} Kamailio`, share(r.cpu.kamailio) + at]);
+        if (c !== 'F') rows.push([`${c} node (spoofguard)`, share(r.cpu.node) + at]);
+        if (c === 'D') rows.push([`${c} drachtio-server`, share(r.cpu.drachtio) + at]);
+        rows.push([`${c} sipp (caller and next hop)`, share(r.cpu.sipp) + at]);
+        path.set(c, (r.cpu.kamailio + r.cpu.node + r.cpu.drachtio) * 1000);
+      }
+      return { rows, path };
+    };
     const cpuRate = CONTESTANTS.every((c) => at(c, CPU_RATE)) ? CPU_RATE : common;
-    const cpuRows: [string, string][] = [];
-    const path = new Map<Contestant, number>();
-    for (const c of CONTESTANTS) {
-      const r = at(c, cpuRate);
-      if (!r) continue;
-      const p1000 = (ms: number): number => ms * 1000;
-      if (c !== 'D') cpuRows.push([`${c} Kamailio`, `${(p1000(r.cpu.kamailio) / 10).toFixed(0)}% of a core`]);
-      if (c !== 'F') cpuRows.push([`${c} node (spoofguard)`, `${(p1000(r.cpu.node) / 10).toFixed(0)}% of a core`]);
-      if (c === 'D') cpuRows.push([`${c} drachtio-server`, `${(p1000(r.cpu.drachtio) / 10).toFixed(0)}% of a core`]);
-      cpuRows.push([`${c} sipp (caller and next hop)`, `${(p1000(r.cpu.sipp) / 10).toFixed(0)}% of a core`]);
-      path.set(c, p1000(r.cpu.kamailio + r.cpu.node + r.cpu.drachtio));
-    }
-    report(`CPU per 1,000 INVITE/s, measured at ${cpuRate}/s`, cpuRows);
+    const sameRate = cpuRows((c) => at(c, cpuRate));
+    report(
+      `CPU per 1,000 INVITE/s at ${cpuRate}/s (the highest rate all three carry, or ${CPU_RATE}/s)`,
+      sameRate.rows,
+    );
+    const ownRate = cpuRows((c) => (best.has(c) ? at(c, best.get(c) as number) : undefined));
+    report('CPU per 1,000 INVITE/s, each at its own highest clean rate', ownRate.rows);
+    const path = sameRate.path;
     const k = at('K', cpuRate);
+    const kAtOwn = best.has('K') ? at('K', best.get('K') as number) : undefined;
+    const kAt1000Cpu = at('K', 1000);
+    const kAt1000 = kAt1000Cpu;
     const over = aboveK[0] as Run;
     const fBest = best.get('F') ?? 0;
     const dBest = best.get('D') ?? 0;
-    const kAt1000 = at('K', 1000);
     report('targets', [
       ['K highest ≥ 0.7 × F highest', `${kBest}/s vs ${fBest}/s: ${fBest ? (kBest / fBest).toFixed(2) : '–'}×`],
       ['K highest ≥ 2 × D highest', `${kBest}/s vs ${dBest}/s: ${dBest ? (kBest / dBest).toFixed(2) : '–'}×`],
       [
-        'path CPU K ≤ 0.5 × D',
+        `path CPU K ≤ 0.5 × D, at ${cpuRate}/s`,
         `K ${((path.get('K') ?? 0) / 10).toFixed(0)}%, D ${((path.get('D') ?? 0) / 10).toFixed(0)}% of a core per 1,000/s: ${(
           (path.get('K') ?? 0) / Math.max(1, path.get('D') ?? 1)
         ).toFixed(2)}×`,
       ],
+      [
+        'path CPU K ≤ 0.5 × D, each at its highest',
+        `K ${((ownRate.path.get('K') ?? 0) / 10).toFixed(0)}%, D ${((ownRate.path.get('D') ?? 0) / 10).toFixed(0)}%: ${(
+          (ownRate.path.get('K') ?? 0) / Math.max(1, ownRate.path.get('D') ?? 1)
+        ).toFixed(2)}×`,
+      ],
       ['K p99 at 1,000/s ≤ 10 ms', kAt1000 ? fmt(summarize(kAt1000.latency).p99) : 'K did not carry 1,000/s'],
-      ['node CPU (K) ≤ 15 % per 1,000/s', k ? `${(k.cpu.node * 100).toFixed(0)}%` : '–'],
+      [
+        'node CPU (K) ≤ 15 % per 1,000/s',
+        [k, kAt1000Cpu, kAtOwn]
+          .filter((r): r is Run => r !== undefined)
+          .map((r) => `${(r.cpu.node * 100).toFixed(0)}% at ${r.rate}/s`)
+          .filter((v, i, all) => all.indexOf(v) === i)
+          .join(', ') || '–',
+      ],
       [
         `K above its highest rate (${over.rate}/s)`,
         `${over.unscreened} of ${over.calls} calls went through unscreened (counted), ${over.failed} failed`,

@@ -64,17 +64,22 @@ export class EvapiLink {
 
   /**
    * Sends one frame; false when the link is down (Kamailio then passes the call on when its budget ends). The
-   * answers of one tick leave in one write (the socket is corked until the tick ends).
+   * answers of one turn of the event loop leave in one write: each write is a system call.
    */
   send(text: string): boolean {
     const socket = this.connectedSocket;
     if (!socket) return false;
-    if (socket.writableCorked === 0) {
-      socket.cork();
-      process.nextTick(() => socket.uncork());
-    }
-    socket.write(netstringText(text));
+    this.pending.push(netstringText(text));
+    if (this.pending.length === 1) setImmediate(() => this.flush(socket));
     return true;
+  }
+
+  private pending: string[] = [];
+
+  private flush(socket: Socket): void {
+    const text = this.pending.length === 1 ? (this.pending[0] as string) : this.pending.join('');
+    this.pending = [];
+    if (!socket.destroyed) socket.write(text);
   }
 
   /** Closes the link for good. */
