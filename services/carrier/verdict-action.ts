@@ -122,11 +122,6 @@ export function verdictAction(input: ActionInput): SipAction {
   return { kind: 'relay', how, target, added, rewritten };
 }
 
-/** The target of a call passed on unscreened (fail open): the next hop, or none for a called user that is no number. */
-export function unscreenedTarget(routing: CarrierRouting, called: string | undefined): string | undefined {
-  return targetFor(routing.nextHop, called);
-}
-
 /** What a final status means for the subscriber's decision. */
 export function outcomeOf(status: number | undefined): Outcome {
   if (status === undefined) return 'failed';

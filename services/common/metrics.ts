@@ -196,7 +196,7 @@ export class Metrics {
     });
     this.refused = new Counter({
       name: 'spoofguard_calls_refused_total',
-      help: 'Calls refused for what the caller sent, by front (ari, sip) and reason: called-number (not digits with an optional leading +, at most 32: 484 Address Incomplete).',
+      help: 'Calls refused for what the caller sent, by front (ari, sip, kamailio) and reason: called-number (not digits with an optional leading +, at most 32: 484 Address Incomplete).',
       labelNames: ['source', 'reason'],
       registers,
     });

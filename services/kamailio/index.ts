@@ -26,7 +26,7 @@ export function runKamailio(
   logger: Logger,
   screening: Screening,
   producer: FlaggedCallProducer,
-  metrics?: Pick<Metrics, 'observeKamailioAnswer' | 'observeKamailioFault' | 'watchKamailio'>,
+  metrics?: Pick<Metrics, 'observeKamailioAnswer' | 'observeKamailioFault' | 'watchKamailio' | 'observeRefused'>,
 ): RunningKamailio {
   const log = logger.child({ role: 'kamailio' });
   const { sip, kamailio } = config;
@@ -61,6 +61,7 @@ export function runKamailio(
     setupTimeoutMs: sip.setupTimeoutSec * 1000,
     logger: log,
     answered: metrics?.observeKamailioAnswer,
+    refused: (reason) => metrics?.observeRefused('kamailio', reason),
     fault: metrics?.observeKamailioFault,
   });
   const links = kamailio.endpoints.map(

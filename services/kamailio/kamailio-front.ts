@@ -49,6 +49,8 @@ export interface FrontDeps {
   setupTimeoutMs: number;
   logger: Logger;
   answered?(action: string): void;
+  /** Counts a call refused for what the caller sent (metrics). */
+  refused?(reason: string): void;
   fault?(kind: string): void;
   /** Kamailio's clock reading of an ask, compared with ours (ms since the epoch): injectable for tests. */
   now?: () => number;
@@ -111,8 +113,6 @@ export class KamailioFront {
   /** Stale INVITEs skipped since the last summary line (logged at most once a second). */
   private staleSinceLog = 0;
   private staleLogTimer?: NodeJS.Timeout;
-  /** The benchmark's view of each decision (ms from the frame's arrival to the answer's write). */
-  onDecision?: (sample: { ms: number; verdict: string }) => void;
 
   constructor(private readonly deps: FrontDeps) {
     this.sweep = setInterval(() => this.forgetExpired(), 5000);
@@ -188,7 +188,6 @@ export class KamailioFront {
     let log: Logger | undefined;
     const callLog = (): Logger => (log ??= callLogger(this.deps.logger, logId, { sipCallId, node: ask.node }));
     this.inScreening++;
-    let verdict: Verdict | undefined;
     try {
       const trunk = this.deps.trunks.match(ask.src, request.header);
       const input = screeningInput({ header: request.header, uri: request.uri }, trunk.id, request.callId);
@@ -197,10 +196,10 @@ export class KamailioFront {
           { called: excerpt(input.to, 60) },
           'called number refused: not digits with an optional leading +: answered 484',
         );
+        this.deps.refused?.('called-number');
         return this.answer(from, ask, ADDRESS_INCOMPLETE, arrived, 'refused');
       }
-      verdict = await this.deps.screen(input);
-      const v = verdict;
+      const v = await this.deps.screen(input);
       const flagged = v.verdict !== 'allow';
       const level = flagged || v.degraded ? 'info' : 'debug';
       if (this.deps.logger.isLevelEnabled(level))
@@ -277,7 +276,6 @@ export class KamailioFront {
     const ms = performance.now() - arrived;
     if (ms > this.deps.budgetMs) this.deps.fault?.('late');
     this.send(from, answer, name);
-    this.onDecision?.({ ms, verdict });
   }
 
   private send(to: ReplyTo, answer: Answer, name: string): void {

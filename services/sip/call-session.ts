@@ -19,8 +19,6 @@ import {
   reachedIvr,
 } from '../carrier/verdict-action';
 
-export { outcomeOf };
-
 export interface SipRouting extends CarrierRouting {
   /** Longest wait for a proxied or bridged call's final answer from drachtio-server. */
   setupTimeoutMs: number;

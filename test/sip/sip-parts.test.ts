@@ -1,5 +1,4 @@
-import { outcomeOf } from '../../services/sip/call-session';
-import { prefixDisplayName, targetFor } from '../../services/carrier/verdict-action';
+import { outcomeOf, prefixDisplayName, targetFor } from '../../services/carrier/verdict-action';
 import { calledOf, screeningInput } from '../../services/carrier/caller-identity';
 import { createRequire } from 'node:module';
 import fc from 'fast-check';
