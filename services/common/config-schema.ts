@@ -332,7 +332,7 @@ export const configSpec = {
       env: 'SPOOFGUARD_KAMAILIO_ENDPOINTS',
     }),
     budgetMs: setting({
-      doc: 'Kamailio’s wait for an answer (SG_BUDGET_MS in kamailio.cfg): an INVITE that waited longer than this at spoofguard before its screening began is not screened (Kamailio has passed it on unscreened), and an answer that took longer is counted late.',
+      doc: 'Kamailio’s wait for an answer (SG_BUDGET_MS in kamailio.cfg): an INVITE that waited longer than half of it at spoofguard before its screening began is not screened (its answer would likely meet Kamailio’s timer; Kamailio passes it on unscreened when the budget ends), and an answer that took longer than all of it is counted late.',
       format: z.number().int().min(10).max(5000),
     }),
     reconnectMs: setting({

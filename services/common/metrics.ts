@@ -184,7 +184,7 @@ export class Metrics {
     });
     this.kamailioFaults = new Counter({
       name: 'spoofguard_kamailio_faults_total',
-      help: 'What went wrong on the Kamailio front, by kind: unparseable (a message that is not the JSON of kamailio.cfg), oversized (larger than kamailio.maxMessageBytes, skipped), garbage (bytes that are no netstring), half-frame (a link closed mid-frame), unreadable-sip (an INVITE that does not read: answered unscreened), stale (waited past kamailio.budgetMs before its screening: not screened, Kamailio had passed it on), late (answered after kamailio.budgetMs), unknown-track (a final status for no call of ours), unsent (an answer whose link had gone).',
+      help: 'What went wrong on the Kamailio front, by kind: unparseable (a message that is not the JSON of kamailio.cfg), oversized (larger than kamailio.maxMessageBytes, skipped), garbage (bytes that are no netstring), half-frame (a link closed mid-frame), unreadable-sip (an INVITE that does not read: answered unscreened), stale (waited past half of kamailio.budgetMs before its screening: not screened, Kamailio passes it on when its budget ends), late (answered after kamailio.budgetMs), unknown-track (a final status for no call of ours), unsent (an answer whose link had gone).',
       labelNames: ['kind'],
       registers,
     });
