@@ -77,6 +77,7 @@ export class EvapiLink {
   private pending: string[] = [];
 
   private flush(socket: Socket): void {
+    if (this.pending.length === 0) return;
     const text = this.pending.length === 1 ? (this.pending[0] as string) : this.pending.join('');
     this.pending = [];
     if (!socket.destroyed) socket.write(text);
@@ -86,6 +87,8 @@ export class EvapiLink {
   stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    // answers still waiting for the end of this turn go first: Kamailio is waiting for them
+    if (this.pending.length > 0 && this.connectedSocket) this.flush(this.connectedSocket);
     const socket = this.socket;
     if (!socket || socket.destroyed) return Promise.resolve();
     return new Promise((resolve) => {
