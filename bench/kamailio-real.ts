@@ -21,7 +21,7 @@
  */
 import { type ChildProcess } from 'node:child_process';
 import { randomInt } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../services/common/config';
@@ -37,7 +37,7 @@ import { uacScenario, uasScenario } from '../test/real/support/sip-scenarios';
 import { type SippRun, startSipp } from '../test/real/support/sipp';
 import { CallerCapture, captureUnavailable } from './sip-capture';
 import { HostSteal, type StealFigures } from './host-steal';
-import { cpuMs, processTree, sippTrouble } from './sipp-figures';
+import { callCounts, callerArgs, cpuMs, processTree, sippTrouble, sippResponseTimes } from './sipp-figures';
 import { fmt, report, summarize } from './stats';
 
 const STEP_SEC = Number(process.env.BENCH_STEP_SEC ?? 8);
@@ -191,19 +191,7 @@ async function startRig(env: ReturnType<typeof realServerEnv>) {
         port: callerPort,
         calls,
         rate,
-        extra: [
-          '-inf',
-          callers,
-          '-trace_rtt',
-          '-rtt_freq',
-          '1',
-          '-recv_timeout',
-          '5000',
-          '-max_socket',
-          '100000',
-          '-l',
-          String(rate * 10),
-        ],
+        extra: callerArgs(callers, rate),
       },
     );
     let callerCpu = 0;
@@ -220,20 +208,8 @@ async function startRig(env: ReturnType<typeof realServerEnv>) {
       sippCaller: per(callerCpu),
     };
     const out = uac.output();
-    const count = (label: string): number =>
-      Number(new RegExp(`${label}\\s*\\|\\s*\\d+\\s*\\|\\s*(\\d+)`).exec(out)?.[1] ?? 0);
-    const ok = count('Successful call');
-    const failed = Math.max(count('Failed call'), calls - ok);
-    const rttFile = readdirSync(uac.dir).find((f) => f.endsWith('_rtt.csv'));
-    const latency = capture
-      ? await capture.latencies()
-      : rttFile
-        ? readFileSync(join(uac.dir, rttFile), 'utf8')
-            .split('\n')
-            .slice(1)
-            .map((l) => Number(l.split(';')[1]))
-            .filter((n) => Number.isFinite(n) && n >= 0)
-        : [];
+    const { ok, failed } = callCounts(out, calls);
+    const latency = capture ? await capture.latencies() : sippResponseTimes(uac.dir);
     // the last calls' BYEs drain before the next run
     await new Promise((r) => setTimeout(r, 1500));
     return {

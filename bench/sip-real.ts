@@ -34,7 +34,7 @@
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { randomInt } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../services/common/config';
@@ -50,7 +50,7 @@ import { uacScenario, uasScenario } from '../test/real/support/sip-scenarios';
 import { startSipp } from '../test/real/support/sipp';
 import { CallerCapture, captureUnavailable } from './sip-capture';
 import { HostSteal, type StealFigures } from './host-steal';
-import { cpuMs, sippTrouble } from './sipp-figures';
+import { callCounts, callerArgs, cpuMs, sippTrouble, sippResponseTimes } from './sipp-figures';
 import { fmt, median, report, summarize } from './stats';
 
 const STEP_SEC = Number(process.env.BENCH_STEP_SEC ?? 10);
@@ -143,19 +143,7 @@ async function runOnce(
       port: callerPort,
       calls,
       rate,
-      extra: [
-        '-inf',
-        callersFile,
-        '-trace_rtt',
-        '-rtt_freq',
-        '1',
-        '-recv_timeout',
-        '5000',
-        '-max_socket',
-        '100000',
-        '-l',
-        String(rate * 10),
-      ],
+      extra: callerArgs(callersFile, rate),
     },
   );
   await uac.done;
@@ -163,21 +151,9 @@ async function runOnce(
   const appCpu = cpuMs(app.pid) - appBefore;
   const drachtioCpu = cpuMs(pidOf(drachtio)) - drachtioBefore;
   const out = uac.output();
-  const count = (label: string): number =>
-    Number(new RegExp(`${label}\\s*\\|\\s*\\d+\\s*\\|\\s*(\\d+)`).exec(out)?.[1] ?? 0);
-  const ok = count('Successful call');
-  const failed = Math.max(count('Failed call'), calls - ok);
+  const { ok, failed } = callCounts(out, calls);
   const failedWhere = failed > 0 ? sippTrouble(out) : '';
-  const rttFile = readdirSync(uac.dir).find((f) => f.endsWith('_rtt.csv'));
-  const latency = capture
-    ? await capture.latencies()
-    : rttFile
-      ? readFileSync(join(uac.dir, rttFile), 'utf8')
-          .split('\n')
-          .slice(1)
-          .map((l) => Number(l.split(';')[1]))
-          .filter((n) => Number.isFinite(n) && n >= 0)
-      : [];
+  const latency = capture ? await capture.latencies() : sippResponseTimes(uac.dir);
   const opsAfter = opsBefore && (await opsOf(ctx.opsPort));
   const unscreened = opsBefore && opsAfter ? opsAfter.unscreened - opsBefore.unscreened : 0;
   const own =

@@ -1,5 +1,6 @@
 /** Figures the real-server benchmarks read off sipp and /proc. */
 import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 /**
  * The lines of sipp's final message table with trouble: "200 <- timeout 12" (no answer in time), "BYE -> retrans 40",
@@ -55,4 +56,38 @@ export function processTree(root: number): number[] {
   };
   visit(root);
   return out;
+}
+
+/** The benchmark caller's sipp options: callers from a file, response times traced, a 5 s answer timeout. */
+export const callerArgs = (callersFile: string, rate: number): string[] => [
+  '-inf',
+  callersFile,
+  '-trace_rtt',
+  '-rtt_freq',
+  '1',
+  '-recv_timeout',
+  '5000',
+  '-max_socket',
+  '100000',
+  '-l',
+  String(rate * 10),
+];
+
+/** Successful and failed calls off sipp's final statistics screen (a call never counted is a failed one). */
+export function callCounts(screen: string, calls: number): { ok: number; failed: number } {
+  const count = (label: string): number =>
+    Number(new RegExp(`${label}\\s*\\|\\s*\\d+\\s*\\|\\s*(\\d+)`).exec(screen)?.[1] ?? 0);
+  const ok = count('Successful call');
+  return { ok, failed: Math.max(count('Failed call'), calls - ok) };
+}
+
+/** sipp's own response times (ms, in its main loop's steps) from the run's -trace_rtt file; [] without one. */
+export function sippResponseTimes(dir: string): number[] {
+  const file = readdirSync(dir).find((f) => f.endsWith('_rtt.csv'));
+  if (!file) return [];
+  return readFileSync(join(dir, file), 'utf8')
+    .split('\n')
+    .slice(1)
+    .map((l) => Number(l.split(';')[1]))
+    .filter((n) => Number.isFinite(n) && n >= 0);
 }

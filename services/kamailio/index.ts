@@ -1,8 +1,7 @@
 import type { Config } from '../common/config';
 import type { Logger } from '../common/logger';
 import type { Metrics } from '../common/metrics';
-import { callerKey, signVerdict } from '../common/verdict-header';
-import { verdictKeys } from '../common/verdict-keys';
+import { carrierRouting, verdictSigner } from '../carrier/carrier-config';
 import { TrunkMatcher } from '../carrier/trunks';
 import type { FlaggedCallProducer } from '../events';
 import type { Screening } from '../screening';
@@ -30,32 +29,11 @@ export function runKamailio(
 ): RunningKamailio {
   const log = logger.child({ role: 'kamailio' });
   const { sip, kamailio } = config;
-  const [signing] = verdictKeys(config);
-  if (sip.warningIvrUri && !signing)
-    log.warn('verdictHeader.key is empty: warned calls reach the IVR without a verdict header and are screened again');
   const front = new KamailioFront({
     trunks: new TrunkMatcher(config.trunks, config.screening.defaultTrunk),
     screen: (request) => screening.engine.screen(request),
-    routing: {
-      nextHop: sip.nextHop,
-      warningIvrUri: sip.warningIvrUri,
-      blockStatus: sip.blockStatus,
-      blockCallInfo: sip.blockCallInfo,
-    },
-    sign: (verdict, logId, binding) =>
-      signing
-        ? signVerdict(
-            {
-              verdict: verdict.verdict,
-              score: verdict.score,
-              reasons: verdict.reasons.filter((r) => !r.suppressed).map((r) => r.code),
-              call: logId,
-              ...(verdict.brand ? { brand: verdict.brand } : {}),
-            },
-            { from: callerKey(verdict.caller), ...binding },
-            signing,
-          )
-        : undefined,
+    routing: carrierRouting(config),
+    sign: verdictSigner(config, log),
     emit: (event) => void producer.emit(event),
     budgetMs: kamailio.budgetMs,
     setupTimeoutMs: sip.setupTimeoutSec * 1000,

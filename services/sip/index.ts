@@ -1,8 +1,7 @@
 import type { Config } from '../common/config';
 import type { Logger } from '../common/logger';
 import type { Metrics } from '../common/metrics';
-import { callerKey, signVerdict } from '../common/verdict-header';
-import { verdictKeys } from '../common/verdict-keys';
+import { carrierRouting, verdictSigner } from '../carrier/carrier-config';
 import type { FlaggedCallProducer } from '../events';
 import type { Screening } from '../screening';
 import { inviteMiddleware } from './invite-middleware';
@@ -32,9 +31,6 @@ export function runSip(
     log,
     { sessionExpiresSec: sip.sessionExpiresSec },
   );
-  const [signing] = verdictKeys(config);
-  if (sip.warningIvrUri && !signing)
-    log.warn('verdictHeader.key is empty: warned calls reach the IVR without a verdict header and are screened again');
   const app = new SipApp(
     connection,
     inviteMiddleware({
@@ -45,25 +41,9 @@ export function runSip(
     }),
     {
       emit: (event) => void producer.emit(event),
-      sign: (verdict, logId, binding) =>
-        signing
-          ? signVerdict(
-              {
-                verdict: verdict.verdict,
-                score: verdict.score,
-                reasons: verdict.reasons.filter((r) => !r.suppressed).map((r) => r.code),
-                call: logId,
-                ...(verdict.brand ? { brand: verdict.brand } : {}),
-              },
-              { from: callerKey(verdict.caller), ...binding },
-              signing,
-            )
-          : undefined,
+      sign: verdictSigner(config, log),
       routing: {
-        nextHop: sip.nextHop,
-        warningIvrUri: sip.warningIvrUri,
-        blockStatus: sip.blockStatus,
-        blockCallInfo: sip.blockCallInfo,
+        ...carrierRouting(config),
         setupTimeoutMs: sip.setupTimeoutSec * 1000,
         maxCallMs: sip.maxCallSec * 1000,
       },
