@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from '../../support/child';
 import { freePort } from '../../support/redis';
+import { ProcessLog } from './process-log';
 import { eventually } from './suite';
 
 export interface DrachtioPorts {
@@ -26,9 +27,7 @@ export class RealDrachtio {
   readonly secret = `test-${Math.random().toString(36).slice(2)}`;
   ports!: DrachtioPorts;
   private process?: ChildProcess;
-  private log: string[] = [];
-  /** Characters in `log`. */
-  private logBytes = 0;
+  private readonly log = new ProcessLog();
 
   /** host: the loopback address drachtio-server's SIP contact binds (the IVR tells the SIP front by it). */
   constructor(
@@ -56,24 +55,14 @@ export class RealDrachtio {
       if (!xml.includes(expected)) throw new Error(`config/drachtio.conf.xml: could not rewrite ${expected}`);
     const file = join(this.dir, 'drachtio.conf.xml');
     writeFileSync(file, xml);
-    this.log = [];
-    this.logBytes = 0;
     const child = spawn(this.bin, ['-f', file], { stdio: ['ignore', 'pipe', 'pipe'] });
-    // the last few megabytes, kept as chunks: re-slicing one long string per chunk cost the benchmarks a core
-    const keep = (d: Buffer) => {
-      const text = d.toString();
-      this.log.push(text);
-      this.logBytes += text.length;
-      while (this.logBytes > 5_000_000 && this.log.length > 1) this.logBytes -= (this.log.shift() as string).length;
-    };
-    child.stdout?.on('data', keep);
-    child.stderr?.on('data', keep);
+    this.log.follow(child);
     this.process = child;
     await eventually(() => this.listening(), `drachtio-server listening\n${this.output().slice(-2000)}`, 15_000);
   }
 
   output(): string {
-    return this.log.join('');
+    return this.log.text();
   }
 
   /** SIGTERM, then waits for the process to go. */

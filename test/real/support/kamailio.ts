@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ROOT } from '../../support/child';
 import { freePort } from '../../support/redis';
+import { ProcessLog } from './process-log';
 import { eventually } from './suite';
 
 const run = promisify(execFile);
@@ -39,8 +40,7 @@ export class RealKamailio {
   readonly dir = mkdtempSync(join(tmpdir(), 'sg-kamailio-'));
   ports!: KamailioPorts;
   private process?: ChildProcess;
-  private log: string[] = [];
-  private logBytes = 0;
+  private readonly log = new ProcessLog();
 
   constructor(
     private readonly bin: string,
@@ -92,17 +92,8 @@ export class RealKamailio {
 
   async start(): Promise<void> {
     this.ports ??= { sip: await freePort(), evapi: await freePort(), ctl: await freePort() };
-    this.log = [];
-    this.logBytes = 0;
     const child = spawn(this.bin, this.args(), { stdio: ['ignore', 'pipe', 'pipe'] });
-    const keep = (d: Buffer) => {
-      const text = d.toString();
-      this.log.push(text);
-      this.logBytes += text.length;
-      while (this.logBytes > 5_000_000 && this.log.length > 1) this.logBytes -= (this.log.shift() as string).length;
-    };
-    child.stdout?.on('data', keep);
-    child.stderr?.on('data', keep);
+    this.log.follow(child);
     this.process = child;
     const exited = new Promise<never>((_, reject) =>
       child.once('exit', (code, signal) =>
@@ -121,7 +112,7 @@ export class RealKamailio {
   }
 
   output(): string {
-    return this.log.join('');
+    return this.log.text();
   }
 
   /** One kamcmd command's output (its control socket is a TCP port of this run). */
