@@ -5,6 +5,7 @@ import tseslint from 'typescript-eslint';
 const LAYERS = [
   'domain',
   'common',
+  'stir',
   'screening',
   'events',
   'flagged-log',
@@ -57,7 +58,8 @@ export default tseslint.config(
     {
       domain: [],
       common: ['domain'],
-      screening: ['domain', 'common'],
+      stir: ['domain', 'common'],
+      screening: ['domain', 'common', 'stir'],
       events: ['domain', 'common'],
       'flagged-log': ['domain', 'common', 'events'],
       worker: ['domain', 'common', 'events', 'flagged-log'],

@@ -65,6 +65,11 @@ export const trunkSchema = z.strictObject({
    * header. Without it every verstat is self-asserted by the caller and ignored (shown as ignored).
    */
   verification: z.strictObject({ header: identityHeader }).optional(),
+  /**
+   * STIR/SHAKEN: `verify` checks the call's Identity headers (RFC 8224/8225/8588) here, against the trust
+   * anchors of `stir.*`; the result is one of the verdict's reasons. `off` reads no Identity header.
+   */
+  stir: z.enum(['off', 'verify']).default('off'),
   /** The network always sends its first identity header: one that is present but unreadable is suspicious. */
   identityAlwaysSent: z.boolean().default(false),
   mode: z.enum(['route', 'tag']).default('route'),
@@ -137,6 +142,39 @@ export const configSpec = {
     rulesFile: setting({
       doc: 'Rules-as-data file (scores, emergency numbers, reason texts), relative to the package root or absolute.',
       format: z.string().min(1),
+    }),
+  },
+  stir: {
+    trustAnchors: setting({
+      doc: 'STIR/SHAKEN trust anchors: PEM files (or folders of *.pem) with the STI-CA root certificates the STI-PA lists. A signing certificate is accepted only on a chain to one of them. Relative paths are from the package root.',
+      format: z.array(z.string().min(1)).max(64),
+      env: 'SPOOFGUARD_STIR_TRUST_ANCHORS',
+    }),
+    maxSkewSeconds: setting({
+      doc: 'A PASSporT’s iat may be at most this many seconds before or after the call (RFC 8224 suggests 60).',
+      format: z.number().int().min(1).max(3600),
+    }),
+    fetchTimeoutMs: setting({
+      doc: 'Time budget of fetching a signing certificate (x5u), redirects included; past it the call is screened as stir-unverifiable, never passed.',
+      format: z.number().int().min(50).max(10000),
+    }),
+    maxCertificateBytes: setting({
+      doc: 'A certificate response larger than this is refused unread (stir-failed, certificate).',
+      format: z.number().int().min(1024).max(1048576),
+    }),
+    cacheMaxSeconds: setting({
+      doc: 'Fetched certificates are cached, in process and in Redis for every process, as long as their Cache-Control allows and at most this long.',
+      format: z.number().int().min(0).max(86400),
+    }),
+    fetchCa: setting({
+      doc: 'Extra PEM files of CAs trusted for the HTTPS of certificate repositories (a private repository); the public web PKI is trusted anyway.',
+      format: z.array(z.string().min(1)).max(16),
+    }),
+    allowNetworks: setting({
+      doc: 'Address ranges (CIDR) an x5u may point to although they are loopback, private, link-local or otherwise not public: a carrier’s own certificate repository. Empty by default: every such x5u is refused (SSRF).',
+      format: z
+        .array(z.string().refine((s) => parseAddressRange(s) !== undefined, 'an IP address or CIDR range'))
+        .max(64),
     }),
   },
   queue: {

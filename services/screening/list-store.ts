@@ -10,7 +10,7 @@ import { LookupBatcher } from './lookup-batcher';
 import { loadNumberIndex } from './index-loader';
 import { ListSnapshot, type Snapshot } from './list-snapshot';
 import type { NumberIndex } from './number-index';
-import { RecentCache } from './recent-cache';
+import { RecentCache } from '../common/recent-cache';
 
 export interface SubscriberRecord {
   /** Allowed numbers (digits) and brands ("brand:amazon") with their expiry (0 = none), expired ones left out. */

@@ -1,5 +1,5 @@
 import unhomoglyph from 'unhomoglyph';
-import { RecentCache } from './recent-cache';
+import { RecentCache } from '../common/recent-cache';
 
 /**
  * How display names are matched against brand name patterns (docs/SCREENING.md, "Name matching"):

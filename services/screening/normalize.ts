@@ -8,7 +8,7 @@ import {
 import { Metadata, type MetadataJson } from 'libphonenumber-js/core';
 import maxMetadata from 'libphonenumber-js/metadata.max.json';
 import { type IdentityValue, parseIdentityValue, salvageIdentityValues, splitValues } from './identity-header';
-import { RecentCache } from './recent-cache';
+import { RecentCache } from '../common/recent-cache';
 
 export type CallerKind = 'number' | 'anonymous' | 'unparseable';
 

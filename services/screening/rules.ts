@@ -4,7 +4,7 @@ import type { ListHit, ListLookup } from './list-store';
 import type { NameEntry } from './list-entry';
 import type { NameMatcher } from './name-folding';
 import { type NormalizedCaller, numberTypeOf } from './normalize';
-import { RecentCache } from './recent-cache';
+import { RecentCache } from '../common/recent-cache';
 import type { Reason, VerdictKind } from './verdict';
 
 export interface TrunkContext {

@@ -15,6 +15,7 @@ const trunk = (extra: object = {}) => ({
   sources: [] as string[],
   expectIdentity: false,
   identityAlwaysSent: false,
+  stir: 'off' as const,
   mode: 'route' as const,
   recordRoute: true,
   tagPrefix: 'Betrugsverdacht: ',

@@ -20,6 +20,9 @@ export function testConfig(overrides: Record<string, unknown> = {}): Config {
       redis: { keyPrefix: `t${id}:`, ...section('redis') },
       // roles run alone in tests would all want the same ops port
       ops: { port: 0, ...section('ops') },
+      // a verdict must not fail open because a loaded CI box stalled the first look-up past 50 ms;
+      // tests of the budget itself set their own
+      screening: { budgetMs: 1000, ...section('screening') },
       console: { port: 0, ...section('console') },
       queue: { name: `q${id}`, spoolDir: join(dir, 'spool'), backoffMs: 100, ...section('queue') },
       worker: { batchWaitMs: 10, lockDurationMs: 2000, stalledIntervalMs: 1000, ...section('worker') },
