@@ -77,6 +77,13 @@ export default tseslint.config(
           message: 'services/screening imports no telephony, queue, HTTP or SQL library.',
         },
       ],
+      // STIR/SHAKEN verification: crypto through jose and node, HTTPS through node; no telephony, queue or SQL
+      stir: [
+        {
+          group: ['ari-client', 'drachtio-srf', 'bullmq', 'fastify', 'fastify/*', '@fastify/*', 'pg', 'better-sqlite3'],
+          message: 'services/stir imports no telephony, queue, HTTP-server or SQL library.',
+        },
+      ],
       // what both carrier fronts share decides; it carries nothing out
       carrier: [
         {

@@ -32,6 +32,7 @@ export function parseArgs(args: readonly string[]): CallArgs {
     assertedIdentity: decode(args[2]),
     verdictHeader: decode(args[3]),
     sipCallId: decode(args[4]),
+    identity: decode(args[5]),
   };
 }
 

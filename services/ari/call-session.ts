@@ -16,7 +16,8 @@ const HAND_BACK_RETRY_MS = 250;
 
 /**
  * What the Stasis dialplan passes: Stasis(app, <called>, <trunk>, <URIENCODE(PAI)>, <URIENCODE(X-Spoofguard-Verdict)>,
- * <URIENCODE(SIP Call-ID)>); the last two only in [from-sipfront].
+ * <URIENCODE(SIP Call-ID)>, <URIENCODE(Identity)>); verdict header and Call-ID only in [from-sipfront], Identity
+ * where the trunk verifies STIR/SHAKEN (`stir: verify`).
  */
 export interface CallArgs {
   to: string;
@@ -25,6 +26,8 @@ export interface CallArgs {
   verdictHeader?: string;
   /** The SIP Call-ID of the caller's leg ([from-sipfront] passes it): a verdict header is bound to it. */
   sipCallId?: string;
+  /** The caller's Identity header (RFC 8224), for trunks with `stir: verify`. */
+  identity?: string;
 }
 
 /**
@@ -220,6 +223,7 @@ export class CallSession {
         // P-Asserted-Identity the dialplan passed: which counts is the trunk's setting, in the screening engine
         from: this.caller.caller.number || 'anonymous',
         ...(this.args.assertedIdentity ? { assertedIdentity: this.args.assertedIdentity } : {}),
+        ...(this.args.identity ? { identityValues: [this.args.identity.slice(0, 16384)] } : {}),
         name: this.caller.caller.name || undefined,
         to: this.args.to,
         trunk: this.args.trunk,

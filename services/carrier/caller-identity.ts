@@ -4,8 +4,14 @@ import type { ScreeningRequest } from '../screening/verdict';
 /** The SIP request as screening needs it: read through the trunk's trusted identity headers. */
 export interface SipCallerInput {
   header(name: string): string | undefined;
+  /** Each line of a header as it came (Identity may come several times); else header() is read. */
+  headerLines?(name: string): string[];
   uri: string;
 }
+
+/** An Identity value is well under 2 KB; more than 16 of them, or longer ones, fail as format. */
+const MAX_IDENTITY_VALUES = 16;
+const MAX_IDENTITY_LENGTH = 16384;
 
 /** The called number: the user part of the Request-URI (sip, sips or tel). */
 export function calledOf(uri: string): string | undefined {
@@ -21,13 +27,18 @@ export function screeningInput(request: SipCallerInput, trunkId: string, callId:
   const to = calledOf(request.uri);
   const pai = request.header('P-Asserted-Identity');
   const rpid = request.header('Remote-Party-ID');
+  const single = request.header('Identity');
+  const identity = request.headerLines ? request.headerLines('Identity') : single !== undefined ? [single] : [];
   return {
     from: request.header('From') ?? '',
     ...(pai ? { assertedIdentity: pai } : {}),
     ...(rpid ? { remotePartyId: rpid } : {}),
     ...(to ? { to: to.slice(0, 256) } : {}),
     trunk: trunkId,
-    identityHeader: request.header('Identity') !== undefined,
+    identityHeader: identity.length > 0,
+    ...(identity.length
+      ? { identityValues: identity.slice(0, MAX_IDENTITY_VALUES).map((v) => v.slice(0, MAX_IDENTITY_LENGTH)) }
+      : {}),
     callId: callId.slice(0, 256),
   };
 }

@@ -2,6 +2,7 @@ import { checkedCalled } from '../common/e164';
 import type { Outcome } from '../events';
 import type { Verdict } from '../screening/verdict';
 import type { MatchedTrunk } from './trunks';
+import { verstatHeaders } from './verstat';
 
 /**
  * What a verdict does to a SIP call, in one place for both carrier fronts (drachtio and Kamailio): where the
@@ -97,7 +98,7 @@ export const ADDRESS_INCOMPLETE: SipAction = { kind: 'reply', status: 484, reaso
 /**
  * The verdict's action on the call, by trunk policy: block → the block reply; warn in tag mode → the next hop
  * with the display name prefixed; warn → the warning IVR with the signed header (the next hop as it came when
- * no IVR is configured); allow → the next hop.
+ * no IVR is configured); allow → the next hop. A call whose Identity we verified carries the result as verstat.
  */
 export function verdictAction(input: ActionInput): SipAction {
   const { verdict, trunk, routing } = input;
@@ -119,6 +120,12 @@ export function verdictAction(input: ActionInput): SipAction {
       if (value !== undefined) rewritten[header] = prefixDisplayName(value, trunk.tagPrefix, name);
     }
   }
+  // our own STIR/SHAKEN result goes on to the phone as verstat (ATIS-1000074)
+  if (verdict.stir)
+    Object.assign(
+      rewritten,
+      verstatHeaders(verdict.stir, (h) => rewritten[h] ?? input.header(h)),
+    );
   return { kind: 'relay', how, target, added, rewritten };
 }
 

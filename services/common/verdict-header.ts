@@ -1,6 +1,6 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
-import { REASON_CODES } from '../domain/reason-codes';
+import { REASON_CODES, RENAMED_REASON_CODES } from '../domain/reason-codes';
 
 /**
  * X-Spoofguard-Verdict: the SIP front's verdict, carried to the ARI app. Fields are `k=v` pairs joined by ';'
@@ -29,7 +29,12 @@ const fieldsSchema = z.strictObject({
   reasons: z
     .string()
     .max(600)
-    .transform((s) => s.split(',').filter(Boolean))
+    .transform((s) =>
+      s
+        .split(',')
+        .filter(Boolean)
+        .map((code) => RENAMED_REASON_CODES[code] ?? code),
+    )
     .pipe(z.array(z.enum(REASON_CODES))),
   call: z
     .string()

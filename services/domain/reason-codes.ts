@@ -9,7 +9,11 @@ export const REASON_CODES = [
   'caller-equals-called',
   'stir-failed',
   'stir-passed',
-  'stir-unsigned',
+  'stir-passed-A',
+  'stir-passed-B',
+  'stir-passed-C',
+  'stir-unverifiable',
+  'stir-missing',
   'stir-ignored',
   'invalid-number',
   'unparseable',
@@ -21,3 +25,21 @@ export const REASON_CODES = [
   'degraded',
 ] as const;
 export type ReasonCode = (typeof REASON_CODES)[number];
+
+/** Codes renamed since: an event or a signed header written before reads as the code's new name. */
+export const RENAMED_REASON_CODES: Readonly<Record<string, ReasonCode>> = { 'stir-unsigned': 'stir-missing' };
+
+/** What verifying a call's STIR/SHAKEN Identity found (trunks with `stir: verify`), as logs and events name it. */
+export const STIR_RESULTS = [
+  'passed-A',
+  'passed-B',
+  'passed-C',
+  'failed-signature',
+  'failed-certificate',
+  'failed-time',
+  'failed-number',
+  'failed-format',
+  'unverifiable',
+  'missing',
+] as const;
+export type StirResultLabel = (typeof STIR_RESULTS)[number];

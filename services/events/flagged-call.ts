@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { E164 } from '../common/e164';
 import { OUTCOMES, type Outcome } from '../domain/outcomes';
-import { REASON_CODES } from '../domain/reason-codes';
+import { REASON_CODES, RENAMED_REASON_CODES, STIR_RESULTS, type StirResultLabel } from '../domain/reason-codes';
 
 /**
  * A FlaggedCall event (version 1): what the ARI app or the SIP front tells the analysts' log about a warned
@@ -38,7 +38,20 @@ export const flaggedCallEventSchema = z
     trunk: z.string().max(64).optional(),
     verdict: z.enum(['allow', 'warn', 'block']).optional(),
     score: z.number().min(0).max(100).optional(),
-    reasons: z.array(z.enum(REASON_CODES)).max(32).optional(),
+    reasons: z
+      .array(
+        z.preprocess((code) => (typeof code === 'string' && RENAMED_REASON_CODES[code]) || code, z.enum(REASON_CODES)),
+      )
+      .max(32)
+      .optional(),
+    /** Our own STIR/SHAKEN check (trunks with `stir: verify`): result, why it failed, the signer's origid. */
+    stir: z
+      .strictObject({
+        result: z.enum(STIR_RESULTS),
+        detail: z.string().max(200).optional(),
+        origid: z.string().max(64).optional(),
+      })
+      .optional(),
     brand: z.string().max(40).optional(),
     degraded: z.boolean().optional(),
     outcome: z.enum(OUTCOMES).optional(),
@@ -64,6 +77,7 @@ export interface FlaggedVerdict {
   reasons: { code: (typeof REASON_CODES)[number]; suppressed?: boolean }[];
   caller: { raw: string; kind: 'number' | 'anonymous' | 'unparseable'; e164?: string; displayName?: string };
   degraded: boolean;
+  stir?: { result: StirResultLabel; detail?: string; origid?: string };
 }
 
 /** Which call an event is about, as the part that saw it knows it. */
@@ -107,6 +121,7 @@ export function flaggedEvent(
     reasons: v.reasons.filter((r) => !r.suppressed).map((r) => r.code),
     ...(v.brand ? { brand: v.brand } : {}),
     degraded: v.degraded,
+    ...(v.stir ? { stir: v.stir } : {}),
   };
 }
 

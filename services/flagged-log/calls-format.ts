@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { csvRow, csvRows } from '../common/csv';
 import { E164 } from '../common/e164';
 import { OUTCOMES } from '../domain/outcomes';
-import { REASON_CODES } from '../domain/reason-codes';
+import { REASON_CODES, STIR_RESULTS } from '../domain/reason-codes';
 import type { FlaggedCallRecord } from './log-store';
 
 /** The analysts' filters and the CSV form of a record: one schema and one format for the CLI and the console. */
@@ -23,6 +23,8 @@ export const callFilterSchema = z.strictObject({
   verdict: z.enum(['allow', 'warn', 'block']).optional(),
   outcome: z.enum(OUTCOMES).optional(),
   reason: z.enum(REASON_CODES).optional(),
+  /** Our own STIR/SHAKEN result (passed-A … missing). */
+  stir: z.enum(STIR_RESULTS).optional(),
   // in a query string an unencoded "+" arrives as a space: take it back
   caller: z
     .string()
@@ -55,6 +57,9 @@ export const CSV_COLUMNS = [
   'endedAt',
   'sipCallId',
   'channelId',
+  'stir',
+  'stirDetail',
+  'stirOrigid',
 ] as const;
 
 const csvValues = (r: FlaggedCallRecord): unknown[] =>

@@ -30,6 +30,10 @@ export interface FlaggedCallRecord {
   sipCallId?: string;
   /** The Asterisk channel (ARI app). */
   channelId?: string;
+  /** Our own STIR/SHAKEN check: passed-A … failed-certificate, unverifiable, missing. */
+  stir?: string;
+  stirDetail?: string;
+  stirOrigid?: string;
 }
 
 export interface CallFilter {
@@ -42,6 +46,8 @@ export interface CallFilter {
   caller?: string;
   /** A reason code. */
   reason?: string;
+  /** A STIR/SHAKEN result (passed-A … missing). */
+  stir?: string;
   /** The called number as stored (pseudonymised by the caller of list()). */
   called?: string;
   /** The caller's SIP Call-ID (several records when a caller reused one). */

@@ -82,4 +82,19 @@ export const MIGRATIONS: Migration[] = [
       'CREATE INDEX IF NOT EXISTS audit_log_at ON audit_log (at DESC, id DESC)',
     ],
   },
+  {
+    // what our own STIR/SHAKEN check found (trunks with stir: verify), why it failed, the signer's origid
+    version: 4,
+    name: 'STIR/SHAKEN result',
+    sqlite: [
+      'ALTER TABLE flagged_calls ADD COLUMN stir TEXT',
+      'ALTER TABLE flagged_calls ADD COLUMN stir_detail TEXT',
+      'ALTER TABLE flagged_calls ADD COLUMN stir_origid TEXT',
+    ],
+    postgres: [
+      'ALTER TABLE flagged_calls ADD COLUMN IF NOT EXISTS stir TEXT',
+      'ALTER TABLE flagged_calls ADD COLUMN IF NOT EXISTS stir_detail TEXT',
+      'ALTER TABLE flagged_calls ADD COLUMN IF NOT EXISTS stir_origid TEXT',
+    ],
+  },
 ];

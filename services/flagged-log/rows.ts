@@ -27,6 +27,9 @@ export const COLUMNS = [
   'updated_at',
   'sip_call_id',
   'channel_id',
+  'stir',
+  'stir_detail',
+  'stir_origid',
 ] as const;
 export type Column = (typeof COLUMNS)[number];
 export type Row = Record<Column, string | number | boolean | null>;
@@ -78,6 +81,9 @@ export function rowsOf(events: readonly FlaggedCallEvent[], called: CalledNumber
       updated_at: now,
       sip_call_id: text(e.sipCallId),
       channel_id: text(e.channelId),
+      stir: nullable(e.stir?.result),
+      stir_detail: text(e.stir?.detail),
+      stir_origid: text(e.stir?.origid),
     };
     const earlier = rows.get(e.callId);
     if (!earlier) rows.set(e.callId, row);
@@ -139,6 +145,9 @@ function recordFrom(v: Record<string | number, unknown>, at: Places): FlaggedCal
     updatedAt: Number(v[at.updated_at]),
     sipCallId: text(v[at.sip_call_id]),
     channelId: text(v[at.channel_id]),
+    stir: text(v[at.stir]),
+    stirDetail: text(v[at.stir_detail]),
+    stirOrigid: text(v[at.stir_origid]),
   };
 }
 
@@ -162,6 +171,7 @@ export function whereOf(
   if (filter.called) add('called = ?', filter.called);
   if (filter.sipCallId) add('sip_call_id = ?', filter.sipCallId);
   if (filter.channelId) add('channel_id = ?', filter.channelId);
+  if (filter.stir) add('stir = ?', filter.stir);
   if (filter.reason) add('reasons LIKE ?', `%,${filter.reason.replace(/[%_,]/g, '')},%`);
   // the first term bounds the index range: with the OR alone, every page walked from the newest call again
   if (cursor)

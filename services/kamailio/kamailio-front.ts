@@ -78,6 +78,7 @@ interface SipRequest {
   uri: string;
   callId: string;
   header(name: string): string | undefined;
+  headerLines(name: string): string[];
 }
 
 const OWN_HEADER = /^x-spoofguard-/i;
@@ -95,6 +96,7 @@ export function readRequest(text: string): SipRequest | undefined {
     uri: first[2] as string,
     callId: header('Call-ID') ?? '',
     header,
+    headerLines: (name) => (OWN_HEADER.test(name) ? [] : (lines.get(name.toLowerCase()) ?? [])),
   };
 }
 
@@ -193,7 +195,11 @@ export class KamailioFront {
     this.inScreening++;
     try {
       const trunk = this.deps.trunks.match(ask.src, request.header);
-      const input = screeningInput({ header: request.header, uri: request.uri }, trunk.id, request.callId);
+      const input = screeningInput(
+        { header: request.header, headerLines: request.headerLines, uri: request.uri },
+        trunk.id,
+        request.callId,
+      );
       if (input.to !== undefined && checkedCalled(input.to) === undefined) {
         callLog().warn(
           { called: excerpt(input.to, 60) },

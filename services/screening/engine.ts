@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { TrunkConfig } from '../common/config-schema';
 import type { Logger } from '../common/logger';
+import { stirLabel, type StirResult, type StirVerifier } from '../stir';
 import type { ListLookup, ListStore } from './list-store';
 import { type CallerIdentity, guessCallerDigits, readCallerIdentity } from './caller-identity';
 import { guessDigits, type NormalizedCaller, readNumber } from './normalize';
@@ -16,6 +17,9 @@ export interface EngineOptions {
   defaultTrunk: string;
   /** Sees every verdict (metrics); must not throw. */
   observe?: (verdict: Verdict) => void;
+  /** Verifies Identity headers on trunks with `stir: verify`. */
+  stir?: StirVerifier;
+  clock?: () => number;
 }
 
 /**
@@ -65,14 +69,16 @@ export class ScreeningEngine {
     const calledNumber = request.to ? readNumber(request.to, trunk) : undefined;
     const called = calledNumber?.e164 ?? (request.to?.trim() || undefined);
     const calledKey = subscriberKey(request.to, calledNumber?.digits);
+    const stirCheck = this.verifyStir(request, trunk, identity, calledNumber?.digits);
     // names are folded (their costly part, kept in a cache) while Redis answers, too
     for (const name of identity.names) this.store.cachedNames.match(name);
+    const stir = stirCheck && (await stirCheck);
 
     // Answered in process, a call the rules allow stays allowed: what the index does not hold (the called
     // subscriber's record) can lower a verdict, never raise it. Any other verdict is decided with the full
     // look-up (from memory when the records it needs are at hand, else from Redis).
     const local = early ? undefined : this.store.localLookup(identity.callers.map((c) => c.digits));
-    let worst = local && this.worstOf(identity, calledKey, trunk, request, () => local);
+    let worst = local && this.worstOf(identity, calledKey, trunk, request, () => local, stir);
     if (!worst || worst.evaluation.verdict !== 'allow') {
       // every value of the screened header is looked up: asked for in one turn, they share one round trip
       let lookups: (ListLookup | undefined)[] = identity.callers.map(() => undefined);
@@ -94,7 +100,7 @@ export class ScreeningEngine {
       } catch (err) {
         this.noteDegraded(err as Error, request.callId);
       }
-      worst = this.worstOf(identity, calledKey, trunk, request, (i) => lookups[i]);
+      worst = this.worstOf(identity, calledKey, trunk, request, (i) => lookups[i], stir);
     } else this.localScreenings++;
     const { caller, evaluation, lookup } = worst;
     const degraded = lookup === undefined;
@@ -118,6 +124,12 @@ export class ScreeningEngine {
     if (called) verdict.called = called;
     if (lookup?.subscriber?.language) verdict.language = lookup.subscriber.language;
     if (lookup) verdict.listVersion = lookup.version;
+    if (stir)
+      verdict.stir = {
+        result: stirLabel(stir),
+        ...('detail' in stir ? { detail: stir.detail.slice(0, 200) } : {}),
+        ...(stir.status === 'passed' && stir.origid ? { origid: stir.origid } : {}),
+      };
     verdict.elapsedMs = Math.round((performance.now() - started) * 1000) / 1000;
     this.options.observe?.(verdict);
     return verdict;
@@ -130,6 +142,7 @@ export class ScreeningEngine {
     trunk: TrunkContext & TrunkConfig,
     request: ScreeningRequest,
     lookupOf: (i: number) => ListLookup | undefined,
+    stir: StirResult | undefined,
   ): { caller: NormalizedCaller; evaluation: Evaluation; lookup?: ListLookup } {
     let worst: { caller: NormalizedCaller; evaluation: Evaluation; lookup?: ListLookup } | undefined;
     identity.callers.forEach((caller, i) => {
@@ -144,6 +157,8 @@ export class ScreeningEngine {
           ? { verstat: verified.verstat }
           : {}),
         ignoredVerstat: identity.ignoredVerstat,
+        // a pass vouches for the number it signed, not for another value of the header
+        ...(stir && (stir.status !== 'passed' || stir.orig === caller.digits) ? { stir } : {}),
         unreadable: identity.unreadable,
         ...(request.identityHeader !== undefined ? { identityHeader: request.identityHeader } : {}),
         lookup,
@@ -152,6 +167,22 @@ export class ScreeningEngine {
       if (!worst || evaluation.score > worst.evaluation.score) worst = { caller, evaluation, lookup };
     });
     return worst as NonNullable<typeof worst>;
+  }
+
+  /** Starts our own STIR/SHAKEN check on a trunk that asks for it (it never throws, and keeps to its budget). */
+  private verifyStir(
+    request: ScreeningRequest,
+    trunk: TrunkConfig,
+    identity: CallerIdentity,
+    calledDigits: string | undefined,
+  ): Promise<StirResult> | undefined {
+    if (trunk.stir !== 'verify' || !this.options.stir) return undefined;
+    return this.options.stir.verify({
+      identity: request.identityValues ?? [],
+      callerDigits: identity.callers.flatMap((c) => (c.digits ? [c.digits] : [])),
+      ...(calledDigits ? { calledDigits } : {}),
+      at: (this.options.clock ?? Date.now)(),
+    });
   }
 
   /** One warning when screening turns degraded, then one line a minute while it stays so: no flood. */

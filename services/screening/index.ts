@@ -10,6 +10,7 @@ import { ListStore } from './list-store';
 import { ReportCounter } from './reports';
 import type { Verdict } from './verdict';
 import { RuleSet } from './rules';
+import { openStirVerifier } from '../stir';
 
 export { ScreeningEngine } from './engine';
 export type { Verdict, ScreeningRequest } from './verdict';
@@ -52,10 +53,18 @@ export async function openScreening(
     localIndexMaxAgeMs: config.screening.localIndexMaxAgeMs,
     ...options,
   });
+  const verifies = Object.values(config.trunks).some((t) => t.stir === 'verify');
+  const stir = verifies ? openStirVerifier(config, callPath, logger) : undefined;
   const engine = new ScreeningEngine(
     store,
     rules,
-    { trunks: config.trunks, defaultTrunk: config.screening.defaultTrunk, ...(observe ? { observe } : {}) },
+    {
+      trunks: config.trunks,
+      defaultTrunk: config.screening.defaultTrunk,
+      ...(observe ? { observe } : {}),
+      ...(stir ? { stir } : {}),
+      ...(options.clock ? { clock: options.clock } : {}),
+    },
     logger,
   );
   try {

@@ -1,4 +1,5 @@
 import type { ReasonCode } from '../domain/reason-codes';
+import type { StirResult } from '../stir';
 import { type BrandCatalog, LANGUAGES, type RulesFile } from './brand-data';
 import type { ListHit, ListLookup } from './list-store';
 import type { NameEntry } from './list-entry';
@@ -30,6 +31,8 @@ export interface EvaluationInput {
   ignoredVerstat?: readonly string[];
   /** Trusted identity headers that were present but unreadable. */
   unreadable?: readonly string[];
+  /** Our own STIR/SHAKEN verification of the call (trunks with `stir: verify`); it replaces verstat. */
+  stir?: StirResult;
   /** Whether the call carried an Identity header (RFC 8224); undefined when the source cannot tell. */
   identityHeader?: boolean;
   /** What Redis answered; undefined when it did not answer in time. */
@@ -65,6 +68,7 @@ const NUMBER_CODES: ReadonlySet<ReasonCode> = new Set<ReasonCode>([
   'unparseable',
   'malformed-caller-id',
   'stir-passed',
+  'stir-passed-A',
 ]);
 
 /** Positive scores combine as independent signals (100 · (1 − Π(1 − s/100))), then adjustments are added. */
@@ -114,6 +118,20 @@ export class RuleSet {
       });
     }
     return text;
+  }
+
+  /** The reason our own verification gives: passed by attestation, failed with its cause, unverifiable, missing. */
+  private stirReasons(stir: StirResult, trunk: TrunkContext): Reason[] {
+    switch (stir.status) {
+      case 'passed':
+        return [this.reason(`stir-passed-${stir.attest}`)];
+      case 'failed':
+        return [this.reason('stir-failed', { cause: ` (${stir.cause}: ${stir.detail})` })];
+      case 'unverifiable':
+        return [this.reason('stir-unverifiable', { detail: stir.detail })];
+      case 'missing':
+        return trunk.expectIdentity ? [this.reason('stir-missing')] : [];
+    }
   }
 
   private listReason(code: 'brand-number' | 'brand-prefix', hit: ListHit): Reason {
@@ -175,11 +193,15 @@ export class RuleSet {
       reasons.push(input.trunk.identityAlwaysSent ? reason : { ...reason, score: 0 });
     }
 
-    const verstat = input.verstat?.toLowerCase();
-    if (verstat === 'tn-validation-failed') reasons.push(this.reason('stir-failed'));
-    else if (verstat === 'tn-validation-passed') reasons.push(this.reason('stir-passed'));
-    else if (input.trunk.expectIdentity && (verstat === 'no-tn-validation' || input.identityHeader === false))
-      reasons.push(this.reason('stir-unsigned'));
+    if (input.stir) reasons.push(...this.stirReasons(input.stir, input.trunk));
+    else {
+      const verstat = input.verstat?.toLowerCase();
+      if (verstat === 'tn-validation-failed')
+        reasons.push(this.reason('stir-failed', { cause: " (the route's verification service)" }));
+      else if (verstat === 'tn-validation-passed') reasons.push(this.reason('stir-passed'));
+      else if (input.trunk.expectIdentity && (verstat === 'no-tn-validation' || input.identityHeader === false))
+        reasons.push(this.reason('stir-missing'));
+    }
     for (const ignored of input.ignoredVerstat ?? []) reasons.push(this.reason('stir-ignored', { verstat: ignored }));
 
     for (const name of input.displayNames) {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { ReasonCode } from '../domain/reason-codes';
+import type { ReasonCode, StirResultLabel } from '../domain/reason-codes';
 import type { Language } from './brand-data';
 import type { NormalizedCaller } from './normalize';
 
@@ -38,6 +38,16 @@ export interface Verdict {
   elapsedMs: number;
   /** The call's id in the flagged-call log, when the SIP front logged it first (signed verdict header). */
   logId?: string;
+  /** Our own STIR/SHAKEN check of the call's Identity headers (trunks with `stir: verify`). */
+  stir?: VerdictStir;
+}
+
+export interface VerdictStir {
+  result: StirResultLabel;
+  /** Why it failed or could not be checked. */
+  detail?: string;
+  /** The signer's origination id (RFC 8588), kept for trace-back. */
+  origid?: string;
 }
 
 /** One screening request from outside (CLI line, API body, call flow): validated here. */
@@ -57,6 +67,8 @@ export const screeningRequestSchema = z.strictObject({
   verstat: z.string().max(64).optional(),
   /** The call carried an Identity header (SIP front only). */
   identityHeader: z.boolean().optional(),
+  /** The call's Identity header values (RFC 8224), as they came: verified on trunks with `stir: verify`. */
+  identityValues: z.array(z.string().max(16384)).max(16).optional(),
   callId: z.string().max(256).optional(),
 });
 export type ScreeningRequest = z.infer<typeof screeningRequestSchema>;

@@ -235,7 +235,7 @@ export class CallSession {
   ): Promise<void> {
     this.decidedAt = performance.now();
     this.finalSent = true;
-    if (how === 'tag' || this.foreignHeaders.length > 0) {
+    if (how === 'tag' || this.foreignHeaders.length > 0 || Object.keys(rewritten).length > 0) {
       if (this.flagged) setImmediate(() => this.emitFlagged());
       return this.bridge(target, added, how, rewritten);
     }

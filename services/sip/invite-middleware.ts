@@ -87,7 +87,11 @@ export const readCaller: Middleware = (call, next) => {
   const trunk = call.trunk;
   if (!trunk) throw new Error('readCaller before identifyTrunk');
   call.input = screeningInput(
-    { header: (name) => call.header(name), uri: call.transaction.request.uri },
+    {
+      header: (name) => call.header(name),
+      headerLines: (name) => call.transaction.request.headerLines(name),
+      uri: call.transaction.request.uri,
+    },
     trunk.id,
     call.transaction.request.callId,
   );

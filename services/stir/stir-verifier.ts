@@ -1,4 +1,5 @@
 import type { Logger } from '../common/logger';
+import type { StirResultLabel } from '../domain/reason-codes';
 import { CertificateError } from './certificate-chain';
 import { CertificateFetchError } from './certificate-fetcher';
 import { IdentityFormatError, parseIdentityHeaders } from './identity-field';
@@ -31,7 +32,7 @@ export interface VerifierOptions {
 }
 
 /** The short form a log row, an event and a person read: passed-A, failed-signature, unverifiable, missing. */
-export function stirLabel(result: StirResult): string {
+export function stirLabel(result: StirResult): StirResultLabel {
   if (result.status === 'passed') return `passed-${result.attest}`;
   if (result.status === 'failed') return `failed-${result.cause}`;
   return result.status;

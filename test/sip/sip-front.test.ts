@@ -339,7 +339,7 @@ describe('trunk policies', () => {
     const row = await storedRow(h, us.callId, (r) => r.verdict !== undefined);
     expect(row).toMatchObject({
       trunk: 'carrier-us',
-      reasons: expect.arrayContaining(['stir-unsigned', 'brand-name']),
+      reasons: expect.arrayContaining(['stir-missing', 'brand-name']),
     });
 
     const other = invite('spoofed-amazon.xml');

@@ -140,6 +140,7 @@ async function loadCalls(append) {
     cell(tr, r.verdict, `verdict-${r.verdict}`);
     cell(tr, r.score);
     cell(tr, r.outcome);
+    cell(tr, r.stir, r.stir ? `stir-${r.stir.split('-')[0]}` : undefined);
     cell(tr, r.reasons.join(', '));
     tr.addEventListener('click', () => showDetail(r.callId).catch((err) => say(err.message)));
     $('rows').append(tr);
@@ -163,6 +164,9 @@ async function showDetail(callId) {
     verdict: `${call.verdict} (${call.score})`,
     brand: call.brand,
     outcome: call.outcome,
+    'STIR/SHAKEN': call.stir
+      ? [call.stir, call.stirDetail, call.stirOrigid && `origid ${call.stirOrigid}`].filter(Boolean).join(' · ')
+      : undefined,
     ring: call.ringMs !== undefined ? `${(call.ringMs / 1000).toFixed(1)} s` : undefined,
     warning: call.warningMs !== undefined ? `${(call.warningMs / 1000).toFixed(1)} s` : undefined,
     talk: call.talkMs !== undefined ? `${(call.talkMs / 1000).toFixed(1)} s` : undefined,
