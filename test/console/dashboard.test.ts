@@ -2,7 +2,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { ROOT } from '../support/child';
-import { until } from '../support/events';
+import { flagged, until } from '../support/events';
 import { itWhen } from '../support/skip';
 import { type ConsoleHarness, seedEvents, startConsoleHarness, TOKENS } from './harness';
 
@@ -99,4 +99,38 @@ maybe('an analyst token sees the log but no admin action', async () => {
   await page.fill('#token', 'wrong-token-123');
   await page.click('#token-form button[type=submit]');
   await page.getByTestId('message').filter({ hasText: '401' }).waitFor();
+});
+
+maybe('shows the STIR/SHAKEN result of each call, filters by it, and says why a check failed', async () => {
+  h = await startConsoleHarness();
+  const at = Date.parse('2026-11-20T00:00:00Z');
+  await h.store.upsert([
+    flagged('stir-failed', {
+      source: 'sip',
+      receivedAt: new Date(at).toISOString(),
+      stir: { result: 'failed-certificate', detail: 'certificate expired', origid: '5f1d7a39' },
+    }),
+    flagged('stir-passed', {
+      source: 'sip',
+      receivedAt: new Date(at + 1000).toISOString(),
+      stir: { result: 'passed-B' },
+    }),
+    flagged('no-stir', { receivedAt: new Date(at + 2000).toISOString() }),
+  ]);
+  browser = await launch();
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  await page.goto(h.url);
+  await page.fill('#token', TOKENS.analyst);
+  await page.click('#token-form button[type=submit]');
+  await until(async () => (await page.locator('#rows tr').count()) === 3, 10000, '3 rows');
+  const column = await page.locator('#rows tr td:nth-child(8)').allTextContents();
+  expect(column).toEqual(['', 'passed-B', 'failed-certificate']);
+  await page.getByTestId('filter-stir').selectOption('failed-certificate');
+  await page.click('#filters button[type=submit]');
+  await until(async () => (await page.locator('#rows tr').count()) === 1, 10000, 'the failed call');
+  await page.locator('#rows tr').first().click();
+  await page.getByTestId('detail').waitFor({ state: 'visible' });
+  expect(await page.locator('#detail-fields').textContent()).toContain(
+    'STIR/SHAKENfailed-certificate · certificate expired · origid 5f1d7a39',
+  );
 });

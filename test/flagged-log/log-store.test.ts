@@ -262,6 +262,28 @@ describe.each(['sqlite', 'postgres'] as const)('%s log store', (kind) => {
     expect(await store.count({ channelId: '1764.42' })).toBe(1);
   });
 
+  it('keeps the STIR/SHAKEN result, its cause and the signer’s origid; an outcome does not erase them; filtered by result', async () => {
+    await store.upsert([
+      flagged('stir-1', {
+        source: 'sip',
+        stir: { result: 'failed-certificate', detail: 'certificate expired', origid: '5f1d7a39-6b4e' },
+      }),
+      flagged('stir-2', { source: 'sip', stir: { result: 'passed-A', origid: 'a1' } }),
+      flagged('stir-3', { source: 'sip' }),
+    ]);
+    await store.upsert([outcome('stir-1', 'rejected')]);
+    expect(await store.get('stir-1')).toMatchObject({
+      stir: 'failed-certificate',
+      stirDetail: 'certificate expired',
+      stirOrigid: '5f1d7a39-6b4e',
+      outcome: 'rejected',
+    });
+    expect((await store.get('stir-3'))?.stir).toBeUndefined();
+    const page = await store.list({ stir: 'failed-certificate' }, { limit: 10 });
+    expect(page.records.map((r) => r.callId)).toEqual(['stir-1']);
+    expect(recordsCsv(page.records)).toContain('failed-certificate,certificate expired,5f1d7a39-6b4e');
+  });
+
   it('migrates idempotently', async () => {
     await store.migrate();
     await store.migrate();
