@@ -48,6 +48,16 @@ export class SignerCache {
     this.clock = options.clock ?? Date.now;
   }
 
+  /**
+   * The signer of `url` while it is kept (or why there is none: CertificateError or CertificateFetchError);
+   * undefined when it must be loaded.
+   */
+  cached(url: string): VerifiedSigner | CertificateError | CertificateFetchError | undefined {
+    const kept = this.kept.peek(url);
+    if (!kept || kept.until <= this.clock()) return undefined;
+    return kept.error ?? kept.signer;
+  }
+
   /** The signer of `url`; throws CertificateError or CertificateFetchError. */
   async signer(url: string): Promise<VerifiedSigner> {
     let kept = this.kept.peek(url);
