@@ -66,6 +66,13 @@ export function verstatHeaders(
   const from = current('From');
   const carrier = pai !== undefined ? 'P-Asserted-Identity' : 'From';
   const value = pai ?? from;
+  // an unsigned call goes on as it came, unless the caller wrote a verstat of its own: that one is replaced
+  if (
+    stir.result === 'missing' &&
+    !(value && withoutVerstat(value) !== value) &&
+    !(from && withoutVerstat(from) !== from)
+  )
+    return out;
   if (value !== undefined) {
     const marked = withVerstat(value, verstatOf(stir));
     if (marked !== undefined && marked !== value) out[carrier] = marked;

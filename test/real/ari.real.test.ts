@@ -9,6 +9,7 @@ import { AriTestServer } from '../support/ari-server/server';
 import { RealAsterisk } from './support/asterisk';
 import { EventRecorder } from './support/event-recorder';
 import { type CallerEnd, callerScenario, type SubscriberAnswer, startSipp, subscriberScenario } from './support/sipp';
+import { type StirFixture, stirFixture } from './support/stir';
 import { describeReal, eventually } from './support/suite';
 
 /**
@@ -24,6 +25,7 @@ describeReal('asterisk', 'ARI app on a real Asterisk 22', (env) => {
   let spoofguard: ReturnType<typeof spawnSpoofguard>;
   let subscriberPort: number;
   let consolePort: number;
+  let stir: StirFixture;
   const CALLED = '+4930901820';
   // English prompts: the warning is 12.4 s, the choices 7 s
   const WARNING_MS = 13_000;
@@ -39,6 +41,7 @@ describeReal('asterisk', 'ARI app on a real Asterisk 22', (env) => {
     redis = await PrivateRedis.start({ persistent: true }); // its lists survive the outage test
     await asterisk.start();
     consolePort = await freePort();
+    stir = await stirFixture();
     config = testConfig({
       console: { port: consolePort },
       // Asterisk, sipp and spoofguard share two cores: a look-up past 50 ms would fail open and skip a warning
@@ -53,6 +56,16 @@ describeReal('asterisk', 'ARI app on a real Asterisk 22', (env) => {
         dialTimeoutSec: 3,
         drainTimeoutMs: 20_000,
       },
+      // the dialplan's trunk verifies STIR/SHAKEN itself: the dialplan passes the Identity header to Stasis
+      trunks: {
+        'de-national': {
+          country: 'DE',
+          international: false,
+          identityHeaders: ['P-Asserted-Identity', 'Remote-Party-ID', 'From'],
+          stir: 'verify',
+        },
+      },
+      stir: stir.settings,
     });
     store = await openLogStore(config);
     await startSpoofguard();
@@ -66,6 +79,7 @@ describeReal('asterisk', 'ARI app on a real Asterisk 22', (env) => {
     await store?.close();
     await asterisk?.close();
     await redis?.stop();
+    await stir?.close();
   });
 
   afterEach(async () => {
@@ -91,7 +105,7 @@ describeReal('asterisk', 'ARI app on a real Asterisk 22', (env) => {
 
   /** One call: the subscriber (if any) waits on its port, the caller calls through the trunk. */
   async function call(
-    caller: { number: string; name?: string; called?: string; end: CallerEnd },
+    caller: { number: string; name?: string; called?: string; end: CallerEnd; headers?: string[] },
     subscriber?: SubscriberAnswer,
     calls = 1,
     via: RealAsterisk = asterisk,
@@ -215,6 +229,29 @@ describeReal('asterisk', 'ARI app on a real Asterisk 22', (env) => {
       );
       await outcomeOf(number, 'rejected');
     }, 90_000);
+  });
+
+  describe('STIR/SHAKEN: the dialplan passes the Identity header (signed by secsipidx) to the app', () => {
+    const AMAZON = '+18662161072';
+
+    it("Amazon's number signed by its carrier (A) is handed back unwarned; the same signature tampered with is warned and logged as failed-signature", async () => {
+      const identity = stir.sign({ orig: AMAZON.slice(1), dest: CALLED.slice(1) });
+      // signed: straight to the subscriber, who answers and hears no warning (the caller hangs up after 1 s)
+      await call(
+        { number: AMAZON, headers: [`Identity: ${identity}`], end: { kind: 'bye', afterMs: 1000 } },
+        { kind: 'answer', then: 'wait-bye' },
+      );
+      // tampered: the warning, then 2 (reject)
+      await call(
+        { number: AMAZON, headers: [`Identity: ${stir.tamper(identity)}`], end: { kind: 'refused', status: 486 } },
+        { kind: 'answer', digit: '2', digitAfterMs: 1500, then: 'wait-bye' },
+      );
+      const row = await outcomeOf(AMAZON, 'rejected');
+      expect(row).toMatchObject({ verdict: 'warn', brand: 'amazon', stir: 'failed-signature' });
+      expect(row.reasons).toEqual(expect.arrayContaining(['brand-number', 'stir-failed']));
+      // the signed call was never flagged: the only record of this caller is the tampered one
+      expect((await store.list({ caller: AMAZON }, { limit: 5 })).records).toHaveLength(1);
+    }, 60_000);
   });
 
   describe('the caller hangs up', () => {

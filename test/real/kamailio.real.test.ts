@@ -15,6 +15,7 @@ import { RawCaller, RawPeer } from './support/raw-sip';
 import { rawInvite, TORTURE } from './support/sip-torture';
 import { uacScenario, uasScenario } from './support/sip-scenarios';
 import { type SippRun, startSipp } from './support/sipp';
+import { type StirFixture, stirFixture } from './support/stir';
 import { describeReal, eventually } from './support/suite';
 
 const VERDICT_KEY = 'real-suite-verdict-key-0123456789';
@@ -40,6 +41,7 @@ describeReal('kamailio', 'Kamailio front on a real Kamailio', (env) => {
   let nextHopPort: number;
   let ivrPort: number;
   let opsPort: number;
+  let stir: StirFixture;
 
   const metric = async (name: string, port = opsPort): Promise<number> => {
     const text = await httpText(`http://127.0.0.1:${port}/metrics`);
@@ -79,6 +81,7 @@ describeReal('kamailio', 'Kamailio front on a real Kamailio', (env) => {
       waitMs: 1000,
     });
     await kamailio.start();
+    stir = await stirFixture();
     config = testConfig({
       screening: { budgetMs: 300 },
       redis: { url: redis.url },
@@ -96,7 +99,16 @@ describeReal('kamailio', 'Kamailio front on a real Kamailio', (env) => {
           header: { name: 'X-Carrier-Trunk', value: 'tagged' },
           mode: 'tag',
         },
+        // STIR/SHAKEN verified by spoofguard (the test STI-CA; Identity headers signed by secsipidx)
+        'us-signed': {
+          country: 'US',
+          international: false,
+          identityHeaders: ['P-Asserted-Identity', 'From'],
+          header: { name: 'X-Carrier-Trunk', value: 'us-signed' },
+          stir: 'verify',
+        },
       },
+      stir: stir.settings,
       verdictHeader: { key: VERDICT_KEY, maxAgeSec: 30 },
     });
     const seeded = spawnSpoofguard(['seed'], config);
@@ -116,6 +128,7 @@ describeReal('kamailio', 'Kamailio front on a real Kamailio', (env) => {
     await store?.close();
     await kamailio?.close();
     await redis?.stop();
+    await stir?.close();
   });
 
   afterEach(async () => {
@@ -215,6 +228,48 @@ describeReal('kamailio', 'Kamailio front on a real Kamailio', (env) => {
       expect(invite).not.toMatch(/X-Spoofguard-Trunk|verdict=allow|sig=0{20}/i);
       const header = /^X-Spoofguard-Verdict:\s*(.+)$/im.exec(invite)?.[1]?.trim();
       expect(verifyVerdict(header, VERDICT_KEY, 30)).toMatchObject({ ok: true, verdict: { verdict: 'warn' } });
+    });
+  });
+
+  describe('STIR/SHAKEN: Identity signed by secsipidx, verified by spoofguard, carried out by Kamailio', () => {
+    it("Amazon's number signed by its carrier (attestation A): relayed to the next hop with verstat=TN-Validation-Passed on P-Asserted-Identity", async () => {
+      const identity = stir.sign({ orig: AMAZON.slice(1), dest: CALLED.slice(1) });
+      const next = await uas(nextHopPort);
+      const run = await caller({
+        number: AMAZON,
+        called: CALLED,
+        headers: [
+          'X-Carrier-Trunk: us-signed',
+          `P-Asserted-Identity: <sip:${AMAZON}@carrier.example;user=phone>`,
+          `Identity: ${identity}`,
+        ],
+        end: { kind: 'bye', afterMs: 200 },
+      });
+      await both(run, next);
+      const invite = inviteAt(next);
+      expect(invite).toMatch(
+        /^P-Asserted-Identity:\s*<sip:\+18882804331;verstat=TN-Validation-Passed@carrier\.example;user=phone>/m,
+      );
+      expect(invite).toContain(identity.split(';')[0]);
+    });
+
+    it('tampered with: warned at the IVR with verstat=TN-Validation-Failed, logged as failed-signature', async () => {
+      const identity = stir.tamper(stir.sign({ orig: AMAZON.slice(1), dest: CALLED.slice(1) }));
+      const ivr = await uas(ivrPort);
+      const run = await caller({
+        number: AMAZON,
+        called: CALLED,
+        headers: [
+          'X-Carrier-Trunk: us-signed',
+          `P-Asserted-Identity: <sip:${AMAZON}@carrier.example;user=phone>`,
+          `Identity: ${identity}`,
+        ],
+        end: { kind: 'bye', afterMs: 200 },
+      });
+      await both(run, ivr);
+      expect(inviteAt(ivr)).toMatch(/^P-Asserted-Identity:.*;verstat=TN-Validation-Failed@/m);
+      const row = await logged(callIdOf(run), (r) => r.stir === 'failed-signature');
+      expect(row).toMatchObject({ source: 'kamailio', verdict: 'warn' });
     });
   });
 

@@ -13,9 +13,17 @@ import { describeReal, eventually } from './support/suite';
 import { RawCaller, RawPeer } from './support/raw-sip';
 import { rawInvite, TORTURE } from './support/sip-torture';
 import { uacScenario, uasScenario } from './support/sip-scenarios';
+import { type StirFixture, stirFixture } from './support/stir';
 
 const VERDICT_KEY = 'real-suite-verdict-key-0123456789';
 const CALLED = '+4930901820';
+/** A trunk in a STIR/SHAKEN country whose calls spoofguard verifies itself. */
+const US_SIGNED = {
+  country: 'US',
+  international: false,
+  identityHeaders: ['P-Asserted-Identity', 'From'],
+  stir: 'verify',
+};
 
 /**
  * The SIP front on a real drachtio-server: the project's own config/drachtio.conf.xml (addresses, ports and
@@ -34,6 +42,7 @@ describeReal('drachtio', 'SIP front on a real drachtio-server', (env) => {
   let nextHopPort: number;
   let ivrPort: number;
   let opsPort: number;
+  let stir: StirFixture;
 
   const appCalls = async (): Promise<number> => {
     const text = await httpText(`http://127.0.0.1:${opsPort}/metrics`);
@@ -60,6 +69,7 @@ describeReal('drachtio', 'SIP front on a real drachtio-server', (env) => {
     nextHopPort = await freePort();
     ivrPort = await freePort();
     opsPort = await freePort();
+    stir = await stirFixture();
     config = testConfig({
       // drachtio-server, sipp and spoofguard share two cores: a look-up past 50 ms would fail open
       screening: { budgetMs: 500 },
@@ -73,6 +83,9 @@ describeReal('drachtio', 'SIP front on a real drachtio-server', (env) => {
         drainTimeoutMs: 10_000,
       },
       verdictHeader: { key: VERDICT_KEY, maxAgeSec: 30 },
+      // calls that name this trunk have their STIR/SHAKEN Identity verified (test STI-CA, secsipidx-signed)
+      trunks: { 'us-signed': { ...US_SIGNED, header: { name: 'X-Test-Trunk', value: 'us-signed' } } },
+      stir: stir.settings,
     });
     const seeded = spawnSpoofguard(['seed'], config);
     const { code } = await exited(seeded);
@@ -91,6 +104,7 @@ describeReal('drachtio', 'SIP front on a real drachtio-server', (env) => {
     await store?.close();
     await drachtio?.close();
     await redis?.stop();
+    await stir?.close();
   });
 
   afterEach(async () => {
@@ -189,6 +203,48 @@ describeReal('drachtio', 'SIP front on a real drachtio-server', (env) => {
       expect(invite).not.toMatch(/X-Spoofguard-Trunk|verdict=allow|sig=0{20}/i);
       const header = /^X-Spoofguard-Verdict:\s*(.+)$/im.exec(invite)?.[1]?.trim();
       expect(verifyVerdict(header, VERDICT_KEY, 30)).toMatchObject({ ok: true, verdict: { verdict: 'warn' } });
+    });
+  });
+
+  describe('STIR/SHAKEN: Identity signed by secsipidx, verified by spoofguard on a trunk with stir: verify', () => {
+    const invite = (run: SippRun): string => (received(run).split('INVITE sip:')[1] ?? '').split(/\r?\n\r?\n/)[0];
+
+    it("Amazon's number signed by its carrier (attestation A) is Amazon's own: relayed to the next hop, verstat=TN-Validation-Passed", async () => {
+      const identity = stir.sign({ orig: '18882804331', dest: CALLED.slice(1) });
+      const next = await uas(nextHopPort);
+      const caller = await startSipp(
+        env,
+        uacScenario({
+          number: '+18882804331',
+          called: CALLED,
+          headers: ['X-Test-Trunk: us-signed', `Identity: ${identity}`],
+          end: { kind: 'bye', afterMs: 200 },
+        }),
+        { remote: drachtio.sipAddress, extra: ['-trace_msg'] },
+      );
+      await both(caller, next);
+      expect(invite(next)).toMatch(/^From:.*sip:\+18882804331;verstat=TN-Validation-Passed@/m);
+      expect(invite(next)).toContain(identity.split(';')[0]);
+    });
+
+    it('the same signature tampered with: stir-failed, warned at the IVR, verstat=TN-Validation-Failed, logged as failed-signature', async () => {
+      const identity = stir.tamper(stir.sign({ orig: '18882804331', dest: CALLED.slice(1) }));
+      const ivr = await uas(ivrPort);
+      const caller = await startSipp(
+        env,
+        uacScenario({
+          number: '+18882804331',
+          called: CALLED,
+          headers: ['X-Test-Trunk: us-signed', `Identity: ${identity}`],
+          end: { kind: 'bye', afterMs: 200 },
+        }),
+        { remote: drachtio.sipAddress, extra: ['-trace_msg'] },
+      );
+      await both(caller, ivr);
+      expect(invite(ivr)).toMatch(/^From:.*sip:\+18882804331;verstat=TN-Validation-Failed@/m);
+      expect(invite(ivr)).toMatch(/^X-Spoofguard-Verdict:/m);
+      const row = await logged(callIdOf(caller), (r) => r.stir === 'failed-signature');
+      expect(row.reasons).toEqual(expect.arrayContaining(['brand-number', 'stir-failed']));
     });
   });
 

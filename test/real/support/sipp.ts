@@ -38,6 +38,8 @@ export interface CallerOptions {
   name?: string;
   called: string;
   end: CallerEnd;
+  /** Extra header lines of the INVITE ("Name: value"). */
+  headers?: string[];
 }
 
 /** The caller's ACK of a failure: hop by hop, the INVITE's Via and the To with the answerer's tag. */
@@ -80,7 +82,7 @@ Call-ID: [call_id]
 CSeq: 1 INVITE
 Contact: <sip:${o.number}@[local_ip]:[local_port]>
 Max-Forwards: 70
-Content-Type: application/sdp
+${(o.headers ?? []).map((h) => `${h}\n`).join('')}Content-Type: application/sdp
 Content-Length: [len]
 
 ${SDP}`,
