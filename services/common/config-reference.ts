@@ -13,6 +13,7 @@ function defaultOf(path: string, defaults: unknown, secret: boolean): string {
     .split('.')
     .reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], defaults);
   if (value === undefined || value === '') return secret ? '(secret, empty)' : '(empty)';
+  if (Array.isArray(value) && value.length === 0) return '`[]`';
   if (typeof value === 'object') return Object.keys(value as object).length ? 'see config/default.yaml' : '{}';
   if (secret) return '(secret)';
   return `\`${String(value)}\``;

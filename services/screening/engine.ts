@@ -69,26 +69,44 @@ export class ScreeningEngine {
     const calledNumber = request.to ? readNumber(request.to, trunk) : undefined;
     const called = calledNumber?.e164 ?? (request.to?.trim() || undefined);
     const calledKey = subscriberKey(request.to, calledNumber?.digits);
-    const stirCheck = this.verifyStir(request, trunk, identity, calledNumber?.digits);
     // names are folded (their costly part, kept in a cache) while Redis answers, too
     for (const name of identity.names) this.store.cachedNames.match(name);
-    const stir = stirCheck && (await stirCheck);
 
     // Answered in process, a call the rules allow stays allowed: what the index does not hold (the called
     // subscriber's record) can lower a verdict, never raise it. Any other verdict is decided with the full
     // look-up (from memory when the records it needs are at hand, else from Redis).
     const local = early ? undefined : this.store.localLookup(identity.callers.map((c) => c.digits));
+    // every value of the screened header is looked up: asked for in one turn, they share one round trip
+    const ask = (): Promise<(ListLookup | undefined)[] | Error> => {
+      const lookup = (digits: string | undefined): Promise<ListLookup> =>
+        early && digits === guessed && calledKey === guessedCalled ? early : this.store.lookup(digits, calledKey);
+      try {
+        const all =
+          identity.callers.length === 1
+            ? lookup(identity.callers[0].digits).then((one) => [one])
+            : Promise.all(identity.callers.map((c) => lookup(c.digits)));
+        return all.catch((err: Error) => err);
+      } catch (err) {
+        return Promise.resolve(err as Error);
+      }
+    };
+    // a call that needs the full look-up asks for it before its signature is checked: the check (CPU) runs
+    // while Redis answers
+    const verifies = this.verifiesStir(trunk);
+    let asked: ReturnType<typeof ask> | undefined;
+    if (verifies && !local) {
+      asked = ask();
+      await Promise.resolve(); // the store sends in a microtask queued before this one
+    }
+    const stir = verifies ? await this.verifyStir(request, identity, calledNumber?.digits) : undefined;
+
     let worst = local && this.worstOf(identity, calledKey, trunk, request, () => local, stir);
     if (!worst || worst.evaluation.verdict !== 'allow') {
-      // every value of the screened header is looked up: asked for in one turn, they share one round trip
       let lookups: (ListLookup | undefined)[] = identity.callers.map(() => undefined);
-      try {
-        const lookup = (digits: string | undefined): Promise<ListLookup> =>
-          early && digits === guessed && calledKey === guessedCalled ? early : this.store.lookup(digits, calledKey);
-        lookups =
-          identity.callers.length === 1
-            ? [await lookup(identity.callers[0].digits)]
-            : await Promise.all(identity.callers.map((c) => lookup(c.digits)));
+      const answered = await (asked ?? ask());
+      if (answered instanceof Error) this.noteDegraded(answered, request.callId);
+      else {
+        lookups = answered;
         if (this.degradedSince !== undefined) {
           this.logger.info(
             { degradedMs: Date.now() - this.degradedSince, screenings: this.degradedCount },
@@ -97,8 +115,6 @@ export class ScreeningEngine {
           this.degradedSince = undefined;
           this.degradedCount = 0;
         }
-      } catch (err) {
-        this.noteDegraded(err as Error, request.callId);
       }
       worst = this.worstOf(identity, calledKey, trunk, request, (i) => lookups[i], stir);
     } else this.localScreenings++;
@@ -169,15 +185,18 @@ export class ScreeningEngine {
     return worst as NonNullable<typeof worst>;
   }
 
-  /** Starts our own STIR/SHAKEN check on a trunk that asks for it (it never throws, and keeps to its budget). */
+  /** Whether this trunk's calls get our own STIR/SHAKEN check. */
+  private verifiesStir(trunk: TrunkConfig): boolean {
+    return trunk.stir === 'verify' && this.options.stir !== undefined;
+  }
+
+  /** Our own STIR/SHAKEN check of the call (it never throws, and keeps to its budget). */
   private verifyStir(
     request: ScreeningRequest,
-    trunk: TrunkConfig,
     identity: CallerIdentity,
     calledDigits: string | undefined,
-  ): Promise<StirResult> | undefined {
-    if (trunk.stir !== 'verify' || !this.options.stir) return undefined;
-    return this.options.stir.verify({
+  ): Promise<StirResult> {
+    return (this.options.stir as StirVerifier).verify({
       identity: request.identityValues ?? [],
       callerDigits: identity.callers.flatMap((c) => (c.digits ? [c.digits] : [])),
       ...(calledDigits ? { calledDigits } : {}),
