@@ -33,6 +33,8 @@ export interface OriginateRequest {
   callerId: string;
   timeoutSec: number;
   originator: string;
+  /** Channel variables (and functions such as PJSIP_HEADER(add,…)) set on the new channel before it dials. */
+  variables?: Record<string, string>;
 }
 
 export class AriRequestError extends Error {
@@ -313,7 +315,13 @@ export class AriConnection extends EventEmitter<{
       timeout: request.timeoutSec,
       channelId: request.channelId,
       originator: request.originator,
+      ...(request.variables ? { variables: { variables: request.variables } } : {}),
     });
+  }
+
+  /** Sets a channel variable (a leading "_" makes the channels it dials inherit it). */
+  setVariable(channelId: string, variable: string, value: string): Promise<void> {
+    return this.request('channels', 'setChannelVar', { channelId, variable, value });
   }
 
   async play(channelId: string, playbackId: string, media: string[], lang: string): Promise<void> {

@@ -2,6 +2,7 @@ import { checkedCalled } from '../common/e164';
 import { callLogger, type Logger } from '../common/logger';
 import { background } from '../common/process-policy';
 import type { Outcome } from '../domain/outcomes';
+import { verstatOf } from '../domain/verstat';
 import { type FlaggedCallEvent, flaggedEvent, outcomeEvent } from '../events/flagged-call';
 import { cleanDisplayName, type NormalizedCaller } from '../screening/normalize';
 import type { ScreeningRequest, Verdict } from '../screening/verdict';
@@ -29,6 +30,19 @@ export interface CallArgs {
   /** The caller's Identity header (RFC 8224), for trunks with `stir: verify`. */
   identity?: string;
 }
+
+/**
+ * The P-Asserted-Identity that carries our own STIR/SHAKEN result to the subscriber's phone (ATIS-1000074):
+ * a tel URI of the verified caller's E.164 number with verstat; undefined when the trunk does not verify.
+ */
+export function verstatIdentity(verdict: Verdict | undefined): string | undefined {
+  const e164 = verdict?.caller.e164;
+  if (!verdict?.stir || !e164 || !/^\+[1-9]\d{1,14}$/.test(e164)) return undefined;
+  return `<tel:${e164};verstat=${verstatOf(verdict.stir.result)}>`;
+}
+
+/** The channel variable the dialplan's pre-dial handler puts on the subscriber's leg (asterisk/extensions.conf). */
+export const VERSTAT_VARIABLE = 'SPOOFGUARD_PAI';
 
 /**
  * Why a call went on in the dialplan (the label of spoofguard_ari_handed_back_total); 'bypassed': sent past
@@ -257,6 +271,12 @@ export class CallSession {
 
   /** Back to the dialplan, which dials the subscriber itself (fail open); counted by reason. */
   async handBack(reason: HandBackReason): Promise<void> {
+    const identity = reason === 'clean' ? verstatIdentity(this.verdict) : undefined;
+    // the dialplan dials the subscriber: the channel it dials inherits the verified identity ("_")
+    if (identity)
+      await this.deps.ari
+        .setVariable(this.caller.id, `_${VERSTAT_VARIABLE}`, identity)
+        .catch((err: Error) => this.log.warn({ err: err.message }, 'verstat not passed on to the dialplan'));
     if (await this.leaveStasis()) {
       if (reason !== 'clean') this.log.info({ reason }, 'handed back to the dialplan');
       this.deps.handedBack(reason);
@@ -306,6 +326,7 @@ export class CallSession {
     this.subscriberDialled = true;
     const prefix = this.deps.settings.warnedNamePrefix.replace('{brand}', this.verdict?.brandName ?? '');
     const callerId = originateCallerId(this.verdict?.caller, this.caller.caller.number, this.flagged ? prefix : '');
+    const verstat = verstatIdentity(this.verdict);
     this.times.dial = Date.now();
     // the dial request first: the subscriber's phone should ring as early as possible; the caller's ringing
     // indication and (for a clean call) the bridge follow while it rings
@@ -317,6 +338,7 @@ export class CallSession {
         callerId,
         timeoutSec: this.deps.settings.dialTimeoutSec,
         originator: this.caller.id,
+        ...(verstat ? { variables: { 'PJSIP_HEADER(add,P-Asserted-Identity)': verstat } } : {}),
       })
       .then(() => void this.confirmedAt.set(this.subscriberId, Date.now()));
     const ringing = this.deps.ari

@@ -1,3 +1,4 @@
+import { verstatOf } from '../domain/verstat';
 import type { VerdictStir } from '../screening/verdict';
 
 /**
@@ -5,13 +6,6 @@ import type { VerdictStir } from '../screening/verdict';
  * parameter on the telephone number of P-Asserted-Identity (From when there is none), which phones show as
  * a check mark or a warning. Whatever verstat the caller put on either header is removed first.
  */
-
-/** ATIS-1000074 §5.3.1 values. */
-export function verstatOf(stir: VerdictStir): string {
-  if (stir.result.startsWith('passed')) return 'TN-Validation-Passed';
-  if (stir.result.startsWith('failed')) return 'TN-Validation-Failed';
-  return 'No-TN-Validation';
-}
 
 const VERSTAT_PARAM = /;\s*verstat=[^;@>?,\s]*/gi;
 
@@ -74,7 +68,7 @@ export function verstatHeaders(
   )
     return out;
   if (value !== undefined) {
-    const marked = withVerstat(value, verstatOf(stir));
+    const marked = withVerstat(value, verstatOf(stir.result));
     if (marked !== undefined && marked !== value) out[carrier] = marked;
   }
   if (pai !== undefined && from !== undefined && withoutVerstat(from) !== from) out.From = withoutVerstat(from);

@@ -1,5 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { createSocket } from 'node:dgram';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Config } from '../../services/common/config';
 import { openLogStore, type LogStore } from '../../services/flagged-log';
 import { exited, spawnSpoofguard } from '../support/child';
@@ -8,7 +10,14 @@ import { freePort, PrivateRedis } from '../support/redis';
 import { AriTestServer } from '../support/ari-server/server';
 import { RealAsterisk } from './support/asterisk';
 import { EventRecorder } from './support/event-recorder';
-import { type CallerEnd, callerScenario, type SubscriberAnswer, startSipp, subscriberScenario } from './support/sipp';
+import {
+  type CallerEnd,
+  callerScenario,
+  type SippRun,
+  type SubscriberAnswer,
+  startSipp,
+  subscriberScenario,
+} from './support/sipp';
 import { type StirFixture, stirFixture } from './support/stir';
 import { describeReal, eventually } from './support/suite';
 
@@ -111,7 +120,11 @@ describeReal('asterisk', 'ARI app on a real Asterisk 22', (env) => {
     via: RealAsterisk = asterisk,
   ) {
     const sub = subscriber
-      ? await startSipp(env, subscriberScenario(subscriber, env.dtmfPcaps), { port: subscriberPort, calls })
+      ? await startSipp(env, subscriberScenario(subscriber, env.dtmfPcaps), {
+          port: subscriberPort,
+          calls,
+          extra: ['-trace_msg'],
+        })
       : undefined;
     const uac = await startSipp(env, callerScenario({ called: CALLED, ...caller }), {
       remote: `127.0.0.1:${via.ports.sip}`,
@@ -125,7 +138,19 @@ describeReal('asterisk', 'ARI app on a real Asterisk 22', (env) => {
       throw new Error(
         `sipp: caller ${callerExit}, subscriber ${subscriberExit}\n--- caller\n${uac.output().slice(0, 3000)}\n--- subscriber\n${sub?.output().slice(0, 3000)}\n--- spoofguard\n${spoofguard.output().slice(-3000)}`,
       );
+    return sub;
   }
+
+  /** The INVITE a sipp run (with -trace_msg) received first. */
+  const inviteOf = (run: SippRun | undefined): string => {
+    if (!run) return '';
+    try {
+      const log = readFileSync(join(run.dir, `scenario_${run.process.pid}_messages.log`), 'utf8');
+      return (log.split('INVITE sip:')[1] ?? '').split(/\r?\n\r?\n/)[0];
+    } catch {
+      return '(no message trace)';
+    }
+  };
 
   const outcomeOf = async (caller: string, outcome: string): Promise<Record<string, unknown>> => {
     let found: Record<string, unknown> | undefined;
@@ -237,15 +262,18 @@ describeReal('asterisk', 'ARI app on a real Asterisk 22', (env) => {
     it("Amazon's number signed by its carrier (A) is handed back unwarned; the same signature tampered with is warned and logged as failed-signature", async () => {
       const identity = stir.sign({ orig: AMAZON.slice(1), dest: CALLED.slice(1) });
       // signed: straight to the subscriber, who answers and hears no warning (the caller hangs up after 1 s)
-      await call(
+      const signed = await call(
         { number: AMAZON, headers: [`Identity: ${identity}`], end: { kind: 'bye', afterMs: 1000 } },
         { kind: 'answer', then: 'wait-bye' },
       );
-      // tampered: the warning, then 2 (reject)
-      await call(
+      // the dialplan's pre-dial handler put the verified number with its verstat on the subscriber's leg
+      expect(inviteOf(signed)).toMatch(/^P-Asserted-Identity:\s*<tel:\+18662161072;verstat=TN-Validation-Passed>/m);
+      // tampered: the warning, then 2 (reject); the app's own leg to the subscriber carries the failure
+      const tampered = await call(
         { number: AMAZON, headers: [`Identity: ${stir.tamper(identity)}`], end: { kind: 'refused', status: 486 } },
         { kind: 'answer', digit: '2', digitAfterMs: 1500, then: 'wait-bye' },
       );
+      expect(inviteOf(tampered)).toMatch(/^P-Asserted-Identity:\s*<tel:\+18662161072;verstat=TN-Validation-Failed>/m);
       const row = await outcomeOf(AMAZON, 'rejected');
       expect(row).toMatchObject({ verdict: 'warn', brand: 'amazon', stir: 'failed-signature' });
       expect(row.reasons).toEqual(expect.arrayContaining(['brand-number', 'stir-failed']));

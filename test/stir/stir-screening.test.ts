@@ -1,3 +1,4 @@
+import { verstatIdentity } from '../../services/ari/call-session';
 import { verdictAction } from '../../services/carrier/verdict-action';
 import { flaggedCallEventSchema, flaggedEvent } from '../../services/events/flagged-call';
 import { seededScreeningPerFile } from '../support/screening';
@@ -165,5 +166,15 @@ describe('STIR/SHAKEN in the verdict', () => {
     expect(fAction).toMatchObject({
       rewritten: { From: `"Amazon" <sip:+${AMAZON_US};verstat=TN-Validation-Failed@carrier.example>;tag=9` },
     });
+  });
+
+  it('the ARI app hands the dialplan a P-Asserted-Identity of the verified number with verstat, built from E.164 alone', async () => {
+    expect(verstatIdentity(await screen('us-signed', [await identity()]))).toBe(
+      `<tel:+${AMAZON_US};verstat=TN-Validation-Passed>`,
+    );
+    expect(verstatIdentity(await screen('us-verify', [await identity({ orig: '12025550100' })]))).toBe(
+      `<tel:+${AMAZON_US};verstat=TN-Validation-Failed>`,
+    );
+    expect(verstatIdentity(await screen('us-plain', [await identity()]))).toBeUndefined();
   });
 });

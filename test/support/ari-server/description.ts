@@ -280,7 +280,14 @@ export function description(basePath: string): Record<string, object> {
         },
         {
           path: '/channels/{channelId}/variable',
-          operations: [op('GET', 'getChannelVar', 'Variable', [channelId, p('variable', 'query', 'string', true)])],
+          operations: [
+            op('GET', 'getChannelVar', 'Variable', [channelId, p('variable', 'query', 'string', true)]),
+            op('POST', 'setChannelVar', 'void', [
+              channelId,
+              p('variable', 'query', 'string', true),
+              p('value', 'query', 'string'),
+            ]),
+          ],
         },
       ],
       channelModels,

@@ -346,6 +346,12 @@ export class AriTestServer {
         const value = channel.vars[q.variable];
         return value === undefined ? [404, { message: 'Provided variable was not found' }] : [200, { value }];
       }
+      // Asterisk sets a channel variable whether or not the channel is in Stasis
+      if (action === 'variable' && method === 'POST') {
+        if (!q.variable) return [400, { message: 'Variable name is required' }];
+        channel.vars[q.variable.replace(/^_{1,2}/, '')] = q.value ?? '';
+        return [204];
+      }
       if (!channel.inStasis) return [412, { message: 'Channel not in Stasis application' }];
       if (action === 'answer' && method === 'POST') {
         if (channel.state !== 'Up') this.setState(channel, 'Up');
