@@ -133,6 +133,9 @@ export class CertificateFetcher {
         {
           method: 'GET',
           lookup: pinned,
+          // a connection of its own for each fetch (they are rare: certificates are cached); no pooled socket
+          // outlives the fetch or carries a request to an address that was not vetted for it
+          agent: false,
           ...(this.ca ? { ca: this.ca } : {}),
           headers: { accept: 'application/x-pem-file, application/pkix-cert', 'user-agent': 'spoofguard-stir' },
           signal,

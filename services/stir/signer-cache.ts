@@ -25,6 +25,11 @@ export interface SignerCacheOptions {
 }
 
 const CAPACITY = 4096;
+/**
+ * Certificates being fetched at once, at most: a flood of calls naming distinct x5u URLs (the caller chooses
+ * them) makes no more connections than this; the calls beyond it are unverifiable at once, never passed.
+ */
+export const MAX_FETCHES_IN_FLIGHT = 32;
 
 /**
  * The checked signer of each x5u: in process first, then the repository's response from Redis (shared by every
@@ -63,6 +68,8 @@ export class SignerCache {
     let kept = this.kept.peek(url);
     if (!kept || kept.until <= this.clock()) {
       let flight = this.flights.get(url);
+      if (!flight && this.flights.size >= MAX_FETCHES_IN_FLIGHT)
+        throw new CertificateFetchError(`${this.flights.size} certificate fetches in flight already`, 'unreachable');
       if (!flight) {
         flight = this.load(url).finally(() => this.flights.delete(url));
         this.flights.set(url, flight);

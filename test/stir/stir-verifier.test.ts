@@ -473,3 +473,19 @@ describe("the signature check agrees with jose's compactVerify", () => {
     expect({ valid, changed }).toEqual({ valid: 40, changed: 40 });
   });
 });
+
+describe('a flood of distinct x5u URLs', () => {
+  it('opens no more than 32 fetches at once; the calls beyond are unverifiable at once, and a cached signer still passes', async () => {
+    for (let i = 0; i < 40; i++) repo.routes.set(`/flood-${i}.pem`, { hang: true });
+    const before = [...repo.hits.entries()].filter(([k]) => k.startsWith('/flood-')).length;
+    const good = [await signed()];
+    await check(good); // the carrier's certificate is at hand
+    const flood = await Promise.all(
+      Array.from({ length: 40 }, async (_, i) => check([await signed({ x5u: url(`/flood-${i}.pem`) })])),
+    );
+    expect(flood.every((r) => r.status === 'unverifiable')).toBe(true);
+    expect(flood.filter((r) => 'detail' in r && /in flight already/.test(r.detail))).toHaveLength(8);
+    expect([...repo.hits.keys()].filter((k) => k.startsWith('/flood-')).length - before).toBeLessThanOrEqual(32);
+    expect(await check(good)).toMatchObject({ status: 'passed' });
+  });
+});
