@@ -9,6 +9,7 @@ const LAYERS = [
   'screening',
   'events',
   'flagged-log',
+  'abuse-reports',
   'worker',
   'carrier',
   'sip',
@@ -62,12 +63,13 @@ export default tseslint.config(
       screening: ['domain', 'common', 'stir'],
       events: ['domain', 'common'],
       'flagged-log': ['domain', 'common', 'events'],
-      worker: ['domain', 'common', 'events', 'flagged-log'],
+      'abuse-reports': ['domain', 'common', 'screening', 'flagged-log'],
+      worker: ['domain', 'common', 'events', 'flagged-log', 'abuse-reports'],
       carrier: ['domain', 'common', 'screening', 'events'],
       sip: ['domain', 'common', 'screening', 'events', 'carrier'],
       kamailio: ['domain', 'common', 'screening', 'events', 'carrier'],
       ari: ['domain', 'common', 'screening', 'events'],
-      console: ['domain', 'common', 'screening', 'events', 'flagged-log'],
+      console: ['domain', 'common', 'screening', 'events', 'flagged-log', 'abuse-reports'],
     },
     {
       // the screening engine stays free of telephony, queue, HTTP and SQL libraries

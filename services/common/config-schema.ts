@@ -470,6 +470,43 @@ export const configSpec = {
       format: z.number().int().min(1).max(1000),
     }),
   },
+  reports: {
+    networkName: setting({
+      doc: 'Who sends the abuse reports to the brands (your network or company, as the brand’s abuse desk should read it); it opens each report.',
+      format: z.string().min(1).max(120),
+    }),
+    from: setting({
+      doc: 'Sender address of the abuse reports (From:); the brand’s desk answers to it.',
+      format: z.string().regex(/^[^\s@<>"]+@[^\s@<>"]+$/, 'an e-mail address such as fraud-desk@carrier.example'),
+    }),
+    smtpHost: setting({
+      doc: 'SMTP relay the abuse reports are sent through; empty: no relay, a report is downloaded as an .eml file to send yourself.',
+      format: z.string().max(253),
+    }),
+    smtpPort: setting({
+      doc: 'SMTP relay port (587 for submission with STARTTLS).',
+      format: z.number().int().min(1).max(65535),
+    }),
+    smtpStartTls: setting({
+      doc: 'Require STARTTLS on the relay (the message never goes in clear); false only for a relay on the same host.',
+      format: z.boolean(),
+    }),
+    smtpTls: setting({ doc: 'Implicit TLS from the first byte (port 465) instead of STARTTLS.', format: z.boolean() }),
+    smtpUser: setting({ doc: 'SMTP relay user; empty: no authentication.', format: z.string().max(256) }),
+    smtpPassword: setting({ doc: 'SMTP relay password.', format: z.string().max(256), secret: true }),
+    smtpCaFile: setting({
+      doc: 'PEM file of a CA trusted for the relay’s TLS beside the public ones (a relay with a private CA); empty: none.',
+      format: z.string().max(1024),
+    }),
+    maxCalls: setting({
+      doc: 'Most calls one report may hold; narrow the filter (the period) for more.',
+      format: z.number().int().min(1).max(100000),
+    }),
+    digest: setting({
+      doc: 'Reports sent by themselves, per brand: daily or weekly, of the flagged calls not reported yet (the worker runs them as a repeatable job). Needs the SMTP relay.',
+      format: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]{0,39}$/), z.enum(['off', 'daily', 'weekly'])),
+    }),
+  },
   console: {
     host: setting({
       doc: 'Address the console (HTTP API and dashboard) listens on.',

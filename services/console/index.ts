@@ -8,7 +8,9 @@ import { fromPackageRoot, packageRoot } from '../common/package-root';
 import { openQueue } from '../events';
 import { calledNumberPolicy, openLogStore } from '../flagged-log';
 import { loadRuleSet, openListAdmin } from '../screening';
+import { openReportDesk } from '../abuse-reports';
 import { adminRoutes } from './admin-routes';
+import { reportRoutes } from './report-routes';
 import { analystRoutes } from './analyst-routes';
 import { TokenRegistry } from './auth';
 import { createHttpServer } from './http-server';
@@ -38,6 +40,7 @@ export async function runConsole(
   const store = await openLogStore(config, log);
   const lists = await openListAdmin(config, log);
   const events = openQueue(config);
+  const reports = openReportDesk(config, store, log);
   shared.health.add('redis', () => lists.redis.ping());
   shared.health.add('log store', () => store.ping());
   shared.metrics.watchQueue(async () => events.queue.counts());
@@ -51,6 +54,7 @@ export async function runConsole(
       reports: lists.reports,
     }),
     ...adminRoutes({ admin: lists.admin, reports: lists.reports, importLimitBytes: config.console.importLimitBytes }),
+    ...reportRoutes({ desk: reports.desk, called: calledNumberPolicy(config) }),
     ...opsRoutes(shared.health, shared.metrics),
   ];
   const description = openApiDocument(routes, version);
@@ -109,6 +113,7 @@ export async function runConsole(
       await app.close();
       clearTimeout(cut);
       await events.close();
+      reports.close();
       await lists.close();
       await store.close();
     },

@@ -25,6 +25,11 @@ export const callFilterSchema = z.strictObject({
   reason: z.enum(REASON_CODES).optional(),
   /** Our own STIR/SHAKEN result (passed-A … missing). */
   stir: z.enum(STIR_RESULTS).optional(),
+  /** Whether a report to the brand's abuse desk holds the call. */
+  reported: z
+    .enum(['yes', 'no'])
+    .transform((v) => v === 'yes')
+    .optional(),
   // in a query string an unencoded "+" arrives as a space: take it back
   caller: z
     .string()
@@ -60,12 +65,14 @@ export const CSV_COLUMNS = [
   'stir',
   'stirDetail',
   'stirOrigid',
+  'reportedAt',
 ] as const;
 
 const csvValues = (r: FlaggedCallRecord): unknown[] =>
   CSV_COLUMNS.map((c) => {
     const v = r[c];
-    if (c === 'receivedAt' || c === 'endedAt') return v === undefined ? '' : new Date(v as number).toISOString();
+    if (c === 'receivedAt' || c === 'endedAt' || c === 'reportedAt')
+      return v === undefined ? '' : new Date(v as number).toISOString();
     return Array.isArray(v) ? v.join(' ') : v;
   });
 

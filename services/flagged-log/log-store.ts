@@ -34,6 +34,9 @@ export interface FlaggedCallRecord {
   stir?: string;
   stirDetail?: string;
   stirOrigid?: string;
+  /** When a report to the brand's abuse desk took it (epoch ms), and which report. */
+  reportedAt?: number;
+  reportId?: string;
 }
 
 export interface CallFilter {
@@ -48,6 +51,8 @@ export interface CallFilter {
   reason?: string;
   /** A STIR/SHAKEN result (passed-A … missing). */
   stir?: string;
+  /** Whether a report to the brand's abuse desk holds the call. */
+  reported?: boolean;
   /** The called number as stored (pseudonymised by the caller of list()). */
   called?: string;
   /** The caller's SIP Call-ID (several records when a caller reused one). */
@@ -120,6 +125,13 @@ export interface LogStore {
   audit(entry: AuditEntry): Promise<void>;
   /** The audit trail, newest first; `before` pages on by id. */
   listAudit(page: { limit: number; before?: number }): Promise<AuditRecord[]>;
+  /**
+   * Marks calls as reported (report `reportId`, at `at`), each only while no report holds it: the ids it
+   * marked. Two reports made at once never take the same call.
+   */
+  markReported(callIds: readonly string[], reportId: string, at: number): Promise<string[]>;
+  /** Gives back the calls of a report that was not delivered; returns how many. */
+  unmarkReport(reportId: string): Promise<number>;
   /** Deletes records received before the given time; returns how many. */
   purgeBefore(epochMs: number): Promise<number>;
   ping(): Promise<void>;

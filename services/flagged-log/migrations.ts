@@ -97,4 +97,19 @@ export const MIGRATIONS: Migration[] = [
       'ALTER TABLE flagged_calls ADD COLUMN IF NOT EXISTS stir_origid TEXT',
     ],
   },
+  {
+    // which report to the brand's abuse desk holds a call, and when it was made: a call is reported once
+    version: 5,
+    name: 'reports to the brands',
+    sqlite: [
+      'ALTER TABLE flagged_calls ADD COLUMN reported_at INTEGER',
+      'ALTER TABLE flagged_calls ADD COLUMN report_id TEXT',
+      'CREATE INDEX IF NOT EXISTS flagged_calls_report_id ON flagged_calls (report_id)',
+    ],
+    postgres: [
+      'ALTER TABLE flagged_calls ADD COLUMN IF NOT EXISTS reported_at BIGINT',
+      'ALTER TABLE flagged_calls ADD COLUMN IF NOT EXISTS report_id TEXT',
+      'CREATE INDEX IF NOT EXISTS flagged_calls_report_id ON flagged_calls (report_id)',
+    ],
+  },
 ];

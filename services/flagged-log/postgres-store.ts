@@ -178,6 +178,23 @@ export class PostgresLogStore implements LogStore {
     return result.rowCount ?? 0;
   }
 
+  async markReported(callIds: readonly string[], reportId: string, at: number): Promise<string[]> {
+    // one statement: a row another report took first no longer matches "reported_at IS NULL" (row locks)
+    const { rows } = await this.pool.query<{ call_id: string }>(
+      'UPDATE flagged_calls SET reported_at = $1, report_id = $2 WHERE call_id = ANY($3) AND reported_at IS NULL RETURNING call_id',
+      [at, reportId, [...callIds]],
+    );
+    return rows.map((r) => r.call_id);
+  }
+
+  async unmarkReport(reportId: string): Promise<number> {
+    const result = await this.pool.query(
+      'UPDATE flagged_calls SET reported_at = NULL, report_id = NULL WHERE report_id = $1',
+      [reportId],
+    );
+    return result.rowCount ?? 0;
+  }
+
   async ping(): Promise<void> {
     await this.pool.query('SELECT 1');
   }

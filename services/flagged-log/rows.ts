@@ -30,6 +30,8 @@ export const COLUMNS = [
   'stir',
   'stir_detail',
   'stir_origid',
+  'reported_at',
+  'report_id',
 ] as const;
 export type Column = (typeof COLUMNS)[number];
 export type Row = Record<Column, string | number | boolean | null>;
@@ -84,6 +86,9 @@ export function rowsOf(events: readonly FlaggedCallEvent[], called: CalledNumber
       stir: nullable(e.stir?.result),
       stir_detail: text(e.stir?.detail),
       stir_origid: text(e.stir?.origid),
+      // set by reports only (markReported); an event never carries them
+      reported_at: null,
+      report_id: null,
     };
     const earlier = rows.get(e.callId);
     if (!earlier) rows.set(e.callId, row);
@@ -148,6 +153,8 @@ function recordFrom(v: Record<string | number, unknown>, at: Places): FlaggedCal
     stir: text(v[at.stir]),
     stirDetail: text(v[at.stir_detail]),
     stirOrigid: text(v[at.stir_origid]),
+    reportedAt: num(v[at.reported_at]),
+    reportId: text(v[at.report_id]),
   };
 }
 
@@ -172,6 +179,7 @@ export function whereOf(
   if (filter.sipCallId) add('sip_call_id = ?', filter.sipCallId);
   if (filter.channelId) add('channel_id = ?', filter.channelId);
   if (filter.stir) add('stir = ?', filter.stir);
+  if (filter.reported !== undefined) parts.push(filter.reported ? 'reported_at IS NOT NULL' : 'reported_at IS NULL');
   if (filter.reason) add('reasons LIKE ?', `%,${filter.reason.replace(/[%_,]/g, '')},%`);
   // the first term bounds the index range: with the OR alone, every page walked from the newest call again
   if (cursor)

@@ -269,6 +269,24 @@ export class SqliteLogStore implements LogStore {
     return purged;
   }
 
+  async markReported(callIds: readonly string[], reportId: string, at: number): Promise<string[]> {
+    const mark = this.prepared(
+      'UPDATE flagged_calls SET reported_at = ?, report_id = ? WHERE call_id = ? AND reported_at IS NULL',
+    );
+    const marked: string[] = [];
+    // one transaction: SQLite serialises writers, so a call another report took first is not taken again
+    this.db.transaction(() => {
+      for (const id of callIds) if (mark.run(at, reportId, id).changes === 1) marked.push(id);
+    })();
+    return marked;
+  }
+
+  async unmarkReport(reportId: string): Promise<number> {
+    return this.prepared('UPDATE flagged_calls SET reported_at = NULL, report_id = NULL WHERE report_id = ?').run(
+      reportId,
+    ).changes;
+  }
+
   async ping(): Promise<void> {
     this.db.prepare('SELECT 1').get();
   }

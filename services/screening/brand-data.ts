@@ -33,6 +33,14 @@ export const brandFileSchema = z.strictObject({
     .array(z.strictObject({ prefix: z.string().regex(/^\+\d{1,14}$/, 'E.164 digits with +'), ...provenance }))
     .default([]),
   names: z.array(z.strictObject({ pattern: z.string().min(2).max(60), match: z.enum(['contains', 'word']) })),
+  /** Where the brand wants spoofed calls reported (its abuse desk), with where that address comes from. */
+  report: z
+    .strictObject({
+      email: z.string().regex(/^[^\s@<>"]+@[^\s@<>"]+$/, 'an e-mail address'),
+      source: z.string().min(1),
+      checked: isoDate,
+    })
+    .optional(),
 });
 export type BrandFile = z.infer<typeof brandFileSchema>;
 
@@ -97,9 +105,24 @@ export interface BrandInfo {
   id: string;
   name: string;
   reason: LocalizedText;
+  /** The brand's abuse desk for spoofed calls, when known. */
+  report?: { email: string; source: string };
 }
 
 export type BrandCatalog = ReadonlyMap<string, BrandInfo>;
 
 export const brandCatalog = (brands: readonly BrandFile[]): BrandCatalog =>
-  new Map(brands.map((b) => [b.brand, { id: b.brand, name: b.name, reason: b.reason }]));
+  new Map(
+    brands.map((b) => [
+      b.brand,
+      {
+        id: b.brand,
+        name: b.name,
+        reason: b.reason,
+        ...(b.report ? { report: { email: b.report.email, source: b.report.source } } : {}),
+      },
+    ]),
+  );
+
+/** The brands as the configured brand files describe them (reports, the console). */
+export const configuredBrands = (brandsDir: string): BrandCatalog => brandCatalog(loadBrandFiles(brandsDir));

@@ -173,10 +173,10 @@ export interface CertRepository {
   close(): Promise<void>;
 }
 
-/** The local HTTPS certificate repository, with its own TLS certificate for 127.0.0.2 and localhost. */
-export async function startRepository(pki: TestPki, host = '127.0.0.2'): Promise<CertRepository> {
-  const tls = await issue({
-    name: 'sg-test-repository',
+/** A self-signed TLS server certificate for `host`, 127.0.0.1 and localhost (test servers: HTTPS, SMTP). */
+export function tlsIdentity(name: string, host = '127.0.0.1'): Promise<Issued> {
+  return issue({
+    name,
     ca: false,
     extensions: [
       new x509.SubjectAlternativeNameExtension([
@@ -186,6 +186,11 @@ export async function startRepository(pki: TestPki, host = '127.0.0.2'): Promise
       ]),
     ],
   });
+}
+
+/** The local HTTPS certificate repository, with its own TLS certificate for 127.0.0.2 and localhost. */
+export async function startRepository(pki: TestPki, host = '127.0.0.2'): Promise<CertRepository> {
+  const tls = await tlsIdentity('sg-test-repository', host);
   const dir = mkdtempSync(join(tmpdir(), 'sg-stir-'));
   const anchorFile = join(dir, 'anchors.pem');
   const tlsCaFile = join(dir, 'repository-ca.pem');
