@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { InputError } from '../common/errors';
+import { InputError, SpoofguardError } from '../common/errors';
 import type { Logger } from '../common/logger';
 import type { CallFilter, FlaggedCallRecord, LogStore } from '../flagged-log';
 import type { BrandCatalog, BrandInfo } from '../screening/brand-data';
@@ -144,5 +144,7 @@ export class ReportDesk {
   }
 }
 
-/** The relay refused or could not be reached (the console answers 502). */
-export class ReportNotSent extends Error {}
+/** The relay refused or could not be reached (the console answers 502; the CLI exits 69). */
+export class ReportNotSent extends SpoofguardError {
+  override readonly exitCode = 69; // EX_UNAVAILABLE
+}

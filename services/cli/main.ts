@@ -5,6 +5,7 @@ import { callsCommands } from './commands/calls';
 import { configCommand } from './commands/config';
 import { consoleCommands } from './commands/console';
 import { listCommands } from './commands/list';
+import { reportCommand } from './commands/report';
 import { roleCommands } from './commands/roles';
 import { screenCommands } from './commands/screen';
 import { serveCommand } from './commands/serve';
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   roleCommands(program);
   consoleCommands(program);
   callsCommands(program, () => ctx().config, out);
+  reportCommand(program, () => ctx().config, out);
   serveCommand(program);
   configCommand(program);
   return program;

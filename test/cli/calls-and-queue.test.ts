@@ -69,7 +69,7 @@ describe('spoofguard calls', () => {
     expect(result.stderr).toContain('exported 10 calls');
     const lines = readFileSync(out, 'utf8').trim().split('\n');
     expect(lines[0]).toBe(
-      'callId,source,receivedAt,callerE164,callerRaw,displayName,called,trunk,verdict,score,reasons,brand,degraded,outcome,ringMs,warningMs,talkMs,endedAt,sipCallId,channelId,stir,stirDetail,stirOrigid',
+      'callId,source,receivedAt,callerE164,callerRaw,displayName,called,trunk,verdict,score,reasons,brand,degraded,outcome,ringMs,warningMs,talkMs,endedAt,sipCallId,channelId,stir,stirDetail,stirOrigid,reportedAt',
     );
     expect(lines).toHaveLength(11);
     expect(lines[1]).toMatch(/^cli-11,ari,2026-11-20T19:00:00.000Z,\+493011,/);
