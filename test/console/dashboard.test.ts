@@ -1,9 +1,11 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { simpleParser } from 'mailparser';
 import { chromium, type Browser } from 'playwright-core';
 import { ROOT } from '../support/child';
 import { flagged, until } from '../support/events';
 import { itWhen } from '../support/skip';
+import { startSmtp } from '../support/smtp';
 import { type ConsoleHarness, seedEvents, startConsoleHarness, TOKENS } from './harness';
 
 /**
@@ -134,3 +136,81 @@ maybe('shows the STIR/SHAKEN result of each call, filters by it, and says why a 
     'STIR/SHAKENfailed-certificate · certificate expired · origid 5f1d7a39',
   );
 });
+
+maybe(
+  "reports the selected calls to the brand's abuse desk: preview, send through the relay, then the rest as .eml",
+  async () => {
+    const smtp = await startSmtp();
+    try {
+      h = await startConsoleHarness('sqlite', {
+        reports: {
+          networkName: 'Example Carrier GmbH',
+          from: 'fraud-desk@carrier.example',
+          smtpHost: '127.0.0.1',
+          smtpPort: smtp.port,
+          smtpUser: smtp.user,
+          smtpPassword: smtp.password,
+          smtpCaFile: smtp.caFile,
+        },
+      });
+      await h.store.upsert(seedEvents());
+      browser = await launch();
+      const page = await browser.newPage({ viewport: { width: 1400, height: 900 }, acceptDownloads: true });
+      const errors: string[] = [];
+      page.on('pageerror', (err) => errors.push(err.message));
+      await page.goto(h.url);
+      await page.fill('#token', TOKENS.analyst);
+      await page.click('#token-form button[type=submit]');
+      await until(async () => (await page.locator('#rows tr').count()) > 0, 10000, 'rows');
+      expect(await page.getByTestId('report-open').isDisabled()).toBe(true);
+
+      // the analyst narrows to Amazon's calls of the first day
+      await page.fill('#filters input[name=brand]', 'amazon');
+      await page.fill('#filters input[name=until]', '2026-11-21T00:00');
+      await page.click('#filters button[type=submit]');
+      await until(async () => !(await page.getByTestId('report-open').isDisabled()), 10000, 'report button');
+      await page.getByTestId('report-open').click();
+      await page.getByTestId('report').waitFor({ state: 'visible' });
+      const text = (await page.getByTestId('report-text').textContent()) ?? '';
+      expect(text).toMatch(/flagged\s+\d+ calls? posing as Amazon/);
+      expect(await page.locator('#report-to').textContent()).toBe('stop-spoofing@amazon.com');
+      await page.getByTestId('report-send').click();
+      await page.getByTestId('message').filter({ hasText: 'sent to stop-spoofing@amazon.com' }).waitFor();
+      expect(smtp.received).toHaveLength(1);
+      const sent = Number(/(\d+) calls\./.exec((await page.getByTestId('message').textContent()) ?? '')?.[1]);
+      expect(smtp.received[0].mail.attachments[0].content.toString().trim().split('\n')).toHaveLength(sent + 1);
+      // the list shows them reported; "not yet" shows none of that day
+      await until(
+        async () => (await page.locator('#rows tr td:nth-child(9)').allTextContents()).every((t) => t !== ''),
+        10000,
+        'reported dates in the list',
+      );
+      await page.getByTestId('filter-reported').selectOption('no');
+      await page.click('#filters button[type=submit]');
+      await until(
+        async () => (await page.locator('#rows tr').count()) === 0,
+        10000,
+        'no unreported call left that day',
+      );
+
+      // the rest of Amazon's calls, downloaded as .eml
+      await page.fill('#filters input[name=until]', '');
+      await page.click('#filters button[type=submit]');
+      await until(async () => (await page.locator('#rows tr').count()) > 0, 10000, 'the later calls');
+      await page.getByTestId('report-open').click();
+      await page.getByTestId('report').waitFor({ state: 'visible' });
+      const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('report-eml').click()]);
+      expect(download.suggestedFilename()).toMatch(/^spoofguard-amazon-2026-11-2\d-2026-11-2\d\.eml$/);
+      const file = join(ROOT, 'test-artifacts', 'report.eml');
+      mkdirSync(join(ROOT, 'test-artifacts'), { recursive: true });
+      await download.saveAs(file);
+      const mail = await simpleParser(readFileSync(file));
+      expect(mail.to).toMatchObject({ text: 'stop-spoofing@amazon.com' });
+      expect(smtp.received).toHaveLength(1);
+      expect(await h.store.count({ brand: 'amazon', reported: false })).toBe(0);
+      expect(errors).toEqual([]);
+    } finally {
+      await smtp.close();
+    }
+  },
+);

@@ -141,6 +141,7 @@ async function loadCalls(append) {
     cell(tr, r.score);
     cell(tr, r.outcome);
     cell(tr, r.stir, r.stir ? `stir-${r.stir.split('-')[0]}` : undefined);
+    cell(tr, r.reportedAt ? new Date(r.reportedAt).toLocaleDateString() : '');
     cell(tr, r.reasons.join(', '));
     tr.addEventListener('click', () => showDetail(r.callId).catch((err) => say(err.message)));
     $('rows').append(tr);
@@ -201,6 +202,56 @@ async function addCallerToList() {
   say(`${call.callerE164} is now on the brand-number list`, 'done');
 }
 
+/** The brand the filter names: reports go to one brand's desk at a time. */
+const reportBrand = () => new FormData($('filters')).get('brand')?.toString().trim().toLowerCase() || '';
+
+/** The report's body: the brand and the current filters (the list's), as strings. */
+function reportBody(extra = {}) {
+  const filter = Object.fromEntries(filterParams(false));
+  delete filter.brand;
+  return JSON.stringify({ brand: reportBrand(), filter, ...extra });
+}
+
+async function openReport() {
+  const preview = await api('/api/reports/preview', { method: 'POST', body: reportBody() });
+  if (!preview.calls) return say(`No ${preview.brand} calls in this selection are left to report.`, 'hint');
+  $('report-title').textContent = `Report ${preview.calls} calls to ${preview.brand}`;
+  $('report-to').textContent = preview.to;
+  $('report-source').textContent = `(${preview.source})`;
+  $('report-subject').textContent = preview.subject;
+  $('report-text').textContent = preview.text;
+  $('report-attachment').textContent = `Attached: ${preview.filename} (${preview.calls} calls)`;
+  $('report-send').hidden = !preview.canSend;
+  $('report').showModal();
+}
+
+async function deliverReport(delivery) {
+  const response = await fetch('/api/reports', {
+    method: 'POST',
+    headers: { authorization: `Bearer ${state.token}`, 'content-type': 'application/json' },
+    body: reportBody({ delivery }),
+  });
+  $('report').close();
+  if (response.status === 204) return say('Nothing left to report in this selection.', 'hint');
+  if (!response.ok) {
+    const problem = await response.json().catch(() => ({}));
+    throw new Error(`${response.status} ${problem.error || response.statusText}`);
+  }
+  if (delivery === 'eml') {
+    const name = /filename="([^"]+)"/.exec(response.headers.get('content-disposition') || '')?.[1] || 'report.eml';
+    const url = URL.createObjectURL(await response.blob());
+    Object.assign(document.createElement('a'), { href: url, download: name }).click();
+    URL.revokeObjectURL(url);
+    // the list first (refreshing clears the message line), then what happened
+    await refresh();
+    say(`Report downloaded as ${name}: send it to the brand yourself. Its calls are marked reported.`, 'done');
+  } else {
+    const sent = await response.json();
+    await refresh();
+    say(`Report ${sent.reportId} sent to ${sent.to}: ${sent.calls} calls.`, 'done');
+  }
+}
+
 async function refresh() {
   say('');
   if (!state.token) return say('Enter an API token to see the flagged calls.', 'hint');
@@ -210,6 +261,8 @@ async function refresh() {
     $('whoami').textContent = `${me.name} (${me.role})`;
     const exportParams = filterParams(false);
     $('export').href = `/api/calls.csv?${exportParams}`;
+    $('report-open').disabled = !reportBrand();
+    $('report-open').textContent = reportBrand() ? `Report to ${reportBrand()}…` : 'Report to the brand…';
     await Promise.all([loadStats(), loadCalls(false)]);
   } catch (err) {
     say(err.message);
@@ -228,6 +281,10 @@ $('filters').addEventListener('submit', (event) => {
   void refresh();
 });
 $('more').addEventListener('click', () => loadCalls(true).catch((err) => say(err.message)));
+$('report-open').addEventListener('click', () => openReport().catch((err) => say(err.message)));
+$('report-send').addEventListener('click', () => deliverReport('send').catch((err) => say(err.message)));
+$('report-eml').addEventListener('click', () => deliverReport('eml').catch((err) => say(err.message)));
+$('report-cancel').addEventListener('click', () => $('report').close());
 $('close-detail').addEventListener('click', () => ($('detail').hidden = true));
 $('add-to-list').addEventListener('click', () => addCallerToList().catch((err) => say(err.message)));
 // the CSV link needs the token too: fetch it and hand the browser a file
