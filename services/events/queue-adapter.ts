@@ -129,13 +129,37 @@ export class EventQueue {
     return c.waiting + c.active + c.prioritized + Math.max(0, c.delayed - schedulers);
   }
 
-  /** A repeatable maintenance job (one per id however many processes schedule it). */
-  async schedule(id: string, everyMs: number): Promise<void> {
+  /**
+   * A repeatable job (one per id however many processes schedule it): every so many ms, or at the times of a
+   * cron pattern (UTC).
+   */
+  async schedule(id: string, repeat: number | { pattern: string }, data: object = {}): Promise<void> {
     await this.queue.upsertJobScheduler(
       id,
-      { every: everyMs },
-      { name: id, data: {}, opts: { attempts: 3, removeOnComplete: true, removeOnFail: { count: 100 } } },
+      typeof repeat === 'number' ? { every: repeat } : { pattern: repeat.pattern, tz: 'UTC' },
+      { name: id, data, opts: { attempts: 3, removeOnComplete: true, removeOnFail: { count: 100 } } },
     );
+  }
+
+  /** Stops a repeatable job (nothing when there is none). */
+  async unschedule(id: string): Promise<void> {
+    await this.queue.removeJobScheduler(id);
+  }
+
+  /** The repeatable jobs: id, cron pattern or interval, next run. */
+  async schedules(): Promise<{ id: string; pattern?: string; everyMs?: number; next?: number }[]> {
+    const schedulers = await this.queue.getJobSchedulers();
+    return schedulers.map((s) => ({
+      id: s.key,
+      ...(s.pattern ? { pattern: s.pattern } : {}),
+      ...(s.every ? { everyMs: Number(s.every) } : {}),
+      ...(s.next ? { next: s.next } : {}),
+    }));
+  }
+
+  /** Adds one job now (a scheduled job run by hand, tests). */
+  async addNow(name: string, data: object): Promise<void> {
+    await this.queue.add(name, data, { removeOnComplete: true, removeOnFail: { count: 100 } });
   }
 
   async close(): Promise<void> {

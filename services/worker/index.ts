@@ -6,6 +6,7 @@ import { describeInvalid, flaggedCallEventSchema } from '../events/flagged-call'
 import { EventQueue, type JobHandler, startWorker } from '../events/queue-adapter';
 import { openLogStore, type LogStore } from '../flagged-log';
 import { BatchWriter } from './batch-writer';
+import { DIGEST_JOB_PREFIX, ReportDigest } from './report-digest';
 
 export const RETENTION_JOB = 'retention';
 
@@ -18,8 +19,18 @@ export interface RunningLogWorker {
 }
 
 /** The job handler: validates each payload at the boundary, stores events in batches, runs the retention purge. */
-export function logJobHandler(store: LogStore, writer: BatchWriter, config: Config, logger: Logger): JobHandler {
+export function logJobHandler(
+  store: LogStore,
+  writer: BatchWriter,
+  config: Config,
+  logger: Logger,
+  digest?: ReportDigest,
+): JobHandler {
   return async (data, job) => {
+    if (job.name.startsWith(DIGEST_JOB_PREFIX)) {
+      if (digest) await digest.run(data);
+      return;
+    }
     if (job.name === RETENTION_JOB) {
       const before = Date.now() - config.flaggedLog.retentionDays * 86_400_000;
       const purged = await store.purgeBefore(before);
@@ -43,10 +54,14 @@ export async function runWorker(config: Config, logger: Logger): Promise<Running
   await queue
     .schedule(RETENTION_JOB, config.flaggedLog.retentionEveryMs)
     .catch((err: Error) => log.warn({ err: err.message }, 'could not schedule the retention purge yet'));
+  const digest = new ReportDigest(config, store, queue, log);
+  await digest
+    .schedule()
+    .catch((err: Error) => log.warn({ err: err.message }, 'could not schedule the report digests yet'));
   const worker = startWorker(
     connection,
     { ...config.queue, ...config.worker },
-    logJobHandler(store, writer, config, log),
+    logJobHandler(store, writer, config, log, digest),
     log,
   );
   log.info({ store: store.kind, queue: config.queue.name, concurrency: config.worker.concurrency }, 'worker started');
@@ -61,6 +76,7 @@ export async function runWorker(config: Config, logger: Logger): Promise<Running
       await closing;
       await writer.drain();
       await queue.close();
+      digest.close();
       connection.disconnect();
       queueConnection.disconnect();
       await store.close();
