@@ -33,7 +33,7 @@ export function reportRoutes(deps: ReportDeps): Route[] {
   return [
     route({
       method: 'POST',
-      path: '/api/reports/preview',
+      path: '/api/brand-reports/preview',
       summary:
         "The report to a brand's abuse desk of the calls the filter selects that no report holds yet: address, subject, text and CSV, nothing sent or marked.",
       role: 'analyst',
@@ -55,7 +55,7 @@ export function reportRoutes(deps: ReportDeps): Route[] {
     }),
     route({
       method: 'POST',
-      path: '/api/reports',
+      path: '/api/brand-reports',
       summary:
         'Makes the report and delivers it: through the SMTP relay (delivery send), or as an .eml file to send yourself (delivery eml). Its calls are marked reported and never reported again; 204 when none is left.',
       role: 'analyst',

@@ -213,7 +213,7 @@ function reportBody(extra = {}) {
 }
 
 async function openReport() {
-  const preview = await api('/api/reports/preview', { method: 'POST', body: reportBody() });
+  const preview = await api('/api/brand-reports/preview', { method: 'POST', body: reportBody() });
   if (!preview.calls) return say(`No ${preview.brand} calls in this selection are left to report.`, 'hint');
   $('report-title').textContent = `Report ${preview.calls} calls to ${preview.brand}`;
   $('report-to').textContent = preview.to;
@@ -226,7 +226,7 @@ async function openReport() {
 }
 
 async function deliverReport(delivery) {
-  const response = await fetch('/api/reports', {
+  const response = await fetch('/api/brand-reports', {
     method: 'POST',
     headers: { authorization: `Bearer ${state.token}`, 'content-type': 'application/json' },
     body: reportBody({ delivery }),
