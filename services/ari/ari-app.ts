@@ -5,6 +5,7 @@ import type { Logger } from '../common/logger';
 import { VERDICT_HEADER } from '../common/verdict-header';
 import type { AriBridgeInfo, AriConnection } from './ari-adapter';
 import type { AriChannel, AriEvent } from './ari-events';
+import { SelfServiceCall, type SelfServiceDeps } from './self-service';
 import { ArrivalLag } from '../common/arrival-lag';
 import { OverloadBypass } from './overload-bypass';
 import {
@@ -65,12 +66,15 @@ export class AriApp {
   private readonly startedAt = Date.now();
   private readonly reconcileTimer?: NodeJS.Timeout;
   private readonly bypass: OverloadBypass;
+  /** Feature-code calls from subscribers' phones (*71, *72), by channel. */
+  private readonly selfServiceCalls = new Map<string, SelfServiceCall>();
 
   constructor(
     private readonly ari: AriConnection,
     private readonly deps: Omit<SessionDeps, 'ari'>,
     private readonly settings: AppSettings,
     private readonly logger: Logger,
+    private readonly selfService?: Omit<SelfServiceDeps, 'ari'>,
   ) {
     ari.on(
       'event',
@@ -113,6 +117,7 @@ export class AriApp {
     switch (event.type) {
       case 'StasisStart': {
         if (event.args[0] === 'dialed') return this.sessions.get(event.channel.id)?.subscriberAnswered();
+        if (event.args[0] === 'self-service') return this.startSelfService(event.channel.id, event.args);
         if (this.sessions.has(event.channel.id)) return;
         const lag = this.lag.observe(event.channel.creationtime);
         const busy = this.draining
@@ -133,16 +138,41 @@ export class AriApp {
         return this.sessions.get(event.channel.id)?.digit(event.channel.id, event.digit);
       case 'PlaybackFinished': {
         const channelId = event.playback.target_uri.replace(/^channel:/, '');
+        this.selfServiceCalls.get(channelId)?.playbackFinished(event.playback.id);
         return this.sessions.get(channelId)?.playbackFinished(event.playback.id);
       }
       case 'ChannelHangupRequest':
       case 'StasisEnd':
       case 'ChannelDestroyed':
+        this.selfServiceCalls.get(event.channel.id)?.left();
         return this.sessions
           .get(event.channel.id)
           ?.legGone(event.channel.id, event.type, event.type === 'StasisEnd' ? undefined : event.cause);
       default:
         return;
+    }
+  }
+
+  /**
+   * A feature code from a subscriber's phone: Stasis(app,self-service,expect|end,${CHANNEL(endpoint)}[,brand]).
+   * Without self-service configured, or with arguments that do not read, the call is hung up.
+   */
+  private async startSelfService(channelId: string, args: readonly string[]): Promise<void> {
+    const [, action, endpoint = '', brand] = args;
+    if (!this.selfService || (action !== 'expect' && action !== 'end') || !endpoint) {
+      this.logger.warn(
+        { channel: channelId, action: action?.slice(0, 16) },
+        'feature code refused: self-service is not set up here, or the dialplan passed no action and endpoint',
+      );
+      await this.ari.hangup(channelId, 'normal').catch(() => undefined);
+      return;
+    }
+    const call = new SelfServiceCall(channelId, action, endpoint, brand, { ...this.selfService, ari: this.ari });
+    this.selfServiceCalls.set(channelId, call);
+    try {
+      await call.run();
+    } finally {
+      this.selfServiceCalls.delete(channelId);
     }
   }
 
@@ -240,7 +270,7 @@ export class AriApp {
       const app = live.get(id)?.dialplan;
       return app?.app_name === 'Stasis' && (app.app_data ?? '').split(',')[0] === this.settings.app;
     };
-    const owned = (id: string): boolean => this.sessions.has(id);
+    const owned = (id: string): boolean => this.sessions.has(id) || this.selfServiceCalls.has(id);
     let adopted = 0;
     let released = 0;
     const now = Date.now();

@@ -189,6 +189,20 @@ export class CallSession {
     return this.verdict !== undefined && this.verdict.verdict !== 'allow';
   }
 
+  /**
+   * Let through unwarned only because the subscriber expects the brand's call (*71, or an allowance an admin
+   * set): the brand's reasons were there, suppressed by the subscriber's allowance.
+   */
+  get expectedBySubscriber(): boolean {
+    const v = this.verdict;
+    return (
+      v !== undefined &&
+      v.verdict === 'allow' &&
+      v.reasons.some((r) => r.code === 'subscriber-allowlisted') &&
+      v.reasons.some((r) => r.suppressed && r.brand !== undefined && r.score > 0)
+    );
+  }
+
   /** Not yet bridged or ended: counts against ari.maxCallsInSetup and is handed back when a drain runs out. */
   get inSetup(): boolean {
     return !['connected', 'handed-back', 'ended'].includes(this.state);
@@ -258,6 +272,11 @@ export class CallSession {
         'screened',
       );
       if (this.flagged && !this.verdict.logId) this.emitFlagged();
+      // the log keeps what the subscriber's "I expect this call" let through, and that it was let through
+      if (this.expectedBySubscriber) {
+        this.emitFlagged();
+        this.emitOutcome('expected-by-subscriber');
+      }
       if (this.callerGone) return await this.finish('caller-hung-up');
       if (this.verdict.verdict === 'block') return await this.block();
       if (!this.flagged && this.deps.settings.cleanCalls === 'dialplan') return await this.handBack('clean');
@@ -617,7 +636,15 @@ export class CallSession {
 
   private emitFlagged(): void {
     const call = this.eventCall();
-    this.deps.emit(flaggedEvent({ ...call, called: this.args.to, trunk: this.args.trunk }, this.verdict as Verdict));
+    const verdict = this.verdict as Verdict;
+    // a call let through by the subscriber's allowance: the brand it posed as is the one its reasons name
+    const brand = verdict.brand ?? verdict.reasons.find((r) => r.suppressed && r.brand)?.brand;
+    this.deps.emit(
+      flaggedEvent(
+        { ...call, called: this.args.to, trunk: this.args.trunk },
+        { ...verdict, ...(brand ? { brand } : {}) },
+      ),
+    );
   }
 
   private emitOutcome(outcome: Outcome): void {

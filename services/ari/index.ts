@@ -3,6 +3,9 @@ import type { Logger } from '../common/logger';
 import type { Metrics } from '../common/metrics';
 import type { FlaggedCallProducer } from '../events';
 import type { Screening } from '../screening';
+import { openListAdmin } from '../screening';
+import { listEntryInputSchema } from '../screening/list-entry';
+import type { Allowances } from './self-service';
 import { AriConnection } from './ari-adapter';
 import { AriApp } from './ari-app';
 import { Prompts } from './prompts';
@@ -25,6 +28,7 @@ export function runAri(
 ): RunningAri {
   const log = logger.child({ role: 'ari' });
   const connection = new AriConnection({ ...config.ari }, log);
+  const allowances = subscriberAllowances(config, log);
 
   const app = new AriApp(
     connection,
@@ -52,6 +56,12 @@ export function runAri(
       overloadBypassSec: config.ari.overloadBypassSec,
     },
     log,
+    {
+      allowances,
+      prompts: new Prompts(),
+      settings: { ...config.selfService, defaultLanguage: config.ari.defaultLanguage },
+      logger: log,
+    },
   );
   metrics?.watchSessions(() => app.callsInProgress);
   void connection.start();
@@ -62,6 +72,30 @@ export function runAri(
       await app.stop();
       await app.drain(config.ari.drainTimeoutMs);
       await connection.stop();
+      await allowances.close();
+    },
+  };
+}
+
+/**
+ * The subscriber records *71 and *72 change: the same per-subscriber allowance (`brand:<id>` until a time) as
+ * `spoofguard list allow-for`, through the list admin (its change notices reach every screening process). The
+ * connection is opened on the first feature code.
+ */
+function subscriberAllowances(config: Config, log: Logger): Allowances & { close(): Promise<void> } {
+  let lists: ReturnType<typeof openListAdmin> | undefined;
+  const admin = async () => (await (lists ??= openListAdmin(config, log))).admin;
+  // the subscriber's key: the number's digits, as the screening engine looks the called subscriber up
+  const key = (subscriber: string): string =>
+    listEntryInputSchema.safeParse({ kind: 'allow', value: subscriber }).data?.value ?? subscriber;
+  return {
+    expect: async (subscriber, brand, until) =>
+      (await admin()).allowForSubscriber(key(subscriber), `brand:${brand}`, until),
+    end: async (subscriber, brand) =>
+      void (await (await admin()).disallowForSubscriber(key(subscriber), `brand:${brand}`)),
+    language: async (subscriber) => (await (await admin()).subscriber(key(subscriber))).language,
+    close: async () => {
+      if (lists) await (await lists).close();
     },
   };
 }

@@ -13,6 +13,9 @@ const REQUIRED = [
   'caller-hung-up',
   'rejected-caller',
   'blocked',
+  'expect-call-generic',
+  'expect-call-ended',
+  'self-service-refused',
 ] as const;
 const promptFileSchema = z
   .record(z.string().regex(/^[a-z0-9-]+$/), z.string().min(1))
@@ -31,6 +34,11 @@ export class Prompts {
   private readonly names: Set<string>;
   constructor() {
     this.names = new Set(Object.keys(loadPromptTexts('en')));
+  }
+
+  /** The confirmation of *71 for a brand: its own prompt where there is one, else the generic one. */
+  expectCall(brand: string): string {
+    return media(this.names.has(`expect-call-${brand}`) ? `expect-call-${brand}` : 'expect-call-generic');
   }
 
   /** The media of the warning for a verdict's brand or reasons (the choices are played after it). */

@@ -382,6 +382,23 @@ export const configSpec = {
       format: z.number().int().min(1024).max(1048576),
     }),
   },
+  selfService: {
+    expectCallMinutes: setting({
+      doc: 'How long *71 ("I expect a call from the brand") lets the brand’s calls through to the subscriber unwarned. The confirmation prompt says two hours: change its text in config/prompts/*.yaml (npm run prompts) with this.',
+      format: z.number().int().min(1).max(1440),
+    }),
+    brand: setting({
+      doc: 'The brand *71 and *72 are about (its listed numbers and names), unless the dialplan names another.',
+      format: z.string().regex(/^[a-z0-9][a-z0-9-]{0,39}$/),
+    }),
+    subscribers: setting({
+      doc: 'Whose phone each PJSIP endpoint is: endpoint name → the subscriber’s E.164 number. The dialplan passes ${CHANNEL(endpoint)}, which Asterisk sets from the authenticated endpoint, never from what the phone sends; a feature code from an endpoint not listed here changes nothing.',
+      format: z.record(
+        z.string().regex(/^[A-Za-z0-9._-]{1,64}$/),
+        z.string().regex(/^\+[1-9]\d{1,14}$/, 'an E.164 number such as +4930901820'),
+      ),
+    }),
+  },
   ari: {
     url: setting({
       doc: 'Asterisk ARI base URL (http.conf), without /ari.',

@@ -7,5 +7,7 @@ export const OUTCOMES = [
   'unanswered',
   'blocked',
   'failed',
+  /** Let through unwarned because the subscriber said they expect this brand's call (*71, or an allowance). */
+  'expected-by-subscriber',
 ] as const;
 export type Outcome = (typeof OUTCOMES)[number];

@@ -4,8 +4,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../../services/common/config';
 import { openLogStore, type LogStore } from '../../services/flagged-log';
+import { openListAdmin } from '../../services/screening';
 import { exited, spawnSpoofguard } from '../support/child';
-import { testConfig } from '../support/config';
+import { quietLogger, testConfig } from '../support/config';
 import { freePort, PrivateRedis } from '../support/redis';
 import { AriTestServer } from '../support/ari-server/server';
 import { RealAsterisk } from './support/asterisk';
@@ -26,6 +27,33 @@ import { describeReal, eventually } from './support/suite';
  * rewritten), a Redis of its own, `spoofguard serve` as a child process, sipp as caller (through the carrier
  * trunk) and as subscriber (RFC 2833 digits). After every test: no channel and no bridge left in Asterisk.
  */
+/** Three subscriber phones, told apart by their address (sipp -i): two subscribers' and one of no subscriber. */
+const PHONE_1001 = '127.0.0.3';
+const PHONE_1002 = '127.0.0.4';
+const PHONE_UNKNOWN = '127.0.0.5';
+const PHONES = [
+  ['phone-1001', PHONE_1001],
+  ['phone-1002', PHONE_1002],
+  ['phone-9999', PHONE_UNKNOWN],
+]
+  .map(
+    ([name, ip]) => `
+[${name}]
+type = endpoint
+context = from-subscribers
+disallow = all
+allow = alaw,ulaw
+direct_media = no
+
+[${name}]
+type = identify
+endpoint = ${name}
+match = ${ip}
+`,
+  )
+  .join('');
+const OTHER_SUBSCRIBER = '+4930901821';
+
 describeReal('asterisk', 'ARI app on a real Asterisk 22', (env) => {
   let asterisk: RealAsterisk;
   let redis: PrivateRedis;
@@ -46,7 +74,7 @@ describeReal('asterisk', 'ARI app on a real Asterisk 22', (env) => {
 
   beforeAll(async () => {
     subscriberPort = await freePort();
-    asterisk = new RealAsterisk(env, { subscriberPort });
+    asterisk = new RealAsterisk(env, { subscriberPort, extra: { pjsip: PHONES } });
     redis = await PrivateRedis.start({ persistent: true }); // its lists survive the outage test
     await asterisk.start();
     consolePort = await freePort();
@@ -65,6 +93,8 @@ describeReal('asterisk', 'ARI app on a real Asterisk 22', (env) => {
         dialTimeoutSec: 3,
         drainTimeoutMs: 20_000,
       },
+      // whose phone each endpoint is: phone-9999 belongs to no subscriber
+      selfService: { subscribers: { 'phone-1001': CALLED, 'phone-1002': OTHER_SUBSCRIBER } },
       // the dialplan's trunk verifies STIR/SHAKEN itself: the dialplan passes the Identity header to Stasis
       trunks: {
         'de-national': {
@@ -253,6 +283,106 @@ describeReal('asterisk', 'ARI app on a real Asterisk 22', (env) => {
         },
       );
       await outcomeOf(number, 'rejected');
+    }, 90_000);
+  });
+
+  describe('self-service from the subscriber’s own phone: *71 "I expect a call from Amazon", *72 ends it', () => {
+    const AMAZON = '+12062661000';
+
+    /** A feature code dialled from a phone (a loopback address pjsip.conf identifies as that phone). */
+    const featureCode = async (code: string, phoneIp: string): Promise<void> => {
+      const phone = await startSipp(
+        env,
+        callerScenario({ number: 'phone', called: code, end: { kind: 'wait-bye', timeoutMs: 25_000 } }),
+        { remote: `127.0.0.1:${asterisk.ports.sip}`, localIp: phoneIp },
+      );
+      const exit = await phone.done;
+      if (exit !== 0)
+        throw new Error(
+          `feature code ${code} from ${phoneIp}: sipp ${exit}\n${phone.output().slice(0, 3000)}\n${spoofguard.output().slice(-3000)}`,
+        );
+    };
+    /** The outcomes logged for a caller, oldest first. */
+    const outcomes = async (caller: string): Promise<string[]> =>
+      (await store.list({ caller }, { limit: 50 })).records.reverse().map((r) => r.outcome ?? 'pending');
+    const waitOutcomes = async (caller: string, expected: string[]): Promise<void> => {
+      let last: string[] = [];
+      await eventually(
+        async () => JSON.stringify((last = await outcomes(caller))) === JSON.stringify(expected),
+        `outcomes of ${caller}: ${JSON.stringify(expected)} (have ${JSON.stringify(last)})`,
+        15_000,
+      );
+    };
+    /** Amazon calls the subscriber: warned (rejected with 2) or let through (answered, no warning). */
+    const warned = (called = CALLED) =>
+      call(
+        { number: AMAZON, called, end: { kind: 'refused', status: 486 } },
+        { kind: 'answer', digit: '2', digitAfterMs: 1500, then: 'wait-bye' },
+      );
+    const letThrough = () =>
+      call({ number: AMAZON, end: { kind: 'bye', afterMs: 1000 } }, { kind: 'answer', then: 'wait-bye' });
+
+    it('after *71 Amazon rings through unwarned (logged expected-by-subscriber); another subscriber is still warned; after *72 warned again', async () => {
+      await warned();
+      await waitOutcomes(AMAZON, ['rejected']);
+      await featureCode('*71', PHONE_1001);
+      await letThrough();
+      await waitOutcomes(AMAZON, ['rejected', 'expected-by-subscriber']);
+      const record = (await store.list({ caller: AMAZON, outcome: 'expected-by-subscriber' }, { limit: 1 })).records[0];
+      expect(record).toMatchObject({ verdict: 'allow', brand: 'amazon' });
+      expect(record.reasons).toContain('subscriber-allowlisted');
+      // the other subscriber never said so
+      await warned(OTHER_SUBSCRIBER);
+      await waitOutcomes(AMAZON, ['rejected', 'expected-by-subscriber', 'rejected']);
+      await featureCode('*72', PHONE_1001);
+      await warned();
+      await waitOutcomes(AMAZON, ['rejected', 'expected-by-subscriber', 'rejected', 'rejected']);
+    }, 120_000);
+
+    it('once the window is over, the call is warned again', async () => {
+      await featureCode('*71', PHONE_1002);
+      const lists = await openListAdmin(config, quietLogger());
+      try {
+        const record = await lists.admin.subscriber(OTHER_SUBSCRIBER.slice(1));
+        const allowance = record.allow.find((a) => a.what === 'brand:amazon');
+        // the window *71 opened: expectCallMinutes (120) from now
+        expect(allowance?.expiresAt).toBeGreaterThan(Date.now() + 119 * 60_000);
+        expect(allowance?.expiresAt).toBeLessThanOrEqual(Date.now() + 120 * 60_000);
+        // two hours later, as the record sees it: its end moved to a moment ago
+        await lists.admin.allowForSubscriber(OTHER_SUBSCRIBER.slice(1), 'brand:amazon', Date.now() - 1000);
+      } finally {
+        await lists.close();
+      }
+      const before = (await outcomes(AMAZON)).length;
+      await warned(OTHER_SUBSCRIBER);
+      await eventually(
+        async () => (await outcomes(AMAZON)).slice(before).join() === 'rejected',
+        'the call after the window warned and rejected',
+        15_000,
+      );
+    }, 90_000);
+
+    it('a phone that belongs to no subscriber cannot set an allowance for anyone', async () => {
+      await featureCode('*71', PHONE_UNKNOWN);
+      const lists = await openListAdmin(config, quietLogger());
+      try {
+        for (const number of [CALLED, OTHER_SUBSCRIBER]) {
+          const record = await lists.admin.subscriber(number.slice(1));
+          expect(
+            record.allow.filter((a) => a.what === 'brand:amazon' && (a.expiresAt === 0 || a.expiresAt > Date.now())),
+          ).toEqual([]);
+        }
+      } finally {
+        await lists.close();
+      }
+      expect(spoofguard.output()).toContain('self-service refused: the endpoint belongs to no subscriber');
+      const before = (await outcomes(AMAZON)).length;
+      await warned();
+      await eventually(
+        async () => (await outcomes(AMAZON)).slice(before).join() === 'rejected',
+        'still warned',
+        15_000,
+      );
     }, 90_000);
   });
 

@@ -248,7 +248,15 @@ export interface SippRun {
 export async function startSipp(
   env: RealServerEnv,
   xml: string,
-  options: { remote?: string; port?: number; calls?: number; rate?: number; extra?: string[] },
+  options: {
+    remote?: string;
+    port?: number;
+    calls?: number;
+    rate?: number;
+    extra?: string[];
+    /** The address sipp sends from (127.0.0.1): another loopback address is another phone to Asterisk. */
+    localIp?: string;
+  },
 ): Promise<SippRun> {
   const dir = mkdtempSync(join(tmpdir(), 'sg-sipp-'));
   const file = join(dir, 'scenario.xml');
@@ -258,7 +266,7 @@ export async function startSipp(
     '-sf',
     file,
     '-i',
-    '127.0.0.1',
+    options.localIp ?? '127.0.0.1',
     '-p',
     String(port),
     '-m',
