@@ -135,6 +135,7 @@ export class AriApp {
         return this.startCall(event.channel, args);
       }
       case 'ChannelDtmfReceived':
+        this.selfServiceCalls.get(event.channel.id)?.digit(event.digit);
         return this.sessions.get(event.channel.id)?.digit(event.channel.id, event.digit);
       case 'PlaybackFinished': {
         const channelId = event.playback.target_uri.replace(/^channel:/, '');
@@ -159,7 +160,7 @@ export class AriApp {
    */
   private async startSelfService(channelId: string, args: readonly string[]): Promise<void> {
     const [, action, endpoint = '', brand] = args;
-    if (!this.selfService || (action !== 'expect' && action !== 'end') || !endpoint) {
+    if (!this.selfService || (action !== 'expect' && action !== 'end' && action !== 'advice') || !endpoint) {
       this.logger.warn(
         { channel: channelId, action: action?.slice(0, 16) },
         'feature code refused: self-service is not set up here, or the dialplan passed no action and endpoint',

@@ -79,6 +79,11 @@ export interface SessionDeps {
   handBackDelay?(reason: HandBackReason, seconds: number): void;
   prompts: Prompts;
   settings: SessionSettings;
+  /** The last warned call a subscriber took (E.164 digits of the called number), for *73 to report afterwards. */
+  rememberTaken?(
+    subscriberDigits: string,
+    call: { callId: string; callerE164?: string; brand?: string; at: number },
+  ): void;
   /** Prefix of call ids: unique across the cluster (one per Asterisk: ari:<node id>:). */
   callIdPrefix(): string;
   logger: Logger;
@@ -625,6 +630,15 @@ export class CallSession {
       });
     }
     if (this.flagged) this.emitOutcome(outcome);
+    // a warned call the subscriber took: *73 may report it afterwards
+    const called = this.verdict?.called;
+    if (outcome === 'accepted' && this.verdict?.verdict === 'warn' && called?.startsWith('+'))
+      this.deps.rememberTaken?.(called.slice(1), {
+        callId: this.callId,
+        ...(this.verdict.caller.e164 ? { callerE164: this.verdict.caller.e164 } : {}),
+        ...(this.verdict.brand ? { brand: this.verdict.brand } : {}),
+        at: this.times.start,
+      });
     if (this.flagged || !handedBack) this.log.info({ outcome: this.flagged ? outcome : undefined }, 'call ended');
     this.resolveEnded();
   }

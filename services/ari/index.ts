@@ -2,6 +2,7 @@ import type { Config } from '../common/config';
 import type { Logger } from '../common/logger';
 import type { Metrics } from '../common/metrics';
 import type { FlaggedCallProducer } from '../events';
+import { outcomeEvent } from '../events/flagged-call';
 import type { Screening } from '../screening';
 import { openListAdmin } from '../screening';
 import { listEntryInputSchema } from '../screening/list-entry';
@@ -37,6 +38,7 @@ export function runAri(
       trustedVerdict: trustedVerdicts(config, screening, log),
       emit: (event) => void producer.emit(event),
       report: (caller, brand, subscriber) => screening.reports.record(caller, brand, subscriber),
+      rememberTaken: (subscriber, call) => screening.reports.rememberTaken(subscriber, call),
       handedBack: (reason, calls) => metrics?.observeHandBack(reason, calls),
       refused: (reason) => metrics?.observeRefused('ari', reason),
       handBackDelay: (reason, seconds) => metrics?.observeHandBackDelay(reason, seconds),
@@ -58,6 +60,18 @@ export function runAri(
     log,
     {
       allowances,
+      afterwards: {
+        lastTaken: (subscriber) => screening.reports.lastTaken(subscriber.replace(/^\+/, '')),
+        // the call's record gets the outcome reported-after; the caller's report counts as a key-3 report
+        report: async (subscriber, callId) => {
+          const digits = subscriber.replace(/^\+/, '');
+          const taken = await screening.reports.lastTaken(digits);
+          if (!taken || taken.callId !== callId || !(await screening.reports.forgetTaken(digits, callId))) return false;
+          void producer.emit(outcomeEvent({ callId, source: 'ari', receivedAt: taken.at }, 'reported-after', {}));
+          await screening.reports.count(taken.callerE164, taken.brand, digits);
+          return true;
+        },
+      },
       prompts: new Prompts(),
       settings: { ...config.selfService, defaultLanguage: config.ari.defaultLanguage },
       logger: log,

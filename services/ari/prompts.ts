@@ -16,6 +16,9 @@ const REQUIRED = [
   'expect-call-generic',
   'expect-call-ended',
   'self-service-refused',
+  'advice-generic',
+  'report-last-offer',
+  'report-last-done',
 ] as const;
 const promptFileSchema = z
   .record(z.string().regex(/^[a-z0-9-]+$/), z.string().min(1))
@@ -34,6 +37,11 @@ export class Prompts {
   private readonly names: Set<string>;
   constructor() {
     this.names = new Set(Object.keys(loadPromptTexts('en')));
+  }
+
+  /** *73's advice for a brand (its address spoken): its own prompt where there is one, else the generic one. */
+  advice(brand: string): string {
+    return media(this.names.has(`advice-${brand}`) ? `advice-${brand}` : 'advice-generic');
   }
 
   /** The confirmation of *71 for a brand: its own prompt where there is one, else the generic one. */

@@ -2,8 +2,11 @@ import type { Logger } from '../common/logger';
 import type { AriConnection } from './ari-adapter';
 import { media, type Prompts } from './prompts';
 
-/** What a subscriber's feature code asks for: *71 "I'm expecting the brand's call", *72 "warn me again". */
-export type SelfServiceAction = 'expect' | 'end';
+/**
+ * What a subscriber's feature code asks for: *71 "I'm expecting the brand's call", *72 "warn me again", *73
+ * "what do I do now?" (the advice, and the offer to report the last warned call they took).
+ */
+export type SelfServiceAction = 'expect' | 'end' | 'advice';
 
 export interface SelfServiceSettings {
   expectCallMinutes: number;
@@ -22,17 +25,27 @@ export interface Allowances {
   language(subscriber: string): Promise<string | undefined>;
 }
 
+/** The last warned call a subscriber took, and reporting it afterwards (outcome reported-after, like key 3). */
+export interface Afterwards {
+  lastTaken(subscriber: string): Promise<{ callId: string; brand?: string } | undefined>;
+  /** Reports it: false when it was reported already. */
+  report(subscriber: string, callId: string): Promise<boolean>;
+}
+
 export interface SelfServiceDeps {
   ari: AriConnection;
   allowances: Allowances;
+  afterwards?: Afterwards;
   prompts: Prompts;
   settings: SelfServiceSettings;
   logger: Logger;
   clock?: () => number;
 }
 
-/** A prompt to a feature-code caller is short: past this the call is ended anyway. */
-const PROMPT_TIMEOUT_MS = 20_000;
+/** A prompt to a feature-code caller is short (the advice a minute): past this the call is ended anyway. */
+const PROMPT_TIMEOUT_MS = 60_000;
+/** How long *73 waits for the 1 that reports the last warned call. */
+const REPORT_DIGIT_MS = 8_000;
 
 /**
  * One feature-code call from a subscriber's own phone, handled in Stasis: the subscriber is the one the
@@ -44,6 +57,7 @@ const PROMPT_TIMEOUT_MS = 20_000;
 export class SelfServiceCall {
   private playback?: { id: string; done: () => void };
   private gone = false;
+  private digitWaiter?: (digit: string | undefined) => void;
 
   constructor(
     readonly channelId: string,
@@ -60,6 +74,7 @@ export class SelfServiceCall {
       await ari.answer(this.channelId);
       const subscriber = settings.subscribers[this.endpoint];
       const brand = this.brandArg && /^[a-z0-9][a-z0-9-]{0,39}$/.test(this.brandArg) ? this.brandArg : settings.brand;
+      if (this.action === 'advice') return await this.advice(subscriber, brand, log);
       if (!subscriber) {
         log.warn('self-service refused: the endpoint belongs to no subscriber (selfService.subscribers)');
         await this.say(media('self-service-refused'), settings.defaultLanguage);
@@ -85,6 +100,37 @@ export class SelfServiceCall {
       if (!this.gone)
         await ari.hangup(this.channelId, 'normal').catch((err: Error) => log.debug({ err: err.message }, 'hang-up'));
     }
+  }
+
+  /**
+   * *73: what to do after a scam call (call the bank, remove the remote-access program, police, the brand's
+   * address), for anyone; to a subscriber who took a warned call, the offer to report it: 1 makes its outcome
+   * reported-after and counts the caller's report as key 3 does.
+   */
+  private async advice(subscriber: string | undefined, brand: string, log: SelfServiceDeps['logger']): Promise<void> {
+    const language =
+      (subscriber && (await this.deps.allowances.language(subscriber))) || this.deps.settings.defaultLanguage;
+    const taken = subscriber ? await this.deps.afterwards?.lastTaken(subscriber) : undefined;
+    await this.say(this.deps.prompts.advice(taken?.brand ?? brand), language);
+    if (!subscriber || !taken || this.gone) return;
+    const digit = new Promise<string | undefined>((resolve) => (this.digitWaiter = resolve));
+    await this.say(media('report-last-offer'), language);
+    let timer: NodeJS.Timeout | undefined;
+    const pressed = await Promise.race([
+      digit,
+      new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), REPORT_DIGIT_MS))),
+    ]);
+    clearTimeout(timer);
+    this.digitWaiter = undefined;
+    if (pressed !== '1') return;
+    const reported = await this.deps.afterwards?.report(subscriber, taken.callId);
+    log.info({ subscriber, callId: taken.callId, reported }, 'subscriber reported the last warned call they took');
+    await this.say(media('report-last-done'), language);
+  }
+
+  /** A digit the caller pressed (RFC 2833): *73's 1, also during the offer. */
+  digit(digit: string): void {
+    this.digitWaiter?.(digit);
   }
 
   /** Plays one prompt and waits until it finished, the caller hung up, or PROMPT_TIMEOUT_MS passed. */

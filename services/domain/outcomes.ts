@@ -9,5 +9,7 @@ export const OUTCOMES = [
   'failed',
   /** Let through unwarned because the subscriber said they expect this brand's call (*71, or an allowance). */
   'expected-by-subscriber',
+  /** Taken after the warning, and reported by the subscriber afterwards (*73, then 1). */
+  'reported-after',
 ] as const;
 export type Outcome = (typeof OUTCOMES)[number];

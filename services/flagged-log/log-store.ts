@@ -80,8 +80,12 @@ export interface CallStats {
     accepted: number;
     rejected: number;
     reported: number;
-    /** (rejected + reported) / (accepted + rejected + reported); null when none decided. */
+    /** Taken after the warning and reported afterwards by the subscriber (*73). */
+    reportedAfter: number;
+    /** (rejected + reported) / (taken + rejected + reported), taken = accepted + reportedAfter; null when none decided. */
     rejectedShare: number | null;
+    /** Of the warned calls taken, the share reported afterwards; null when none was taken. */
+    reportedAfterShare: number | null;
   };
 }
 

@@ -280,7 +280,7 @@ export function statsOf(results: Rows[]): CallStats {
     overTime.set(bucket, entry);
   }
   const byOutcome = new Map<string | null, number>();
-  const warned = { warned: 0, accepted: 0, rejected: 0, reported: 0 };
+  const warned = { warned: 0, accepted: 0, rejected: 0, reported: 0, reportedAfter: 0 };
   for (const row of outcomes) {
     const outcome = (row.outcome as string | null) ?? null;
     const n = Number(row.n);
@@ -288,8 +288,11 @@ export function statsOf(results: Rows[]): CallStats {
     if (row.verdict !== 'warn') continue;
     warned.warned += n;
     if (outcome === 'accepted' || outcome === 'rejected' || outcome === 'reported') warned[outcome] += n;
+    if (outcome === 'reported-after') warned.reportedAfter += n;
   }
-  const decided = warned.accepted + warned.rejected + warned.reported;
+  // a call reported afterwards (*73) was taken first: it counts as taken for the warning's effect
+  const taken = warned.accepted + warned.reportedAfter;
+  const decided = taken + warned.rejected + warned.reported;
   // several result sets of one kind (slices of the time range) add up
   const byBrand = new Map<string | null, number>();
   for (const r of brands) {
@@ -307,7 +310,11 @@ export function statsOf(results: Rows[]): CallStats {
       .filter((r) => r.calls > 0)
       .sort((a, b) => b.calls - a.calls),
     byOutcome: [...byOutcome].map(([outcome, calls]) => ({ outcome, calls })).sort((a, b) => b.calls - a.calls),
-    warningEffect: { ...warned, rejectedShare: decided ? (warned.rejected + warned.reported) / decided : null },
+    warningEffect: {
+      ...warned,
+      rejectedShare: decided ? (warned.rejected + warned.reported) / decided : null,
+      reportedAfterShare: taken ? warned.reportedAfter / taken : null,
+    },
   };
 }
 

@@ -60,6 +60,11 @@ export class ListKeys {
   reports(digits: string): string {
     return `${this.tag}:reports:${keyPart(digits)}`;
   }
+  /** The last warned call a subscriber took (for *73 "report it afterwards"). */
+  lastTaken(subscriberDigits: string): string {
+    return `${this.tag}:taken:${keyPart(subscriberDigits)}`;
+  }
+
   reportIndex(): string {
     return `${this.tag}:reports`;
   }

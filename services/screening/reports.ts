@@ -2,7 +2,18 @@ import { createHash } from 'node:crypto';
 import { E164 } from '../common/e164';
 import type { Logger } from '../common/logger';
 import type { Redis } from '../common/redis';
+import { z } from 'zod';
 import type { ListKeys } from './list-keys';
+
+/** A warned call the subscriber took: what *73 needs to report it afterwards. */
+const takenCallSchema = z.strictObject({
+  callId: z.string().max(200),
+  callerE164: z.string().regex(E164).optional(),
+  brand: z.string().max(40).optional(),
+  /** When the call came in (epoch ms). */
+  at: z.number().int().min(0),
+});
+export type TakenCall = z.infer<typeof takenCallSchema>;
 
 /**
  * Reports from subscribers ("press 3"): counted per caller number in Redis, once per subscriber, with the brand
@@ -52,6 +63,32 @@ export class ReportCounter {
       .zincrby(this.keys.reportIndex(), 1, callerE164.slice(1))
       .exec();
     return true;
+  }
+
+  /**
+   * Remembers the last warned call a subscriber took (*73 reports it afterwards), for `keepDays`. Never throws:
+   * a call not remembered is logged.
+   */
+  rememberTaken(subscriberDigits: string, call: TakenCall): void {
+    void this.redis
+      .set(this.keys.lastTaken(subscriberDigits), JSON.stringify(call), 'EX', this.keepDays * 86_400)
+      .catch((err: Error) => this.logger.warn({ err: err.message }, 'taken call not remembered for *73'));
+  }
+
+  /** The last warned call the subscriber took and has not reported yet (undefined: none). */
+  async lastTaken(subscriberDigits: string): Promise<TakenCall | undefined> {
+    const text = await this.redis.get(this.keys.lastTaken(subscriberDigits));
+    if (!text) return undefined;
+    const parsed = takenCallSchema.safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data : undefined;
+  }
+
+  /** The subscriber reported it: it is not offered again. True when it was still there (reported once). */
+  async forgetTaken(subscriberDigits: string, callId: string): Promise<boolean> {
+    const key = this.keys.lastTaken(subscriberDigits);
+    const text = await this.redis.get(key);
+    if (!text || (JSON.parse(text) as { callId?: string }).callId !== callId) return false;
+    return (await this.redis.del(key)) === 1;
   }
 
   async get(callerE164: string): Promise<{ count: number; brand?: string; last?: number } | undefined> {

@@ -167,7 +167,26 @@ describe.each(['sqlite', 'postgres'] as const)('%s log store', (kind) => {
         { outcome: 'blocked', calls: 1 },
       ]),
     );
-    expect(stats.warningEffect).toEqual({ warned: 4, accepted: 1, rejected: 1, reported: 1, rejectedShare: 2 / 3 });
+    expect(stats.warningEffect).toEqual({
+      warned: 4,
+      accepted: 1,
+      rejected: 1,
+      reported: 1,
+      reportedAfter: 0,
+      rejectedShare: 2 / 3,
+      reportedAfterShare: 0,
+    });
+    // a warned call taken, then reported afterwards (*73): taken for the warning's effect, and reported later
+    await store.upsert([flagged('stats-after', { brand: 'paypal', receivedAt: new Date(base + 1000).toISOString() })]);
+    await store.upsert([outcome('stats-after', 'accepted')]);
+    await store.upsert([outcome('stats-after', 'reported-after')]);
+    const after = await store.stats({ since: base }, 'hour');
+    expect(after.warningEffect).toMatchObject({
+      accepted: 1,
+      reportedAfter: 1,
+      rejectedShare: 2 / 4,
+      reportedAfterShare: 1 / 2,
+    });
     const daily = await store.stats({ since: base, brand: 'amazon' }, 'day');
     expect(daily.overTime).toEqual([
       { bucket: base, warn: 2, block: 0 },

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../../services/common/config';
 import { openLogStore, type LogStore } from '../../services/flagged-log';
-import { openListAdmin } from '../../services/screening';
+import { openListAdmin, openScreening } from '../../services/screening';
 import { exited, spawnSpoofguard } from '../support/child';
 import { quietLogger, testConfig } from '../support/config';
 import { freePort, PrivateRedis } from '../support/redis';
@@ -290,10 +290,22 @@ describeReal('asterisk', 'ARI app on a real Asterisk 22', (env) => {
     const AMAZON = '+12062661000';
 
     /** A feature code dialled from a phone (a loopback address pjsip.conf identifies as that phone). */
-    const featureCode = async (code: string, phoneIp: string): Promise<void> => {
+    const featureCode = async (
+      code: string,
+      phoneIp: string,
+      digit?: { digit: string; afterMs: number },
+    ): Promise<void> => {
       const phone = await startSipp(
         env,
-        callerScenario({ number: 'phone', called: code, end: { kind: 'wait-bye', timeoutMs: 25_000 } }),
+        callerScenario({
+          number: 'phone',
+          called: code,
+          end: {
+            kind: 'wait-bye',
+            timeoutMs: 60_000,
+            ...(digit ? { digit: { ...digit, pcaps: env.dtmfPcaps } } : {}),
+          },
+        }),
         { remote: `127.0.0.1:${asterisk.ports.sip}`, localIp: phoneIp },
       );
       const exit = await phone.done;
@@ -361,6 +373,27 @@ describeReal('asterisk', 'ARI app on a real Asterisk 22', (env) => {
         15_000,
       );
     }, 90_000);
+
+    it('*73: the advice, then 1 reports the last warned call the subscriber took (reported-after, counted like key 3)', async () => {
+      const caller = '+18775863230';
+      // a warned call the subscriber takes (1 after the warning)
+      await call(
+        { number: caller, end: { kind: 'bye', afterMs: WARNING_MS + 4000 } },
+        { kind: 'answer', digit: '1', digitAfterMs: WARNING_MS + 1000, then: 'wait-bye' },
+      );
+      await eventually(async () => (await outcomes(caller)).join() === 'accepted', 'the taken call logged', 15_000);
+      // the advice (28 s in English), the offer (4 s), then 1
+      await featureCode('*73', PHONE_1001, { digit: '1', afterMs: 31_000 });
+      await eventually(async () => (await outcomes(caller)).join() === 'reported-after', 'reported afterwards', 15_000);
+      const screening = await openScreening(config, quietLogger());
+      try {
+        expect(await screening.reports.get(caller)).toMatchObject({ count: 1, brand: 'amazon' });
+      } finally {
+        await screening.close();
+      }
+      // reported once: the offer is not made again for the same call
+      expect(spoofguard.output()).toContain('subscriber reported the last warned call they took');
+    }, 150_000);
 
     it('a phone that belongs to no subscriber cannot set an allowance for anyone', async () => {
       await featureCode('*71', PHONE_UNKNOWN);

@@ -112,7 +112,14 @@ async function loadStats() {
   $('effect').append(
     e.rejectedShare === null ? '–' : `${Math.round(e.rejectedShare * 100)} %`,
     Object.assign(document.createElement('small'), {
-      textContent: `of ${e.accepted + e.rejected + e.reported} warned calls decided were rejected or reported (${e.reported} reported, ${e.accepted} taken)`,
+      textContent: `of ${e.accepted + e.reportedAfter + e.rejected + e.reported} warned calls decided were rejected or reported (${e.reported} reported, ${e.accepted + e.reportedAfter} taken)`,
+    }),
+    Object.assign(document.createElement('small'), {
+      className: 'later',
+      textContent:
+        e.reportedAfterShare === null
+          ? ''
+          : `${Math.round(e.reportedAfterShare * 100)} % of the warned calls taken were reported afterwards (${e.reportedAfter}, *73)`,
     }),
   );
 }

@@ -29,7 +29,8 @@ export const send = (text: string, attrs = ''): string =>
 
 export type CallerEnd =
   | { kind: 'bye'; afterMs: number }
-  | { kind: 'wait-bye'; timeoutMs?: number }
+  /** Waits for the far end's BYE; a digit (RFC 2833, from sipp's pcaps) may be sent after the answer first. */
+  | { kind: 'wait-bye'; timeoutMs?: number; digit?: { digit: string; afterMs: number; pcaps: string } }
   | { kind: 'cancel'; afterMs: number }
   | { kind: 'refused'; status: number };
 
@@ -125,6 +126,11 @@ Content-Length: 0
         `  <recv response="200"/>`,
       );
     } else {
+      if (end.digit)
+        steps.push(
+          `  <pause milliseconds="${end.digit.afterMs}"/>`,
+          `  <nop><action><exec play_pcap_audio="${end.digit.pcaps}/dtmf_2833_${end.digit.digit}.pcap"/></action></nop>`,
+        );
       steps.push(`  <recv request="BYE" timeout="${end.timeoutMs ?? 60000}"/>`, okToLast());
     }
   }
