@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { simpleParser } from 'mailparser';
 import { chromium, type Browser } from 'playwright-core';
 import { ROOT } from '../support/child';
-import { flagged, until } from '../support/events';
+import { flagged, outcome, until } from '../support/events';
 import { itWhen } from '../support/skip';
 import { startSmtp } from '../support/smtp';
 import { type ConsoleHarness, seedEvents, startConsoleHarness, TOKENS } from './harness';
@@ -212,5 +212,28 @@ maybe(
     } finally {
       await smtp.close();
     }
+  },
+);
+
+maybe(
+  'shows beside the warning’s effect the share of warned calls taken that were reported afterwards (*73)',
+  async () => {
+    h = await startConsoleHarness();
+    const at = Date.parse('2026-11-20T00:00:00Z');
+    await h.store.upsert(
+      ['accepted', 'accepted', 'accepted', 'reported-after', 'rejected'].flatMap((result, i) => [
+        flagged(`after-${i}`, { receivedAt: new Date(at + i * 60_000).toISOString() }),
+        outcome(`after-${i}`, result as 'accepted'),
+      ]),
+    );
+    browser = await launch();
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    await page.goto(h.url);
+    await page.fill('#token', TOKENS.analyst);
+    await page.click('#token-form button[type=submit]');
+    await page.getByTestId('effect').filter({ hasText: 'reported afterwards' }).waitFor();
+    expect(await page.getByTestId('effect').textContent()).toContain(
+      '25 % of the warned calls taken were reported afterwards (1, *73)',
+    );
   },
 );
