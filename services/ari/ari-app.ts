@@ -66,7 +66,7 @@ export class AriApp {
   private readonly startedAt = Date.now();
   private readonly reconcileTimer?: NodeJS.Timeout;
   private readonly bypass: OverloadBypass;
-  /** Feature-code calls from subscribers' phones (*71, *72), by channel. */
+  /** Feature-code calls from subscribers' phones (*71, *72, *73), by channel. */
   private readonly selfServiceCalls = new Map<string, SelfServiceCall>();
 
   constructor(
@@ -155,7 +155,7 @@ export class AriApp {
   }
 
   /**
-   * A feature code from a subscriber's phone: Stasis(app,self-service,expect|end,${CHANNEL(endpoint)}[,brand]).
+   * A feature code from a subscriber's phone: Stasis(app,self-service,expect|end|advice,${CHANNEL(endpoint)}[,brand]).
    * Without self-service configured, or with arguments that do not read, the call is hung up.
    */
   private async startSelfService(channelId: string, args: readonly string[]): Promise<void> {

@@ -51,8 +51,8 @@ const REPORT_DIGIT_MS = 8_000;
  * One feature-code call from a subscriber's own phone, handled in Stasis: the subscriber is the one the
  * endpoint belongs to (selfService.subscribers; Asterisk names the endpoint it authenticated, nothing the phone
  * sends counts), their allowance for the brand is set (until now + expectCallMinutes) or removed, a short
- * confirmation is played in their language, and the call ends. A code from an endpoint no subscriber owns
- * changes nothing.
+ * confirmation is played in their language, and the call ends; *73 plays the advice and may report the last
+ * warned call they took. A code from an endpoint no subscriber owns changes nothing.
  */
 export class SelfServiceCall {
   private playback?: { id: string; done: () => void };
