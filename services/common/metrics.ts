@@ -17,6 +17,9 @@ export interface VerdictSample {
   verdict: string;
   degraded: boolean;
   elapsedMs: number;
+  /** Our own STIR/SHAKEN check, on trunks with stir: verify. */
+  stir?: { result: string };
+  stirMs?: number;
 }
 
 export interface EventSample {
@@ -96,6 +99,8 @@ export class Metrics {
   private readonly screenings: Counter<'verdict'>;
   private readonly degraded: Counter;
   private readonly latency: LatencyHistogram;
+  private readonly stirLatency: LatencyHistogram;
+  private readonly stirResults: Counter<'result'>;
   /** Screenings by verdict since the last scrape: added to the counter when it is read (collect). */
   private readonly pendingScreenings = new Map<string, number>();
   private readonly calls: Counter<'source' | 'outcome'>;
@@ -145,6 +150,18 @@ export class Metrics {
       [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25],
     );
     this.registry.registerMetric(this.latency as unknown as Histogram);
+    this.stirLatency = new LatencyHistogram(
+      'spoofguard_stir_verify_seconds',
+      'Time of our own STIR/SHAKEN check within a screening (certificate fetch included when it was not cached).',
+      [0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.05, 0.25, 1],
+    );
+    this.registry.registerMetric(this.stirLatency as unknown as Histogram);
+    this.stirResults = new Counter({
+      name: 'spoofguard_stir_results_total',
+      help: 'Our own STIR/SHAKEN checks by result (passed-A/B/C, failed-signature/certificate/time/number/format, unverifiable, missing).',
+      labelNames: ['result'],
+      registers,
+    });
     this.flagged = new Counter({
       name: 'spoofguard_flagged_calls_total',
       help: 'Warned and blocked calls reported to the log, by source and verdict.',
@@ -271,6 +288,10 @@ export class Metrics {
     this.pendingScreenings.set(v.verdict, (this.pendingScreenings.get(v.verdict) ?? 0) + 1);
     if (v.degraded) this.degraded.inc();
     this.latency.observe(v.elapsedMs / 1000);
+    if (v.stir) {
+      this.stirResults.inc({ result: v.stir.result });
+      if (v.stirMs !== undefined) this.stirLatency.observe(v.stirMs / 1000);
+    }
   };
 
   readonly observeEvent = (e: EventSample): void => {

@@ -98,7 +98,9 @@ export class ScreeningEngine {
       asked = ask();
       await Promise.resolve(); // the store sends in a microtask queued before this one
     }
+    const stirStarted = verifies ? performance.now() : 0;
     const stir = verifies ? await this.verifyStir(request, identity, calledNumber?.digits) : undefined;
+    const stirMs = verifies ? Math.round((performance.now() - stirStarted) * 1000) / 1000 : undefined;
 
     let worst = local && this.worstOf(identity, calledKey, trunk, request, () => local, stir);
     if (!worst || worst.evaluation.verdict !== 'allow') {
@@ -140,6 +142,7 @@ export class ScreeningEngine {
     if (called) verdict.called = called;
     if (lookup?.subscriber?.language) verdict.language = lookup.subscriber.language;
     if (lookup) verdict.listVersion = lookup.version;
+    if (stirMs !== undefined) verdict.stirMs = stirMs;
     if (stir)
       verdict.stir = {
         result: stirLabel(stir),

@@ -40,6 +40,8 @@ export interface Verdict {
   logId?: string;
   /** Our own STIR/SHAKEN check of the call's Identity headers (trunks with `stir: verify`). */
   stir?: VerdictStir;
+  /** How long that check took within this screening (ms). */
+  stirMs?: number;
 }
 
 export interface VerdictStir {

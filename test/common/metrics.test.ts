@@ -33,4 +33,28 @@ describe('metrics', () => {
     expect(again).toContain('spoofguard_screenings_total{verdict="allow",role="sip"} 6');
     expect(again).toContain('spoofguard_screening_duration_seconds_count{role="sip"} 7');
   });
+
+  it('counts our own STIR/SHAKEN checks by result and times them', async () => {
+    const metrics = new Metrics('kamailio');
+    metrics.observeVerdict({
+      verdict: 'allow',
+      degraded: false,
+      elapsedMs: 0.3,
+      stir: { result: 'passed-A' },
+      stirMs: 0.15,
+    });
+    metrics.observeVerdict({
+      verdict: 'warn',
+      degraded: false,
+      elapsedMs: 0.3,
+      stir: { result: 'failed-time' },
+      stirMs: 0.05,
+    });
+    metrics.observeVerdict({ verdict: 'warn', degraded: false, elapsedMs: 0.3 });
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('spoofguard_stir_results_total{result="passed-A",role="kamailio"} 1');
+    expect(text).toContain('spoofguard_stir_results_total{result="failed-time",role="kamailio"} 1');
+    expect(text).toContain('spoofguard_stir_verify_seconds_count{role="kamailio"} 2');
+    expect(text).toContain('spoofguard_stir_verify_seconds_bucket{le="0.0002",role="kamailio"} 2');
+  });
 });
