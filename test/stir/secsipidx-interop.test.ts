@@ -133,7 +133,8 @@ describe('secsipidx interop', () => {
     const x5u = `${repo.base}/sp.pem`;
     const ours = identityHeader(await signPassport(pki.leaf.keyPem, { orig: CALLER, dest: [CALLED], x5u }), x5u);
     const check = (identity: string) =>
-      spawnSync(SECSIPIDX as string, ['-check', '-identity', identity, '-p', join(dir, 'pub.pem')], {
+      // -expire: how old iat may be (without it, secsipidx takes a token from the previous second as expired)
+      spawnSync(SECSIPIDX as string, ['-check', '-expire', '60', '-identity', identity, '-p', join(dir, 'pub.pem')], {
         encoding: 'utf8',
       });
     const ok = check(ours);
