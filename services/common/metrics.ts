@@ -170,7 +170,7 @@ export class Metrics {
     });
     this.calls = new Counter({
       name: 'spoofguard_call_outcomes_total',
-      help: 'Outcomes of flagged calls (accepted, rejected, reported, caller-hung-up, unanswered, blocked, failed).',
+      help: 'Outcomes of flagged calls (accepted, rejected, reported, caller-hung-up, unanswered, blocked, failed, expected-by-subscriber, reported-after).',
       labelNames: ['source', 'outcome'],
       registers,
     });

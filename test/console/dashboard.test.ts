@@ -172,6 +172,8 @@ maybe(
       await page.getByTestId('report-open').click();
       await page.getByTestId('report').waitFor({ state: 'visible' });
       const text = (await page.getByTestId('report-text').textContent()) ?? '';
+      // the CSV the brand gets, to read before sending
+      expect(await page.getByTestId('report-csv').textContent()).toMatch(/^reference,timeUtc,callerIdAsReceived,/);
       expect(text).toMatch(/flagged\s+\d+ calls? posing as Amazon/);
       expect(await page.locator('#report-to').textContent()).toBe('stop-spoofing@amazon.com');
       await page.getByTestId('report-send').click();

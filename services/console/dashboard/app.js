@@ -228,6 +228,7 @@ async function openReport() {
   $('report-subject').textContent = preview.subject;
   $('report-text').textContent = preview.text;
   $('report-attachment').textContent = `Attached: ${preview.filename} (${preview.calls} calls)`;
+  $('report-csv').textContent = preview.csv;
   $('report-send').hidden = !preview.canSend;
   $('report').showModal();
 }
