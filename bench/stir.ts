@@ -37,7 +37,12 @@ async function main(): Promise<void> {
       log: { level: 'warn' },
       redis: { keyPrefix: prefix },
       trunks: { 'us-verify': { ...us, stir: 'verify' }, 'us-plain': us },
-      stir: { trustAnchors: [repo.anchorFile], fetchCa: [repo.tlsCaFile], allowNetworks: ['127.0.0.2/32'] },
+      stir: {
+        trustAnchors: [repo.anchorFile],
+        fetchCa: [repo.tlsCaFile],
+        allowNetworks: ['127.0.0.2/32'],
+        callBudgetMs: 2000,
+      },
     },
   });
   const logger = createLogger({ level: 'warn' });

@@ -154,8 +154,12 @@ export const configSpec = {
       doc: 'A PASSporT’s iat may be at most this many seconds before or after the call (RFC 8224 suggests 60).',
       format: z.number().int().min(1).max(3600),
     }),
+    callBudgetMs: setting({
+      doc: 'How long a screening waits for its STIR/SHAKEN check: a certificate not cached yet goes on being fetched in the background for the next calls, and this call is stir-unverifiable (never passed; its other reasons still count). Keep it well below kamailio.budgetMs: past that budget Kamailio relays the call unscreened, and a caller chooses where its x5u points.',
+      format: z.number().int().min(1).max(5000),
+    }),
     fetchTimeoutMs: setting({
-      doc: 'Time budget of fetching a signing certificate (x5u), redirects included; past it the call is screened as stir-unverifiable, never passed.',
+      doc: 'Time budget of fetching a signing certificate (x5u), redirects included, in the background of the calls; a fetch that ran out is stir-unverifiable, never passed.',
       format: z.number().int().min(50).max(10000),
     }),
     maxCertificateBytes: setting({

@@ -42,7 +42,8 @@ export function openStirVerifier(config: Config, redis: Redis | undefined, logge
   });
   return new StirVerifier(
     signers,
-    { maxSkewSeconds: stir.maxSkewSeconds, timeoutMs: stir.fetchTimeoutMs + 100 },
+    // a call waits for its check at most callBudgetMs; a fetch goes on, single-flight, for the next calls
+    { maxSkewSeconds: stir.maxSkewSeconds, timeoutMs: stir.callBudgetMs },
     logger,
   );
 }

@@ -34,7 +34,10 @@ export interface StirCheck {
 
 export interface VerifierOptions {
   maxSkewSeconds: number;
-  /** Longest a verification may take, certificate fetch included (ms). */
+  /**
+   * Longest a call waits for its verification (ms). A certificate fetch that takes longer goes on (one per
+   * URL) and serves the calls after it; this call is unverifiable.
+   */
   timeoutMs: number;
 }
 

@@ -47,7 +47,12 @@ beforeAll(async () => {
   );
   const config = testConfig({
     redis: { keyPrefix: prefix },
-    stir: { trustAnchors: [repo.anchorFile], fetchCa: [repo.tlsCaFile], allowNetworks: ['127.0.0.2/32'] },
+    stir: {
+      trustAnchors: [repo.anchorFile],
+      fetchCa: [repo.tlsCaFile],
+      allowNetworks: ['127.0.0.2/32'],
+      callBudgetMs: 2000,
+    },
   });
   redis = createRedis(config.redis, 'call-path', undefined, quietLogger());
   verifier = openStirVerifier(config, redis, quietLogger());

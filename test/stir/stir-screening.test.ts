@@ -34,6 +34,7 @@ beforeAll(async () => {
     fetchCa: [repo.tlsCaFile],
     allowNetworks: ['127.0.0.2/32'],
     fetchTimeoutMs: 300,
+    callBudgetMs: 2000,
   };
 });
 const state = seededScreeningPerFile(overrides);

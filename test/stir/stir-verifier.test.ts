@@ -5,6 +5,7 @@ import { openStirVerifier, type StirResult, type StirVerifier } from '../../serv
 import { createRedis, type Redis } from '../../services/common/redis';
 import { testConfig, quietLogger } from '../support/config';
 import { dropPrefix } from '../support/redis';
+import { until } from '../support/events';
 import {
   b64url,
   type CertRepository,
@@ -33,6 +34,8 @@ const configFor = (extra: object = {}) =>
       fetchCa: [repo.tlsCaFile],
       allowNetworks: ['127.0.0.2/32'],
       fetchTimeoutMs: 400,
+      // a cold fetch from the local repository must not run out of a call's budget on a loaded CI box
+      callBudgetMs: 2000,
       ...extra,
     },
     redis: { keyPrefix: prefix },
@@ -487,5 +490,28 @@ describe('a flood of distinct x5u URLs', () => {
     expect(flood.filter((r) => 'detail' in r && /in flight already/.test(r.detail))).toHaveLength(8);
     expect([...repo.hits.keys()].filter((k) => k.startsWith('/flood-')).length - before).toBeLessThanOrEqual(32);
     expect(await check(good)).toMatchObject({ status: 'passed' });
+  });
+});
+
+describe('a call never waits for a slow certificate repository beyond stir.callBudgetMs', () => {
+  it('the first call is unverifiable at the budget; the fetch goes on and the next call passes', async () => {
+    repo.routes.set('/slow.pem', { body: pki.chainPem, cacheControl: 'max-age=600', delayMs: 300 });
+    const quick = openStirVerifier(configFor({ callBudgetMs: 50 }), redis, quietLogger());
+    const identity = [await signed({ x5u: url('/slow.pem') })];
+    const started = Date.now();
+    const first = await quick.verify({ identity, callerDigits: [CALLER], calledDigits: CALLED, at: Date.now() });
+    expect(Date.now() - started).toBeLessThan(250);
+    expect(first).toMatchObject({ status: 'unverifiable', detail: expect.stringMatching(/within 50 ms/) });
+    // the fetch of the first call finishes in the background: the next calls find the certificate at hand
+    let next: StirResult | undefined;
+    await until(
+      async () =>
+        (next = await quick.verify({ identity, callerDigits: [CALLER], calledDigits: CALLED, at: Date.now() }))
+          .status === 'passed',
+      5000,
+      'the certificate fetched in the background',
+    );
+    expect(next).toMatchObject({ status: 'passed' });
+    expect(repo.hits.get('/slow.pem')).toBe(1);
   });
 });

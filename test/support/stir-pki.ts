@@ -158,7 +158,10 @@ export const b64url = (v: object | string): string =>
 
 /** A repository route: a body with headers, or `hang` (never answers), or a redirect. */
 export type Route =
-  { body: string | Buffer; cacheControl?: string } | { redirect: string } | { hang: true } | { status: number };
+  | { body: string | Buffer; cacheControl?: string; delayMs?: number }
+  | { redirect: string }
+  | { hang: true }
+  | { status: number };
 
 export interface CertRepository {
   /** https://127.0.0.2:<port> */
@@ -207,11 +210,15 @@ export async function startRepository(pki: TestPki, host = '127.0.0.2'): Promise
     if ('hang' in route) return void hanging.add(res);
     if ('redirect' in route) return void res.writeHead(302, { location: route.redirect }).end();
     if ('status' in route) return void res.writeHead(route.status).end();
-    res.writeHead(200, {
-      'content-type': 'application/x-pem-file',
-      ...(route.cacheControl ? { 'cache-control': route.cacheControl } : {}),
-    });
-    res.end(route.body);
+    const send = () => {
+      res.writeHead(200, {
+        'content-type': 'application/x-pem-file',
+        ...(route.cacheControl ? { 'cache-control': route.cacheControl } : {}),
+      });
+      res.end(route.body);
+    };
+    if (route.delayMs) setTimeout(send, route.delayMs);
+    else send();
   });
   await new Promise<void>((resolve) => server.listen(0, host, resolve));
   const port = (server.address() as AddressInfo).port;

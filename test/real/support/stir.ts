@@ -39,6 +39,8 @@ export async function stirFixture(): Promise<StirFixture> {
       fetchCa: [repo.tlsCaFile],
       allowNetworks: ['127.0.0.2/32'],
       fetchTimeoutMs: 1000,
+      // the suites' first signed call fetches the certificate: it must not run out of the call's budget here
+      callBudgetMs: 1500,
     },
     sign: (o) =>
       execFileSync(
