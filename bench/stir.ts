@@ -17,7 +17,7 @@ import { openListAdmin, openScreening } from '../services/screening';
 import { seedEntries } from '../services/screening/seed';
 import type { ScreeningRequest } from '../services/screening/verdict';
 import { verifySignature } from '../services/stir/passport';
-import { identityHeader, makePki, signPassport, startRepository } from '../test/support/stir-pki';
+import { identityHeader, makePki, signPassport, startRepository, stirSettings } from '../test/support/stir-pki';
 import { fmt, report, summarize } from './stats';
 
 const calls = Number(process.env.BENCH_CALLS ?? 10000);
@@ -37,12 +37,7 @@ async function main(): Promise<void> {
       log: { level: 'warn' },
       redis: { keyPrefix: prefix },
       trunks: { 'us-verify': { ...us, stir: 'verify' }, 'us-plain': us },
-      stir: {
-        trustAnchors: [repo.anchorFile],
-        fetchCa: [repo.tlsCaFile],
-        allowNetworks: ['127.0.0.2/32'],
-        callBudgetMs: 2000,
-      },
+      stir: stirSettings(repo),
     },
   });
   const logger = createLogger({ level: 'warn' });

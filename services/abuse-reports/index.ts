@@ -2,7 +2,7 @@ import type { Config } from '../common/config';
 import type { Logger } from '../common/logger';
 import { fromPackageRoot } from '../common/package-root';
 import type { LogStore } from '../flagged-log';
-import { configuredBrands } from '../screening/brand-data';
+import { brandCatalog, type BrandFile, loadBrandFiles } from '../screening/brand-data';
 import { ReportDesk } from './report-desk';
 import { ReportMailer } from './report-mailer';
 
@@ -14,7 +14,7 @@ export function openReportDesk(
   config: Config,
   store: LogStore,
   logger: Logger,
-  clock?: () => number,
+  options: { clock?: () => number; brands?: readonly BrandFile[] } = {},
 ): { desk: ReportDesk; close(): void } {
   const r = config.reports;
   const mailer = new ReportMailer({
@@ -27,14 +27,15 @@ export function openReportDesk(
     smtpPassword: r.smtpPassword,
     smtpCaFile: r.smtpCaFile ? fromPackageRoot(r.smtpCaFile) : '',
   });
-  const brands = configuredBrands(fromPackageRoot(config.screening.brandsDir));
+  // the brand files as a caller read them already (the console's list admin), else read here
+  const brands = brandCatalog(options.brands ?? loadBrandFiles(fromPackageRoot(config.screening.brandsDir)));
   const desk = new ReportDesk(
     store,
     brands,
     mailer,
     { networkName: r.networkName, maxCalls: r.maxCalls },
     logger,
-    clock,
+    options.clock,
   );
   return { desk, close: () => mailer.close() };
 }

@@ -59,7 +59,7 @@ export class ReportDesk {
     return brand as BrandInfo & { report: NonNullable<BrandInfo['report']> };
   }
 
-  /** The brand's calls the filter selects that no report holds, oldest first; too many is an error. */
+  /** The brand's calls the filter selects that no report holds; too many is an error. */
   private async select(brandId: string, filter: CallFilter): Promise<FlaggedCallRecord[]> {
     const records: FlaggedCallRecord[] = [];
     for await (const page of this.store.pages({ ...filter, brand: brandId, reported: false }, 1000)) {
@@ -69,7 +69,7 @@ export class ReportDesk {
           `more than ${this.settings.maxCalls} calls to report (reports.maxCalls): narrow the filter, e.g. the period`,
         );
     }
-    return records.reverse();
+    return records;
   }
 
   async preview(brandId: string, filter: CallFilter): Promise<Preview> {

@@ -65,8 +65,8 @@ export function runAri(
         // the call's record gets the outcome reported-after; the caller's report counts as a key-3 report
         report: async (subscriber, callId) => {
           const digits = subscriber.replace(/^\+/, '');
-          const taken = await screening.reports.lastTaken(digits);
-          if (!taken || taken.callId !== callId || !(await screening.reports.forgetTaken(digits, callId))) return false;
+          const taken = await screening.reports.forgetTaken(digits, callId);
+          if (!taken) return false;
           void producer.emit(outcomeEvent({ callId, source: 'ari', receivedAt: taken.at }, 'reported-after', {}));
           await screening.reports.count(taken.callerE164, taken.brand, digits);
           return true;

@@ -46,6 +46,9 @@ export function withVerstat(value: string, verstat: string): string | undefined 
 /** A header value without any verstat parameter (the caller's own claim). */
 export const withoutVerstat = (value: string): string => value.replace(VERSTAT_PARAM, '');
 
+const hasVerstat = (value: string | undefined): value is string =>
+  value !== undefined && withoutVerstat(value) !== value;
+
 /**
  * The identity headers to rewrite for a verified call: verstat on P-Asserted-Identity when the request has one,
  * else on From; the other one loses any verstat the caller put there. `current` gives a header's value as it
@@ -61,16 +64,11 @@ export function verstatHeaders(
   const carrier = pai !== undefined ? 'P-Asserted-Identity' : 'From';
   const value = pai ?? from;
   // an unsigned call goes on as it came, unless the caller wrote a verstat of its own: that one is replaced
-  if (
-    stir.result === 'missing' &&
-    !(value && withoutVerstat(value) !== value) &&
-    !(from && withoutVerstat(from) !== from)
-  )
-    return out;
+  if (stir.result === 'missing' && !hasVerstat(pai) && !hasVerstat(from)) return out;
   if (value !== undefined) {
     const marked = withVerstat(value, verstatOf(stir.result));
     if (marked !== undefined && marked !== value) out[carrier] = marked;
   }
-  if (pai !== undefined && from !== undefined && withoutVerstat(from) !== from) out.From = withoutVerstat(from);
+  if (pai !== undefined && hasVerstat(from)) out.From = withoutVerstat(from);
   return out;
 }

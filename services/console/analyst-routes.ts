@@ -22,7 +22,7 @@ const statsQuery = callFilterSchema.extend({ bucket: z.enum(['hour', 'day']).def
 const callParams = z.strictObject({ callId: z.string().regex(/^[\w.@:+\-/%]{1,200}$/, 'a call id') });
 
 /** The log keeps called numbers as pseudonyms: a called-number filter is looked up the same way. */
-function filterOf(query: z.infer<typeof callFilterSchema>, called: CalledNumberPolicy): CallFilter {
+export function filterOf(query: Partial<z.infer<typeof callFilterSchema>>, called: CalledNumberPolicy): CallFilter {
   const filter: CallFilter = { ...query };
   if (filter.called) filter.called = called.apply(filter.called);
   return filter;

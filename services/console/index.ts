@@ -40,7 +40,7 @@ export async function runConsole(
   const store = await openLogStore(config, log);
   const lists = await openListAdmin(config, log);
   const events = openQueue(config);
-  const reports = openReportDesk(config, store, log);
+  const reports = openReportDesk(config, store, log, { brands: lists.brands });
   shared.health.add('redis', () => lists.redis.ping());
   shared.health.add('log store', () => store.ping());
   shared.metrics.watchQueue(async () => events.queue.counts());

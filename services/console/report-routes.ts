@@ -2,8 +2,8 @@ import { z } from 'zod';
 import { type ReportDesk, ReportNotSent } from '../abuse-reports';
 import { callFilterSchema } from '../flagged-log/calls-format';
 import type { CalledNumberPolicy } from '../flagged-log/rows';
-import type { CallFilter } from '../flagged-log';
 import { brandIdSchema } from '../screening/brand-data';
+import { filterOf } from './analyst-routes';
 import { route, type Route } from './route';
 
 export interface ReportDeps {
@@ -16,12 +16,6 @@ const reportBody = z.strictObject({
   brand: brandIdSchema,
   filter: callFilterSchema.omit({ brand: true }).default({}),
 });
-
-function filterOf(filter: z.infer<typeof reportBody>['filter'], called: CalledNumberPolicy): CallFilter {
-  const out: CallFilter = { ...filter };
-  if (out.called) out.called = called.apply(out.called);
-  return out;
-}
 
 /** The relay answered with an error or could not be reached: 502, with what it said. */
 const notSent = (err: unknown) => {

@@ -157,11 +157,6 @@ export class EventQueue {
     }));
   }
 
-  /** Adds one job now (a scheduled job run by hand, tests). */
-  async addNow(name: string, data: object): Promise<void> {
-    await this.queue.add(name, data, { removeOnComplete: true, removeOnFail: { count: 100 } });
-  }
-
   async close(): Promise<void> {
     await this.queue.close();
   }

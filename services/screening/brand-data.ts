@@ -123,6 +123,3 @@ export const brandCatalog = (brands: readonly BrandFile[]): BrandCatalog =>
       },
     ]),
   );
-
-/** The brands as the configured brand files describe them (reports, the console). */
-export const configuredBrands = (brandsDir: string): BrandCatalog => brandCatalog(loadBrandFiles(brandsDir));

@@ -83,12 +83,14 @@ export class ReportCounter {
     return parsed.success ? parsed.data : undefined;
   }
 
-  /** The subscriber reported it: it is not offered again. True when it was still there (reported once). */
-  async forgetTaken(subscriberDigits: string, callId: string): Promise<boolean> {
-    const key = this.keys.lastTaken(subscriberDigits);
-    const text = await this.redis.get(key);
-    if (!text || (JSON.parse(text) as { callId?: string }).callId !== callId) return false;
-    return (await this.redis.del(key)) === 1;
+  /**
+   * The subscriber reported call `callId`: it is not offered again. The call as it was remembered, or undefined
+   * when it is no longer the last one taken (reported already, or another taken since).
+   */
+  async forgetTaken(subscriberDigits: string, callId: string): Promise<TakenCall | undefined> {
+    const taken = await this.lastTaken(subscriberDigits);
+    if (taken?.callId !== callId) return undefined;
+    return (await this.redis.del(this.keys.lastTaken(subscriberDigits))) === 1 ? taken : undefined;
   }
 
   async get(callerE164: string): Promise<{ count: number; brand?: string; last?: number } | undefined> {

@@ -33,12 +33,7 @@ export interface FetcherOptions {
   /** Extra CAs for the repositories' HTTPS (PEM texts), beside the public roots. */
   extraCa?: readonly string[];
   maxRedirects?: number;
-  /** Name resolution (tests); every address it returns is vetted. */
-  resolve?: (host: string) => Promise<{ address: string; family: number }[]>;
 }
-
-const defaultResolve = (host: string): Promise<{ address: string; family: number }[]> =>
-  dnsLookup(host, { all: true, verbatim: true });
 
 /** max-age of a Cache-Control header; no-store or no-cache is 0; undefined when it sets neither. */
 export function cacheSeconds(header: string | undefined): number | undefined {
@@ -55,11 +50,9 @@ export function cacheSeconds(header: string | undefined): number | undefined {
  */
 export class CertificateFetcher {
   private readonly ca: string[] | undefined;
-  private readonly resolve: NonNullable<FetcherOptions['resolve']>;
 
   constructor(private readonly options: FetcherOptions) {
     this.ca = options.extraCa?.length ? [...rootCertificates, ...options.extraCa] : undefined;
-    this.resolve = options.resolve ?? defaultResolve;
   }
 
   async fetch(url: string): Promise<FetchedCertificate> {
@@ -105,7 +98,7 @@ export class CertificateFetcher {
     if (isIP(host)) addresses = [{ address: host, family: isIP(host) }];
     else {
       try {
-        addresses = await this.resolve(host);
+        addresses = await dnsLookup(host, { all: true, verbatim: true });
       } catch (err) {
         throw new CertificateFetchError(`x5u host ${host} not resolved: ${(err as Error).message}`, 'unreachable');
       }

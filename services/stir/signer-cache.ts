@@ -40,8 +40,7 @@ export class SignerCache {
   private readonly kept = new RecentCache<Kept>(CAPACITY);
   private readonly flights = new Map<string, Promise<Kept>>();
   private readonly clock: () => number;
-  fetches = 0;
-  sharedHits = 0;
+  private readonly refusedMs: number;
 
   constructor(
     private readonly fetcher: CertificateFetcher,
@@ -51,6 +50,7 @@ export class SignerCache {
     private readonly options: SignerCacheOptions,
   ) {
     this.clock = options.clock ?? Date.now;
+    this.refusedMs = (options.refusedSeconds ?? 30) * 1000;
   }
 
   /**
@@ -58,15 +58,20 @@ export class SignerCache {
    * undefined when it must be loaded.
    */
   cached(url: string): VerifiedSigner | CertificateError | CertificateFetchError | undefined {
+    const kept = this.fresh(url);
+    return kept && (kept.error ?? kept.signer);
+  }
+
+  /** What is kept for `url` while it holds. */
+  private fresh(url: string): Kept | undefined {
     const kept = this.kept.peek(url);
-    if (!kept || kept.until <= this.clock()) return undefined;
-    return kept.error ?? kept.signer;
+    return kept && kept.until > this.clock() ? kept : undefined;
   }
 
   /** The signer of `url`; throws CertificateError or CertificateFetchError. */
   async signer(url: string): Promise<VerifiedSigner> {
-    let kept = this.kept.peek(url);
-    if (!kept || kept.until <= this.clock()) {
+    let kept = this.fresh(url);
+    if (!kept) {
       let flight = this.flights.get(url);
       if (!flight && this.flights.size >= MAX_FETCHES_IN_FLIGHT)
         throw new CertificateFetchError(`${this.flights.size} certificate fetches in flight already`, 'unreachable');
@@ -96,14 +101,12 @@ export class SignerCache {
       if (shared && pttl !== undefined && pttl > 0) {
         body = shared;
         ttl = pttl;
-        this.sharedHits++;
       }
     } catch (err) {
       this.logger.warn({ err: (err as Error).message, url }, 'STIR certificate cache in Redis not read; fetching');
     }
     if (!body) {
       try {
-        this.fetches++;
         const fetched = await this.fetcher.fetch(url);
         body = fetched.body;
         const seconds = fetched.maxAgeSeconds ?? this.options.heuristicSeconds ?? 300;
@@ -116,7 +119,7 @@ export class SignerCache {
         // a refused x5u is refused again for a while; an unreachable one is asked again by the next call
         const kept = {
           error,
-          until: error.kind === 'refused' ? now + (this.options.refusedSeconds ?? 30) * 1000 : now,
+          until: error.kind === 'refused' ? now + this.refusedMs : now,
         };
         if (error.kind === 'refused') this.kept.set(url, kept);
         return kept;
@@ -133,7 +136,7 @@ export class SignerCache {
       kept = { signer: verifyChain(readCertificates(body), this.anchors), until: now + ttl };
     } catch (err) {
       const error = err instanceof CertificateError ? err : new CertificateError((err as Error).message);
-      kept = { error, until: now + Math.max(ttl, (this.options.refusedSeconds ?? 30) * 1000) };
+      kept = { error, until: now + Math.max(ttl, this.refusedMs) };
     }
     if (kept.until > now) this.kept.set(url, kept);
     return kept;

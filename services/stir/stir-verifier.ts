@@ -51,7 +51,7 @@ export function stirLabel(result: StirResult): StirResultLabel {
 type Field = ReturnType<typeof parseIdentityHeaders>[number];
 type Passed = Extract<StirResult, { status: 'passed' }>;
 
-/** One result for the call: any failure, else any unverifiable, else the pass all fields agree on. */
+/** One result for the call: a failure first, else an unverifiable one, else the pass all fields agree on. */
 function combine(results: readonly StirResult[]): StirResult {
   const failed = results.find((r) => r.status === 'failed');
   if (failed) return failed;

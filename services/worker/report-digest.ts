@@ -23,17 +23,16 @@ const digestJob = z.strictObject({
  * listed, lose their job.
  */
 export class ReportDigest {
-  private readonly reports;
+  /** Opened by the first digest run: a worker without digests reads no brand files and makes no mailer. */
+  private reports?: ReturnType<typeof openReportDesk>;
 
   constructor(
     private readonly config: Config,
-    store: LogStore,
+    private readonly store: LogStore,
     private readonly queue: EventQueue,
     private readonly logger: Logger,
     private readonly clock: () => number = Date.now,
-  ) {
-    this.reports = openReportDesk(config, store, logger, clock);
-  }
+  ) {}
 
   async schedule(): Promise<void> {
     const wanted = Object.entries(this.config.reports.digest);
@@ -55,6 +54,7 @@ export class ReportDigest {
       return;
     }
     const now = this.clock();
+    this.reports ??= openReportDesk(this.config, this.store, this.logger, { clock: this.clock });
     const delivered = await this.reports.desk.deliver(
       job.brand,
       { since: now - PERIOD_MS[job.period], until: now },
@@ -68,6 +68,6 @@ export class ReportDigest {
   }
 
   close(): void {
-    this.reports.close();
+    this.reports?.close();
   }
 }

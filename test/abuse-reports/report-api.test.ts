@@ -1,7 +1,7 @@
 import { simpleParser } from 'mailparser';
 import { type ConsoleHarness, startConsoleHarness } from '../console/harness';
 import { flagged } from '../support/events';
-import { startSmtp, type TestSmtp } from '../support/smtp';
+import { reportSettings, startSmtp, type TestSmtp } from '../support/smtp';
 
 /** The console's brand-report endpoints: one schema per body, clear errors, the relay's refusal as 502. */
 let smtp: TestSmtp;
@@ -10,15 +10,7 @@ let h: ConsoleHarness;
 beforeAll(async () => {
   smtp = await startSmtp();
   h = await startConsoleHarness('sqlite', {
-    reports: {
-      networkName: 'Example Carrier GmbH',
-      from: 'fraud-desk@carrier.example',
-      smtpHost: '127.0.0.1',
-      smtpPort: smtp.port,
-      smtpUser: smtp.user,
-      smtpPassword: smtp.password,
-      smtpCaFile: smtp.caFile,
-    },
+    reports: reportSettings(smtp),
   });
   const at = Date.parse('2026-11-22T10:00:00Z');
   await h.store.upsert(

@@ -7,7 +7,7 @@ import { openLogStore } from '../../services/flagged-log';
 import { envFor } from '../support/child';
 import { testConfig } from '../support/config';
 import { flagged } from '../support/events';
-import { startSmtp, type TestSmtp } from '../support/smtp';
+import { reportSettings, startSmtp, type TestSmtp } from '../support/smtp';
 import { runCli } from '../cli/run-cli';
 
 /** `spoofguard report`: the same desk from the command line, against a real SMTP server. */
@@ -18,15 +18,7 @@ const base = Date.parse('2026-11-21T08:00:00Z');
 beforeAll(async () => {
   smtp = await startSmtp();
   config = testConfig({
-    reports: {
-      networkName: 'Example Carrier GmbH',
-      from: 'fraud-desk@carrier.example',
-      smtpHost: '127.0.0.1',
-      smtpPort: smtp.port,
-      smtpUser: smtp.user,
-      smtpPassword: smtp.password,
-      smtpCaFile: smtp.caFile,
-    },
+    reports: reportSettings(smtp),
   });
   const store = await openLogStore(config);
   await store.upsert(

@@ -4,7 +4,7 @@ import { calledNumberPolicy, openLogStore, type LogStore } from '../../services/
 import { quietLogger, testConfig } from '../support/config';
 import { flagged, outcome } from '../support/events';
 import { configWithLogStore } from '../support/postgres';
-import { startSmtp, type TestSmtp } from '../support/smtp';
+import { reportSettings, startSmtp, type TestSmtp } from '../support/smtp';
 
 /**
  * Reports to a brand's abuse desk, end to end against a real SMTP server (smtp-server, STARTTLS and AUTH),
@@ -31,16 +31,7 @@ describe.each(['sqlite', 'postgres'] as const)('reports to the brand on the %s l
     ({ config, drop } = await configWithLogStore(kind, (o = {}) =>
       testConfig({
         ...o,
-        reports: {
-          networkName: 'Example Carrier GmbH',
-          from: 'fraud-desk@carrier.example',
-          smtpHost: '127.0.0.1',
-          smtpPort: smtp.port,
-          smtpStartTls: true,
-          smtpUser: smtp.user,
-          smtpPassword: smtp.password,
-          smtpCaFile: smtp.caFile,
-        },
+        reports: reportSettings(smtp),
       }),
     ));
     store = await openLogStore(config);

@@ -3,7 +3,7 @@ import { runWorker, type RunningLogWorker } from '../../services/worker';
 import { DIGEST_JOB_PREFIX } from '../../services/worker/report-digest';
 import { quietLogger, testConfig } from '../support/config';
 import { dropQueue, flagged, until } from '../support/events';
-import { startSmtp, type TestSmtp } from '../support/smtp';
+import { reportSettings, startSmtp, type TestSmtp } from '../support/smtp';
 
 /** The digest: a repeatable BullMQ job per brand in the worker, on real Redis, sending to a real SMTP server. */
 let smtp: TestSmtp;
@@ -24,16 +24,7 @@ afterEach(async () => {
 
 const withDigest = (digest: Record<string, string>, smtpHost = '127.0.0.1') =>
   testConfig({
-    reports: {
-      networkName: 'Example Carrier GmbH',
-      from: 'fraud-desk@carrier.example',
-      smtpHost,
-      smtpPort: smtp.port,
-      smtpUser: smtp.user,
-      smtpPassword: smtp.password,
-      smtpCaFile: smtp.caFile,
-      digest,
-    },
+    reports: reportSettings(smtp, { smtpHost, digest }),
   });
 
 describe('report digests', () => {
@@ -56,7 +47,11 @@ describe('report digests', () => {
     ]);
     smtp.received.length = 0;
     // the scheduled job, run now by hand
-    await worker.queue.addNow('report-digest:amazon', { brand: 'amazon', period: 'daily' });
+    await worker.queue.add({
+      jobId: 'digest-by-hand-1',
+      name: 'report-digest:amazon',
+      data: { brand: 'amazon', period: 'daily' },
+    });
     await until(() => smtp.received.length === 1, 15_000, 'the digest mail');
     const mail = smtp.received[0].mail;
     expect(mail.subject).toMatch(/^Spoofed Amazon caller IDs: 2 calls/);
@@ -65,7 +60,11 @@ describe('report digests', () => {
     const audit = await worker.store.listAudit({ limit: 1 });
     expect(audit[0]).toMatchObject({ action: 'report-sent', actor: 'digest-daily', target: 'amazon', count: 2 });
     // a second run finds nothing new: nothing sent
-    await worker.queue.addNow('report-digest:amazon', { brand: 'amazon', period: 'daily' });
+    await worker.queue.add({
+      jobId: 'digest-by-hand-2',
+      name: 'report-digest:amazon',
+      data: { brand: 'amazon', period: 'daily' },
+    });
     await until(
       async () => {
         const c = await worker?.queue.counts();

@@ -5,7 +5,7 @@ import { chromium, type Browser } from 'playwright-core';
 import { ROOT } from '../support/child';
 import { flagged, outcome, until } from '../support/events';
 import { itWhen } from '../support/skip';
-import { startSmtp } from '../support/smtp';
+import { reportSettings, startSmtp } from '../support/smtp';
 import { type ConsoleHarness, seedEvents, startConsoleHarness, TOKENS } from './harness';
 
 /**
@@ -143,15 +143,7 @@ maybe(
     const smtp = await startSmtp();
     try {
       h = await startConsoleHarness('sqlite', {
-        reports: {
-          networkName: 'Example Carrier GmbH',
-          from: 'fraud-desk@carrier.example',
-          smtpHost: '127.0.0.1',
-          smtpPort: smtp.port,
-          smtpUser: smtp.user,
-          smtpPassword: smtp.password,
-          smtpCaFile: smtp.caFile,
-        },
+        reports: reportSettings(smtp),
       });
       await h.store.upsert(seedEvents());
       browser = await launch();

@@ -235,6 +235,18 @@ describeReal('kamailio', 'Kamailio front on a real Kamailio', (env) => {
   });
 
   describe('STIR/SHAKEN: Identity signed by secsipidx, verified by spoofguard, carried out by Kamailio', () => {
+    /** Amazon's number calls on the us-signed trunk, asserted by the carrier, with this Identity header. */
+    const amazonSigned = (identity: string): Promise<SippRun> =>
+      caller({
+        number: AMAZON,
+        called: CALLED,
+        headers: [
+          'X-Carrier-Trunk: us-signed',
+          `P-Asserted-Identity: <sip:${AMAZON}@carrier.example;user=phone>`,
+          `Identity: ${identity}`,
+        ],
+        end: { kind: 'bye', afterMs: 200 },
+      });
     // the certificate is fetched once, as the carrier's first signed call would, and shared through Redis: the
     // calls below find it there (a cold fetch on a loaded box could take longer than the call's budget)
     beforeAll(async () => {
@@ -259,16 +271,7 @@ describeReal('kamailio', 'Kamailio front on a real Kamailio', (env) => {
     it("Amazon's number signed by its carrier (attestation A): relayed to the next hop with verstat=TN-Validation-Passed on P-Asserted-Identity", async () => {
       const identity = stir.sign({ orig: AMAZON.slice(1), dest: CALLED.slice(1) });
       const next = await uas(nextHopPort);
-      const run = await caller({
-        number: AMAZON,
-        called: CALLED,
-        headers: [
-          'X-Carrier-Trunk: us-signed',
-          `P-Asserted-Identity: <sip:${AMAZON}@carrier.example;user=phone>`,
-          `Identity: ${identity}`,
-        ],
-        end: { kind: 'bye', afterMs: 200 },
-      });
+      const run = await amazonSigned(identity);
       await both(run, next);
       const invite = inviteAt(next);
       expect(invite).toMatch(
@@ -280,16 +283,7 @@ describeReal('kamailio', 'Kamailio front on a real Kamailio', (env) => {
     it('tampered with: warned at the IVR with verstat=TN-Validation-Failed, logged as failed-signature', async () => {
       const identity = stir.tamper(stir.sign({ orig: AMAZON.slice(1), dest: CALLED.slice(1) }));
       const ivr = await uas(ivrPort);
-      const run = await caller({
-        number: AMAZON,
-        called: CALLED,
-        headers: [
-          'X-Carrier-Trunk: us-signed',
-          `P-Asserted-Identity: <sip:${AMAZON}@carrier.example;user=phone>`,
-          `Identity: ${identity}`,
-        ],
-        end: { kind: 'bye', afterMs: 200 },
-      });
+      const run = await amazonSigned(identity);
       await both(run, ivr);
       expect(inviteAt(ivr)).toMatch(/^P-Asserted-Identity:.*;verstat=TN-Validation-Failed@/m);
       const row = await logged(callIdOf(run), (r) => r.stir === 'failed-signature');

@@ -13,6 +13,7 @@ import {
   identityHeader,
   makePki,
   signPassport,
+  stirSettings,
   startRepository,
   type TestPki,
 } from '../support/stir-pki';
@@ -47,12 +48,7 @@ beforeAll(async () => {
   );
   const config = testConfig({
     redis: { keyPrefix: prefix },
-    stir: {
-      trustAnchors: [repo.anchorFile],
-      fetchCa: [repo.tlsCaFile],
-      allowNetworks: ['127.0.0.2/32'],
-      callBudgetMs: 2000,
-    },
+    stir: stirSettings(repo),
   });
   redis = createRedis(config.redis, 'call-path', undefined, quietLogger());
   verifier = openStirVerifier(config, redis, quietLogger());

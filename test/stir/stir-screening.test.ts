@@ -8,6 +8,7 @@ import {
   makePki,
   signPassport,
   startRepository,
+  stirSettings,
   type TestPki,
 } from '../support/stir-pki';
 
@@ -29,13 +30,7 @@ beforeAll(async () => {
   repo = await startRepository(pki);
   repo.routes.set('/sp.pem', { body: pki.chainPem, cacheControl: 'max-age=3600' });
   repo.routes.set('/hang.pem', { hang: true });
-  overrides.stir = {
-    trustAnchors: [repo.anchorFile],
-    fetchCa: [repo.tlsCaFile],
-    allowNetworks: ['127.0.0.2/32'],
-    fetchTimeoutMs: 300,
-    callBudgetMs: 2000,
-  };
+  overrides.stir = stirSettings(repo, { fetchTimeoutMs: 300 });
 });
 const state = seededScreeningPerFile(overrides);
 afterAll(() => repo?.close());

@@ -14,6 +14,7 @@ import {
   type PassportInput,
   signPassport,
   startRepository,
+  stirSettings,
   type TestPki,
 } from '../support/stir-pki';
 
@@ -29,15 +30,7 @@ let prefix: string;
 
 const configFor = (extra: object = {}) =>
   testConfig({
-    stir: {
-      trustAnchors: [repo.anchorFile],
-      fetchCa: [repo.tlsCaFile],
-      allowNetworks: ['127.0.0.2/32'],
-      fetchTimeoutMs: 400,
-      // a cold fetch from the local repository must not run out of a call's budget on a loaded CI box
-      callBudgetMs: 2000,
-      ...extra,
-    },
+    stir: stirSettings(repo, { fetchTimeoutMs: 400, ...extra }),
     redis: { keyPrefix: prefix },
   });
 

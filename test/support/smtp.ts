@@ -79,3 +79,16 @@ export async function startSmtp(): Promise<TestSmtp> {
   state.close = () => new Promise<void>((resolve) => server.close(() => resolve()));
   return state;
 }
+
+/** The `reports` settings of a spoofguard that sends through the test server (`extra` overrides or adds). */
+export const reportSettings = (smtp: TestSmtp, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+  networkName: 'Example Carrier GmbH',
+  from: 'fraud-desk@carrier.example',
+  smtpHost: '127.0.0.1',
+  smtpPort: smtp.port,
+  smtpStartTls: true,
+  smtpUser: smtp.user,
+  smtpPassword: smtp.password,
+  smtpCaFile: smtp.caFile,
+  ...extra,
+});

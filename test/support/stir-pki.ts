@@ -191,6 +191,18 @@ export function tlsIdentity(name: string, host = '127.0.0.1'): Promise<Issued> {
   });
 }
 
+/**
+ * The `stir` settings of a spoofguard that trusts the test STI-CA and may fetch from the repository on 127.0.0.2.
+ * A cold fetch from it must not run out of a call's budget on a loaded box: 2 s unless `extra` says otherwise.
+ */
+export const stirSettings = (repo: CertRepository, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+  trustAnchors: [repo.anchorFile],
+  fetchCa: [repo.tlsCaFile],
+  allowNetworks: ['127.0.0.2/32'],
+  callBudgetMs: 2000,
+  ...extra,
+});
+
 /** The local HTTPS certificate repository, with its own TLS certificate for 127.0.0.2 and localhost. */
 export async function startRepository(pki: TestPki, host = '127.0.0.2'): Promise<CertRepository> {
   const tls = await tlsIdentity('sg-test-repository', host);

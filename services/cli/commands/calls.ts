@@ -1,44 +1,13 @@
 import { Command, Option } from 'commander';
-import { z } from 'zod';
 import { InputError } from '../../common/errors';
-import { OUTCOMES } from '../../domain/outcomes';
-import { openLogStore, type CallFilter } from '../../flagged-log';
-import { calledNumberPolicy } from '../../flagged-log';
+import { openLogStore } from '../../flagged-log';
 import type { FlaggedCallRecord } from '../../flagged-log';
-import {
-  callFilterSchema as filterSchema,
-  type CsvChunk,
-  csvHeaderRow,
-  recordsCsv,
-} from '../../flagged-log/calls-format';
+import { type CsvChunk, csvHeaderRow, recordsCsv } from '../../flagged-log/calls-format';
+import { filterFrom, withFilters } from '../call-filters';
 import { openQueue } from '../../events';
 import type { Config } from '../../common/config';
 import { writeExport } from '../output';
 import { createProgress } from '../progress';
-
-function filterFrom(options: Record<string, string | undefined>, config: Config): CallFilter {
-  const parsed = filterSchema.safeParse(
-    Object.fromEntries(Object.entries(options).filter(([k, v]) => v !== undefined && k in filterSchema.shape)),
-  );
-  if (!parsed.success) throw new InputError(z.prettifyError(parsed.error));
-  const filter: CallFilter = parsed.data;
-  // the log holds called numbers as pseudonyms: look the given number up the same way
-  if (filter.called) filter.called = calledNumberPolicy(config).apply(filter.called);
-  return filter;
-}
-
-const withFilters = (command: Command): Command =>
-  command
-    .option('--since <time>', 'received at or after (ISO 8601 or epoch ms)')
-    .option('--until <time>', 'received before')
-    .option('--brand <id>')
-    .addOption(new Option('--verdict <verdict>').choices(['allow', 'warn', 'block']))
-    .addOption(new Option('--outcome <outcome>').choices([...OUTCOMES]))
-    .option('--reason <code>', 'a reason code, e.g. brand-number')
-    .option('--caller <e164>', "the caller's number")
-    .option('--called <number>', 'the called number (matched against its pseudonym)')
-    .option('--sip-call-id <id>', "the caller's SIP Call-ID (every record of calls that used it)")
-    .option('--channel-id <id>', 'the Asterisk channel id');
 
 async function* mapPages(
   pages: AsyncIterable<FlaggedCallRecord[]>,

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { writeFileSync } from 'node:fs';
-import { type CertRepository, makePki, startRepository, type TestPki } from '../../support/stir-pki';
+import { type CertRepository, makePki, startRepository, stirSettings, type TestPki } from '../../support/stir-pki';
 
 /**
  * STIR/SHAKEN for the real-server suites: the test STI-CA and its HTTPS repository (test/support/stir-pki.ts),
@@ -34,14 +34,8 @@ export async function stirFixture(): Promise<StirFixture> {
   return {
     pki,
     repo,
-    settings: {
-      trustAnchors: [repo.anchorFile],
-      fetchCa: [repo.tlsCaFile],
-      allowNetworks: ['127.0.0.2/32'],
-      fetchTimeoutMs: 1000,
-      // the suites' first signed call fetches the certificate: it must not run out of the call's budget here
-      callBudgetMs: 1500,
-    },
+    // the suites' first signed call fetches the certificate: it must not run out of the call's budget here
+    settings: stirSettings(repo, { fetchTimeoutMs: 1000, callBudgetMs: 1500 }),
     sign: (o) =>
       execFileSync(
         SECSIPIDX as string,
