@@ -22,7 +22,7 @@
 import { type ChildProcess } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../services/common/config';
 import { createLogger } from '../services/common/logger';
@@ -33,19 +33,16 @@ import { freePort, PrivateRedis } from '../test/support/redis';
 import { realServerEnv } from '../test/real/support/asterisk';
 import { httpText, RealDrachtio } from '../test/real/support/drachtio';
 import { RealKamailio } from '../test/real/support/kamailio';
-import { uacScenario, uasScenario } from '../test/real/support/sip-scenarios';
-import { type SippRun, startSipp } from '../test/real/support/sipp';
-import { CallerCapture, captureUnavailable } from './sip-capture';
-import { HostSteal, type StealFigures } from './host-steal';
-import { callCounts, callerArgs, cpuMs, processTree, sippTrouble, sippResponseTimes } from './sipp-figures';
+import { uasScenario } from '../test/real/support/sip-scenarios';
+import { startSipp } from '../test/real/support/sipp';
+import { callerRun, undisturbed } from './caller-run';
+import { type StealFigures } from './host-steal';
+import { captureUnavailable } from './sip-capture';
+import { processTree } from './sipp-figures';
 import { fmt, report, summarize } from './stats';
 
 const STEP_SEC = Number(process.env.BENCH_STEP_SEC ?? 8);
 const LADDER = (process.env.BENCH_LADDER ?? '250,500,750,1000,1250,1500,1750,2000,2500').split(',').map(Number);
-/** A run with this much host steal is run again (bench/host-steal.ts), up to BENCH_STEAL_RETRIES times. */
-const STEAL_WORST_MS = Number(process.env.BENCH_STEAL_WORST_MS ?? 100);
-const STEAL_SHARE = Number(process.env.BENCH_STEAL_SHARE ?? 0.15);
-const STEAL_RETRIES = Number(process.env.BENCH_STEAL_RETRIES ?? 3);
 const CPU_RATE = Number(process.env.BENCH_CPU_RATE ?? 1000);
 const CALLED = '+4930901820';
 const CONTESTANTS = ['F', 'K', 'D'] as const;
@@ -69,8 +66,6 @@ interface Run {
   trouble: string;
   steal: StealFigures;
 }
-
-const sum = (pids: number[]): number => pids.reduce((a, pid) => a + cpuMs(pid), 0);
 
 async function kamailioUnscreened(k: RealKamailio): Promise<number> {
   const s = await k.stats();
@@ -165,65 +160,25 @@ async function startRig(env: ReturnType<typeof realServerEnv>) {
   const noCapture = await captureUnavailable();
 
   const run = async (c: Contestant, rate: number, seconds: number): Promise<Run> => {
-    const calls = Math.round(rate * seconds);
-    const target = c === 'F' ? floor.sipAddress : c === 'K' ? kamailio.sipAddress : drachtio.sipAddress;
-    const kam = c === 'F' ? floorPids : c === 'K' ? kamPids : [];
-    const node = c === 'K' ? [kamFront.pid as number] : c === 'D' ? [sipFront.pid as number] : [];
-    const dra = c === 'D' ? [drachtioPid] : [];
     const unscreened = (): Promise<number> =>
       c === 'K' ? kamailioUnscreened(kamailio) : c === 'D' ? sipUnscreened(sipOps) : Promise.resolve(0);
-    const callerPort = await freePort();
-    const capture = noCapture ? undefined : new CallerCapture(callerPort);
-    await capture?.start();
-    const before = {
-      kam: sum(kam),
-      node: sum(node),
-      dra: sum(dra),
-      hop: cpuMs(nextHop.process.pid),
-      un: await unscreened(),
-    };
-    const hostSteal = new HostSteal(cpus().length);
-    const uac: SippRun = await startSipp(
-      env,
-      uacScenario({ number: '[field0]', called: CALLED, measure: true, end: { kind: 'bye', afterMs: 0 } }),
-      {
-        remote: target,
-        port: callerPort,
-        calls,
-        rate,
-        extra: callerArgs(callers, rate),
-      },
-    );
-    let callerCpu = 0;
-    const sampler = setInterval(() => (callerCpu = cpuMs(uac.process.pid) || callerCpu), 200);
-    await uac.done;
-    clearInterval(sampler);
-    const steal = hostSteal.stop();
-    const per = (ms: number): number => ms / Math.max(1, calls);
-    const cpu = {
-      kamailio: per(sum(kam) - before.kam),
-      node: per(sum(node) - before.node),
-      drachtio: per(sum(dra) - before.dra),
-      sipp: per(callerCpu + cpuMs(nextHop.process.pid) - before.hop),
-      sippCaller: per(callerCpu),
-    };
-    const out = uac.output();
-    const { ok, failed } = callCounts(out, calls);
-    const latency = capture ? await capture.latencies() : sippResponseTimes(uac.dir);
-    // the last calls' BYEs drain before the next run
-    await new Promise((r) => setTimeout(r, 1500));
-    return {
-      c,
+    const un = await unscreened();
+    const r = await callerRun(env, {
+      target: c === 'F' ? floor.sipAddress : c === 'K' ? kamailio.sipAddress : drachtio.sipAddress,
       rate,
-      calls,
-      ok,
-      failed,
-      unscreened: (await unscreened()) - before.un,
-      latency,
-      cpu,
-      trouble: failed ? sippTrouble(out) : '',
-      steal,
-    };
+      seconds,
+      callers,
+      called: CALLED,
+      nextHopPid: nextHop.process.pid as number,
+      groups: {
+        kamailio: c === 'F' ? floorPids : c === 'K' ? kamPids : [],
+        node: c === 'K' ? [kamFront.pid as number] : c === 'D' ? [sipFront.pid as number] : [],
+        drachtio: c === 'D' ? [drachtioPid] : [],
+      },
+      capture: !noCapture,
+    });
+    const cpu = { kamailio: 0, node: 0, drachtio: 0, ...r.cpu, sipp: r.sipp, sippCaller: r.sippCaller };
+    return { ...r, c, rate, cpu, unscreened: (await unscreened()) - un };
   };
 
   const close = async (): Promise<void> => {
@@ -238,20 +193,8 @@ async function startRig(env: ReturnType<typeof realServerEnv>) {
     await redis.stop();
   };
   /** A run measured under the rule all three share: one the hypervisor disturbed is run again. */
-  const measured = async (c: Contestant, rate: number, seconds: number, label = ''): Promise<Run> => {
-    for (let attempt = 0; ; attempt++) {
-      const r = await run(c, rate, seconds);
-      const why =
-        r.steal.worstMs >= STEAL_WORST_MS || r.steal.share >= STEAL_SHARE
-          ? `host steal ${(r.steal.share * 100).toFixed(1)}%, worst 100 ms ${r.steal.worstMs.toFixed(0)} ms`
-          : undefined;
-      if (!why || attempt >= STEAL_RETRIES) {
-        console.log(`  ${line(r)}${label}${why ? ' (kept: disturbed as often as allowed)' : ''}`);
-        return r;
-      }
-      console.log(`  ${line(r)}${label} — run again (${why})`);
-    }
-  };
+  const measured = (c: Contestant, rate: number, seconds: number, label = ''): Promise<Run> =>
+    undisturbed(() => run(c, rate, seconds), line, label);
   return { run, measured, close, noCapture };
 }
 

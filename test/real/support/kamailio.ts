@@ -23,6 +23,10 @@ export interface KamailioOptions {
   waitMs?: number;
   /** Shared memory, MB (-m). */
   shmMb?: number;
+  /** Another configuration than kamailio/kamailio.cfg that takes the same SG_* defines (a benchmark's). */
+  config?: string;
+  /** More -A defines ("NAME" or "NAME=value"). */
+  defines?: string[];
 }
 
 export interface KamailioPorts {
@@ -74,10 +78,11 @@ export class RealKamailio {
     };
     const a = Object.entries(defines).flatMap(([name, value]) => ['-A', `${name}=${value}`]);
     if (o.floor) a.push('-A', 'SG_FLOOR');
+    for (const d of o.defines ?? []) a.push('-A', d);
     // -DD: foreground, no fork to the background; -E: log to stderr; -Y: its own runtime dir (no /run/kamailio)
     return [
       '-f',
-      join(ROOT, 'kamailio', 'kamailio.cfg'),
+      o.config ?? join(ROOT, 'kamailio', 'kamailio.cfg'),
       '-DD',
       '-E',
       '-m',
