@@ -8,7 +8,7 @@ import { type RealServerEnv } from '../test/real/support/asterisk';
 import { uacScenario } from '../test/real/support/sip-scenarios';
 import { startSipp } from '../test/real/support/sipp';
 import { freePort } from '../test/support/redis';
-import { HostSteal, type StealFigures } from './host-steal';
+import { disturbance, HostSteal, STEAL_RULE, type StealFigures } from './host-steal';
 import { CallerCapture } from './sip-capture';
 import { callCounts, callerArgs, cpuMs, sippResponseTimes, sippTrouble } from './sipp-figures';
 
@@ -87,12 +87,7 @@ export async function callerRun(env: RealServerEnv, o: CallerRunOptions): Promis
   };
 }
 
-/** A run with this much host steal is run again, up to BENCH_STEAL_RETRIES times: its p99 measures the host. */
-const STEAL_WORST_MS = Number(process.env.BENCH_STEAL_WORST_MS ?? 100);
-const STEAL_SHARE = Number(process.env.BENCH_STEAL_SHARE ?? 0.15);
-const STEAL_RETRIES = Number(process.env.BENCH_STEAL_RETRIES ?? 3);
-
-/** Runs `run` until the hypervisor left it alone (the same rule for every contestant), printing each try. */
+/** Runs `run` until the hypervisor left it alone (STEAL_RULE, the same for every contestant), printing each try. */
 export async function undisturbed<T extends { steal: StealFigures }>(
   run: () => Promise<T>,
   line: (r: T) => string,
@@ -100,11 +95,8 @@ export async function undisturbed<T extends { steal: StealFigures }>(
 ): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     const r = await run();
-    const why =
-      r.steal.worstMs >= STEAL_WORST_MS || r.steal.share >= STEAL_SHARE
-        ? `host steal ${(r.steal.share * 100).toFixed(1)}%, worst 100 ms ${r.steal.worstMs.toFixed(0)} ms`
-        : undefined;
-    if (!why || attempt >= STEAL_RETRIES) {
+    const why = disturbance(r.steal);
+    if (!why || attempt >= STEAL_RULE.retries) {
       console.log(`  ${line(r)}${label}${why ? ' (kept: disturbed as often as allowed)' : ''}`);
       return r;
     }

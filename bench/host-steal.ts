@@ -47,3 +47,19 @@ export class HostSteal {
     return { share: total / (wallMs * this.cpus), worstMs: this.worst };
   }
 }
+
+/**
+ * The rule every real-server bench measures by: a run with this much steal is run again, up to `retries` times
+ * (BENCH_STEAL_WORST_MS, BENCH_STEAL_SHARE, BENCH_STEAL_RETRIES): its p99 measures the host, not the contestant.
+ */
+export const STEAL_RULE = {
+  worstMs: Number(process.env.BENCH_STEAL_WORST_MS ?? 100),
+  share: Number(process.env.BENCH_STEAL_SHARE ?? 0.15),
+  retries: Number(process.env.BENCH_STEAL_RETRIES ?? 3),
+};
+
+/** Why a run counts as disturbed under STEAL_RULE, or undefined when it does not. */
+export const disturbance = (s: StealFigures): string | undefined =>
+  s.worstMs >= STEAL_RULE.worstMs || s.share >= STEAL_RULE.share
+    ? `host steal ${(s.share * 100).toFixed(1)}%, worst 100 ms ${s.worstMs.toFixed(0)} ms`
+    : undefined;

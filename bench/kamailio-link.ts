@@ -17,8 +17,7 @@
  * HTTP_WORKERS=2 (and the steal rule of bench/caller-run.ts)
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { randomInt } from 'node:crypto';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { realServerEnv } from '../test/real/support/asterisk';
@@ -29,7 +28,7 @@ import { ROOT } from '../test/support/child';
 import { freePort } from '../test/support/redis';
 import { callerRun, type CallerRunFigures, undisturbed } from './caller-run';
 import { captureUnavailable } from './sip-capture';
-import { processTree } from './sipp-figures';
+import { germanNumber, processTree, writeCallers } from './sipp-figures';
 import { fmt, median, report, summarize } from './stats';
 
 const STEP_SEC = Number(process.env.BENCH_STEP_SEC ?? 8);
@@ -101,10 +100,7 @@ async function main(): Promise<void> {
   const nextHop = `127.0.0.1:${nextHopPort}`;
   const dir = mkdtempSync(join(tmpdir(), 'sg-bench-link-'));
   const callers = join(dir, 'callers.csv');
-  writeFileSync(
-    callers,
-    `SEQUENTIAL\n${Array.from({ length: 10_000 }, () => `+4930${randomInt(1_000_000, 9_999_999)};`).join('\n')}\n`,
-  );
+  writeCallers(callers, Array.from({ length: 10_000 }, germanNumber));
   const hop = await startSipp(env, uasScenario({ ringMs: 0, then: 'wait-bye' }), {
     port: nextHopPort,
     calls: 100_000_000,
@@ -116,35 +112,29 @@ async function main(): Promise<void> {
   try {
     for (const link of links) {
       const httpPort = await freePort();
-      const kamailio = new RealKamailio(
-        env.kamailioBin,
-        env.kamcmdBin,
-        link === 'P'
-          ? { nextHop, node: 'link-P' }
-          : {
-              nextHop,
-              node: `link-${link}`,
-              config: join(ROOT, 'bench', 'kamailio-link.cfg'),
-              defines:
-                link === 'N'
-                  ? ['LINK_NONE']
-                  : link === 'E'
-                    ? ['LINK_EVAPI']
-                    : [
-                        'LINK_HTTP',
-                        `HTTP_ASYNC_CLIENT_MODULE="${HTTP_MODULE}"`,
-                        `BENCH_HTTP_URL="http://127.0.0.1:${httpPort}/"`,
-                        `HTTP_WORKERS=${HTTP_WORKERS}`,
-                      ],
-            },
-      );
+      /** Each link's defines for bench/kamailio-link.cfg; P runs the shipped kamailio.cfg instead. */
+      const defines: Record<Exclude<Link, 'P'>, string[]> = {
+        N: ['LINK_NONE'],
+        E: ['LINK_EVAPI'],
+        H: [
+          'LINK_HTTP',
+          `HTTP_ASYNC_CLIENT_MODULE="${HTTP_MODULE}"`,
+          `BENCH_HTTP_URL="http://127.0.0.1:${httpPort}/"`,
+          `HTTP_WORKERS=${HTTP_WORKERS}`,
+        ],
+      };
+      const kamailio = new RealKamailio(env.kamailioBin, env.kamcmdBin, {
+        nextHop,
+        node: `link-${link}`,
+        ...(link === 'P' ? {} : { config: join(ROOT, 'bench', 'kamailio-link.cfg'), defines: defines[link] }),
+      });
       await kamailio.start();
       const answerer =
-        link === 'E' || link === 'P'
-          ? await startAnswerer(['evapi', kamailio.evapiEndpoint, nextHop])
-          : link === 'H'
-            ? await startAnswerer(['http', String(httpPort), nextHop])
-            : undefined;
+        link === 'N'
+          ? undefined
+          : await startAnswerer(
+              link === 'H' ? ['http', String(httpPort), nextHop] : ['evapi', kamailio.evapiEndpoint, nextHop],
+            );
       contestants.push({ link, kamailio, answerer, pids: processTree(kamailio.pid as number) });
     }
 

@@ -20,8 +20,7 @@
  * BENCH_STEAL_WORST_MS=100 BENCH_STEAL_SHARE=0.15 BENCH_STEAL_RETRIES=3
  */
 import { type ChildProcess } from 'node:child_process';
-import { randomInt } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../services/common/config';
@@ -38,7 +37,7 @@ import { startSipp } from '../test/real/support/sipp';
 import { callerRun, undisturbed } from './caller-run';
 import { type StealFigures } from './host-steal';
 import { captureUnavailable } from './sip-capture';
-import { processTree } from './sipp-figures';
+import { germanNumber, processTree, writeCallers } from './sipp-figures';
 import { fmt, report, summarize } from './stats';
 
 const STEP_SEC = Number(process.env.BENCH_STEP_SEC ?? 8);
@@ -119,9 +118,7 @@ async function startRig(env: ReturnType<typeof realServerEnv>) {
 
   const dir = mkdtempSync(join(tmpdir(), 'sg-bench-kamailio-'));
   const callers = join(dir, 'callers.csv');
-  const germanNumber = (): string =>
-    randomInt(2) ? `+4930${randomInt(1_000_000, 9_999_999)}` : `+49151${randomInt(10_000_000, 99_999_999)}`;
-  writeFileSync(callers, `SEQUENTIAL\n${Array.from({ length: 10_000 }, () => `${germanNumber()};`).join('\n')}\n`);
+  writeCallers(callers, Array.from({ length: 10_000 }, germanNumber));
 
   const nextHop = await startSipp(env, uasScenario({ ringMs: 0, then: 'wait-bye' }), {
     port: nextHopPort,

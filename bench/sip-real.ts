@@ -34,7 +34,7 @@
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { randomInt } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../services/common/config';
@@ -49,8 +49,16 @@ import { httpText, RealDrachtio } from '../test/real/support/drachtio';
 import { uacScenario, uasScenario } from '../test/real/support/sip-scenarios';
 import { startSipp } from '../test/real/support/sipp';
 import { CallerCapture, captureUnavailable } from './sip-capture';
-import { HostSteal, type StealFigures } from './host-steal';
-import { callCounts, callerArgs, cpuMs, sippTrouble, sippResponseTimes } from './sipp-figures';
+import { disturbance, HostSteal, STEAL_RULE, type StealFigures } from './host-steal';
+import {
+  callCounts,
+  callerArgs,
+  cpuMs,
+  germanNumber,
+  sippResponseTimes,
+  sippTrouble,
+  writeCallers,
+} from './sipp-figures';
 import { fmt, median, report, summarize } from './stats';
 
 const STEP_SEC = Number(process.env.BENCH_STEP_SEC ?? 10);
@@ -63,10 +71,6 @@ const CPU_PAIRS = Number(process.env.BENCH_CPU_PAIRS ?? 6);
 const LATENCY_PAIRS = Number(process.env.BENCH_LATENCY_PAIRS ?? 2);
 /** ABBA rounds per ladder step. */
 const STEP_ROUNDS = Number(process.env.BENCH_STEP_ROUNDS ?? 2);
-/** A run with this much host steal is run again (see measured), up to BENCH_STEAL_RETRIES times. */
-const STEAL_WORST_MS = Number(process.env.BENCH_STEAL_WORST_MS ?? 100);
-const STEAL_SHARE = Number(process.env.BENCH_STEAL_SHARE ?? 0.15);
-const STEAL_RETRIES = Number(process.env.BENCH_STEAL_RETRIES ?? 3);
 const CALLED = '+4930901820';
 type Variant = 'spoofguard' | 'minimal';
 
@@ -214,13 +218,7 @@ async function startRig(env: ReturnType<typeof realServerEnv> & { drachtioBin: s
   // callers: 10,000 German landline and mobile numbers, one per call in turn
   const dir = mkdtempSync(join(tmpdir(), 'sg-bench-sip-real-'));
   const callers = join(dir, 'callers.csv');
-  const germanNumber = (): string =>
-    randomInt(2) ? `+4930${randomInt(1_000_000, 9_999_999)}` : `+49151${randomInt(10_000_000, 99_999_999)}`;
   const numbers = Array.from({ length: 10_000 }, germanNumber);
-  const writeCallers = (file: string, list: string[]): string => {
-    writeFileSync(file, `SEQUENTIAL\n${list.map((n) => `${n};`).join('\n')}\n`);
-    return file;
-  };
   writeCallers(callers, numbers);
   /** A CPU run's callers: every other one new, the rest from the ladder's 10,000. */
   let cpuRuns = 0;
@@ -276,15 +274,11 @@ async function startRig(env: ReturnType<typeof realServerEnv> & { drachtioBin: s
 
   /**
    * A run measured with the rule both apps share: a run the hypervisor disturbed (bench/host-steal.ts) is run
-   * again, up to STEAL_RETRIES times, and printed with the reason. On this kind of machine a single burst of
+   * again, up to STEAL_RULE.retries times, and printed with the reason. On this kind of machine a single burst of
    * steal stalls both cores for 50 ms and more, and at a few hundred calls a second that alone puts 1 % of a
    * 10 s run's calls over 50 ms, whichever app is measured (14 runs at 300/s, both apps: p99 79–205 ms in
    * the three with a burst of 130 ms and more, 45 ms at 100 ms, 8–30 ms in the ten with 90 ms at most).
    */
-  const disturbed = (s: Step): string | undefined =>
-    s.steal.worstMs >= STEAL_WORST_MS || s.steal.share >= STEAL_SHARE
-      ? `host steal ${(s.steal.share * 100).toFixed(1)}%, worst 100 ms ${s.steal.worstMs.toFixed(0)} ms`
-      : undefined;
   let repeatedRuns = 0;
   const measured = async (
     label: string,
@@ -295,8 +289,8 @@ async function startRig(env: ReturnType<typeof realServerEnv> & { drachtioBin: s
   ): Promise<Step> => {
     for (let attempt = 0; ; attempt++) {
       const s = await run(variant, rate, seconds, callersFile());
-      const why = disturbed(s);
-      if (!why || attempt >= STEAL_RETRIES) {
+      const why = disturbance(s.steal);
+      if (!why || attempt >= STEAL_RULE.retries) {
         console.log(`  ${label}${why ? ' (kept: disturbed as often as allowed)' : ''}: ${line(s)}`);
         return s;
       }
@@ -571,8 +565,8 @@ async function main(): Promise<void> {
     report('runs the hypervisor disturbed', [
       [
         'run again',
-        `${repeatedRuns} (steal ≥ ${(STEAL_SHARE * 100).toFixed(0)}% of the run or ≥ ${STEAL_WORST_MS} ms in a 100 ms sample; ` +
-          `up to ${STEAL_RETRIES} times a run, the same rule for both apps)`,
+        `${repeatedRuns} (steal ≥ ${(STEAL_RULE.share * 100).toFixed(0)}% of the run or ≥ ${STEAL_RULE.worstMs} ms in a 100 ms sample; ` +
+          `up to ${STEAL_RULE.retries} times a run, the same rule for both apps)`,
       ],
     ]);
   } finally {

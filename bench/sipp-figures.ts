@@ -1,5 +1,6 @@
 /** Figures the real-server benchmarks read off sipp and /proc. */
-import { readdirSync, readFileSync } from 'node:fs';
+import { randomInt } from 'node:crypto';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
@@ -90,4 +91,14 @@ export function sippResponseTimes(dir: string): number[] {
     .slice(1)
     .map((l) => Number(l.split(';')[1]))
     .filter((n) => Number.isFinite(n) && n >= 0);
+}
+
+/** A German landline or mobile number, the benches' everyday caller. */
+export const germanNumber = (): string =>
+  randomInt(2) ? `+4930${randomInt(1_000_000, 9_999_999)}` : `+49151${randomInt(10_000_000, 99_999_999)}`;
+
+/** Writes sipp's -inf file of calling numbers, used in turn; returns its path. */
+export function writeCallers(file: string, numbers: readonly string[]): string {
+  writeFileSync(file, `SEQUENTIAL\n${numbers.map((n) => `${n};`).join('\n')}\n`);
+  return file;
 }
